@@ -1,0 +1,120 @@
+"""Settings: from arguments or the environment (``SQSQ_*`` plus the standard AWS variables).
+
+Configuration flows one way: CLI option or environment -> :class:`Settings` -> ``App`` -> components.
+Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sqsq.errors import ConfigError
+from sqsq import limits
+
+
+class Settings(BaseModel):
+    """Everything sqsq needs to reach AWS and name its resources.
+
+    Build it with :func:`load_settings`. Each field can be given as an argument or as ``SQSQ_<FIELD>`` in
+    the environment; the AWS ones also read the standard variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``); credentials
+    come from boto3's usual chain. An unknown ``SQSQ_*`` variable is an error, so a misspelt setting
+    cannot be silently ignored.
+
+    Attributes:
+        app_name: the app's name; prefixes resource names.
+        endpoint_url: AWS endpoint (``http://127.0.0.1:4566`` for the local AWS); ``None`` = real AWS.
+        region: AWS region; default ``us-east-1`` when neither argument nor environment names one.
+        queue_prefix: physical queue name = prefix + logical queue name; default ``"<app_name>-"``.
+        results_table: DynamoDB table name; default ``"<app_name>-results"``.
+        default_queue: logical queue for tasks that name none.
+        dlq_suffix: a queue's dead-letter queue is named queue name + this suffix.
+        result_ttl_seconds: results expire (DynamoDB TTL on ``expires_at``) after this many seconds.
+        max_receive_count: redrive policy used when provisioning queues (AWS's maxReceiveCount).
+        visibility_timeout_seconds: queue VisibilityTimeout used when provisioning queues.
+        wait_time_seconds: ReceiveMessage WaitTimeSeconds (long polling), 0-20.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    app_name: str = "sqsq"
+    endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("endpoint_url", "SQSQ_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+    )
+    region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("region", "SQSQ_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    queue_prefix: str | None = None
+    results_table: str | None = None
+    default_queue: str = "default"
+    dlq_suffix: str = "-dlq"
+    result_ttl_seconds: int = Field(default=86_400, ge=60)
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    visibility_timeout_seconds: int = Field(default=30, ge=0, le=limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
+    wait_time_seconds: int = Field(default=20, ge=0, le=limits.SQS_MAX_WAIT_TIME_SECONDS)
+
+    @model_validator(mode="after")
+    def _derive_names(self) -> Settings:
+        if self.queue_prefix is None:
+            self.queue_prefix = f"{self.app_name}-"
+        if self.results_table is None:
+            self.results_table = f"{self.app_name}-results"
+        return self
+
+    def physical_queue_name(self, logical: str) -> str:
+        """The SQS queue name for a logical queue name (``"images"`` -> ``"shop-images"``)."""
+        return f"{self.queue_prefix}{logical}"
+
+    def dlq_name(self, logical: str) -> str:
+        """The SQS name of a logical queue's dead-letter queue."""
+        return f"{self.physical_queue_name(logical)}{self.dlq_suffix}"
+
+    @property
+    def table_name(self) -> str:
+        """The results table's name (never ``None`` after validation)."""
+        assert self.results_table is not None
+        return self.results_table
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from ``overrides`` first, then the environment.
+
+    Args:
+        environ: the environment to read; default ``os.environ`` (read now, not at import time).
+        **overrides: field values that win over the environment; ``None`` values are ignored.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: an unknown ``SQSQ_*`` variable or argument, or a value out of range.
+    """
+    env = dict(os.environ if environ is None else environ)
+    known = {f"SQSQ_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith("SQSQ_") and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)}; known SQSQ_* settings are: {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        if overrides.get(name) is not None:
+            values[name] = overrides.pop(name)
+            continue
+        overrides.pop(name, None)
+        choices = field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else []
+        env_names = [c for c in choices if isinstance(c, str) and c.isupper()] or [f"SQSQ_{name.upper()}"]
+        for env_name in env_names:
+            if env.get(env_name):
+                values[name] = env[env_name]
+                break
+    if overrides:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(overrides))}")
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc.errors(include_url=False)}") from exc

@@ -1,0 +1,174 @@
+"""The sqsq exception tree. Every error sqsq raises derives from :class:`SqsqError`.
+
+```
+SqsqError
+├── ConfigError                 settings missing or malformed (unknown SQSQ_* key, bad value)
+├── ValidationError             task arguments (or a return value) do not match the task's schema
+├── TaskNotRegistered           no task under that name in the app
+├── LimitExceeded               an SQS/DynamoDB quota would be broken (checked before any I/O)
+│   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
+│   └── ResultTooLarge          result over DynamoDB's 400 KB item size
+├── MessageDecodeError          a message body is not a sqsq envelope this version understands
+├── AwsError                    an AWS call failed after botocore's retries (keeps the AWS error code)
+│   ├── QueueNotFound           the queue does not exist at that endpoint/region
+│   ├── ResultsTableNotFound    the results table does not exist at that endpoint/region
+│   ├── EndpointUnreachable     nothing answers at the endpoint
+│   └── SendFailed              some entries of a send were rejected (lists them)
+├── TaskFailed                  the task ended in FAILURE (remote error type and message)
+├── ResultTimeout               the result was not final within the timeout
+├── Retry                       raised by a task to ask for a retry after delay_seconds
+└── LocalServerError            the embedded local AWS could not start
+```
+
+Every message says what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class SqsqError(Exception):
+    """Root of every error sqsq raises."""
+
+
+class ConfigError(SqsqError):
+    """Settings are missing or malformed."""
+
+
+class ValidationError(SqsqError):
+    """Arguments or a return value do not match the task's schema.
+
+    Attributes:
+        task_name: the registered task name.
+        errors: pydantic's error list (``[{"loc": ..., "msg": ..., "type": ...}]``).
+    """
+
+    def __init__(self, task_name: str, message: str, errors: list[dict[str, object]] | None = None):
+        super().__init__(f"invalid arguments for task {task_name!r}: {message}")
+        self.task_name = task_name
+        self.errors = errors or []
+
+
+class TaskNotRegistered(SqsqError):
+    """No task is registered under the given name."""
+
+    def __init__(self, task_name: str, known: list[str] | None = None):
+        hint = f"; registered tasks: {', '.join(sorted(known))}" if known else ""
+        super().__init__(f"no task named {task_name!r} is registered in this app{hint}")
+        self.task_name = task_name
+
+
+class LimitExceeded(SqsqError):
+    """An AWS quota would be broken; raised before any network I/O."""
+
+
+class PayloadTooLarge(LimitExceeded):
+    """The encoded message is larger than the queue's ``MaximumMessageSize``.
+
+    Attributes:
+        size_bytes: the exact UTF-8 size of body plus message attributes.
+        limit_bytes: the queue's MaximumMessageSize.
+    """
+
+    def __init__(self, size_bytes: int, limit_bytes: int, queue: str):
+        super().__init__(
+            f"message for queue {queue!r} is {size_bytes} bytes; the queue's MaximumMessageSize is "
+            f"{limit_bytes} bytes. Pass a reference (e.g. an S3 key) instead of the data, "
+            f"or raise the queue's MaximumMessageSize (SQS allows up to 1 MiB)"
+        )
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+
+class ResultTooLarge(LimitExceeded):
+    """A task's result is larger than one DynamoDB item may hold (400 KB)."""
+
+
+class MessageDecodeError(SqsqError):
+    """A message body is not an envelope this version of sqsq can read."""
+
+
+class AwsError(SqsqError):
+    """An AWS call failed after botocore's retries.
+
+    Attributes:
+        code: the AWS error code (``"AWS.SimpleQueueService.NonExistentQueue"``, ``"ThrottlingException"``…)
+            or ``None`` for connection-level failures.
+    """
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class QueueNotFound(AwsError):
+    """The queue does not exist at the configured endpoint and region."""
+
+
+class ResultsTableNotFound(AwsError):
+    """The results table does not exist at the configured endpoint and region."""
+
+
+class EndpointUnreachable(AwsError):
+    """Nothing answers at the configured endpoint."""
+
+
+class SendFailed(AwsError):
+    """Some messages of a send were rejected by SQS.
+
+    Attributes:
+        failures: ``{task_id: "Code: message"}`` for every entry that was not enqueued.
+        sent_ids: task ids that were enqueued (exactly once).
+    """
+
+    def __init__(self, failures: dict[str, str], sent_ids: list[str]):
+        detail = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:5])
+        super().__init__(
+            f"{len(failures)} of {len(failures) + len(sent_ids)} messages were not enqueued ({detail}); "
+            "the others were sent once. Re-send only the failed task ids.",
+            code=None,
+        )
+        self.failures = failures
+        self.sent_ids = sent_ids
+
+
+class TaskFailed(SqsqError):
+    """The task ended in FAILURE.
+
+    Attributes:
+        task_id: the task id.
+        error_type: the remote exception's class name (``"ZeroDivisionError"``).
+        error_message: the remote exception's message.
+        traceback: the remote traceback text, or ``None``.
+    """
+
+    def __init__(self, task_id: str, error_type: str, error_message: str, traceback: str | None = None):
+        super().__init__(f"task {task_id} failed: {error_type}: {error_message}")
+        self.task_id = task_id
+        self.error_type = error_type
+        self.error_message = error_message
+        self.traceback = traceback
+
+
+class ResultTimeout(SqsqError):
+    """The task did not reach SUCCESS or FAILURE within the timeout."""
+
+
+class Retry(SqsqError):
+    """Raise from a task to ask for another attempt after ``delay_seconds``.
+
+    The retry is a ChangeMessageVisibility on the message being handled, so it counts as an
+    attempt against ``max_retries`` and the queue's ``maxReceiveCount``.
+
+    Args:
+        delay_seconds: seconds before the message is visible again (0–43,200, SQS's 12-hour maximum).
+        reason: free text recorded with the RETRY status.
+    """
+
+    def __init__(self, delay_seconds: float = 0.0, reason: str = "retry requested by the task"):
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+        self.reason = reason
+
+
+class LocalServerError(SqsqError):
+    """The embedded local AWS (moto server) could not start or stop."""

@@ -1,0 +1,36 @@
+"""AWS quotas sqsq checks itself, as named constants with units and their documentation.
+
+moto accepts some requests real AWS rejects, so these are checked before any network call.
+"""
+
+from __future__ import annotations
+
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+SQS_MAX_BATCH_ENTRIES = 10
+"""Entries per SendMessageBatch / DeleteMessageBatch / ChangeMessageVisibilityBatch request."""
+SQS_MAX_RECEIVE_MESSAGES = 10
+"""MaxNumberOfMessages per ReceiveMessage."""
+SQS_MAX_WAIT_TIME_SECONDS = 20
+"""Longest long poll (WaitTimeSeconds)."""
+SQS_MAX_DELAY_SECONDS = 900
+"""Longest per-message DelaySeconds (15 minutes)."""
+SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
+"""Longest visibility timeout, counted from the receive (12 hours)."""
+SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES = 262_144
+"""Default MaximumMessageSize of a new queue; read the queue's own attribute, do not assume this."""
+SQS_MAX_MESSAGE_SIZE_BYTES = 1_048_576
+"""Largest MaximumMessageSize a queue may be given (1 MiB since 2025)."""
+SQS_MAX_MESSAGE_ATTRIBUTES = 10
+"""Message attributes per message. sqsq reserves none: its metadata lives in the JSON envelope."""
+SQS_PURGE_INTERVAL_SECONDS = 60
+"""One PurgeQueue per queue per 60 s."""
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+DYNAMODB_MAX_ITEM_SIZE_BYTES = 400 * 1024
+"""Largest DynamoDB item, names and values included."""
+DYNAMODB_RESULT_SIZE_BUDGET_BYTES = DYNAMODB_MAX_ITEM_SIZE_BYTES - 16 * 1024
+"""Bytes a result's JSON may take; the rest of the item (error, names, timestamps) fits in 16 KB."""
+
+# https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+LAMBDA_VISIBILITY_TIMEOUT_FACTOR = 6
+"""AWS guidance: queue visibility timeout >= 6 x function timeout + batching window."""

@@ -1,0 +1,103 @@
+"""The versioned JSON envelope that travels in an SQS message body.
+
+Shape (schema version 1)::
+
+    {"v": 1, "id": "<task id>", "task": "<registered name>", "args": {...}, "sent_at": 1764470000.25,
+     "generation": 0}
+
+``args`` is the task's argument model dumped in pydantic's JSON mode, so datetimes, UUIDs, Decimals, sets and
+nested models round-trip exactly. ``generation`` counts redrives from a DLQ (a redriven task starts a fresh
+attempt count and its result record may move on from FAILURE). Attempt numbers are not in the body: SQS's
+``ApproximateReceiveCount`` is the attempt number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from sqsq.errors import MessageDecodeError
+
+SCHEMA_VERSION = 1
+
+# SQS accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a body
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+# json.dumps already escapes control characters; these are the others SQS refuses. They can only occur inside
+# JSON strings, where a \\uXXXX escape means the same character, so escaping them keeps the JSON equal.
+_SQS_FORBIDDEN = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape_forbidden(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group(0)):04x}"
+
+
+def new_task_id() -> str:
+    """A new random task id (UUID4 as a 36-character string)."""
+    return str(uuid.uuid4())
+
+
+class Envelope(BaseModel):
+    """One task invocation as it travels through SQS.
+
+    Attributes:
+        v: schema version (1).
+        id: task id, unique per ``send``.
+        task: registered task name.
+        args: arguments in JSON mode (already validated by the sender).
+        sent_at: epoch seconds when the producer built the message.
+        generation: number of redrives from a dead-letter queue (0 for a fresh send).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: int = SCHEMA_VERSION
+    id: str = Field(min_length=1, max_length=128)
+    task: str = Field(min_length=1, max_length=256)
+    args: dict[str, Any]
+    sent_at: float = Field(default_factory=time.time)
+    generation: int = Field(default=0, ge=0)
+
+    def to_body(self) -> str:
+        """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
+        text = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+        return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
+
+    @classmethod
+    def from_body(cls, body: str) -> Envelope:
+        """Decode an SQS message body.
+
+        Raises:
+            MessageDecodeError: the body is not JSON, not an object, of a newer schema version, or lacks fields.
+        """
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError) as exc:
+            raise MessageDecodeError(f"message body is not JSON ({exc}); it was not sent by sqsq") from exc
+        if not isinstance(data, dict):
+            raise MessageDecodeError("message body is JSON but not an object; it was not sent by sqsq")
+        version = data.get("v")
+        if version != SCHEMA_VERSION:
+            raise MessageDecodeError(
+                f"envelope schema version {version!r} is not supported (this sqsq reads {SCHEMA_VERSION}); "
+                "upgrade the worker or check the producer"
+            )
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            raise MessageDecodeError(f"malformed envelope: {exc.errors(include_url=False)}") from exc
+
+
+def body_size_bytes(body: str, message_attributes: dict[str, Any] | None = None) -> int:
+    """Bytes SQS counts against MaximumMessageSize: UTF-8 body plus attribute names, types and values."""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    for name, attr in (message_attributes or {}).items():
+        size += len(name.encode()) + len(str(attr.get("DataType", "")).encode())
+        value = attr.get("StringValue") if "StringValue" in attr else attr.get("BinaryValue", b"")
+        size += len(value.encode() if isinstance(value, str) else bytes(value))
+    return size

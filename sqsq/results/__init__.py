@@ -1,0 +1,91 @@
+"""The results seam: a small interface, a DynamoDB implementation and an in-memory twin.
+
+A record only moves forward. A write is accepted when there is no record yet, or the record belongs to an
+earlier generation (a redrive from the DLQ starts a new one), or it is not final (SUCCESS/FAILURE) and its
+attempt is not later than the write's. So a late or duplicate writer never moves a finished task back.
+Both implementations are held to the same contract tests (``tests/contract/test_results_contract.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Protocol
+
+
+class Status(str, Enum):
+    """Task states, as Celery names them."""
+
+    PENDING = "PENDING"
+    """No record: not run yet, unknown id, or expired."""
+    STARTED = "STARTED"
+    """Running (recorded only for tasks that ask for it: ``track_started=True``)."""
+    RETRY = "RETRY"
+    """Failed an attempt and will run again."""
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+    @property
+    def is_final(self) -> bool:
+        """True for SUCCESS and FAILURE."""
+        return self in (Status.SUCCESS, Status.FAILURE)
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One task's outcome as stored.
+
+    Attributes:
+        task_id: the task id (the table's key).
+        status: current state.
+        task_name: registered task name.
+        result_json: the return value as JSON text (SUCCESS only).
+        error_type: exception class name (RETRY/FAILURE).
+        error_message: exception message.
+        traceback: formatted traceback text.
+        attempts: attempt number that wrote this record (SQS ApproximateReceiveCount).
+        generation: redrive generation of the message that wrote it.
+        sent_at: epoch seconds the producer sent the task.
+        updated_at: epoch seconds of this write.
+        expires_at: epoch seconds after which the record counts as absent (DynamoDB TTL attribute).
+    """
+
+    task_id: str
+    status: Status
+    task_name: str
+    result_json: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    attempts: int = 0
+    generation: int = 0
+    sent_at: float | None = None
+    updated_at: float = 0.0
+    expires_at: int = 0
+
+    def stamped(self, ttl_seconds: int, now: float | None = None) -> ResultRecord:
+        """A copy with ``updated_at`` = now and ``expires_at`` = now + ttl_seconds."""
+        t = time.time() if now is None else now
+        return replace(self, updated_at=t, expires_at=int(t + ttl_seconds))
+
+
+def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:
+    """The forward-only rule both stores implement (DynamoDB as a ConditionExpression)."""
+    if existing is None or existing.expires_at <= now:
+        return True
+    if new.generation != existing.generation:
+        return new.generation > existing.generation
+    return not existing.status.is_final and existing.attempts <= new.attempts
+
+
+class ResultStore(Protocol):
+    """Where task outcomes are kept. Methods may raise :class:`sqsq.errors.AwsError`."""
+
+    def put(self, record: ResultRecord) -> bool:
+        """Write ``record`` if the forward-only rule allows; returns False when a later state is already there."""
+        ...
+
+    def get(self, task_id: str) -> ResultRecord | None:
+        """Strongly consistent read; an expired or missing record is ``None``."""
+        ...

@@ -1,0 +1,162 @@
+"""DynamoDB results store: one item per task id, written with a conditional PutItem.
+
+Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``task_name: S``, ``result: S``
+(JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
+``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
+``expires_at: N`` (epoch seconds; the table's TTL attribute). DynamoDB deletes expired items only eventually
+(and moto never does), so readers treat ``expires_at <= now`` as absent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sqsq import limits
+from sqsq.errors import ResultsTableNotFound, ResultTooLarge
+from sqsq.results import ResultRecord, Status
+from sqsq.transport.aws import AwsClients, wrap_boto_error
+
+# The forward-only rule of sqsq.results.may_overwrite, as a condition DynamoDB evaluates atomically with the
+# write: a record that is missing or expired, or from an earlier generation, or not final and not from a
+# later attempt, may be replaced. Anything else means a later writer got there first.
+_CONDITION = (
+    "attribute_not_exists(task_id) OR expires_at <= :now OR generation < :gen OR "
+    "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)"
+)
+
+
+def _item_size_bytes(item: dict[str, dict[str, str]]) -> int:
+    # DynamoDB counts attribute names plus values (UTF-8); numbers are at most 21 bytes.
+    return sum(len(k.encode()) + len(next(iter(v.values())).encode("utf-8", "surrogatepass")) for k, v in item.items())
+
+
+class DynamoResults:
+    """:class:`sqsq.results.ResultStore` on a DynamoDB table.
+
+    Args:
+        clients: shared boto3 clients.
+        table_name: the results table (key ``task_id``, TTL on ``expires_at``).
+    """
+
+    def __init__(self, clients: AwsClients, table_name: str):
+        self._clients = clients
+        self.table_name = table_name
+
+    def _error(self, exc: ClientError | BotoCoreError, doing: str) -> Exception:
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return ResultsTableNotFound(
+                f"results table {self.table_name!r} does not exist at {self._clients.describe_endpoint()}; "
+                "create it with `sqsq provision APP` (or `sqsq local APP`), or deploy template.yaml",
+                code="ResourceNotFoundException",
+            )
+        return wrap_boto_error(exc, doing, self._clients.describe_endpoint())
+
+    def put(self, record: ResultRecord) -> bool:
+        """Conditional PutItem (one write unit per KB).
+
+        Returns:
+            True if written; False if a later state was already stored (ConditionalCheckFailed).
+
+        Raises:
+            ResultTooLarge: the item would exceed DynamoDB's 400 KB item size.
+            ResultsTableNotFound: the table does not exist.
+            AwsError: any other failure after botocore's retries.
+        """
+        item = _to_item(record)
+        size = _item_size_bytes(item)
+        if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES:
+            raise ResultTooLarge(
+                f"result of task {record.task_id} is {size} bytes; a DynamoDB item holds at most "
+                f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Return a reference (e.g. an S3 key) instead"
+            )
+        try:
+            self._clients.dynamodb.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=_CONDITION,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(time.time()))},
+                    ":gen": {"N": str(record.generation)},
+                    ":attempts": {"N": str(record.attempts)},
+                    ":success": {"S": Status.SUCCESS.value},
+                    ":failure": {"S": Status.FAILURE.value},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise self._error(exc, f"writing the result of task {record.task_id}") from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, f"writing the result of task {record.task_id}") from exc
+        return True
+
+    def get(self, task_id: str) -> ResultRecord | None:
+        """Strongly consistent GetItem; missing or expired -> None.
+
+        Raises:
+            ResultsTableNotFound, AwsError.
+        """
+        try:
+            response = self._clients.dynamodb.get_item(
+                TableName=self.table_name, Key={"task_id": {"S": task_id}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, f"reading the result of task {task_id}") from exc
+        item = response.get("Item")
+        if not item:
+            return None
+        record = _from_item(item)
+        return None if record.expires_at <= time.time() else record
+
+
+def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
+    item: dict[str, dict[str, str]] = {
+        "task_id": {"S": r.task_id},
+        "status": {"S": r.status.value},
+        "task_name": {"S": r.task_name},
+        "attempts": {"N": str(r.attempts)},
+        "generation": {"N": str(r.generation)},
+        "updated_at": {"N": repr(round(r.updated_at, 6))},
+        "expires_at": {"N": str(r.expires_at)},
+    }
+    optional: dict[str, Any] = {
+        "result": r.result_json,
+        "error_type": r.error_type,
+        "error_message": r.error_message,
+        "traceback": r.traceback,
+    }
+    for key, value in optional.items():
+        if value is not None:
+            item[key] = {"S": value}
+    if r.sent_at is not None:
+        item["sent_at"] = {"N": repr(round(r.sent_at, 6))}
+    return item
+
+
+def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
+    def s(key: str) -> str | None:
+        v = item.get(key)
+        return v["S"] if v else None
+
+    def n(key: str) -> float | None:
+        v = item.get(key)
+        return float(v["N"]) if v else None
+
+    return ResultRecord(
+        task_id=item["task_id"]["S"],
+        status=Status(item["status"]["S"]),
+        task_name=s("task_name") or "",
+        result_json=s("result"),
+        error_type=s("error_type"),
+        error_message=s("error_message"),
+        traceback=s("traceback"),
+        attempts=int(n("attempts") or 0),
+        generation=int(n("generation") or 0),
+        sent_at=n("sent_at"),
+        updated_at=n("updated_at") or 0.0,
+        expires_at=int(n("expires_at") or 0),
+    )

@@ -1,0 +1,132 @@
+"""The queue seam: a small interface, a boto3 SQS implementation and an in-memory twin.
+
+Both implementations are held to the same contract tests (``tests/contract/test_transport_contract.py``).
+Queue names here are physical SQS names (``"shop-images"``); the app maps logical names to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to send.
+
+    Attributes:
+        id: batch entry id, unique within one request (sqsq uses the task id).
+        body: the message body (already size-checked).
+        delay_seconds: 0-900 (SQS's per-message DelaySeconds).
+        message_attributes: SQS MessageAttributes (``{"name": {"DataType": "String", "StringValue": "…"}}``).
+    """
+
+    id: str
+    body: str
+    delay_seconds: int = 0
+    message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as received.
+
+    Attributes:
+        queue_name: physical queue name it came from.
+        message_id: SQS MessageId.
+        receipt_handle: handle for delete / change visibility of this receive.
+        body: message body.
+        receive_count: ApproximateReceiveCount (1 on first delivery) — sqsq's attempt number.
+        sent_timestamp_seconds: SentTimestamp, epoch seconds (SQS's clock).
+        attributes: the raw system attributes SQS returned.
+        message_attributes: the raw MessageAttributes.
+    """
+
+    queue_name: str
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_timestamp_seconds: float
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    message_attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """A batch entry SQS did not accept.
+
+    Attributes:
+        id: the entry id.
+        code: AWS error code.
+        message: AWS error message.
+        sender_fault: True when retrying the same entry cannot succeed.
+    """
+
+    id: str
+    code: str
+    message: str
+    sender_fault: bool
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """Queue attributes sqsq reads once per queue and caches.
+
+    Attributes:
+        url: the queue URL.
+        arn: the queue ARN.
+        max_message_size_bytes: MaximumMessageSize.
+        visibility_timeout_seconds: VisibilityTimeout.
+        max_receive_count: the redrive policy's maxReceiveCount, or ``None`` without a redrive policy.
+        dead_letter_target_arn: the redrive policy's target, or ``None``.
+    """
+
+    url: str
+    arn: str
+    max_message_size_bytes: int
+    visibility_timeout_seconds: int
+    max_receive_count: int | None
+    dead_letter_target_arn: str | None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """Approximate counts (SQS's ApproximateNumberOfMessages*)."""
+
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+class Transport(Protocol):
+    """What sqsq needs from a queue service. Every method may raise :class:`sqsq.errors.AwsError`."""
+
+    def queue_info(self, queue_name: str) -> QueueInfo:
+        """Attributes of a queue, cached after the first call. Raises QueueNotFound."""
+        ...
+
+    def send_batch(self, queue_name: str, messages: Sequence[OutgoingMessage]) -> list[BatchFailure]:
+        """Send up to 10 messages in one request; returns the entries SQS rejected (empty = all sent)."""
+        ...
+
+    def receive(
+        self, queue_name: str, max_messages: int, wait_seconds: int, visibility_timeout_seconds: int | None = None
+    ) -> list[ReceivedMessage]:
+        """Long-poll for up to ``max_messages`` (1-10) for up to ``wait_seconds`` (0-20)."""
+        ...
+
+    def delete_batch(self, queue_name: str, receipt_handles: Sequence[str]) -> list[BatchFailure]:
+        """Delete up to 10 messages; entry ids are the positions ``"0"``…``"9"``."""
+        ...
+
+    def change_visibility_batch(
+        self, queue_name: str, changes: Sequence[tuple[str, int]]
+    ) -> list[BatchFailure]:
+        """Set the visibility timeout (seconds from now) of up to 10 received messages."""
+        ...
+
+    def depth(self, queue_name: str) -> QueueDepth:
+        """Approximate visible, in-flight and delayed counts."""
+        ...

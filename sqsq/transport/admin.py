@@ -1,0 +1,97 @@
+"""Creating queues and the results table: used by `sqsq provision` and `sqsq local`, never by runtime code.
+
+The shapes match what ``template.yaml`` declares: each queue has a dead-letter queue and a redrive policy;
+the results table is keyed by ``task_id``, on-demand, with TTL on ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sqsq import limits
+from sqsq.transport.aws import AwsClients, wrap_boto_error
+
+DLQ_RETENTION_SECONDS = 1_209_600
+"""Dead-letter queues keep messages 14 days (SQS's maximum), so failures can be inspected and redriven."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue to create.
+
+    Attributes:
+        name: physical queue name.
+        dlq_name: its dead-letter queue's name.
+        max_receive_count: redrive policy maxReceiveCount (>= 1).
+        visibility_timeout_seconds: VisibilityTimeout, 0-43,200.
+        max_message_size_bytes: MaximumMessageSize, 1,024-1,048,576.
+    """
+
+    name: str
+    dlq_name: str
+    max_receive_count: int = 5
+    visibility_timeout_seconds: int = 30
+    max_message_size_bytes: int = limits.SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES
+
+
+def ensure_queue(clients: AwsClients, spec: QueueSpec) -> str:
+    """Create the DLQ and the queue with its redrive policy (idempotent: attributes are set again).
+
+    Returns:
+        The queue URL.
+
+    Raises:
+        AwsError: the endpoint refused (EndpointUnreachable when nothing answers).
+    """
+    sqs = clients.sqs
+    try:
+        dlq_url = sqs.create_queue(
+            QueueName=spec.dlq_name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {
+            "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+            "MaximumMessageSize": str(spec.max_message_size_bytes),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
+        }
+        try:
+            url: str = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("QueueAlreadyExists", "QueueNameExists"):
+                raise
+            url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return url
+    except (ClientError, BotoCoreError) as exc:
+        raise wrap_boto_error(exc, f"creating queue {spec.name!r}", clients.describe_endpoint()) from exc
+
+
+def ensure_results_table(clients: AwsClients, table_name: str) -> None:
+    """Create the results table (on-demand, key ``task_id``) and enable TTL on ``expires_at`` (idempotent).
+
+    Raises:
+        AwsError: the endpoint refused.
+    """
+    ddb = clients.dynamodb
+    try:
+        try:
+            ddb.create_table(
+                TableName=table_name,
+                KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+        ttl = ddb.describe_time_to_live(TableName=table_name).get("TimeToLiveDescription", {})
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            ddb.update_time_to_live(
+                TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+            )
+    except (ClientError, BotoCoreError) as exc:
+        raise wrap_boto_error(exc, f"creating table {table_name!r}", clients.describe_endpoint()) from exc

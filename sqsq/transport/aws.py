@@ -1,0 +1,93 @@
+"""boto3 clients built once per process from :class:`sqsq.config.Settings`, and AWS error wrapping.
+
+Retries: botocore's ``standard`` retry mode retries throttling, 5xx, and connection errors with exponential
+backoff and jitter (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); sqsq does not
+hand-roll retry loops around AWS calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from sqsq import limits
+from sqsq.config import Settings
+from sqsq.errors import AwsError, EndpointUnreachable
+
+DEFAULT_MAX_ATTEMPTS = 6
+"""Total attempts per AWS call in botocore's standard retry mode (1 try + 5 retries)."""
+
+
+class AwsClients:
+    """Lazily built boto3 clients sharing one session (thread-safe clients, one per kind).
+
+    Args:
+        settings: endpoint and region.
+        max_pool_connections: HTTP connections per client (>= worker threads that call AWS at once).
+        max_attempts: botocore standard-mode total attempts per call.
+    """
+
+    def __init__(self, settings: Settings, max_pool_connections: int = 32, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+        self.settings = settings
+        self._pool = max_pool_connections
+        self._max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def describe_endpoint(self) -> str:
+        """``"endpoint http://127.0.0.1:4566 (region us-east-1)"`` for error messages."""
+        where = self.settings.endpoint_url or "AWS"
+        return f"{where} (region {self.settings.region})"
+
+    def _client(self, kind: str, service: str, read_timeout_seconds: float) -> Any:
+        client = self._clients.get(kind)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(kind)
+            if client is None:
+                config = Config(
+                    region_name=self.settings.region,
+                    retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                    max_pool_connections=self._pool,
+                    connect_timeout=5,
+                    read_timeout=read_timeout_seconds,
+                    tcp_keepalive=True,
+                )
+                session = boto3.session.Session()
+                client = session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+                self._clients[kind] = client
+        return client
+
+    @property
+    def sqs(self) -> Any:
+        """SQS client for short calls (send, delete, visibility)."""
+        return self._client("sqs", "sqs", read_timeout_seconds=15)
+
+    @property
+    def sqs_receive(self) -> Any:
+        """SQS client for long polls: its read timeout outlasts WaitTimeSeconds (20 s)."""
+        return self._client("sqs_receive", "sqs", read_timeout_seconds=limits.SQS_MAX_WAIT_TIME_SECONDS + 15)
+
+    @property
+    def dynamodb(self) -> Any:
+        """DynamoDB client."""
+        return self._client("dynamodb", "dynamodb", read_timeout_seconds=15)
+
+
+def wrap_boto_error(exc: ClientError | BotoCoreError, doing: str, where: str) -> AwsError:
+    """Turn a botocore error into an :class:`AwsError` that keeps the AWS code and says what to do."""
+    if isinstance(exc, EndpointConnectionError):
+        return EndpointUnreachable(
+            f"cannot reach {where} while {doing}: {exc}. Start the local AWS with `sqsq local APP` "
+            "or check AWS_ENDPOINT_URL"
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        return AwsError(f"{doing} failed at {where}: {code}: {error.get('Message', '')}", code=code)
+    return AwsError(f"{doing} failed at {where}: {type(exc).__name__}: {exc}", code=None)
