@@ -12,16 +12,16 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sqsq.errors import ConfigError
 from sqsq import limits
+from sqsq.errors import ConfigError
 
 
 class Settings(BaseModel):
     """Everything sqsq needs to reach AWS and name its resources.
 
     Build it with :func:`load_settings`. Each field can be given as an argument or as ``SQSQ_<FIELD>`` in
-    the environment; the AWS ones also read the standard variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``); credentials
-    come from boto3's usual chain. An unknown ``SQSQ_*`` variable is an error, so a misspelt setting
+    the environment; the AWS ones also read the standard variables (``AWS_ENDPOINT_URL``,
+    ``AWS_REGION``/``AWS_DEFAULT_REGION``); credentials come from boto3's usual chain. An unknown ``SQSQ_*`` variable is an error, so a misspelt setting
     cannot be silently ignored.
 
     Attributes:

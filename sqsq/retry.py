@@ -47,4 +47,4 @@ class Backoff:
 
 def clamp_visibility_seconds(seconds: float) -> int:
     """Round a delay to SQS's whole-second VisibilityTimeout range 0..43,200."""
-    return max(0, min(limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS, int(round(seconds))))
+    return max(0, min(limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS, round(seconds)))

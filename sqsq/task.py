@@ -141,10 +141,10 @@ class Task(Generic[P, R]):
     def run(self, model: BaseModel) -> R:
         """Call the function with validated arguments (an ``async def`` task runs on a fresh event loop)."""
         if self.single_model:
-            result: Any = self.fn(model)  # type: ignore[call-arg]
+            result: Any = typing.cast(Callable[..., Any], self.fn)(model)
         else:
             kwargs = {name: getattr(model, name) for name in type(model).model_fields}
-            result = self.fn(**kwargs)  # type: ignore[call-arg]
+            result = typing.cast(Callable[..., Any], self.fn)(**kwargs)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         return typing.cast(R, result)

@@ -235,12 +235,12 @@ class Worker:
             if self._stopping.is_set():
                 return
             try:
-                if self.burst and self._queue_drained(queue_name):
-                    self._idle_queues.add(logical)
-                    self._stopping.wait(0.5)
-                    continue
                 messages = self.app.transport.receive(queue_name, min(room, 10), self.wait_time_seconds)
                 failures = 0
+                # Burst mode asks for the queue's counts only after an empty receive, not per request.
+                if not messages and self.burst and self._queue_drained(queue_name):
+                    self._idle_queues.add(logical)
+                    continue
             except AwsError as exc:
                 failures += 1
                 backoff = min(AWS_ERROR_BACKOFF_MAX_SECONDS, 0.5 * 2**failures)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Task states, as Celery names them."""
 
     PENDING = "PENDING"

@@ -59,7 +59,9 @@ class AwsClients:
                     tcp_keepalive=True,
                 )
                 session = boto3.session.Session()
-                client = session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+                client = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.settings.endpoint_url, config=config
+                )
                 self._clients[kind] = client
         return client
 

@@ -102,10 +102,11 @@ class MemoryTransport:
         failures = []
         with self._cond:
             queue = self._queue(queue_name)
-            total = 0
-            for m in messages:
-                size = body_size_bytes(m.body, dict(m.message_attributes))
-                total += size
+            sizes = [body_size_bytes(m.body, dict(m.message_attributes)) for m in messages]
+            if sum(sizes) > queue.info.max_message_size_bytes:
+                # Like SQS: a request over the size limit in total is refused whole, nothing enqueued.
+                raise AwsError("batch request too long", code="AWS.SimpleQueueService.BatchRequestTooLong")
+            for m, size in zip(messages, sizes, strict=True):
                 if size > queue.info.max_message_size_bytes:
                     failures.append(BatchFailure(m.id, "InvalidParameterValue", "message too long", True))
                     continue
@@ -120,8 +121,6 @@ class MemoryTransport:
                     visible_at=now + m.delay_seconds,
                     message_attributes=dict(m.message_attributes),
                 )
-            if total > queue.info.max_message_size_bytes:
-                raise AwsError("batch request too long", code="AWS.SimpleQueueService.BatchRequestTooLong")
             self._cond.notify_all()
         return failures
 
@@ -224,3 +223,25 @@ class MemoryTransport:
         """Remove every message."""
         with self._cond:
             self._queue(queue_name).messages.clear()
+
+    def start_message_move_task(
+        self, source_queue_name: str, destination_queue_name: str, max_per_second: int | None = None
+    ) -> str:
+        """Move every message of ``source_queue_name`` now (SQS does it in the background): bodies and attributes
+        unchanged, new message ids, receive counts starting again. ``max_per_second`` is not modelled."""
+        now = time.time()
+        with self._cond:
+            source = self._queue(source_queue_name)
+            destination = self._queue(destination_queue_name)
+            for stored in list(source.messages.values()):
+                del source.messages[stored.message_id]
+                message_id = str(uuid.uuid4())
+                destination.messages[message_id] = _Stored(
+                    message_id=message_id,
+                    body=stored.body,
+                    sent_at=now,
+                    visible_at=now,
+                    message_attributes=dict(stored.message_attributes),
+                )
+            self._cond.notify_all()
+        return f"memory-move-{uuid.uuid4().hex}"

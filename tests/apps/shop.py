@@ -1,6 +1,6 @@
 """The app the integration tests run in worker subprocesses (``tests.apps.shop:app``).
 
-Tasks that need cross-process observation append a line to the file named by ``SQSQ_TEST_SINK``.
+Tasks that need cross-process observation append a line to the file named by ``SHOP_TEST_SINK``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ app = sqsq.App("shop")
 
 
 def _sink(line: str) -> None:
-    path = os.environ.get("SQSQ_TEST_SINK")
+    path = os.environ.get("SHOP_TEST_SINK")
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")

@@ -1,0 +1,1 @@
+"""The main-job demo: one task per source file of this machine's Python standard library."""

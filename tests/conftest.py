@@ -1,0 +1,139 @@
+"""Shared fixtures: one local AWS (moto server, patched) per test session, fresh resources per test.
+
+Tests never purge: each test gets its own queue prefix and results table (purge is rate limited on AWS).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sqsq.app import App
+from sqsq.local.provision import provision
+from sqsq.local.server import LocalAwsServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAwsServer]:
+    """The embedded local AWS on 127.0.0.1 (a free port), stopped after the session."""
+    for k, v in AWS_TEST_ENV.items():
+        os.environ[k] = v
+    for k in [k for k in os.environ if k.startswith("SQSQ_")]:
+        del os.environ[k]
+    server = LocalAwsServer(port=None)
+    server.start()
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Deployed:
+    """An app bound to fresh resources on the local AWS, plus what a subprocess needs to reach them."""
+
+    app: App
+    env: dict[str, str]
+    server: LocalAwsServer
+    tmp: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``python -m sqsq.cli ARGS`` in its own process group (killed at teardown)."""
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sqsq.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def cli(self, *args: str, timeout_seconds: float = 120, extra_env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m sqsq.cli ARGS`` to completion."""
+        env = {**self.env, **(extra_env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "sqsq.cli", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_seconds,
+        )
+
+    def queue(self, logical: str = "default") -> str:
+        return self.app.queue_name(logical)
+
+
+def deploy(app: App, server: LocalAwsServer, tmp: Path, **settings: object) -> Deployed:
+    """Point ``app`` at fresh, uniquely named resources on ``server`` and provision them."""
+    unique = uuid.uuid4().hex[:8]
+    overrides: dict[str, object] = {
+        "endpoint_url": server.endpoint_url,
+        "queue_prefix": f"t{unique}-",
+        "results_table": f"t{unique}-results",
+        "visibility_timeout_seconds": 2,
+        "max_receive_count": 3,
+        **settings,
+    }
+    app.configure(**overrides)
+    provision(app)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")},
+        **AWS_TEST_ENV,
+        "AWS_ENDPOINT_URL": server.endpoint_url,
+        "PYTHONPATH": str(ROOT),
+        "SHOP_TEST_SINK": str(tmp / "sink.txt"),
+        **{f"SQSQ_{k.upper()}": str(v) for k, v in overrides.items() if k != "endpoint_url"},
+    }
+    return Deployed(app=app, env=env, server=server, tmp=tmp)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_seconds: float = 30) -> int:
+    """Signal a process group, wait, and SIGKILL it if it does not exit in time. Returns the exit code."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
+@pytest.fixture
+def shop(local_aws: LocalAwsServer, tmp_path: Path) -> Iterator[Deployed]:
+    """``tests.apps.shop:app`` on fresh queues (VisibilityTimeout 2 s, maxReceiveCount 3) and a fresh table."""
+    from tests.apps.shop import app
+
+    deployed = deploy(app, local_aws, tmp_path)
+    try:
+        yield deployed
+    finally:
+        for proc in deployed.procs:
+            if proc.poll() is None:
+                stop_process(proc, signal.SIGKILL, timeout_seconds=10)
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
