@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` (the main job end to end on the embedded local AWS) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo demo-lambda test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m sqsq.demo
+
+demo-lambda: $(STAMP)
+	$(PY) -m sqsq.demo --runtime lambda
+
+test: $(STAMP)
+	$(PY) -m ruff check sqsq lambdas tests
+	$(PY) -m mypy sqsq
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check sqsq lambdas tests
+	$(PY) -m mypy sqsq
+	$(VENV)/bin/cfn-lint template.yaml
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""``python -m sqsq.demo``: the main job end to end on the embedded local AWS.
+
+Starts the local AWS (moto server on 127.0.0.1), provisions the census app's queue, DLQ and results table,
+sends one task per standard-library source file with ``send_many``, runs a worker with a progress display,
+reads every result back from DynamoDB and prints a summary (done, failed, time, tasks/s, requests per task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sqsq.app import AsyncResult
+from sqsq.demo.app import app, parse_file, workload
+from sqsq.local.provision import provision
+from sqsq.local.server import LocalAwsServer
+from sqsq.results import ResultRecord, Status
+from sqsq.worker import Worker
+
+console = Console(stderr=True)
+
+
+def _read_all(handles: list[AsyncResult]) -> list[ResultRecord | None]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda h: h.record(), handles))
+
+
+def _run_poller(concurrency: int, total: int) -> float:
+    worker = Worker(app, concurrency=concurrency, burst=True, wait_time_seconds=1)
+    started = time.monotonic()
+    thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
+    thread.start()
+    with Progress(
+        TextColumn("[bold]worker"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:
+        bar = progress.add_task("run", total=total, detail="")
+        while thread.is_alive():
+            s = worker.stats
+            progress.update(bar, completed=s.succeeded + s.dead_lettered,
+                            detail=f"ok {s.succeeded}  failed {s.dead_lettered}  retried {s.retried}")
+            thread.join(0.2)
+        s = worker.stats
+        progress.update(bar, completed=s.succeeded + s.dead_lettered,
+                        detail=f"ok {s.succeeded}  failed {s.dead_lettered}  retried {s.retried}")
+    return time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; returns 0 when every input has a recorded outcome."""
+    parser = argparse.ArgumentParser(prog="python -m sqsq.demo", description=__doc__)
+    parser.add_argument("--runtime", choices=["poller", "lambda"], default="poller",
+                        help="run tasks in a poller worker or through the local Lambda event source mapping")
+    parser.add_argument("--concurrency", type=int, default=8, help="worker threads (poller runtime)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N files (for a quick look)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sqsq.executor").setLevel(logging.ERROR)  # the expected failures are summarised below
+
+    files = workload()[: args.limit]
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with LocalAwsServer(port=None) as server:
+        console.print(f"local AWS at {server.endpoint_url} (moto server, 127.0.0.1)")
+        app.configure(endpoint_url=server.endpoint_url, region="us-east-1")
+        done = provision(app)
+        console.print(f"provisioned {', '.join(done.queue_urls)} (+DLQ) and table {done.table_name}")
+
+        server.reset_request_counts()
+        t0 = time.monotonic()
+        handles = parse_file.app.send_many(parse_file, files)
+        send_seconds = time.monotonic() - t0
+        console.print(f"sent {len(handles)} tasks with send_many in {send_seconds:.2f} s "
+                      f"({len(handles) / send_seconds:.0f} tasks/s)")
+
+        if args.runtime == "poller":
+            run_seconds = _run_poller(args.concurrency, len(handles))
+        else:
+            from sqsq.local.esm import run_local_esm  # the Lambda path: local event source mapping
+
+            t1 = time.monotonic()
+            run_local_esm(app, stop_when_empty=True)
+            run_seconds = time.monotonic() - t1
+        counts = server.request_counts()
+
+        records = _read_all(handles)
+    statuses = Counter(r.status if r else Status.PENDING for r in records)
+    failures = [(f.relative_path, r) for f, r in zip(files, records, strict=True) if r and r.status is Status.FAILURE]
+    totals = Counter[str]()
+    for r in records:
+        if r is not None and r.status is Status.SUCCESS and r.result_json:
+            counts_json = parse_file.load_result(r.result_json)
+            totals.update(lines=counts_json.lines, functions=counts_json.functions, classes=counts_json.classes)
+    sqs_requests = {k: v for k, v in counts.items() if k.startswith("sqs:")}
+    per_task = sum(sqs_requests.values()) / max(1, len(handles))
+
+    console.print()
+    for path, r in failures:
+        console.print(f"  FAILURE {path}: {r.error_type}: {r.error_message}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"stdlib totals: {totals['lines']} lines, {totals['functions']} functions, {totals['classes']} classes")
+    console.print(f"SQS requests: {dict(sorted(sqs_requests.items()))} = {per_task:.3f} per task; "
+                  f"DynamoDB writes: {counts.get('dynamodb:PutItem', 0)}")
+    summary = (
+        f"demo ({args.runtime}): {len(handles)} files, done {statuses[Status.SUCCESS]}, "
+        f"failed {statuses[Status.FAILURE]}, missing {statuses[Status.PENDING] + statuses[Status.RETRY]}, "
+        f"time {run_seconds:.1f} s, {len(handles) / run_seconds:.0f} tasks/s"
+    )
+    print(summary)
+    return 0 if statuses[Status.SUCCESS] + statuses[Status.FAILURE] == len(handles) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
