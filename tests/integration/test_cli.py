@@ -1,0 +1,124 @@
+"""The `sqsq` command as a user runs it: a real subprocess against moto server, and errors as one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from sqsq.cli import EXIT_CONFIG, EXIT_TASK_FAILED, main
+from tests.conftest import ROOT, Deployed, stop_process
+
+APP = "tests.apps.shop:app"
+
+
+def test_send_with_wait_prints_the_id_and_the_result(shop: Deployed) -> None:
+    worker = shop.spawn("worker", APP, "--wait-time-seconds", "1")
+    sent = shop.cli("send", APP, "tests.add", '{"x": 20, "y": 22}', "--wait", "--timeout-seconds", "60")
+    stop_process(worker)
+    assert sent.returncode == 0, sent.stderr
+    task_id, value = sent.stdout.split()
+    assert json.loads(value) == 42
+    shown = shop.cli("result", task_id, "--app", APP, "--json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["status"] == "SUCCESS" and record["attempts"] == 1
+
+
+def test_result_of_a_failed_task_exits_with_task_failed(shop: Deployed) -> None:
+    sent = shop.cli("send", APP, "tests.apps.shop.boom", '{"message": "nope"}')
+    assert sent.returncode == 0, sent.stderr
+    task_id = sent.stdout.strip()
+    worker = shop.cli("worker", APP, "--burst", "--wait-time-seconds", "1")
+    assert worker.returncode == 0, worker.stderr
+    shown = shop.cli("result", task_id, "--app", APP)
+    assert shown.returncode == EXIT_TASK_FAILED
+    assert "FAILURE" in shown.stdout and "RuntimeError: nope" in shown.stdout
+
+
+def test_queues_lists_depth_in_flight_delayed_and_dlq(shop: Deployed) -> None:
+    shop.cli("send", APP, "tests.add", '{"x": 1, "y": 1}', "--delay-seconds", "60")
+    shop.cli("send", APP, "tests.add", '{"x": 1, "y": 2}')
+    listed = shop.cli("queues", APP, "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["queue"]: r for r in json.loads(listed.stdout)}
+    default = rows[shop.queue("default")]
+    assert (default["visible"], default["delayed"], default["dlq_visible"]) == (1, 1, 0)
+    assert default["dlq"] == shop.app.settings.dlq_name("default") and default["max_receive_count"] == 3
+    table = shop.cli("queues", APP)
+    assert shop.queue("images") in table.stdout
+
+
+def test_invalid_arguments_are_one_line_and_nothing_is_sent(shop: Deployed) -> None:
+    bad = shop.cli("send", APP, "tests.add", '{"x": "one"}')
+    assert bad.returncode == EXIT_CONFIG
+    assert bad.stderr.startswith("error: invalid arguments for task 'tests.add'")
+    assert "Traceback" not in bad.stderr
+    assert shop.app.transport.depth(shop.queue()).visible == 0
+    unknown = shop.cli("send", APP, "no.such.task", "{}")
+    assert unknown.returncode == EXIT_CONFIG and "no task named 'no.such.task'" in unknown.stderr
+    not_json = shop.cli("send", APP, "tests.add", "{x: 1")
+    assert not_json.returncode == 2 and "JSON" in not_json.stderr
+
+
+def test_missing_queue_says_what_to_run(shop: Deployed) -> None:
+    result = shop.cli("worker", APP, "--burst", extra_env={"SQSQ_QUEUE_PREFIX": "never-provisioned-"})
+    assert result.returncode == EXIT_CONFIG
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "does not exist" in lines[0] and "sqsq provision" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_endpoint_is_one_clear_line(shop: Deployed) -> None:
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SQSQ_QUEUE_PREFIX": "x-"}
+    result = shop.cli("send", APP, "tests.add", '{"x": 1, "y": 1}', extra_env=env, timeout_seconds=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "cannot reach" in result.stderr and "sqsq local" in result.stderr
+
+
+def test_bad_app_spec_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["worker", "not-a-spec"])
+    assert result.exit_code == EXIT_CONFIG
+    assert "module:attribute" in result.output
+
+
+def test_provision_is_idempotent(shop: Deployed) -> None:
+    first = shop.cli("provision", APP)
+    second = shop.cli("provision", APP)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert first.stdout == second.stdout
+    assert f"table {shop.app.settings.table_name}" in first.stdout
+
+
+def test_local_starts_provisions_prints_exports_and_stops_on_interrupt(tmp_path: object) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in env.items() if not k.startswith("SQSQ_") and k != "AWS_ENDPOINT_URL"}
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sqsq.cli", "local", APP, "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while not any(line.startswith("export AWS_ENDPOINT_URL") for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            lines.append(proc.stdout.readline().strip())
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in lines
+        assert any("shop-default" in line and "shop-results" in line for line in lines)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+    with socket.socket() as s:  # the server process is gone: the port is free again
+        s.bind(("127.0.0.1", port))

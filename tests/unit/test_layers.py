@@ -1,0 +1,74 @@
+"""The architecture's layering rule: nothing imports a layer above it; boto3, powertools and click stay put."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SQSQ = Path(__file__).resolve().parents[2] / "sqsq"
+
+LAYERS = {
+    "sqsq.errors": 0, "sqsq.limits": 0,
+    "sqsq.config": 1, "sqsq.message": 1, "sqsq.retry": 1,
+    "sqsq.transport": 2, "sqsq.results": 2,
+    "sqsq.task": 3, "sqsq.app": 3,
+    "sqsq.executor": 4,
+    "sqsq.worker": 5, "sqsq.lambda_handler": 5, "sqsq.dlq": 5,
+    "sqsq.cli": 6, "sqsq.local": 6, "sqsq.template": 6, "sqsq.demo": 6,
+}
+ONLY_IN = {"boto3": ("sqsq.transport", "sqsq.results"), "botocore": ("sqsq.transport", "sqsq.results"),
+           "aws_lambda_powertools": ("sqsq.lambda_handler",), "click": ("sqsq.cli",)}
+
+
+def _layer(module: str) -> int | None:
+    for prefix, layer in sorted(LAYERS.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return None
+
+
+def _modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in SQSQ.rglob("*.py"):
+        rel = path.relative_to(SQSQ.parent).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        out.append((name, path))
+    return out
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_no_module_imports_a_layer_above_it() -> None:
+    upward = []
+    for name, path in _modules():
+        mine = _layer(name)
+        if mine is None or name == "sqsq":
+            continue
+        for imported in _imports(path):
+            theirs = _layer(imported)
+            if theirs is not None and theirs > mine:
+                upward.append(f"{name} (layer {mine}) imports {imported} (layer {theirs})")
+    assert upward == []
+
+
+def test_every_module_has_a_layer() -> None:
+    assert [n for n, _ in _modules() if n != "sqsq" and _layer(n) is None] == []
+
+
+def test_aws_sdks_powertools_and_click_are_imported_only_where_they_belong() -> None:
+    misplaced = []
+    for name, path in _modules():
+        for imported in _imports(path):
+            top = imported.split(".")[0]
+            allowed = ONLY_IN.get(top)
+            if allowed and not any(name == a or name.startswith(a + ".") for a in allowed):
+                misplaced.append(f"{name} imports {imported}")
+    assert misplaced == []
