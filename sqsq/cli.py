@@ -1,7 +1,8 @@
 """The ``sqsq`` command (click). APP is given as ``module:attribute`` (e.g. ``demo.app:app``).
 
 Exit codes: 0 ok; 1 the task failed (``send --wait``/``result``); 2 usage error; 3 configuration or missing
-resource (queue, table, app); 4 AWS error; 5 timed out waiting for a result.
+resource (queue, table, app); 4 AWS error; 5 timed out waiting for a result; 75 (``EX_TEMPFAIL``) a purge
+within 60 s of the last one (``sqsq dlq purge``): retry later.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Any, NoReturn
 
@@ -36,6 +38,8 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_AWS = 4
 EXIT_TIMEOUT = 5
+EXIT_PURGE_IN_PROGRESS = 75
+"""sysexits' EX_TEMPFAIL: SQS allows one PurgeQueue per queue per 60 s; try again later."""
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -95,15 +99,24 @@ def main(log_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
 @main.command()
 @click.argument("app_spec", metavar="APP")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default).")
 @click.option("--port", default=4566, show_default=True, type=int, help="Port of the local AWS endpoint.")
-def local(app_spec: str, host: str, port: int) -> None:
+@click.option("--template", "template_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Provision from this SAM template (e.g. template.yaml) as a CloudFormation stack instead.")
+@click.option("--stage", default=None, help="With --template: the Stage parameter (resources <app>-<Stage>-...).")
+@click.option("--run-lambdas", is_flag=True,
+              help="With --template: also run its functions here (local event source mapping, see lambda-local).")
+def local(
+    app_spec: str, host: str, port: int, template_path: str | None, stage: str | None, run_lambdas: bool
+) -> None:
     """Start the embedded local AWS (moto server) and provision APP's queues and results table.
 
+    With --template, the resources are exactly the template's (deployed with CloudFormation on the local AWS).
     Runs in the foreground until interrupted (Ctrl-C).
     """
     from sqsq.local.provision import provision
@@ -116,13 +129,30 @@ def local(app_spec: str, host: str, port: int) -> None:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         app.configure(endpoint_url=endpoint)
-        done = provision(app)
-        click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}")
+        exports: dict[str, str] = {}
+        if template_path:
+            from sqsq.local.cloudformation import deploy_template, settings_exports
+
+            stack = deploy_template(template_path, endpoint, parameters={"Stage": stage} if stage else None)
+            exports = settings_exports(stack)
+            click.echo(f"# sqsq local AWS at {endpoint}: stack {stack.stack_name} from {template_path}")
+            for line in stack.applied:
+                click.echo(f"#   applied: {line}")
+        else:
+            done = provision(app)
+            click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}")
         click.echo("# in another shell:")
+        for key, value in exports.items():
+            click.echo(f"export {key}={value}")
         click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
         click.echo(f"export AWS_REGION={app.settings.region}")
         click.echo("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
         sys.stdout.flush()
+        if template_path and run_lambdas:
+            from sqsq.local.esm import run_local_esm
+
+            run_local_esm(template_path, endpoint, parameters={"Stage": stage} if stage else None,
+                          stop_when_empty=False)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -268,7 +298,387 @@ def queues(app_spec: str, as_json: bool) -> None:
     for r in rows:
         table.add_row(*(str(r[k]) if r[k] is not None else "-" for k in
                         ("queue", "visible", "in_flight", "delayed", "dlq", "dlq_visible", "max_receive_count")))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped output: never truncate queue names
+    console.print(table)
+
+
+# -- dead-letter queues ---------------------------------------------------------------------------------------
+
+_DLQ_PROGRESS_MIN_MESSAGES = 50
+"""Redrives of at least this many messages (DLQ depth) show progress on stderr."""
+
+
+def _dlq_option_visibility(fn: Any) -> Any:
+    return click.option(
+        "--visibility-timeout-seconds",
+        "visibility_timeout_seconds",
+        default=120,
+        show_default=True,
+        type=click.IntRange(1, 43_200),
+        help="How long DLQ messages stay hidden while this command reads them; they are made visible again "
+        "at the end (or reappear after this long if the command dies).",
+    )(fn)
+
+
+def _open_dlq(app_spec: str, queue: str, visibility_timeout_seconds: int = 120) -> Any:
+    from sqsq.dlq import DeadLetterQueue
+
+    return DeadLetterQueue(load_app(app_spec), queue, visibility_timeout_seconds=visibility_timeout_seconds)
+
+
+def _dlq_console() -> Any:
+    from rich.console import Console
+
+    # Not a terminal (pipes, CI): no wrapping, so ids and errors stay on one line each.
+    return Console() if sys.stdout.isatty() else Console(width=400, soft_wrap=True)
+
+
+def _print_dlq_table(entries: list[Any]) -> None:
+    from rich.table import Table
+
+    from sqsq.dlq import format_age
+
+    now = time.time()
+    table = Table("task", "task id", "args", "attempts", "error", "age")
+    for e in entries:
+        error = f"{e.error_type or '-'}: {e.error_message or ''}".rstrip(": ")
+        table.add_row(
+            e.task_name, e.task_id, e.args_summary(), "-" if e.attempts is None else str(e.attempts),
+            error[:120], format_age(now - e.sent_at),
+        )
+    _dlq_console().print(table)
+
+
+@main.group()
+def dlq() -> None:
+    """Dead-letter queues of APP's queues: list, show, redrive and purge their messages.
+
+    \b
+    Every subcommand takes APP (module:attribute) and QUEUE, the *source* queue whose DLQ is meant:
+    a logical name ("default", "images") or the physical SQS name ("shop-default"). The DLQ is the target
+    of QUEUE's redrive policy; failure reasons come from APP's results table.
+
+    Reading a DLQ hides its messages while the command runs (--visibility-timeout-seconds) and makes them
+    visible again at the end; only `redrive` removes messages (after sending them back) and `purge` deletes.
+
+    \b
+    Examples:
+      sqsq dlq list shop.app:app default --error RuntimeError
+      sqsq dlq show shop.app:app default 5f0c…
+      sqsq dlq redrive shop.app:app default --task shop.resize --dry-run
+      sqsq dlq purge shop.app:app images --yes
+    """
+
+
+@dlq.command("list")
+@click.argument("app_spec", metavar="APP")
+@click.argument("queue", metavar="QUEUE")
+@click.option("--task", "task_names", multiple=True, help="Only this task name (repeatable; '<undecodable>' too).")
+@click.option("--error", "error_types", multiple=True, help="Only this recorded error type, e.g. RuntimeError.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@_dlq_option_visibility
+def dlq_list(
+    app_spec: str, queue: str, task_names: tuple[str, ...], error_types: tuple[str, ...], as_json: bool,
+    visibility_timeout_seconds: int,
+) -> None:
+    """List the messages in QUEUE's DLQ: task, task id, args, attempts, failure reason, age (oldest first).
+
+    Undecodable bodies are listed as task '<undecodable>', keyed by their SQS message id.
+    """
+    from sqsq.dlq import Selection
+
+    d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
+    selection = None
+    if task_names or error_types:
+        selection = Selection(task_names=frozenset(task_names), error_types=frozenset(error_types))
+    entries = d.entries(selection)
+    if as_json:
+        now = time.time()
+        click.echo(json.dumps([e.to_json(now) for e in entries]))
+        return
+    if not entries:
+        click.echo(f"{d.dlq_name} (DLQ of {d.source_queue}): no messages" + (" match" if selection else ""))
+        return
+    _print_dlq_table(entries)
+    click.echo(f"{len(entries)} message(s) in {d.dlq_name} (DLQ of {d.source_queue})")
+
+
+@dlq.command("show")
+@click.argument("app_spec", metavar="APP")
+@click.argument("queue", metavar="QUEUE")
+@click.argument("task_id", metavar="TASK_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_dlq_option_visibility
+def dlq_show(app_spec: str, queue: str, task_id: str, as_json: bool, visibility_timeout_seconds: int) -> None:
+    """Show one DLQ message by TASK_ID (or SQS message id): full envelope and the recorded error.
+
+    Exits 3 when no message of QUEUE's DLQ has that id.
+    """
+    from sqsq.dlq import format_age
+
+    d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
+    entry = d.find(task_id)
+    if entry is None:
+        _fail(f"no message for task {task_id} in {d.dlq_name} (DLQ of {d.source_queue})", EXIT_CONFIG)
+    detail = entry.detail_json()
+    if as_json:
+        click.echo(json.dumps(detail, default=str))
+        return
+    for key in ("task_id", "task", "message_id", "status", "attempts", "generation", "error_type", "error_message"):
+        click.echo(f"{key}: {'-' if detail[key] is None else detail[key]}")
+    click.echo(f"sent: {format_age(time.time() - entry.sent_at)} ago ({entry.sent_at:.3f})")
+    click.echo(f"size: {detail['size_bytes']} bytes")
+    if entry.envelope is not None:
+        click.echo("envelope:")
+        click.echo(json.dumps(detail["envelope"], indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"body (undecodable: {entry.decode_error}):")
+        click.echo(entry.message.body)
+    if detail["traceback"]:
+        click.echo("traceback:")
+        click.echo(detail["traceback"].rstrip())
+
+
+class _RedriveProgressDisplay:
+    """Progress on stderr: a rich bar on a terminal, else one plain line at most every 0.5 s."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = 0.0
+
+    def __enter__(self) -> _RedriveProgressDisplay:
+        if self.enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task("redrive", total=None)
+        return self
+
+    def __call__(self, p: Any) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, completed=p.scanned, total=p.total_estimate,
+                             description=f"redrive: moved {p.moved}")
+            return
+        now = time.monotonic()
+        if now - self._last >= 0.5:
+            self._last = now
+            click.echo(f"redrive: scanned {p.scanned} of ~{p.total_estimate}, moved {p.moved}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@dlq.command("redrive")
+@click.argument("app_spec", metavar="APP")
+@click.argument("queue", metavar="QUEUE")
+@click.option("--task-id", "task_ids", multiple=True, help="This task id (or message id); repeatable.")
+@click.option("--task", "task_names", multiple=True, help="Messages of this task name; repeatable.")
+@click.option("--error", "error_types", multiple=True, help="Messages whose recorded error type is this; repeatable.")
+@click.option("--all", "everything", is_flag=True, help="Every message (narrowed by any other filter given).")
+@click.option("--dry-run", is_flag=True, help="Only list what would move; move nothing.")
+@click.option("--native", is_flag=True,
+              help="With --all alone: let SQS move everything server-side (StartMessageMoveTask). Bodies move "
+              "unchanged, so result records keep their FAILURE; falls back to a client-side move where the "
+              "endpoint does not support it.")
+@click.option("--max-per-second", type=click.FloatRange(min=0.1), default=None,
+              help="Send at most this many messages per second (default: as fast as SQS answers).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_dlq_option_visibility
+def dlq_redrive(
+    app_spec: str, queue: str, task_ids: tuple[str, ...], task_names: tuple[str, ...], error_types: tuple[str, ...],
+    everything: bool, dry_run: bool, native: bool, max_per_second: float | None, as_json: bool,
+    visibility_timeout_seconds: int,
+) -> None:
+    """Send selected messages of QUEUE's DLQ back to QUEUE, then delete them from the DLQ.
+
+    Filters combine with AND (values of one filter with OR). Each task runs again with a fresh attempt
+    count and a new generation, so its result record moves on from FAILURE. Send comes before delete: a crash
+    mid-way can leave a message in both queues, never in neither. Exits 4 if some messages could not be moved
+    (they stay in the DLQ and are listed).
+    """
+    from sqsq.dlq import Selection
+
+    selection = Selection(frozenset(task_ids), frozenset(task_names), frozenset(error_types), everything)
+    if selection.is_empty:
+        _fail("say what to redrive: --task-id ID, --task NAME, --error TYPE or --all", EXIT_USAGE)
+    if native and (not everything or task_ids or task_names or error_types):
+        _fail("--native moves every message server-side: use it with --all and no other filter", EXIT_USAGE)
+    d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
+    with _RedriveProgressDisplay(enabled=not dry_run and d.depth() >= _DLQ_PROGRESS_MIN_MESSAGES) as progress:
+        report = d.redrive(selection, dry_run=dry_run, native=native, max_per_second=max_per_second,
+                           on_progress=progress)
+    if report.native_fallback_reason:
+        click.echo(f"note: StartMessageMoveTask not available ({report.native_fallback_reason}); "
+                   "moved the messages client-side", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    elif report.native_task_handle is not None:
+        click.echo(f"SQS is moving every message of {d.dlq_name} to {d.source_queue} server-side "
+                   f"(task handle {report.native_task_handle}); bodies are unchanged")
+    elif dry_run:
+        if report.selected:
+            _print_dlq_table(report.selected)
+        click.echo(f"dry run: {len(report.selected)} of {report.scanned} message(s) in {d.dlq_name} would move "
+                   f"to {d.source_queue}; nothing was moved")
+    else:
+        click.echo(f"moved {len(report.moved)} of {len(report.selected)} selected message(s) from {d.dlq_name} "
+                   f"to {d.source_queue} ({report.scanned} read)")
+    for task_id, reason in report.failed.items():
+        click.echo(f"not moved (still in the DLQ): {task_id}: {reason}", err=True)
+    for task_id, reason in report.not_deleted.items():
+        click.echo(f"duplicated: {task_id}: {reason}", err=True)
+    if not report.ok:
+        sys.exit(EXIT_AWS)
+
+
+@dlq.command("purge")
+@click.argument("app_spec", metavar="APP")
+@click.argument("queue", metavar="QUEUE")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def dlq_purge(app_spec: str, queue: str, yes: bool) -> None:
+    """Delete every message in QUEUE's DLQ (PurgeQueue).
+
+    SQS allows one purge per queue per 60 s and may take up to 60 s to finish: messages sent to the DLQ in
+    the next 60 s may be deleted too. A second purge within 60 s exits 75 with "purge already in progress;
+    retry after ~N s". sqsq remembers its purges in $XDG_CACHE_HOME/sqsq/purges.json (default
+    ~/.cache/sqsq/purges.json), so the rule holds even where the endpoint does not enforce it.
+    """
+    from sqsq.errors import PurgeInProgress
+
+    d = _open_dlq(app_spec, queue)
+    warning = (f"messages sent to {d.dlq_name} in the next 60 s may be deleted too "
+               "(SQS takes up to 60 s to purge)")
+    if not yes:
+        click.confirm(f"Delete every message (~{d.depth()}) in {d.dlq_name}, the DLQ of {d.source_queue}? "
+                      f"Note: {warning}.", abort=True, err=True)
+    try:
+        d.purge()
+    except PurgeInProgress as exc:
+        _fail(str(exc), EXIT_PURGE_IN_PROGRESS)
+    click.echo(f"purged {d.dlq_name} (DLQ of {d.source_queue}); {warning}")
+
+
+# -- SAM template and local Lambda ------------------------------------------------------------------------------
+
+
+def _parameters(pairs: tuple[str, ...], stage: str | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--parameter takes KEY=VALUE, got {pair!r}", EXIT_USAGE)
+        out[key] = value
+    if stage:
+        out["Stage"] = stage
+    return out
+
+
+@main.command()
+@click.argument("app_spec", metavar="APP")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--check", "check_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Check FILE for B12/B14/B15 (visibility vs timeout, ReportBatchItemFailures, maxReceiveCount "
+                   "under limited concurrency) instead of rendering; exit 3 when it fails.")
+@click.option("--parameter", "parameters", multiple=True, help="With --check: template parameter KEY=VALUE.")
+@click.option("--handler", default=None, help="Function Handler (default lambdas/<app name>.handler).")
+@click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1, 10))
+@click.option("--batching-window-seconds", default=0, show_default=True, type=click.IntRange(0, 300))
+@click.option("--maximum-concurrency", default=10, show_default=True, type=click.IntRange(2, 1000))
+@click.option("--max-receive-count", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="Default of the MaxReceiveCount parameter.")
+@click.option("--stage", default="dev", show_default=True, help="Default of the Stage parameter.")
+def template(
+    app_spec: str,
+    output: str | None,
+    check_path: str | None,
+    parameters: tuple[str, ...],
+    handler: str | None,
+    batch_size: int,
+    batching_window_seconds: int,
+    maximum_concurrency: int,
+    max_receive_count: int,
+    stage: str,
+) -> None:
+    """Print the SAM template (queues, DLQs, results table, consumer function) for APP's tasks, or --check one."""
+    from sqsq.template import TemplateOptions, check_template, load_template, render_template_yaml
+
+    if check_path:
+        findings = check_template(load_template(check_path), _parameters(parameters, None))
+        for f in findings:
+            click.echo(f"{check_path}: [{f.code}] {f.resource}: {f.message}", err=True)
+        if findings:
+            sys.exit(EXIT_CONFIG)
+        click.echo(f"{check_path}: ok (B12, B14, B15)")
+        return
+    app = load_app(app_spec)
+    options = TemplateOptions(
+        handler=handler,
+        batch_size=batch_size,
+        batching_window_seconds=batching_window_seconds,
+        maximum_concurrency=maximum_concurrency,
+        max_receive_count=max_receive_count,
+        stage=stage,
+    )
+    text = render_template_yaml(app, options, app_spec=app_spec)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("lambda-local")
+@click.option("--template", "template_path", default="template.yaml", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="SAM template whose functions to run.")
+@click.option("--stage", default=None, help="Stage parameter (default: the template's).")
+@click.option("--parameter", "parameters", multiple=True, help="Template parameter KEY=VALUE (repeatable).")
+@click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", help="Local AWS endpoint.")
+@click.option("--stop-when-empty", is_flag=True, help="Exit once the queues are empty and nothing runs.")
+@click.option("--timeout-seconds", default=None, type=float, help="Exit after this many seconds at the latest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's counters as JSON.")
+def lambda_local(
+    template_path: str,
+    stage: str | None,
+    parameters: tuple[str, ...],
+    endpoint_url: str | None,
+    stop_when_empty: bool,
+    timeout_seconds: float | None,
+    as_json: bool,
+) -> None:
+    """Run the template's SQS-triggered functions in this process, polling like Lambda's event source mapping.
+
+    Deploy the template first (`sqsq local APP --template FILE`). Differences from Lambda: see sqsq.local.esm.
+    """
+    from sqsq.local.esm import run_local_esm
+
+    if not endpoint_url:
+        _fail("no endpoint: pass --endpoint-url or set AWS_ENDPOINT_URL (start one with `sqsq local`)", EXIT_CONFIG)
+    stop = threading.Event()
+    try:
+        stats = run_local_esm(
+            template_path,
+            endpoint_url,
+            parameters=_parameters(parameters, stage),
+            stop_when_empty=stop_when_empty,
+            timeout_seconds=timeout_seconds,
+            stop=stop,
+        )
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    if as_json:
+        click.echo(json.dumps(stats.as_dict()))
+    else:
+        click.echo(" ".join(f"{k}={v}" for k, v in stats.as_dict().items()))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ SqsqError
 │   ├── QueueNotFound           the queue does not exist at that endpoint/region
 │   ├── ResultsTableNotFound    the results table does not exist at that endpoint/region
 │   ├── EndpointUnreachable     nothing answers at the endpoint
-│   └── SendFailed              some entries of a send were rejected (lists them)
+│   ├── SendFailed              some entries of a send were rejected (lists them)
+│   └── PurgeInProgress         a PurgeQueue within 60 s of the last one (says when to retry)
 ├── TaskFailed                  the task ended in FAILURE (remote error type and message)
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
@@ -129,6 +130,24 @@ class SendFailed(AwsError):
         )
         self.failures = failures
         self.sent_ids = sent_ids
+
+
+class PurgeInProgress(AwsError):
+    """The queue was purged less than 60 s ago; SQS allows one PurgeQueue per queue per 60 s.
+
+    Attributes:
+        queue: the physical queue name.
+        retry_after_seconds: whole seconds until a purge may be tried again (an estimate, >= 1).
+    """
+
+    def __init__(self, queue: str, retry_after_seconds: int):
+        super().__init__(
+            f"purge already in progress; retry after ~{retry_after_seconds} s "
+            f"(queue {queue}: SQS allows one PurgeQueue per queue per 60 s)",
+            code="AWS.SimpleQueueService.PurgeQueueInProgress",
+        )
+        self.queue = queue
+        self.retry_after_seconds = retry_after_seconds
 
 
 class TaskFailed(SqsqError):

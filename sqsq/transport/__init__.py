@@ -130,3 +130,17 @@ class Transport(Protocol):
     def depth(self, queue_name: str) -> QueueDepth:
         """Approximate visible, in-flight and delayed counts."""
         ...
+
+    def purge(self, queue_name: str) -> None:
+        """Delete every message (PurgeQueue). SQS refuses a second purge within 60 s (code PurgeQueueInProgress)."""
+        ...
+
+    def start_message_move_task(
+        self, source_queue_name: str, destination_queue_name: str, max_per_second: int | None = None
+    ) -> str:
+        """Ask SQS to move every message of a dead-letter queue to ``destination_queue_name`` server-side.
+
+        Bodies move unchanged (StartMessageMoveTask). ``max_per_second``: 1-500, ``None`` = SQS's own rate.
+        Returns the move task's handle. Raises AwsError when the endpoint refuses or does not implement it.
+        """
+        ...

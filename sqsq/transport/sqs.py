@@ -177,6 +177,46 @@ class SqsTransport:
         """PurgeQueue (once per 60 s per queue; a second call raises AwsError code PurgeQueueInProgress)."""
         self._call("PurgeQueue", queue_name, self._clients.sqs.purge_queue)
 
+    def start_message_move_task(
+        self, source_queue_name: str, destination_queue_name: str, max_per_second: int | None = None
+    ) -> str:
+        """StartMessageMoveTask from a dead-letter queue to ``destination_queue_name`` (bodies unchanged).
+
+        The call goes through a client that tries at most twice: an endpoint that does not implement the action
+        (moto 5.2.5 answers HTTP 500) must fail fast so the caller can fall back to moving messages itself.
+
+        Args:
+            source_queue_name: the dead-letter queue.
+            destination_queue_name: where the messages go (normally the DLQ's source queue).
+            max_per_second: MaxNumberOfMessagesPerSecond, 1-500; ``None`` lets SQS choose.
+
+        Returns:
+            The move task's TaskHandle.
+
+        Raises:
+            QueueNotFound: either queue does not exist.
+            AwsError: the endpoint refused or does not implement StartMessageMoveTask (code kept).
+        """
+        import boto3
+        from botocore.config import Config
+
+        source_arn = self.queue_info(source_queue_name).arn
+        destination_arn = self.queue_info(destination_queue_name).arn
+        settings = self._clients.settings
+        client = boto3.session.Session().client(
+            "sqs",
+            endpoint_url=settings.endpoint_url,
+            config=Config(region_name=settings.region, retries={"mode": "standard", "total_max_attempts": 2}),
+        )
+        kwargs: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": destination_arn}
+        if max_per_second is not None:
+            kwargs["MaxNumberOfMessagesPerSecond"] = max_per_second
+        try:
+            response = client.start_message_move_task(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise wrap_boto_error(exc, f"StartMessageMoveTask from {source_queue_name!r}", self._where()) from exc
+        return str(response.get("TaskHandle", ""))
+
 
 def _failures(response: dict[str, Any]) -> list[BatchFailure]:
     return [

@@ -87,3 +87,12 @@ def sleepy(seconds: float, tag: str = "") -> str:
     time.sleep(seconds)
     _sink(f"end {tag} {time.time()}")
     return tag
+
+
+@app.task()
+def needs_marker(marker: str) -> str:
+    """Fails while the file ``marker`` is absent (a cause that can be fixed), succeeds once it exists."""
+    if not os.path.exists(marker):
+        raise FileNotFoundError(f"marker {marker} is missing")
+    _sink(f"needs_marker ok {marker}")
+    return "fixed"

@@ -1,0 +1,205 @@
+"""`sqsq dlq …` against the local AWS (moto server): workers and one CLI run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from sqsq.cli import EXIT_PURGE_IN_PROGRESS, EXIT_USAGE, main
+from sqsq.message import Envelope, body_size_bytes, new_task_id
+from sqsq.results import ResultRecord, Status
+from sqsq.transport import OutgoingMessage
+from tests.conftest import Deployed, stop_process
+
+APP = "tests.apps.shop:app"
+KIB = 1024
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def dlq_name(shop: Deployed) -> str:
+    return shop.app.settings.dlq_name("default")
+
+
+def run_worker_until_drained(shop: Deployed) -> None:
+    proc = shop.spawn("worker", APP, "--burst", "--wait-time-seconds", "1")
+    try:
+        proc.wait(timeout=60)
+    finally:
+        stop_process(proc, signal.SIGKILL, timeout_seconds=5)
+    assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+
+
+def seed_dlq(shop: Deployed, n: int, task: str = "tests.apps.shop.boom", error_type: str = "RuntimeError",
+             pad_bytes: int = 0) -> list[str]:
+    """Put ``n`` failed tasks straight into the default queue's DLQ, each with its FAILURE record."""
+    app, ids, batch = shop.app, [], []
+    for _ in range(n):
+        env = Envelope(id=new_task_id(), task=task, args={"message": "m" + "x" * pad_bytes})
+        ids.append(env.id)
+        batch.append(OutgoingMessage(str(len(batch)), env.to_body()))
+        app.results.put(ResultRecord(env.id, Status.FAILURE, task, error_type=error_type, error_message="seeded",
+                                     attempts=3).stamped(3600))
+        if len(batch) == 10 or sum(body_size_bytes(m.body) for m in batch) > 150 * KIB:
+            assert app.transport.send_batch(dlq_name(shop), batch) == []
+            batch = []
+    if batch:
+        assert app.transport.send_batch(dlq_name(shop), batch) == []
+    return ids
+
+
+def queue_task_ids(shop: Deployed, queue: str) -> list[str]:
+    """Every task id in ``queue``, in flight ones included (waits until none is in flight; hides them 60 s)."""
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = shop.app.transport.receive(queue, 10, 1, visibility_timeout_seconds=60)
+        for m in got:
+            seen[m.message_id] = Envelope.from_body(m.body).id
+        if not got:
+            depth = shop.app.transport.depth(queue)
+            if depth.visible == 0 and depth.in_flight <= len(seen):
+                break
+    return sorted(seen.values())
+
+
+def test_task_failing_always_is_listed_in_the_dlq_with_its_error(shop: Deployed) -> None:
+    boom = shop.app.send("tests.apps.shop.boom", {"message": "kaput"})
+    add = shop.app.send("tests.add", {"x": 1, "y": 2})
+    run_worker_until_drained(shop)
+    assert add.get(timeout_seconds=5) == 3
+
+    # Once as a real process, with --json.
+    done = shop.cli("dlq", "list", APP, "default", "--json")
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["task_id"] == boom.id and row["task"] == "tests.apps.shop.boom"
+    assert (row["error_type"], row["error_message"], row["attempts"]) == ("RuntimeError", "kaput", 3)
+    assert row["args"] == {"message": "kaput"} and row["age_seconds"] >= 0
+
+    table = run("dlq", "list", APP, "default")
+    assert table.exit_code == 0
+    assert boom.id in table.stdout and "RuntimeError: kaput" in table.stdout and '{"message":"kaput"}' in table.stdout
+    assert boom.id in run("dlq", "list", APP, shop.queue("default"), "--task", "tests.apps.shop.boom").stdout
+    assert json.loads(run("dlq", "list", APP, "default", "--json", "--error", "KeyError").stdout) == []
+    assert json.loads(run("dlq", "list", APP, "default", "--json", "--task", "tests.add").stdout) == []
+
+    shown = run("dlq", "show", APP, "default", boom.id)
+    assert shown.exit_code == 0
+    assert f'"id": "{boom.id}"' in shown.stdout and '"generation": 0' in shown.stdout
+    assert "error_type: RuntimeError" in shown.stdout and "raise RuntimeError(message)" in shown.stdout
+    missing = run("dlq", "show", APP, "default", "no-such-task")
+    assert missing.exit_code == 3 and "no message for task no-such-task" in missing.stderr
+
+
+def test_redriven_task_runs_again_with_a_fresh_attempt_count_after_the_cause_is_fixed(
+    shop: Deployed, tmp_path: Path
+) -> None:
+    marker = tmp_path / "fixed"
+    handle = shop.app.send("tests.apps.shop.needs_marker", {"marker": str(marker)})
+    run_worker_until_drained(shop)
+    failed = handle.record()
+    assert failed is not None and (failed.status, failed.attempts, failed.generation) == (Status.FAILURE, 3, 0)
+
+    marker.touch()
+    moved = run("dlq", "redrive", APP, "default", "--task", "tests.apps.shop.needs_marker")
+    assert moved.exit_code == 0, moved.output
+    assert "moved 1 of 1" in moved.stdout
+    run_worker_until_drained(shop)
+
+    assert handle.get(timeout_seconds=5) == "fixed"
+    record = handle.record()
+    assert record is not None and (record.status, record.attempts, record.generation) == (Status.SUCCESS, 1, 1)
+    assert json.loads(run("dlq", "list", APP, "default", "--json").stdout) == []
+
+
+def test_redrive_filters_select_exactly_those_and_dry_run_moves_nothing(shop: Deployed) -> None:
+    booms = seed_dlq(shop, 3)
+    keys = seed_dlq(shop, 2, task="tests.add", error_type="KeyError")
+    source = shop.queue("default")
+
+    dry = run("dlq", "redrive", APP, "default", "--all", "--dry-run", "--json")
+    assert dry.exit_code == 0
+    assert sorted(json.loads(dry.stdout)["selected"]) == sorted(booms + keys)
+    assert queue_task_ids(shop, source) == []
+
+    one = run("dlq", "redrive", APP, "default", "--task-id", booms[0], "--json")
+    assert json.loads(one.stdout)["moved"] == [booms[0]]
+    by_error = run("dlq", "redrive", APP, "default", "--error", "KeyError", "--json")
+    assert sorted(json.loads(by_error.stdout)["moved"]) == sorted(keys)
+    by_task = run("dlq", "redrive", APP, "default", "--task", "tests.apps.shop.boom", "--json")
+    assert sorted(json.loads(by_task.stdout)["moved"]) == sorted(booms[1:])
+
+    assert queue_task_ids(shop, source) == sorted(booms + keys)
+    assert queue_task_ids(shop, dlq_name(shop)) == []
+    nothing = run("dlq", "redrive", APP, "default")
+    assert nothing.exit_code == EXIT_USAGE and "--all" in nothing.stderr
+
+
+def test_native_redrive_falls_back_to_moving_client_side_on_moto(shop: Deployed) -> None:
+    ids = seed_dlq(shop, 3)
+    done = run("dlq", "redrive", APP, "default", "--all", "--native")
+    assert done.exit_code == 0, done.output
+    assert "StartMessageMoveTask not available" in done.stderr and "moved 3 of 3" in done.stdout
+    assert queue_task_ids(shop, shop.queue("default")) == sorted(ids)
+
+
+def test_ten_100_kib_messages_all_move_on_a_256_kib_queue(shop: Deployed) -> None:
+    # B09: ten of them are ~1 MB, four times what one SendMessageBatch may carry on this queue.
+    assert shop.app.transport.queue_info(shop.queue("default")).max_message_size_bytes == 256 * KIB
+    ids = seed_dlq(shop, 10, pad_bytes=100 * KIB)
+    done = run("dlq", "redrive", APP, "default", "--all", "--json")
+    assert done.exit_code == 0, done.output
+    assert sorted(json.loads(done.stdout)["moved"]) == sorted(ids)
+    assert queue_task_ids(shop, shop.queue("default")) == sorted(ids)
+    assert queue_task_ids(shop, dlq_name(shop)) == []
+
+
+def test_redrive_killed_midway_loses_no_message(shop: Deployed) -> None:
+    ids = seed_dlq(shop, 300)
+    proc = shop.spawn("dlq", "redrive", APP, "default", "--all", "--max-per-second", "60",
+                      "--visibility-timeout-seconds", "2")
+    assert proc.stderr is not None
+    moved = 0
+    for raw in proc.stderr:
+        line = raw.decode()
+        if line.startswith("redrive: ") and (moved := int(line.rsplit("moved ", 1)[1])) >= 30:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL and moved >= 30
+
+    in_source = queue_task_ids(shop, shop.queue("default"))
+    in_dlq = queue_task_ids(shop, dlq_name(shop))
+    assert in_source and in_dlq, "the kill should land mid-way"
+    assert set(in_source) | set(in_dlq) == set(ids)
+
+
+def test_second_purge_within_60_seconds_exits_with_its_own_code_and_one_line(
+    shop: Deployed, tmp_path: Path
+) -> None:
+    seed_dlq(shop, 2)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    declined = run("dlq", "purge", APP, "default", env=cache, stdin="n\n")
+    assert declined.exit_code != 0 and "next 60 s may be deleted" in declined.stderr
+    assert shop.app.transport.depth(dlq_name(shop)).visible == 2
+
+    first = run("dlq", "purge", APP, "default", "--yes", env=cache)
+    assert first.exit_code == 0 and "next 60 s may be deleted" in first.stdout
+    second: subprocess.CompletedProcess[str] = shop.cli("dlq", "purge", APP, "default", "--yes", extra_env=cache)
+    assert second.returncode == EXIT_PURGE_IN_PROGRESS
+    (line,) = second.stderr.strip().splitlines()
+    assert line.startswith("error: purge already in progress; retry after ~") and "Traceback" not in second.stderr
+
+    # Without sqsq's own record, SQS's (moto's) PurgeQueueInProgress gives the same answer.
+    other = run("dlq", "purge", APP, "default", "--yes", env={"XDG_CACHE_HOME": str(tmp_path / "elsewhere")})
+    assert other.exit_code == EXIT_PURGE_IN_PROGRESS
+    assert other.stderr.strip().startswith("error: purge already in progress; retry after ~60 s")
