@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqsq.app import App, AsyncResult, send, send_many
 from sqsq.errors import (
     AwsError,
@@ -35,6 +37,19 @@ from sqsq.results import Status
 from sqsq.retry import Backoff
 from sqsq.task import Task
 
+if TYPE_CHECKING:
+    from sqsq.lambda_handler import lambda_handler
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing sqsq must not import aws_lambda_powertools (only Lambda functions need it).
+    if name == "lambda_handler":
+        from sqsq.lambda_handler import lambda_handler
+
+        return lambda_handler
+    raise AttributeError(f"module 'sqsq' has no attribute {name!r}")
+
+
 __all__ = [
     "App",
     "AsyncResult",
@@ -56,6 +71,7 @@ __all__ = [
     "TaskFailed",
     "TaskNotRegistered",
     "ValidationError",
+    "lambda_handler",
     "send",
     "send_many",
 ]

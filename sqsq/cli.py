@@ -613,8 +613,8 @@ def template(
 
     if check_path:
         findings = check_template(load_template(check_path), _parameters(parameters, None))
-        for f in findings:
-            click.echo(f"{check_path}: [{f.code}] {f.resource}: {f.message}", err=True)
+        for finding in findings:
+            click.echo(f"{check_path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
         if findings:
             sys.exit(EXIT_CONFIG)
         click.echo(f"{check_path}: ok (B12, B14, B15)")
@@ -630,8 +630,8 @@ def template(
     )
     text = render_template_yaml(app, options, app_spec=app_spec)
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
     else:
         click.echo(text, nl=False)
 

@@ -80,6 +80,20 @@ class AwsClients:
         """DynamoDB client."""
         return self._client("dynamodb", "dynamodb", read_timeout_seconds=15)
 
+    def client(self, service: str, read_timeout_seconds: float = 30) -> Any:
+        """A client for any other service (CloudFormation, Lambda, CloudWatch…), for provisioning code only."""
+        return self._client(service, service, read_timeout_seconds=read_timeout_seconds)
+
+    def call(self, doing: str, fn: Any, **kwargs: Any) -> Any:
+        """``fn(**kwargs)`` (a boto3 client method) with botocore errors raised as :class:`AwsError` (code kept).
+
+        For code above layer 2 that provisions resources (it may not import botocore itself).
+        """
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise wrap_boto_error(exc, doing, self.describe_endpoint()) from exc
+
 
 def wrap_boto_error(exc: ClientError | BotoCoreError, doing: str, where: str) -> AwsError:
     """Turn a botocore error into an :class:`AwsError` that keeps the AWS code and says what to do."""

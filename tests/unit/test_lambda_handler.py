@@ -1,0 +1,381 @@
+"""The Lambda handler with real-shaped SQS events, on the in-memory transport and results store."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Logger
+
+from sqsq.app import App
+from sqsq.errors import AwsError
+from sqsq.lambda_handler import SqsLambdaHandler, lambda_handler
+from sqsq.local.esm import lambda_record, settle
+from sqsq.message import Envelope
+from sqsq.results import Status
+from sqsq.results.memory import MemoryResults
+from sqsq.transport import BatchFailure, OutgoingMessage
+from sqsq.transport.memory import MemoryTransport
+from tests.apps import lambda_app
+
+REGION = "us-east-1"
+MAX_RECEIVE_COUNT = 3
+
+
+class SpyTransport(MemoryTransport):
+    """The memory transport, recording visibility changes and able to refuse sends to the DLQ."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.visibility_calls: list[tuple[str, list[tuple[str, int]]]] = []
+        self.refuse_sends_to: set[str] = set()
+
+    def change_visibility_batch(self, queue_name: str, changes: Sequence[tuple[str, int]]) -> list[BatchFailure]:
+        self.visibility_calls.append((queue_name, list(changes)))
+        return super().change_visibility_batch(queue_name, changes)
+
+    def send_batch(self, queue_name: str, messages: Sequence[OutgoingMessage]) -> list[BatchFailure]:
+        if queue_name in self.refuse_sends_to:
+            raise AwsError("injected: SendMessageBatch throttled", code="ThrottlingException")
+        return super().send_batch(queue_name, messages)
+
+
+@dataclass
+class FakeContext:
+    """A Lambda context with a fixed remaining time."""
+
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Rig:
+    app: App
+    transport: SpyTransport
+    results: MemoryResults
+    handler: SqsLambdaHandler
+    queue: str
+    dlq: str
+    sent: list[str] = field(default_factory=list)
+
+    def send(self, task: str, args: dict[str, Any]) -> str:
+        return self.app.send(task, args).id
+
+    def send_raw(self, body: str) -> None:
+        assert not self.transport.send_batch(self.queue, [OutgoingMessage(id="0", body=body)])
+
+    def event(self, groups: Sequence[str] | None = None, receive_count: int | None = None) -> dict[str, Any]:
+        """Receive everything sent so far and build the event Lambda would deliver."""
+        messages = []
+        while True:
+            got = self.transport.receive(self.queue, 10, 0)
+            if not got:
+                break
+            messages.extend(got)
+        arn = self.transport.queue_info(self.queue).arn
+        records = [lambda_record(m, arn, REGION) for m in messages]
+        for i, r in enumerate(records):
+            if groups is not None:
+                r["attributes"]["MessageGroupId"] = groups[i]
+            if receive_count is not None:
+                r["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        return {"Records": records}
+
+
+def _task_id(record: dict[str, Any]) -> str:
+    return Envelope.from_body(record["body"]).id
+
+
+@pytest.fixture
+def rig() -> Rig:
+    name = f"u{uuid.uuid4().hex[:8]}"
+    transport = SpyTransport()
+    results = MemoryResults()
+    app = App(name, transport=transport, results=results, endpoint_url="http://unused.invalid")
+    for task in lambda_app.app.tasks.values():
+        app.task(
+            name=task.name,
+            backoff=task.backoff,
+            max_retries=task.max_retries,
+            time_limit_seconds=task.time_limit_seconds,
+        )(task.fn)
+
+    @app.task(name="lam.plain_fail")
+    def plain_fail(key: str) -> None:
+        raise RuntimeError(key)
+
+    queue = app.queue_name(None)
+    dlq = app.settings.dlq_name(app.settings.default_queue)
+    transport.create_queue(dlq)
+    transport.create_queue(queue, dlq_name=dlq, max_receive_count=MAX_RECEIVE_COUNT)
+    handler = lambda_handler(app, safety_margin_seconds=0.5, emit_metrics=False)
+    return Rig(app, transport, results, handler, queue, dlq)
+
+
+def _failed_ids(response: dict[str, Any]) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def _status(rig: Rig, task_id: str) -> Status | None:
+    record = rig.results.get(task_id)
+    return None if record is None else record.status
+
+
+def test_partial_failure_reports_exactly_the_failed_ids(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 2})
+    rig.send("lam.flaky", {"key": "a"})
+    rig.send("lam.add", {"x": 3, "y": 4})
+    event = rig.event()
+    records = event["Records"]
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [records[1]["messageId"]]
+    assert _status(rig, _task_id(records[0])) is Status.SUCCESS
+    assert _status(rig, _task_id(records[1])) is Status.RETRY
+    assert _status(rig, _task_id(records[2])) is Status.SUCCESS
+
+
+def test_retry_backoff_becomes_a_visibility_change_on_that_record_only(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 2})
+    rig.send("lam.flaky", {"key": "a"})
+    event = rig.event()
+
+    rig.handler(event, FakeContext())
+
+    assert rig.transport.visibility_calls == [(rig.queue, [(event["Records"][1]["receiptHandle"], 7)])]
+
+
+def test_retry_without_backoff_is_reported_failed_and_keeps_the_visibility_timeout(rig: Rig) -> None:
+    rig.send("lam.plain_fail", {"key": "a"})
+    event = rig.event()
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [event["Records"][0]["messageId"]]
+    assert rig.transport.visibility_calls == []
+
+
+def test_dead_letter_sends_a_copy_to_the_dlq_and_reports_success(rig: Rig) -> None:
+    rig.send("lam.poison", {"key": "p"})
+    event = rig.event(receive_count=MAX_RECEIVE_COUNT)
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == []
+    copies = rig.transport.receive(rig.dlq, 10, 0)
+    assert [m.body for m in copies] == [event["Records"][0]["body"]]
+    record = rig.results.get(_task_id(event["Records"][0]))
+    assert record is not None and record.status is Status.FAILURE and record.attempts == MAX_RECEIVE_COUNT
+
+
+def test_dead_letter_whose_dlq_send_fails_is_reported_failed(rig: Rig) -> None:
+    rig.send("lam.poison", {"key": "p"})
+    event = rig.event(receive_count=MAX_RECEIVE_COUNT)
+    rig.transport.refuse_sends_to.add(rig.dlq)
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [event["Records"][0]["messageId"]]
+
+
+def test_fifo_failure_holds_back_later_records_of_its_group_only(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.flaky", {"key": "g1"})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    rig.send("lam.add", {"x": 3, "y": 3})
+    event = rig.event(groups=["g1", "g1", "g1", "g2"])
+    r = event["Records"]
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r[1]["messageId"], r[2]["messageId"]]
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS
+    assert _status(rig, _task_id(r[2])) is None  # never started
+    assert _status(rig, _task_id(r[3])) is Status.SUCCESS
+
+
+def test_record_is_not_started_when_its_time_limit_does_not_fit_the_remaining_time(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.slow", {"seconds": 0.0})  # time_limit_seconds=30
+    event = rig.event()
+    r = event["Records"]
+
+    response = rig.handler(event, FakeContext(remaining_ms=10_000))
+
+    assert _failed_ids(response) == [r[1]["messageId"]]
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS
+    assert _status(rig, _task_id(r[1])) is None
+    # released at once for another invocation rather than waiting out the visibility timeout
+    assert rig.transport.visibility_calls == [(rig.queue, [(r[1]["receiptHandle"], 0)])]
+
+
+def test_batch_with_no_time_left_returns_every_id_without_raising(rig: Rig) -> None:
+    for i in range(3):
+        rig.send("lam.add", {"x": i, "y": i})
+    event = rig.event()
+
+    response = rig.handler(event, FakeContext(remaining_ms=0))
+
+    assert _failed_ids(response) == [r["messageId"] for r in event["Records"]]
+    assert all(_status(rig, _task_id(r)) is None for r in event["Records"])
+
+
+def test_all_failed_batch_returns_every_id(rig: Rig) -> None:
+    rig.send("lam.flaky", {"key": "a"})
+    rig.send("lam.plain_fail", {"key": "b"})
+    event = rig.event()
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r["messageId"] for r in event["Records"]]
+
+
+def test_malformed_and_unknown_task_records_are_recorded_failures_that_spare_their_neighbours(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send_raw("this is not a sqsq envelope")
+    rig.send_raw(Envelope(id="unknown-1", task="lam.nope", args={}).to_body())
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+
+    response = rig.handler(event, FakeContext())
+
+    # Both fail for good: FAILURE recorded with the reason, a copy in the DLQ, the original deleted by Lambda.
+    assert _failed_ids(response) == []
+    garbage = rig.results.get(r[1]["messageId"])
+    assert garbage is not None and garbage.status is Status.FAILURE and garbage.error_type == "MessageDecodeError"
+    unknown = rig.results.get("unknown-1")
+    assert unknown is not None and unknown.status is Status.FAILURE and unknown.error_type == "TaskNotRegistered"
+    assert len(rig.transport.receive(rig.dlq, 10, 0)) == 2
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS
+    assert _status(rig, _task_id(r[3])) is Status.SUCCESS
+
+
+def test_structurally_broken_record_is_reported_failed_and_spares_its_neighbours(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    del event["Records"][0]["receiptHandle"]
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [event["Records"][0]["messageId"]]
+    assert _status(rig, _task_id(event["Records"][1])) is Status.SUCCESS
+
+
+def test_duplicate_delivery_of_a_succeeded_task_is_acknowledged_without_running(rig: Rig) -> None:
+    task_id = rig.send("lam.add", {"x": 1, "y": 1})
+    first = rig.event()
+    rig.handler(first, FakeContext())
+    rig.transport.change_visibility_batch(rig.queue, [(first["Records"][0]["receiptHandle"], 0)])
+    again = rig.event(receive_count=2)
+
+    response = rig.handler(again, FakeContext())
+
+    assert _failed_ids(response) == []
+    assert _status(rig, task_id) is Status.SUCCESS
+
+
+def test_task_killed_mid_invocation_completes_on_redelivery_without_an_in_progress_lock(rig: Rig) -> None:
+    # B25: the first invocation writes STARTED and dies (Lambda's timeout kill, simulated by a BaseException that
+    # escapes the handler); the redelivery must run the task and end SUCCESS, not wait for any "in progress" lock.
+    runs: list[int] = []
+
+    @rig.app.task(name="lam.dies_once", track_started=True)
+    def dies_once(n: int) -> int:
+        runs.append(n)
+        if len(runs) == 1:
+            raise lambda_app.Crash("killed")
+        return n
+
+    task_id = rig.send("lam.dies_once", {"n": 5})
+    first = rig.event()
+    with pytest.raises(lambda_app.Crash):
+        rig.handler(first, FakeContext())
+    started = rig.results.get(task_id)
+    assert started is not None and started.status is Status.STARTED
+    rig.transport.change_visibility_batch(rig.queue, [(first["Records"][0]["receiptHandle"], 0)])
+
+    response = rig.handler(rig.event(receive_count=2), FakeContext())
+
+    assert _failed_ids(response) == []
+    assert _status(rig, task_id) is Status.SUCCESS and runs == [5, 5]
+
+
+def test_record_seen_with_zero_time_left_writes_nothing_and_runs_on_redelivery(rig: Rig) -> None:
+    task_id = rig.send("lam.add", {"x": 2, "y": 3})
+    first = rig.event()
+    assert _failed_ids(rig.handler(first, FakeContext(remaining_ms=0))) == [first["Records"][0]["messageId"]]
+    assert rig.results.get(task_id) is None  # no marker that could block the next delivery
+
+    response = rig.handler(rig.event(receive_count=2), FakeContext())
+
+    assert _failed_ids(response) == []
+    assert _status(rig, task_id) is Status.SUCCESS
+
+
+def test_log_lines_carry_task_id_and_name_and_metrics_are_emitted(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream = io.StringIO()
+    logger = Logger(service=f"{rig.app.name}-logs", stream=stream)
+    handler = lambda_handler(rig.app, emit_metrics=True, logger=logger)
+    task_id = rig.send("lam.flaky", {"key": "a"})
+    event = rig.event()
+
+    handler(event, FakeContext())
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    record_lines = [x for x in lines if x.get("message") != "batch done"]
+    assert record_lines and all(x["task_id"] == task_id and x["task_name"] == "lam.flaky" for x in record_lines)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and emf[0]["RecordsFailed"] == [1.0] and emf[0]["RecordsRetried"] == [1.0]
+
+
+def test_importing_sqsq_does_not_import_powertools() -> None:
+    code = "import sys, sqsq; assert 'aws_lambda_powertools' not in sys.modules; sqsq.lambda_handler"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- what Lambda deletes after the response (the local event source mapping's rules) ---------------------------
+
+
+def test_lambda_deletes_the_records_not_reported_failed() -> None:
+    result = settle(["a", "b", "c"], {"batchItemFailures": [{"itemIdentifier": "b"}]})
+    assert result.delete_ids == ["a", "c"]
+
+
+def test_lambda_without_report_batch_item_failures_deletes_the_whole_batch() -> None:
+    result = settle(["a", "b", "c"], {"batchItemFailures": [{"itemIdentifier": "b"}]},
+                    report_batch_item_failures=False)
+    assert result.delete_ids == ["a", "b", "c"]  # B12: record b is lost
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "response"),
+    [
+        ({"raised": True}, None),
+        ({"timed_out": True}, None),
+        ({}, {"batchItemFailures": [{"itemIdentifier": ""}]}),
+        ({}, {"batchItemFailures": [{"itemIdentifier": "zzz"}]}),
+        ({}, {"batchItemFailures": [{"id": "a"}]}),
+        ({}, "not a response"),
+    ],
+)
+def test_lambda_deletes_nothing_after_an_error_timeout_or_invalid_response(kwargs: dict[str, bool], response: Any) -> None:
+    assert settle(["a", "b"], response, **kwargs).delete_ids == []
+
+
+@pytest.mark.parametrize("response", [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}])
+def test_lambda_treats_an_empty_response_as_complete_success(response: Any) -> None:
+    assert settle(["a", "b"], response).delete_ids == ["a", "b"]
