@@ -11,6 +11,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -124,6 +125,11 @@ def local(
 
     app = load_app(app_spec)
     server = LocalAwsServer(port=port, host=host)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C does, never orphaning it
+
+    signal.signal(signal.SIGTERM, interrupted)
     endpoint = server.start()
     try:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

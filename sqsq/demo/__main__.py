@@ -26,7 +26,7 @@ from sqsq.local.server import LocalAwsServer
 from sqsq.results import ResultRecord, Status
 from sqsq.worker import Worker
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _read_all(handles: list[AsyncResult]) -> list[ResultRecord | None]:

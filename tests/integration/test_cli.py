@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from sqsq.cli import EXIT_CONFIG, EXIT_TASK_FAILED, main
@@ -96,7 +97,8 @@ def test_provision_is_idempotent(shop: Deployed) -> None:
     assert f"table {shop.app.settings.table_name}" in first.stdout
 
 
-def test_local_starts_provisions_prints_exports_and_stops_on_interrupt(tmp_path: object) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_local_starts_provisions_prints_exports_and_stops_without_leaving_a_server(stop_signal: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env = {k: v for k, v in env.items() if not k.startswith("SQSQ_") and k != "AWS_ENDPOINT_URL"}
     import socket
@@ -118,7 +120,7 @@ def test_local_starts_provisions_prints_exports_and_stops_on_interrupt(tmp_path:
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in lines
         assert any("shop-default" in line and "shop-results" in line for line in lines)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, stop_signal)  # the CLI process only: it must stop its own server child
         proc.wait(timeout=30)
     with socket.socket() as s:  # the server process is gone: the port is free again
         s.bind(("127.0.0.1", port))
