@@ -37,6 +37,7 @@ class AwsClients:
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._session: boto3.session.Session | None = None
 
     def describe_endpoint(self) -> str:
         """``"endpoint http://127.0.0.1:4566 (region us-east-1)"`` for error messages."""
@@ -58,8 +59,10 @@ class AwsClients:
                     read_timeout=read_timeout_seconds,
                     tcp_keepalive=True,
                 )
-                session = boto3.session.Session()
-                client = session.client(  # type: ignore[call-overload]
+                if self._session is None:
+                    # One session for all clients: each session loads its own service models (~5 MiB each).
+                    self._session = boto3.session.Session()
+                client = self._session.client(  # type: ignore[call-overload]
                     service, endpoint_url=self.settings.endpoint_url, config=config
                 )
                 self._clients[kind] = client
