@@ -88,6 +88,7 @@ class App:
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._lock = threading.Lock()
         self._batch = threading.local()
+        self._aws_clients: Any = None
 
     # -- configuration and backends (lazy) ------------------------------------------------------------------
 
@@ -104,6 +105,7 @@ class App:
         self._settings = None
         self._transport = None
         self._results = None
+        self._aws_clients = None
 
     @property
     def transport(self) -> Transport:
@@ -130,7 +132,7 @@ class App:
     def _aws(self) -> Any:
         from sqsq.transport.aws import AwsClients
 
-        if not hasattr(self, "_aws_clients"):
+        if self._aws_clients is None:
             self._aws_clients = AwsClients(self.settings)
         return self._aws_clients
 
@@ -157,6 +159,7 @@ class App:
         retry_on: Sequence[type[BaseException]] = (Exception,),
         time_limit_seconds: float | None = None,
         track_started: bool = False,
+        claim: bool = False,
     ) -> Callable[[Callable[P, R]], Task[P, R]]:
         """Register a function as a task. Does no I/O.
 
@@ -169,6 +172,10 @@ class App:
             retry_on: exception types that retry; any other exception fails the task at once.
             time_limit_seconds: the longest one run may take (seconds); bounds the visibility heartbeat.
             track_started: record STARTED before running (one more DynamoDB write per run).
+            claim: before running, claim the task id with a conditional write holding a lease of
+                ``time_limit_seconds`` (default 15 minutes); a second delivery that finds a live lease is put back
+                with a delay instead of running. Two deliveries racing on two workers then run the task once,
+                unless the first outlives its lease. One more DynamoDB write per run. See :mod:`sqsq.executor`.
 
         Returns:
             A decorator returning the :class:`Task`.
@@ -190,6 +197,7 @@ class App:
                 retry_on=tuple(retry_on),
                 time_limit_seconds=time_limit_seconds,
                 track_started=track_started,
+                claim=claim,
             )
             existing = self.tasks.get(task_name)
             if existing is not None and existing.fn is not fn and existing.fn.__code__ is not fn.__code__:

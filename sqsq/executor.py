@@ -1,25 +1,68 @@
 """One message in, one :data:`Outcome` out: decode, look up, validate, run, record. Shared by poller and Lambda.
 
-The executor writes the task's outcome to the results store *before* it returns an outcome that lets the
-caller delete the message, so nothing is acknowledged before it is durable.
+Delivery semantics
+------------------
+SQS delivers every message *at least once*; sqsq builds on that and promises no more than it can keep.
 
-Attempts are SQS's ``ApproximateReceiveCount``. A task gets ``min(max_retries + 1, maxReceiveCount)`` attempts
-(``max_retries=None``: the queue's maxReceiveCount; without a redrive policy either: 4 attempts).
+Guaranteed:
+
+* **No loss.** The outcome (SUCCESS, RETRY or FAILURE) is written to the results store *before* the executor
+  returns an outcome that lets the caller delete the message. If the write fails (DynamoDB throttled or down)
+  the outcome is :class:`Release`: the message stays in the queue and comes back. A process that dies at any
+  point leaves the message in the queue; it is delivered again after its visibility timeout.
+* **Retries are the message itself.** A retry is a visibility change on the message being handled
+  (:class:`RetryAfter`), never a re-sent copy, so SQS's ``ApproximateReceiveCount`` is the attempt number and
+  the queue's redrive policy still applies. A task gets ``min(max_retries + 1, maxReceiveCount)`` attempts
+  (``max_retries=None``: the queue's maxReceiveCount; without a redrive policy either: 4 attempts).
+* **Dead letters carry a reason.** A task out of attempts, or failing permanently (unknown task, invalid
+  arguments, undecodable body, result too large, an exception outside ``retry_on``), is recorded as FAILURE
+  with the error type and message, the attempt count, the task name and the time, then :class:`DeadLetter`
+  tells the caller to move the message to the DLQ.
+* **A finished task is not run again by a redelivery.** On a redelivery (``ApproximateReceiveCount > 1``) the
+  executor reads the task's record; if it is SUCCESS the message is acknowledged as a duplicate
+  (``Ack(duplicate=True)``) without running the task, and if it is FAILURE it goes to the DLQ again. This
+  covers a delete that failed after the result was written. First deliveries read nothing: one DynamoDB write
+  per task, no reads.
+* **Claimed tasks (``@app.task(claim=True)``) do not run twice at once.** Before running, the executor claims
+  the task id with a conditional write of a STARTED record holding a *lease* until
+  ``now + max(CLAIM_LEASE_MIN_SECONDS, min(remaining invocation time, time_limit_seconds))``
+  (``time_limit_seconds`` defaults to :data:`CLAIM_LEASE_DEFAULT_SECONDS`; the floor applies even when the
+  remaining time reads 0). Of two deliveries of one task id racing on two workers, one claim succeeds and
+  runs the task; the other finds the live lease and is deferred (:class:`Release` with ``deferred=True``
+  and a delay until the lease ends): it records nothing, is not a failed attempt and is never dead-lettered
+  by sqsq. When it comes back, the task is SUCCESS (acknowledged as a duplicate) or its lease has expired
+  (it takes over and runs).
+
+Not guaranteed:
+
+* **Exactly-once side effects.** A task whose result could not be recorded, or whose process died after the
+  side effect but before the write, runs again. A claimed task that outlives its lease (it runs longer than
+  ``time_limit_seconds``, or the process running it died) may be taken over and run again, possibly while the
+  first run is still going. Make side effects idempotent (keyed by the task id) where that matters.
+* **Duplicate detection without a record.** Tasks with ``ignore_result=True`` store no SUCCESS, so a
+  redelivery after a failed delete runs them again.
+* **Receive counts.** A deferred duplicate, a message released at shutdown and a message released because
+  the results store was unavailable each use one SQS receive; a queue whose maxReceiveCount is too small can
+  move such a message to the DLQ although it never failed. Keep maxReceiveCount at 5 or more.
+* **Ordering.** Standard queues do not order messages, and retries reorder further.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback as tb
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, ResultTooLarge, Retry, TaskNotRegistered, ValidationError
 from sqsq.message import Envelope
 from sqsq.results import ResultRecord, Status
-from sqsq import limits
+from sqsq.task import Task
 from sqsq.transport import ReceivedMessage
 
 log = logging.getLogger("sqsq.executor")
@@ -29,6 +72,14 @@ DEFAULT_ATTEMPTS_WITHOUT_REDRIVE = 4
 STORE_UNAVAILABLE_RETRY_SECONDS = 10
 """Visibility given back to a message whose outcome could not be recorded (results store unavailable)."""
 TRACEBACK_MAX_CHARS = 8_000
+CLAIM_LEASE_DEFAULT_SECONDS = 900.0
+"""Lease of a claimed task without ``time_limit_seconds`` (15 minutes)."""
+CLAIM_LEASE_MIN_SECONDS = 5.0
+"""Shortest lease ever written, even when the remaining invocation time reads 0 (B25)."""
+CLAIM_DEFER_MARGIN_SECONDS = 1.0
+"""A deferred duplicate comes back this long after the lease it found ends."""
+LOG_INTERVAL_SECONDS = 30.0
+"""A recurring failure (store down, receive failing) is logged at most once per this interval."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +107,18 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class Release:
-    """The outcome could not be recorded: keep the message and let it come back after ``delay_seconds``."""
+    """Keep the message and let it come back after ``delay_seconds``; nothing about it was recorded.
+
+    Attributes:
+        delay_seconds: seconds until the message should be visible again.
+        error: why.
+        deferred: True when another delivery holds the task's claim (not a failure, the store works);
+            False when the results store could not be reached.
+    """
 
     delay_seconds: float
     error: str
+    deferred: bool = False
 
 
 Outcome = Ack | RetryAfter | DeadLetter | Release
@@ -71,26 +130,98 @@ def attempts_allowed(max_retries: int | None, max_receive_count: int | None) -> 
     return min(candidates) if candidates else DEFAULT_ATTEMPTS_WITHOUT_REDRIVE
 
 
+def claim_lease_seconds(time_limit_seconds: float | None, remaining_time_seconds: float | None) -> float:
+    """Length of a claim's lease: ``min(remaining time, time limit)``, at least :data:`CLAIM_LEASE_MIN_SECONDS`.
+
+    Args:
+        time_limit_seconds: the task's ``time_limit_seconds``; ``None`` = :data:`CLAIM_LEASE_DEFAULT_SECONDS`.
+        remaining_time_seconds: time left in the invocation (Lambda), ``None`` = unbounded (poller).
+
+    Returns:
+        Seconds, >= CLAIM_LEASE_MIN_SECONDS (also when the remaining time is 0 or negative).
+    """
+    lease = CLAIM_LEASE_DEFAULT_SECONDS if time_limit_seconds is None else time_limit_seconds
+    if remaining_time_seconds is not None:
+        lease = min(lease, remaining_time_seconds)
+    return max(CLAIM_LEASE_MIN_SECONDS, lease)
+
+
+class LogThrottle:
+    """Logs a recurring problem once per interval per key, counting the repeats it held back.
+
+    Args:
+        logger: where to log.
+        interval_seconds: at most one line per key per this many seconds.
+        clock: monotonic seconds (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval_seconds: float = LOG_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._logger = logger
+        self._interval = interval_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held_back: dict[str, int] = {}
+
+    def log(self, level: int, key: str, msg: str, *args: object) -> bool:
+        """Log ``msg % args`` unless ``key`` was logged within the interval. Returns True when it logged."""
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval:
+                self._held_back[key] = self._held_back.get(key, 0) + 1
+                return False
+            self._last[key] = now
+            repeats = self._held_back.pop(key, 0)
+        if repeats:
+            msg += f" ({repeats} more like this in the last {self._interval:.0f} s)"
+        self._logger.log(level, msg, *args, stacklevel=2)
+        return True
+
+
 class Executor:
     """Runs one received message through the app's tasks and records the outcome.
 
     Args:
         app: the app whose registry and results store to use.
+        clock: epoch seconds now, for leases and record times (default ``time.time``; tests pass a fake).
+
+    Example:
+        >>> outcome = Executor(app).execute(message, max_receive_count=5)
     """
 
-    def __init__(self, app: App):
+    def __init__(self, app: App, *, clock: Callable[[], float] = time.time):
         self.app = app
         self._ttl = app.settings.result_ttl_seconds
+        self._clock = clock
+        self._store_log = LogThrottle(log)
 
     def _put(self, record: ResultRecord) -> bool:
-        return self.app.results.put(record.stamped(self._ttl))
+        return self.app.results.put(record.stamped(self._ttl, now=self._clock()))
 
-    def execute(self, message: ReceivedMessage, max_receive_count: int | None) -> Outcome:
+    def _store_down(self, task_id: str, doing: str, exc: AwsError) -> Release:
+        self._store_log.log(
+            logging.WARNING, doing,
+            "results store unavailable while %s (task %s: %s); message kept, it comes back in %d s",
+            doing, task_id, exc, STORE_UNAVAILABLE_RETRY_SECONDS,
+        )
+        return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
+
+    def execute(
+        self, message: ReceivedMessage, max_receive_count: int | None, *, remaining_time_seconds: float | None = None
+    ) -> Outcome:
         """Handle one message.
 
         Args:
             message: the received message (``receive_count`` is the attempt number).
             max_receive_count: the source queue's redrive maxReceiveCount, or None.
+            remaining_time_seconds: time left to run (a Lambda invocation's remaining time); bounds the lease of
+                a claimed task. ``None`` (poller): the task's ``time_limit_seconds`` bounds it.
 
         Returns:
             Ack, RetryAfter, DeadLetter or Release. Never raises for anything the message or task does.
@@ -107,19 +238,6 @@ class Executor:
         except (TaskNotRegistered, ValidationError) as exc:
             return self._dead_letter(envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc)
 
-        if attempt > 1:
-            # A redelivery: the results table is the record of what already ran (read only on redelivery).
-            try:
-                existing = self.app.results.get(envelope.id)
-            except AwsError as exc:
-                log.warning("task %s: cannot read its record (%s); will try again later", envelope.id, exc)
-                return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
-            if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
-                if existing.status is Status.SUCCESS:
-                    log.info("task %s %s: duplicate delivery acknowledged (already SUCCESS)", envelope.id, task.name)
-                    return Ack(duplicate=True)
-                return DeadLetter(existing.error_type or "Error", existing.error_message or "")
-
         base = ResultRecord(
             task_id=envelope.id,
             status=Status.STARTED,
@@ -128,11 +246,24 @@ class Executor:
             generation=envelope.generation,
             sent_at=envelope.sent_at,
         )
-        if task.track_started:
-            try:
-                self._put(base)
-            except AwsError as exc:
-                return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
+        if task.claim:
+            blocked = self._claim(task, base, remaining_time_seconds)
+            if blocked is not None:
+                return blocked
+        else:
+            if attempt > 1:
+                # A redelivery: the results table is the record of what already ran (read only on redelivery).
+                try:
+                    existing = self.app.results.get(envelope.id)
+                except AwsError as exc:
+                    return self._store_down(envelope.id, "reading a redelivered task's record", exc)
+                if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
+                    return self._already_final(existing, task.name)
+            if task.track_started:
+                try:
+                    self._put(base)
+                except AwsError as exc:
+                    return self._store_down(envelope.id, "recording STARTED", exc)
 
         started = time.monotonic()
         try:
@@ -152,16 +283,45 @@ class Executor:
         except Exception as exc:
             return self._dead_letter(envelope.id, task.name, attempt, envelope.generation, envelope.sent_at, exc)
 
-        if not task.ignore_result:
+        if not task.ignore_result or task.claim:
+            # A claimed task always records SUCCESS (without the value when ignore_result): it ends the lease and
+            # lets a racing duplicate be acknowledged instead of running.
+            done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
             try:
-                self._put(ResultRecord(**{**base.__dict__, "status": Status.SUCCESS, "result_json": result_json}))
+                self._put(done)
             except AwsError as exc:
-                log.warning("task %s: result not recorded (%s); message kept for redelivery", envelope.id, exc)
-                return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
+                return self._store_down(envelope.id, "recording SUCCESS", exc)
         log.debug("task %s %s succeeded in %.3f s (attempt %d)", envelope.id, task.name, duration, attempt)
         return Ack()
 
-    def _failed(self, task: Any, base: ResultRecord, exc: Exception, max_receive_count: int | None) -> Outcome:
+    def _already_final(self, existing: ResultRecord, task_name: str) -> Outcome:
+        if existing.status is Status.SUCCESS:
+            log.info("task %s %s: duplicate delivery acknowledged (already SUCCESS)", existing.task_id, task_name)
+            return Ack(duplicate=True)
+        return DeadLetter(existing.error_type or "Error", existing.error_message or "")
+
+    def _claim(self, task: Task[Any, Any], base: ResultRecord, remaining_time_seconds: float | None) -> Outcome | None:
+        """Claim the task id; None when this delivery may run it, else the outcome for this delivery."""
+        now = self._clock()
+        lease_seconds = claim_lease_seconds(task.time_limit_seconds, remaining_time_seconds)
+        record = replace(base, lease_expires_at=now + lease_seconds).stamped(self._ttl, now=now)
+        try:
+            holder = self.app.results.claim(record)
+        except AwsError as exc:
+            return self._store_down(base.task_id, "claiming a task", exc)
+        if holder is None:
+            return None
+        if holder.status.is_final and holder.generation >= base.generation:
+            return self._already_final(holder, task.name)
+        lease_left = (holder.lease_expires_at or now) - now
+        delay = max(1.0, lease_left + CLAIM_DEFER_MARGIN_SECONDS)
+        log.info(
+            "task %s %s: another delivery holds its claim (attempt %d, lease %.0f s left); deferred %.0f s",
+            base.task_id, task.name, holder.attempts, lease_left, delay,
+        )
+        return Release(delay, f"claimed by another delivery (attempt {holder.attempts})", deferred=True)
+
+    def _failed(self, task: Task[Any, Any], base: ResultRecord, exc: Exception, max_receive_count: int | None) -> Outcome:
         allowed = attempts_allowed(task.max_retries, max_receive_count)
         retryable = isinstance(exc, Retry) or isinstance(exc, task.retry_on)
         error = _error_fields(exc)
@@ -174,10 +334,10 @@ class Executor:
             else:
                 delay = None
             try:
-                self._put(ResultRecord(**{**base.__dict__, "status": Status.RETRY, **error}))
+                self._put(replace(base, status=Status.RETRY, **error))
             except AwsError as store_exc:
                 # The retry itself is a visibility change on this message, so it stays durable without the record.
-                log.warning("task %s: RETRY not recorded (%s)", base.task_id, store_exc)
+                self._store_log.log(logging.WARNING, "retry", "task %s: RETRY not recorded (%s)", base.task_id, store_exc)
             log.info(
                 "task %s %s: attempt %d/%d failed (%s: %s); retrying",
                 base.task_id, task.name, base.attempts, allowed, error["error_type"], error["error_message"],
@@ -210,8 +370,7 @@ class Executor:
         try:
             self._put(record)
         except AwsError as store_exc:
-            log.warning("task %s: FAILURE not recorded (%s); message kept for redelivery", task_id, store_exc)
-            return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(store_exc))
+            return self._store_down(task_id, "recording FAILURE", store_exc)
         log.warning("task %s %s failed for good: %s: %s", task_id, task_name, error["error_type"], error["error_message"])
         return DeadLetter(str(error["error_type"]), str(error["error_message"]))
 

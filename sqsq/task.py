@@ -75,6 +75,8 @@ class Task(Generic[P, R]):
         retry_on: exception types that cause a retry; others fail at once.
         time_limit_seconds: longest a run may take; the worker keeps the message invisible up to this long.
         track_started: write a STARTED record before running (one extra DynamoDB write).
+        claim: claim the task id with a leased conditional write before running, so two deliveries of one task
+            racing on two workers run it once (one extra DynamoDB write; see :mod:`sqsq.executor`).
     """
 
     app: App
@@ -87,6 +89,7 @@ class Task(Generic[P, R]):
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     time_limit_seconds: float | None = None
     track_started: bool = False
+    claim: bool = False
     args_model: type[BaseModel] = field(init=False)
     single_model: bool = field(init=False)
     return_adapter: TypeAdapter[Any] = field(init=False)

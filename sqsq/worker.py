@@ -3,55 +3,148 @@
 Threads:
 - one *receiver* per queue long-polls (WaitTimeSeconds 20, up to 10 messages) while there is room: at most
   ``concurrency + prefetch`` messages are held at once (received, not yet finished);
-- a thread *pool* of ``concurrency`` runs :meth:`sqsq.executor.Executor.execute` on each message;
+- a pool of ``concurrency`` daemon threads runs :meth:`sqsq.executor.Executor.execute` on each message;
 - the *acknowledger* turns outcomes into SQS calls in batches of 10 (DeleteMessageBatch,
   ChangeMessageVisibilityBatch, and DLQ moves: send the copy first, delete the original second);
-- the *heartbeat* extends the visibility of every held message before it runs out, bounded by the task's
-  time limit and SQS's 12 hours, so no message is run by two workers because its visibility lapsed.
+- the *heartbeat* extends the visibility of every held message (running or waiting to start) before it runs
+  out, bounded by the task's ``time_limit_seconds`` (counted from the start of the run) and SQS's 12 hours
+  from the receive. So a message is not run by two workers because its visibility lapsed while it was held.
+  Should it lapse anyway (the heartbeat's call failed) and come back to this worker, the worker takes the new
+  receipt handle and does not run it a second time.
 
-Shutdown (SIGTERM/SIGINT): stop receiving, release (visibility 0) what was received but not started, let
-running tasks finish for ``shutdown_grace_seconds``, release what is still running, flush, exit 0. A second
-signal exits at once; messages then come back after their visibility timeout.
+Shutdown (SIGTERM/SIGINT): stop receiving (a long poll in flight is waited for and its messages released),
+release (visibility 0) what was received but not started, let running tasks finish for
+``shutdown_grace_seconds``, release what is still running, flush acknowledgements, exit 0. A second signal
+exits at once; messages then come back after their visibility timeout. Nothing unfinished is deleted and
+nothing is re-sent as a copy.
+
+AWS failures: botocore's standard retry mode retries throttling, 5xx and dropped connections on every call
+(:mod:`sqsq.transport.aws`). What still fails leaves the message in the queue: a failed receive backs off
+(growing delay, capped); a failed delete is retried, then logged with the message ids (the redelivery is
+acknowledged as a duplicate, its SUCCESS being recorded); a failed visibility change leaves the message to
+come back after its visibility timeout; when the results store cannot be written the worker pauses
+receiving with a growing delay. Recurring failures are logged once per interval, not once per message.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue as queue_mod
 import signal
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, SqsqError
-from sqsq.executor import Ack, DeadLetter, Executor, Outcome, Release, RetryAfter, attempts_allowed
+from sqsq.executor import (
+    CLAIM_LEASE_DEFAULT_SECONDS,
+    Ack,
+    DeadLetter,
+    Executor,
+    LogThrottle,
+    Outcome,
+    Release,
+    RetryAfter,
+    attempts_allowed,
+)
 from sqsq.retry import clamp_visibility_seconds
-from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
+from sqsq.transport import BatchFailure, OutgoingMessage, QueueInfo, ReceivedMessage
 
 log = logging.getLogger("sqsq.worker")
 
 HEARTBEAT_FRACTION = 0.5
 """Extend a held message's visibility once this fraction of its visibility timeout has passed."""
+HEARTBEAT_MIN_LEAD_SECONDS = 1.5
+"""...or once less than this is left (for short visibility timeouts), whichever comes first."""
+HEARTBEAT_TICK_SECONDS = 0.5
+"""How often the heartbeat looks at the held messages."""
 ACK_FLUSH_SECONDS = 0.2
 """Longest a finished message waits for its batch of 10 to fill before the batch is sent anyway."""
+AWS_ERROR_BACKOFF_BASE_SECONDS = 1.0
+"""First pause after a failed receive, doubled on each further failure."""
 AWS_ERROR_BACKOFF_MAX_SECONDS = 30.0
+"""Longest pause between receives that keep failing (and after results-store failures)."""
+ACK_ENTRY_ATTEMPTS = 3
+"""Tries of a DeleteMessageBatch / ChangeMessageVisibilityBatch entry sqsq makes (on top of botocore's)."""
+ACK_ENTRY_RETRY_SECONDS = 0.2
+"""Pause before trying failed entries again (doubled each time)."""
+MAIN_LOOP_TICK_SECONDS = 0.1
+"""How often the main thread checks for a stop request or (burst mode) empty queues."""
+RECEIVER_JOIN_MARGIN_SECONDS = 5.0
+"""At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
+_CLOCK_SKEW_CODES = {"SignatureDoesNotMatch", "InvalidSignatureException", "RequestExpired", "RequestTimeTooSkewed"}
+
+
+def heartbeat_extension_seconds(
+    *,
+    now: float,
+    received_at: float,
+    visible_until: float,
+    visibility_timeout_seconds: int,
+    started_at: float | None = None,
+    time_limit_seconds: float | None = None,
+) -> int | None:
+    """The visibility (seconds from now) the heartbeat should set on a held message, or None to leave it.
+
+    A message is extended to one visibility timeout from now once half of it has passed (or less than
+    :data:`HEARTBEAT_MIN_LEAD_SECONDS` is left), but never past ``started_at + time_limit_seconds`` (a run that
+    overstays its limit lets its message go back to the queue) nor past SQS's 12 hours from the receive.
+
+    Args:
+        now: monotonic seconds now.
+        received_at: monotonic seconds of the receive.
+        visible_until: monotonic seconds when the message becomes visible again if nothing is done.
+        visibility_timeout_seconds: the queue's VisibilityTimeout.
+        started_at: monotonic seconds the task started, ``None`` while waiting to start (no time limit applies).
+        time_limit_seconds: the task's time limit, ``None`` = none (bounded by the 12 hours only).
+
+    Returns:
+        Whole seconds (1..43,200) to pass to ChangeMessageVisibility, or None when no change is due or allowed.
+    """
+    vt = max(1, visibility_timeout_seconds)
+    remaining = visible_until - now
+    if remaining > min(vt, max(vt * (1 - HEARTBEAT_FRACTION), HEARTBEAT_MIN_LEAD_SECONDS)):
+        return None
+    cap = limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS - (now - received_at) - 1
+    if time_limit_seconds is not None and started_at is not None:
+        cap = min(cap, started_at + time_limit_seconds - now)
+    extend = int(min(vt, cap))
+    if extend < 1 or extend <= remaining:
+        return None
+    return extend
 
 
 @dataclass(eq=False)
 class _Held:
     message: ReceivedMessage
     info: QueueInfo
+    receipt_handle: str
     received_at: float
     visible_until: float
-    started_at: float | None = None
     time_limit_seconds: float | None = None
+    started_at: float | None = None
     finished: bool = False
+    released: bool = False
+    outcome: Outcome | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and not self.finished and not self.released
+
+    @property
+    def absorbs_redelivery(self) -> bool:
+        """True while a new receive of this message is a lapse to absorb, not a delivery to run.
+
+        That is while it waits, runs, or waits for its delete. Once its outcome put it back in the queue (a retry
+        or release by visibility change), a new receive is the next attempt and must run.
+        """
+        return not self.released and (self.outcome is None or isinstance(self.outcome, Ack | DeadLetter))
 
 
 @dataclass
@@ -64,8 +157,11 @@ class WorkerStats:
     retried: int = 0
     dead_lettered: int = 0
     released: int = 0
+    deferred: int = 0
     deletes_failed: int = 0
-    by_task: dict[str, int] = field(default_factory=dict)
+    visibility_changes_failed: int = 0
+    redelivered_while_held: int = 0
+    receive_failures: int = 0
 
 
 class Worker:
@@ -82,6 +178,9 @@ class Worker:
 
     Raises:
         ValueError: an argument out of range.
+
+    Example:
+        >>> Worker(app, concurrency=8).run()  # until SIGTERM (after install_signal_handlers) or stop()
     """
 
     def __init__(
@@ -99,6 +198,8 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         if not 0 <= prefetch <= 100:
             raise ValueError("prefetch must be within 0..100")
+        if shutdown_grace_seconds < 0:
+            raise ValueError("shutdown_grace_seconds must be >= 0")
         self.app = app
         self.logical_queues = list(queues or app.logical_queues())
         self.concurrency = concurrency
@@ -110,13 +211,17 @@ class Worker:
         self.executor = Executor(app)
         self.stats = WorkerStats()
         self._slots = concurrency + prefetch
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, _Held] = {}  # by SQS message id
         self._cond = threading.Condition()
         self._stopping = threading.Event()
+        self._closed = threading.Event()
         self._acks: queue_mod.Queue[tuple[_Held, Outcome] | None] = queue_mod.Queue()
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sqsq-task")
+        self._work: queue_mod.Queue[_Held | None] = queue_mod.Queue()
         self._idle_queues: set[str] = set()
         self._signals = 0
+        self._store_failures = 0
+        self._paused_until = 0.0
+        self._throttle = LogThrottle(log)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -127,15 +232,18 @@ class Worker:
             self._signals += 1
             if self._signals > 1:
                 log.warning("second signal: exiting now; unfinished messages return after their visibility timeout")
+                logging.shutdown()
                 os._exit(1)
-            log.info("signal %d: stopping (grace %.0f s); send it again to exit at once", signum, self.shutdown_grace_seconds)
+            log.info(
+                "signal %d: stopping (grace %.0f s); send it again to exit at once", signum, self.shutdown_grace_seconds
+            )
             self.stop()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
     def stop(self) -> None:
-        """Ask the worker to stop gracefully (thread-safe)."""
+        """Ask the worker to stop gracefully (thread-safe; returns at once, :meth:`run` then returns)."""
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
@@ -154,40 +262,46 @@ class Worker:
         ]
         acker = threading.Thread(target=self._ack_loop, name="sqsq-ack", daemon=True)
         heart = threading.Thread(target=self._heartbeat_loop, name="sqsq-heartbeat", daemon=True)
-        acker.start()
-        heart.start()
-        for r in receivers:
-            r.start()
+        # Daemon threads: a task still running after the grace period must not keep the process alive.
+        pool = [
+            threading.Thread(target=self._pool_loop, name=f"sqsq-task-{i}", daemon=True) for i in range(self.concurrency)
+        ]
+        for t in [acker, heart, *pool, *receivers]:
+            t.start()
         while not self._stopping.is_set():
-            self._stopping.wait(0.5)
+            self._stopping.wait(MAIN_LOOP_TICK_SECONDS)
             if self.burst and len(self._idle_queues) == len(infos):
                 with self._cond:
                     if not self._held:
                         break
-        self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
+        self.stop()
         self._shutdown(receivers)
         self._acks.put(None)
-        acker.join(timeout=30)
+        acker.join(timeout=60)
+        self._closed.set()
+        for _ in pool:
+            self._work.put(None)  # idle pool threads end; one still running a task ends with it
+        s = self.stats
         log.info(
-            "worker stopped: %d received, %d succeeded, %d duplicates acknowledged, %d retried, "
-            "%d dead-lettered, %d released",
-            self.stats.received, self.stats.succeeded, self.stats.duplicates, self.stats.retried,
-            self.stats.dead_lettered, self.stats.released,
+            "worker stopped: %d received, %d succeeded, %d duplicates acknowledged, %d retried, %d dead-lettered, "
+            "%d released, %d deferred, %d deletes failed",
+            s.received, s.succeeded, s.duplicates, s.retried, s.dead_lettered, s.released, s.deferred, s.deletes_failed,
         )
         return 0
 
     def _startup_report(self, infos: dict[str, QueueInfo]) -> None:
         log.info(
-            "worker: queues %s, concurrency %d, prefetch %d, long poll WaitTimeSeconds=%d, MaxNumberOfMessages=10",
+            "worker: queues %s, concurrency %d, prefetch %d, long poll WaitTimeSeconds=%d, MaxNumberOfMessages=10, "
+            "visibility heartbeat on, shutdown grace %.0f s",
             ", ".join(self.app.queue_name(q) for q in infos), self.concurrency, self.prefetch, self.wait_time_seconds,
+            self.shutdown_grace_seconds,
         )
         for name, info in infos.items():
+            queue_name = self.app.queue_name(name)
             if info.max_receive_count is None:
                 log.warning(
                     "queue %s has no redrive policy: tasks out of retries are recorded as FAILURE and deleted; "
-                    "provision it with a DLQ (`sqsq provision APP`)", self.app.queue_name(name),
+                    "provision it with a DLQ (`sqsq provision APP`)", queue_name,
                 )
             for task in self.app.tasks.values():
                 if (task.queue or self.app.settings.default_queue) != name:
@@ -196,29 +310,59 @@ class Worker:
                     if task.max_retries + 1 > info.max_receive_count:
                         log.warning(
                             "task %s asks for %d retries but queue %s has maxReceiveCount=%d: it gets %d attempts",
-                            task.name, task.max_retries, self.app.queue_name(name), info.max_receive_count,
+                            task.name, task.max_retries, queue_name, info.max_receive_count,
                             attempts_allowed(task.max_retries, info.max_receive_count),
                         )
+                limit = task.time_limit_seconds
+                if limit is not None and limit > limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS:
+                    log.warning(
+                        "task %s has time_limit_seconds=%.0f but SQS keeps a message invisible for at most %d s "
+                        "after its receive: a run that long comes back to the queue and may run twice",
+                        task.name, limit, limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
+                    )
+                elif limit is not None and limit > info.visibility_timeout_seconds:
+                    log.info(
+                        "task %s: time_limit_seconds=%.0f exceeds queue %s's VisibilityTimeout=%d s; the visibility "
+                        "heartbeat keeps its message invisible while it runs (up to the time limit)",
+                        task.name, limit, queue_name, info.visibility_timeout_seconds,
+                    )
+                if task.claim and limit is None:
+                    log.info(
+                        "task %s claims its runs with a lease of %.0f s (no time_limit_seconds): a run longer than "
+                        "that may be taken over by a redelivery", task.name, CLAIM_LEASE_DEFAULT_SECONDS,
+                    )
 
     def _shutdown(self, receivers: list[threading.Thread]) -> None:
         deadline = time.monotonic() + self.shutdown_grace_seconds
-        # Release everything received but not started: other workers can take it at once.
-        with self._cond:
-            unstarted = [h for h in self._held.values() if h.started_at is None]
-        self._release(unstarted)
-        # Wait for running tasks and for long polls in flight (their messages are released on return).
-        while time.monotonic() < deadline:
+        # Nothing starts once stopping is set (see _run_one), so every unstarted message can be released now, and
+        # again as long polls in flight return more.
+        while True:
+            self._release_unstarted()
             with self._cond:
-                running = [h for h in self._held.values() if not h.finished]
-            if not running and not any(r.is_alive() for r in receivers):
+                running = any(h.running for h in self._held.values())
+            if not running or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
         with self._cond:
-            still = [h for h in self._held.values() if not h.finished]
+            still = [h for h in self._held.values() if h.running]
+            for h in still:
+                h.released = True
         if still:
             log.warning("%d task(s) still running after the grace period: releasing their messages", len(still))
             self._release(still)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # A long poll in flight returns within its WaitTimeSeconds; its messages are released as it returns.
+        join_by = time.monotonic() + self.wait_time_seconds + RECEIVER_JOIN_MARGIN_SECONDS
+        for r in receivers:
+            r.join(timeout=max(0.0, join_by - time.monotonic()))
+        self._release_unstarted()
+
+    def _release_unstarted(self) -> None:
+        with self._cond:
+            unstarted = [h for h in self._held.values() if h.started_at is None and not h.released]
+            for h in unstarted:
+                h.released = True
+        if unstarted:
+            self._release(unstarted)
 
     # -- receiving ------------------------------------------------------------------------------------------
 
@@ -232,36 +376,78 @@ class Worker:
                 while self._slots - len(self._held) < want and not self._stopping.is_set():
                     self._cond.wait(0.5)
                 room = self._slots - len(self._held)
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                self._stopping.wait(pause)
+                continue
             if self._stopping.is_set():
                 return
             try:
                 messages = self.app.transport.receive(queue_name, min(room, 10), self.wait_time_seconds)
-                failures = 0
                 # Burst mode asks for the queue's counts only after an empty receive, not per request.
-                if not messages and self.burst and self._queue_drained(queue_name):
-                    self._idle_queues.add(logical)
-                    continue
-            except AwsError as exc:
+                drained = not messages and self.burst and self._queue_drained(queue_name)
+            except Exception as exc:  # AwsError, or anything unexpected: the loop must survive
                 failures += 1
-                backoff = min(AWS_ERROR_BACKOFF_MAX_SECONDS, 0.5 * 2**failures)
-                hint = " (clock skew? check the host's time)" if exc.code == "SignatureDoesNotMatch" else ""
-                log.error("receive from %s failed: %s%s; retrying in %.1f s", queue_name, exc, hint, backoff)
-                self._stopping.wait(backoff)
+                self.stats.receive_failures += 1
+                delay = min(AWS_ERROR_BACKOFF_MAX_SECONDS, AWS_ERROR_BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
+                code = exc.code if isinstance(exc, AwsError) else None
+                hint = (
+                    "; the request signature was refused: is the host's clock right (clock skew)?"
+                    if code in _CLOCK_SKEW_CODES else ""
+                )
+                self._throttle.log(
+                    logging.ERROR, f"receive:{queue_name}",
+                    "receive from %s failed %d time(s) in a row: %s%s; retrying in %.1f s",
+                    queue_name, failures, exc, hint, delay,
+                )
+                self._stopping.wait(delay)
+                continue
+            if failures:
+                log.info("receive from %s works again after %d failure(s)", queue_name, failures)
+                failures = 0
+            if drained:
+                self._idle_queues.add(logical)
                 continue
             self._idle_queues.discard(logical)
-            now = time.monotonic()
-            held = [
-                _Held(m, info, received_at=now, visible_until=now + info.visibility_timeout_seconds) for m in messages
-            ]
-            if self._stopping.is_set():
-                self._release(held, already_held=False)
-                return
-            with self._cond:
-                for h in held:
-                    self._held[h.message.receipt_handle] = h
-            self.stats.received += len(held)
-            for h in held:
-                self._pool.submit(self._run_one, h)
+            if messages:
+                self._take(messages, info)
+
+    def _take(self, messages: list[ReceivedMessage], info: QueueInfo) -> None:
+        now = time.monotonic()
+        release: list[_Held] = []
+        with self._cond:
+            for m in messages:
+                current = self._held.get(m.message_id)
+                if current is not None and current.absorbs_redelivery:
+                    # Its visibility lapsed while held here (a heartbeat failed) and SQS handed it out again:
+                    # keep running the one copy, with the newest receipt handle (the one SQS honours).
+                    current.receipt_handle = m.receipt_handle
+                    current.visible_until = now + info.visibility_timeout_seconds
+                    self.stats.redelivered_while_held += 1
+                    log.info("message %s came back while held; not run a second time", m.message_id)
+                    continue
+                held = _Held(
+                    m, info, m.receipt_handle, received_at=now,
+                    visible_until=now + info.visibility_timeout_seconds, time_limit_seconds=self._time_limit(m.body),
+                )
+                self.stats.received += 1
+                if self._stopping.is_set():
+                    held.released = True
+                    release.append(held)
+                    continue
+                self._held[m.message_id] = held
+                self._work.put(held)
+        if release:
+            self._release(release)
+
+    def _time_limit(self, body: str) -> float | None:
+        """The time limit of the task a message names (peeked from the envelope), or None."""
+        try:
+            name = json.loads(body).get("task")
+        except (ValueError, TypeError, AttributeError):
+            return None
+        task = self.app.tasks.get(name) if isinstance(name, str) else None
+        return None if task is None else task.time_limit_seconds
 
     def _queue_drained(self, queue_name: str) -> bool:
         with self._cond:
@@ -272,21 +458,34 @@ class Worker:
 
     # -- running --------------------------------------------------------------------------------------------
 
+    def _pool_loop(self) -> None:
+        while True:
+            held = self._work.get()
+            if held is None:
+                return
+            try:
+                self._run_one(held)
+            except Exception:  # never lose a pool thread
+                log.exception("unexpected error handling message %s", held.message.message_id)
+
     def _run_one(self, held: _Held) -> None:
         with self._cond:
             # Checked under the lock _shutdown uses to pick unstarted messages, so a message is either
             # released or run, never both.
-            if self._stopping.is_set():
+            if self._stopping.is_set() or held.released:
                 return
             held.started_at = time.monotonic()
         try:
             outcome = self.executor.execute(held.message, held.info.max_receive_count)
-        except Exception as exc:  # the executor never raises for task errors; this is a bug or a store outage
+        except Exception as exc:  # the executor never raises for task errors; this is a bug
             log.exception("executor error on message %s: %s", held.message.message_id, exc)
             outcome = Release(10, f"{type(exc).__name__}: {exc}")
+        held.outcome = outcome
+        # Hand the outcome over before marking it finished, so shutdown waits until the acknowledger has it.
+        self._acks.put((held, outcome))
         with self._cond:
             held.finished = True
-        self._acks.put((held, outcome))
+            self._cond.notify_all()
 
     # -- acknowledging --------------------------------------------------------------------------------------
 
@@ -301,21 +500,24 @@ class Worker:
                 item = self._acks.get(timeout=timeout)
             except queue_mod.Empty:
                 item = ()  # type: ignore[assignment]
-            if item is None:
-                done = True
-            elif item:
-                held, outcome = item
-                oldest = oldest or time.monotonic()
-                self._route(held, outcome, deletes, visibility)
-            flush_all = done or (oldest is not None and time.monotonic() - oldest >= ACK_FLUSH_SECONDS)
-            for queue_name in list(deletes):
-                if flush_all or len(deletes[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                    self._flush_deletes(queue_name, deletes.pop(queue_name))
-            for queue_name in list(visibility):
-                if flush_all or len(visibility[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                    self._flush_visibility(queue_name, visibility.pop(queue_name))
-            if flush_all or (not deletes and not visibility):
-                oldest = None
+            try:
+                if item is None:
+                    done = True
+                elif item:
+                    held, outcome = item
+                    oldest = oldest or time.monotonic()
+                    self._route(held, outcome, deletes, visibility)
+                flush_all = done or (oldest is not None and time.monotonic() - oldest >= ACK_FLUSH_SECONDS)
+                for queue_name in list(deletes):
+                    if flush_all or len(deletes[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
+                        self._flush_deletes(queue_name, deletes.pop(queue_name))
+                for queue_name in list(visibility):
+                    if flush_all or len(visibility[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
+                        self._flush_visibility(queue_name, visibility.pop(queue_name))
+                if flush_all or (not deletes and not visibility):
+                    oldest = None
+            except Exception:  # never lose the acknowledger; what it did not delete comes back and is deduplicated
+                log.exception("unexpected error acknowledging messages")
 
     def _route(
         self,
@@ -324,7 +526,15 @@ class Worker:
         deletes: dict[str, list[_Held]],
         visibility: dict[str, list[tuple[_Held, int]]],
     ) -> None:
+        if held.released:
+            # Released after the grace period while it ran: another worker may hold it now. Its outcome is
+            # recorded (when it succeeded), so the redelivery is acknowledged as a duplicate.
+            return
         queue_name = held.message.queue_name
+        if isinstance(outcome, Release) and not outcome.deferred:
+            self._store_failed()
+        else:
+            self._store_failures = 0
         if isinstance(outcome, Ack):
             self.stats.succeeded += 0 if outcome.duplicate else 1
             self.stats.duplicates += 1 if outcome.duplicate else 0
@@ -336,7 +546,10 @@ class Worker:
             else:
                 visibility.setdefault(queue_name, []).append((held, clamp_visibility_seconds(outcome.delay_seconds)))
         elif isinstance(outcome, Release):
-            self.stats.released += 1
+            if outcome.deferred:
+                self.stats.deferred += 1
+            else:
+                self.stats.released += 1
             visibility.setdefault(queue_name, []).append((held, clamp_visibility_seconds(outcome.delay_seconds)))
         elif isinstance(outcome, DeadLetter):
             self.stats.dead_lettered += 1
@@ -344,6 +557,17 @@ class Worker:
                 deletes.setdefault(queue_name, []).append(held)
             else:
                 self._forget(held)
+
+    def _store_failed(self) -> None:
+        """The results store could not be written: pause receiving (growing, capped) so messages wait in SQS."""
+        self._store_failures += 1
+        pause = min(AWS_ERROR_BACKOFF_MAX_SECONDS, AWS_ERROR_BACKOFF_BASE_SECONDS * 2 ** (self._store_failures - 1))
+        self._paused_until = max(self._paused_until, time.monotonic() + pause)
+        self._throttle.log(
+            logging.WARNING, "store",
+            "results store unavailable (%d failure(s) in a row): receiving paused for %.1f s; messages stay in SQS",
+            self._store_failures, pause,
+        )
 
     def _move_to_dlq(self, held: _Held) -> bool:
         """Send a copy to the DLQ (first), so the delete (second) cannot lose it. False: leave the message."""
@@ -361,50 +585,84 @@ class Worker:
         try:
             failed = self.app.transport.send_batch(dlq_name, [copy])
         except AwsError as exc:
-            log.error("moving message %s to %s failed (%s); it stays in its queue", held.message.message_id, dlq_name, exc)
+            self._throttle.log(
+                logging.ERROR, "dlq",
+                "moving message %s to %s failed (%s); it stays in its queue and comes back",
+                held.message.message_id, dlq_name, exc,
+            )
             return False
         if failed:
-            log.error("moving message %s to %s rejected: %s", held.message.message_id, dlq_name, failed[0].message)
+            self._throttle.log(
+                logging.ERROR, "dlq", "moving message %s to %s rejected: %s %s; it stays in its queue",
+                held.message.message_id, dlq_name, failed[0].code, failed[0].message,
+            )
             return False
         return True
 
+    def _batch_with_retries(
+        self, queue_name: str, items: list[_Held], call: Callable[[list[_Held]], list[BatchFailure]]
+    ) -> list[tuple[_Held, str]]:
+        """Run a batch call, trying failed entries again (not those SQS says can never succeed).
+
+        Returns:
+            ``(held, "Code: message")`` for each entry that failed for good.
+        """
+        pending = list(items)
+        final: list[tuple[_Held, str]] = []
+        for attempt in range(ACK_ENTRY_ATTEMPTS):
+            try:
+                failed = [(pending[int(f.id)], f"{f.code}: {f.message}", f.sender_fault) for f in call(pending)]
+            except AwsError as exc:
+                failed = [(h, f"{exc.code or type(exc).__name__}: {exc}", False) for h in pending]
+            final += [(h, why) for h, why, sender_fault in failed if sender_fault]
+            transient = [(h, why) for h, why, sender_fault in failed if not sender_fault]
+            if not transient or attempt == ACK_ENTRY_ATTEMPTS - 1:
+                return final + transient
+            pending = [h for h, _ in transient]
+            time.sleep(ACK_ENTRY_RETRY_SECONDS * 2**attempt)
+        return final
+
     def _flush_deletes(self, queue_name: str, items: list[_Held]) -> None:
-        handles = [h.message.receipt_handle for h in items]
-        try:
-            failed = self.app.transport.delete_batch(queue_name, handles)
-            if failed:
-                # Retry the failed entries once; a message whose delete still fails comes back and is then
-                # acknowledged as a duplicate (its SUCCESS is recorded), never run twice.
-                retry = [handles[int(f.id)] for f in failed]
-                failed = self.app.transport.delete_batch(queue_name, retry)
-                for f in failed:
-                    self.stats.deletes_failed += 1
-                    log.warning("delete failed for a message of %s: %s %s", queue_name, f.code, f.message)
-        except AwsError as exc:
-            self.stats.deletes_failed += len(items)
-            log.error("DeleteMessageBatch on %s failed (%s); %d messages will be redelivered", queue_name, exc, len(items))
+        def call(hs: list[_Held]) -> list[BatchFailure]:
+            return self.app.transport.delete_batch(queue_name, [h.receipt_handle for h in hs])
+
+        failed = self._batch_with_retries(queue_name, items, call)
+        if failed:
+            self.stats.deletes_failed += len(failed)
+            self._throttle.log(
+                logging.WARNING, f"delete:{queue_name}",
+                "delete on %s failed for message(s) %s (%s); their results are recorded, so a redelivery is "
+                "acknowledged as a duplicate without running", queue_name,
+                ", ".join(h.message.message_id for h, _ in failed), failed[0][1],
+            )
         for h in items:
             self._forget(h)
 
     def _flush_visibility(self, queue_name: str, items: list[tuple[_Held, int]]) -> None:
-        try:
-            failed = self.app.transport.change_visibility_batch(
-                queue_name, [(h.message.receipt_handle, s) for h, s in items]
+        seconds = {id(h): s for h, s in items}
+
+        def call(hs: list[_Held]) -> list[BatchFailure]:
+            return self.app.transport.change_visibility_batch(queue_name, [(h.receipt_handle, seconds[id(h)]) for h in hs])
+
+        failed = self._batch_with_retries(queue_name, [h for h, _ in items], call)
+        if failed:
+            self.stats.visibility_changes_failed += len(failed)
+            self._throttle.log(
+                logging.WARNING, f"visibility:{queue_name}",
+                "visibility change on %s failed for message(s) %s (%s); they are not deleted and come back after "
+                "their visibility timeout", queue_name, ", ".join(h.message.message_id for h, _ in failed), failed[0][1],
             )
-            for f in failed:
-                log.warning("visibility change failed on %s: %s %s", queue_name, f.code, f.message)
-        except AwsError as exc:
-            log.error("ChangeMessageVisibilityBatch on %s failed (%s); messages return after their timeout", queue_name, exc)
         for h, _ in items:
             self._forget(h)
 
     def _forget(self, held: _Held) -> None:
         with self._cond:
-            self._held.pop(held.message.receipt_handle, None)
+            if self._held.get(held.message.message_id) is held:
+                del self._held[held.message.message_id]
             self._cond.notify_all()
 
-    def _release(self, items: Sequence[_Held], already_held: bool = True) -> None:
-        """Visibility 0 for messages we will not run, so others receive them at once."""
+    def _release(self, items: Sequence[_Held]) -> None:
+        """Visibility 0 for messages we will not run (or finish), so others receive them at once."""
         by_queue: dict[str, list[_Held]] = {}
         for h in items:
             by_queue.setdefault(h.message.queue_name, []).append(h)
@@ -417,38 +675,50 @@ class Worker:
     # -- heartbeat ------------------------------------------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopping.is_set() or self._held:
-            time.sleep(0.5)
-            now = time.monotonic()
-            due: dict[str, list[tuple[_Held, int]]] = {}
-            with self._cond:
-                for h in self._held.values():
-                    if h.finished:
-                        continue
-                    vt = h.info.visibility_timeout_seconds
-                    remaining = h.visible_until - now
-                    if remaining > vt * (1 - HEARTBEAT_FRACTION) and remaining > 2:
-                        continue
-                    # Never past SQS's 12 hours from the receive, nor past the task's time limit.
-                    cap = limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS - (now - h.received_at) - 1
-                    if h.time_limit_seconds is not None and h.started_at is not None:
-                        cap = min(cap, h.time_limit_seconds - (now - h.started_at) + vt)
-                    extend = int(min(max(vt, 1), cap))
-                    if extend <= 0:
-                        continue
-                    h.visible_until = now + extend
-                    due.setdefault(h.message.queue_name, []).append((h, extend))
-            for queue_name, items in due.items():
-                for i in range(0, len(items), limits.SQS_MAX_BATCH_ENTRIES):
-                    chunk = items[i : i + limits.SQS_MAX_BATCH_ENTRIES]
-                    try:
-                        self.app.transport.change_visibility_batch(
-                            queue_name, [(h.message.receipt_handle, s) for h, s in chunk]
-                        )
-                    except AwsError as exc:
-                        log.error("heartbeat on %s failed: %s", queue_name, exc)
-            if self._stopping.is_set() and not self._held:
-                return
+        while not self._closed.is_set():
+            self._closed.wait(HEARTBEAT_TICK_SECONDS)
+            try:
+                self._heartbeat_once()
+            except Exception:  # never lose the heartbeat
+                log.exception("unexpected error in the visibility heartbeat")
+
+    def _heartbeat_once(self) -> None:
+        now = time.monotonic()
+        due: dict[str, list[tuple[_Held, int, float]]] = {}
+        with self._cond:
+            for h in self._held.values():
+                if h.finished or h.released:
+                    continue
+                extend = heartbeat_extension_seconds(
+                    now=now,
+                    received_at=h.received_at,
+                    visible_until=h.visible_until,
+                    visibility_timeout_seconds=h.info.visibility_timeout_seconds,
+                    started_at=h.started_at,
+                    time_limit_seconds=h.time_limit_seconds,
+                )
+                if extend is None:
+                    continue
+                due.setdefault(h.message.queue_name, []).append((h, extend, h.visible_until))
+                h.visible_until = now + extend
+        for queue_name, entries in due.items():
+            for i in range(0, len(entries), limits.SQS_MAX_BATCH_ENTRIES):
+                chunk = entries[i : i + limits.SQS_MAX_BATCH_ENTRIES]
+                try:
+                    failures = self.app.transport.change_visibility_batch(
+                        queue_name, [(h.receipt_handle, s) for h, s, _ in chunk]
+                    )
+                except AwsError as exc:
+                    failures = [BatchFailure(str(j), exc.code or "", str(exc), False) for j in range(len(chunk))]
+                for f in failures:
+                    h, _, before = chunk[int(f.id)]
+                    with self._cond:
+                        h.visible_until = min(h.visible_until, before)  # try again on the next tick
+                    self._throttle.log(
+                        logging.WARNING, f"heartbeat:{queue_name}",
+                        "heartbeat on %s could not extend message %s: %s %s",
+                        queue_name, h.message.message_id, f.code, f.message,
+                    )
 
 
 def run_worker(app: App, queues: Sequence[str] | None = None, **options: object) -> int:

@@ -49,6 +49,8 @@ class ResultRecord:
         sent_at: epoch seconds the producer sent the task.
         updated_at: epoch seconds of this write.
         expires_at: epoch seconds after which the record counts as absent (DynamoDB TTL attribute).
+        lease_expires_at: epoch seconds until which a STARTED record written by :meth:`ResultStore.claim` holds
+            the task for the run that wrote it (``None``: no lease; any other record).
     """
 
     task_id: str
@@ -63,6 +65,7 @@ class ResultRecord:
     sent_at: float | None = None
     updated_at: float = 0.0
     expires_at: int = 0
+    lease_expires_at: float | None = None
 
     def stamped(self, ttl_seconds: int, now: float | None = None) -> ResultRecord:
         """A copy with ``updated_at`` = now and ``expires_at`` = now + ttl_seconds."""
@@ -79,6 +82,20 @@ def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) 
     return not existing.status.is_final and existing.attempts <= new.attempts
 
 
+def may_claim(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:
+    """The claim rule both stores implement (DynamoDB as a ConditionExpression).
+
+    A claim (a STARTED record with a lease) is taken when there is no live record, or the record is of an
+    earlier generation, or it is not final and holds no live lease (none, or ``lease_expires_at <= now``).
+    Attempt numbers do not matter: a lease that ran out may be taken over by any delivery.
+    """
+    if existing is None or existing.expires_at <= now or new.generation > existing.generation:
+        return True
+    if new.generation < existing.generation or existing.status.is_final:
+        return False
+    return existing.lease_expires_at is None or existing.lease_expires_at <= now
+
+
 class ResultStore(Protocol):
     """Where task outcomes are kept. Methods may raise :class:`sqsq.errors.AwsError`."""
 
@@ -88,4 +105,13 @@ class ResultStore(Protocol):
 
     def get(self, task_id: str) -> ResultRecord | None:
         """Strongly consistent read; an expired or missing record is ``None``."""
+        ...
+
+    def claim(self, record: ResultRecord) -> ResultRecord | None:
+        """Write ``record`` (STARTED, with ``lease_expires_at``) if :func:`may_claim` allows, atomically.
+
+        Returns:
+            ``None`` when the claim was written; otherwise the record that prevented it (read after the failed
+            conditional write, so it may have moved on since; ``None`` is never returned for a refusal).
+        """
         ...

@@ -3,7 +3,8 @@
 Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``task_name: S``, ``result: S``
 (JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
 ``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
-``expires_at: N`` (epoch seconds; the table's TTL attribute). DynamoDB deletes expired items only eventually
+``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
+claims only). DynamoDB deletes expired items only eventually
 (and moto never does), so readers treat ``expires_at <= now`` as absent.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
-from sqsq.errors import ResultsTableNotFound, ResultTooLarge
+from sqsq.errors import AwsError, ResultsTableNotFound, ResultTooLarge
 from sqsq.results import ResultRecord, Status
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
@@ -26,6 +27,15 @@ _CONDITION = (
     "attribute_not_exists(task_id) OR expires_at <= :now OR generation < :gen OR "
     "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)"
 )
+# The claim rule of sqsq.results.may_claim: no live record, or an earlier generation, or a record that is not
+# final and holds no live lease. DynamoDB evaluates it atomically with the write, so of two deliveries racing
+# for one task id exactly one claim succeeds; the other gets ConditionalCheckFailed and reads who holds it.
+_CLAIM_CONDITION = (
+    "attribute_not_exists(task_id) OR expires_at <= :now OR generation < :gen OR "
+    "(generation = :gen AND NOT #status IN (:success, :failure) AND "
+    "(attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now_exact))"
+)
+_CLAIM_READ_ATTEMPTS = 3
 
 
 def _item_size_bytes(item: dict[str, dict[str, str]]) -> int:
@@ -94,6 +104,44 @@ class DynamoResults:
             raise self._error(exc, f"writing the result of task {record.task_id}") from exc
         return True
 
+    def claim(self, record: ResultRecord) -> ResultRecord | None:
+        """Conditional PutItem of a STARTED record with a lease (see :func:`sqsq.results.may_claim`).
+
+        Returns:
+            None when the claim was written; otherwise the record that blocked it (strongly consistent read).
+
+        Raises:
+            ResultsTableNotFound: the table does not exist.
+            AwsError: any other failure after botocore's retries, or a blocking record that keeps vanishing.
+        """
+        for _ in range(_CLAIM_READ_ATTEMPTS):
+            now = time.time()
+            try:
+                self._clients.dynamodb.put_item(
+                    TableName=self.table_name,
+                    Item=_to_item(record),
+                    ConditionExpression=_CLAIM_CONDITION,
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":now": {"N": str(int(now))},
+                        ":now_exact": {"N": repr(round(now, 6))},
+                        ":gen": {"N": str(record.generation)},
+                        ":success": {"S": Status.SUCCESS.value},
+                        ":failure": {"S": Status.FAILURE.value},
+                    },
+                )
+                return None
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise self._error(exc, f"claiming task {record.task_id}") from exc
+            except BotoCoreError as exc:
+                raise self._error(exc, f"claiming task {record.task_id}") from exc
+            existing = self.get(record.task_id)
+            if existing is not None:
+                return existing
+            # The blocking record expired or was deleted between the write and the read: try the claim again.
+        raise AwsError(f"claiming task {record.task_id}: the record changed under every attempt; try again later")
+
     def get(self, task_id: str) -> ResultRecord | None:
         """Strongly consistent GetItem; missing or expired -> None.
 
@@ -134,6 +182,8 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
             item[key] = {"S": value}
     if r.sent_at is not None:
         item["sent_at"] = {"N": repr(round(r.sent_at, 6))}
+    if r.lease_expires_at is not None:
+        item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
     return item
 
 
@@ -159,4 +209,5 @@ def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
         sent_at=n("sent_at"),
         updated_at=n("updated_at") or 0.0,
         expires_at=int(n("expires_at") or 0),
+        lease_expires_at=n("lease_expires_at"),
     )

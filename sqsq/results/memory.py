@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
-from sqsq.results import ResultRecord, may_overwrite
+from sqsq.results import ResultRecord, may_claim, may_overwrite
 
 
 class MemoryResults:
-    """:class:`sqsq.results.ResultStore` in this process's memory. Thread-safe."""
+    """:class:`sqsq.results.ResultStore` in this process's memory. Thread-safe.
 
-    def __init__(self) -> None:
+    Args:
+        clock: epoch seconds now (default ``time.time``); tests pass a fake clock to expire leases and TTLs.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._items: dict[str, ResultRecord] = {}
         self._lock = threading.Lock()
+        self._clock = clock
         self.writes = 0
 
     def put(self, record: ResultRecord) -> bool:
         """Conditional write; returns False (nothing written) when a later state is stored."""
         with self._lock:
-            if not may_overwrite(self._items.get(record.task_id), record, time.time()):
+            if not may_overwrite(self._items.get(record.task_id), record, self._clock()):
                 return False
             self._items[record.task_id] = record
             self.writes += 1
@@ -29,6 +35,17 @@ class MemoryResults:
         """The record, or None when missing or past ``expires_at``."""
         with self._lock:
             record = self._items.get(task_id)
-        if record is None or record.expires_at <= time.time():
+        if record is None or record.expires_at <= self._clock():
             return None
         return record
+
+    def claim(self, record: ResultRecord) -> ResultRecord | None:
+        """Atomic conditional claim (see :func:`sqsq.results.may_claim`); returns the blocking record or None."""
+        with self._lock:
+            existing = self._items.get(record.task_id)
+            if not may_claim(existing, record, self._clock()):
+                assert existing is not None
+                return existing
+            self._items[record.task_id] = record
+            self.writes += 1
+            return None

@@ -96,3 +96,36 @@ def needs_marker(marker: str) -> str:
         raise FileNotFoundError(f"marker {marker} is missing")
     _sink(f"needs_marker ok {marker}")
     return "fixed"
+
+
+@app.task(max_retries=3, backoff=sqsq.Backoff(base_seconds=1, factor=2, max_seconds=10, jitter=False))
+def always_fails(tag: str) -> None:
+    """Fails on every run; its runs are 1 s, 2 s and 4 s apart (backoff without jitter), then it is dead-lettered."""
+    _sink(f"always_fails {tag} {time.time()}")
+    raise RuntimeError(f"always fails ({tag})")
+
+
+@app.task(time_limit_seconds=30)
+def long_running(seconds: float, tag: str) -> str:
+    """Runs longer than the test queues' 2 s visibility timeout; the worker's heartbeat keeps it invisible."""
+    _sink(f"start {tag} {os.getpid()} {time.time()}")
+    time.sleep(seconds)
+    _sink(f"end {tag} {os.getpid()} {time.time()}")
+    return tag
+
+
+@app.task(claim=True, time_limit_seconds=5)
+def claimed(seconds: float, tag: str) -> str:
+    """Claims its task id before running: two deliveries of one task id run it once."""
+    _sink(f"claimed {tag} {os.getpid()}")
+    time.sleep(seconds)
+    return tag
+
+
+@app.task()
+def mark(tag: str, seconds: float = 0.0) -> str:
+    """Writes ``mark TAG`` to the sink after ``seconds`` (counts executions per task across processes)."""
+    if seconds:
+        time.sleep(seconds)
+    _sink(f"mark {tag}")
+    return tag

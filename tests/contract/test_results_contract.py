@@ -63,3 +63,31 @@ def test_expired_record_reads_as_absent(results: ResultStore) -> None:
     assert results.put(old)
     assert results.get("t1") is None
     assert results.put(_rec(Status.RETRY, attempts=1))  # an expired record does not block a new one
+
+
+def _claim(attempts: int = 1, lease_seconds: float = 60, generation: int = 0) -> ResultRecord:
+    return _rec(Status.STARTED, attempts=attempts, generation=generation, lease_expires_at=time.time() + lease_seconds)
+
+
+def test_claim_is_taken_once_while_its_lease_lives(results: ResultStore) -> None:
+    first = _claim()
+    assert results.claim(first) is None
+    holder = results.claim(_claim(attempts=2))
+    assert holder is not None and holder.status is Status.STARTED and holder.attempts == 1
+    assert holder.lease_expires_at is not None and abs(holder.lease_expires_at - (first.lease_expires_at or 0)) < 1e-3
+
+
+def test_claim_whose_lease_ran_out_can_be_taken_over(results: ResultStore) -> None:
+    assert results.claim(_claim(attempts=2, lease_seconds=-1)) is None
+    assert results.claim(_claim(attempts=1)) is None  # any delivery may take over an expired lease
+    got = results.get("t1")
+    assert got is not None and got.attempts == 1 and (got.lease_expires_at or 0) > time.time()
+
+
+def test_claim_is_refused_by_a_final_record_and_allowed_over_a_retry(results: ResultStore) -> None:
+    assert results.put(_rec(Status.RETRY, attempts=1))
+    assert results.claim(_claim(attempts=2)) is None
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1"))  # the claimer records its result
+    holder = results.claim(_claim(attempts=3))
+    assert holder is not None and holder.status is Status.SUCCESS and holder.lease_expires_at is None
+    assert results.claim(_claim(attempts=1, generation=1)) is None  # a redrive starts a new generation
