@@ -21,8 +21,8 @@ class Settings(BaseModel):
 
     Build it with :func:`load_settings`. Each field can be given as an argument or as ``SQSQ_<FIELD>`` in
     the environment; the AWS ones also read the standard variables (``AWS_ENDPOINT_URL``,
-    ``AWS_REGION``/``AWS_DEFAULT_REGION``); credentials come from boto3's usual chain. An unknown ``SQSQ_*`` variable is an error, so a misspelt setting
-    cannot be silently ignored.
+    ``AWS_REGION``/``AWS_DEFAULT_REGION``); credentials come from boto3's usual chain. An unknown ``SQSQ_*``
+    variable is an error, so a misspelt setting cannot be silently ignored.
 
     Attributes:
         app_name: the app's name; prefixes resource names.
