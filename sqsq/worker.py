@@ -76,7 +76,7 @@ ACK_ENTRY_RETRY_SECONDS = 0.2
 """Pause before trying failed entries again (doubled each time)."""
 MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) empty queues."""
-RECEIVER_JOIN_MARGIN_SECONDS = 5.0
+LONG_POLL_SHUTDOWN_WAIT_SECONDS = 1.0
 """At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
 _CLOCK_SKEW_CODES = {"SignatureDoesNotMatch", "InvalidSignatureException", "RequestExpired", "RequestTimeTooSkewed"}
 
@@ -334,13 +334,22 @@ class Worker:
 
     def _shutdown(self, receivers: list[threading.Thread]) -> None:
         deadline = time.monotonic() + self.shutdown_grace_seconds
+        tasks_done_at: float | None = None
         # Nothing starts once stopping is set (see _run_one), so every unstarted message can be released now, and
         # again as long polls in flight return more.
         while True:
             self._release_unstarted()
+            now = time.monotonic()
             with self._cond:
                 running = any(h.running for h in self._held.values())
-            if not running or time.monotonic() >= deadline:
+            if not running and tasks_done_at is None:
+                tasks_done_at = now
+            polling = any(r.is_alive() for r in receivers)
+            # A long poll in flight can last WaitTimeSeconds (20 s); wait for it only while tasks still run, plus a
+            # moment. What it returns after the process exits comes back after the visibility timeout: late, not lost.
+            if tasks_done_at is not None and (not polling or now - tasks_done_at >= LONG_POLL_SHUTDOWN_WAIT_SECONDS):
+                break
+            if now >= deadline:
                 break
             time.sleep(0.05)
         with self._cond:
@@ -350,11 +359,9 @@ class Worker:
         if still:
             log.warning("%d task(s) still running after the grace period: releasing their messages", len(still))
             self._release(still)
-        # A long poll in flight returns within its WaitTimeSeconds; its messages are released as it returns.
-        join_by = time.monotonic() + self.wait_time_seconds + RECEIVER_JOIN_MARGIN_SECONDS
-        for r in receivers:
-            r.join(timeout=max(0.0, join_by - time.monotonic()))
         self._release_unstarted()
+        if any(r.is_alive() for r in receivers):
+            log.info("a long poll is still in flight: any message it returns comes back after its visibility timeout")
 
     def _release_unstarted(self) -> None:
         with self._cond:
@@ -369,13 +376,14 @@ class Worker:
     def _receive_loop(self, logical: str, info: QueueInfo) -> None:
         queue_name = self.app.queue_name(logical)
         failures = 0
+        last_empty = last_partial = True
         while not self._stopping.is_set():
             with self._cond:
                 # Receive only when a whole batch (or all free slots) fits, to keep requests per task low.
                 want = min(limits.SQS_MAX_RECEIVE_MESSAGES, self._slots)
-                while self._slots - len(self._held) < want and not self._stopping.is_set():
+                while self._slots - self._unfinished() < want and not self._stopping.is_set():
                     self._cond.wait(0.5)
-                room = self._slots - len(self._held)
+                room = self._slots - self._unfinished()
             pause = self._paused_until - time.monotonic()
             if pause > 0:
                 self._stopping.wait(pause)
@@ -383,9 +391,16 @@ class Worker:
             if self._stopping.is_set():
                 return
             try:
-                messages = self.app.transport.receive(queue_name, min(room, 10), self.wait_time_seconds)
-                # Burst mode asks for the queue's counts only after an empty receive, not per request.
-                drained = not messages and self.burst and self._queue_drained(queue_name)
+                # Burst mode asks for the queue's counts before the first receive and after an empty one (never per
+                # full receive), so an empty queue ends the run at once instead of after a 20 s long poll.
+                drained = self.burst and last_empty and self._queue_drained(queue_name)
+                # After a receive that got fewer messages than it asked for, the queue is nearly empty: in burst
+                # mode the next poll is short, so the run ends soon after the last message instead of 20 s later.
+                wait = min(1, self.wait_time_seconds) if self.burst and last_partial else self.wait_time_seconds
+                asked = min(room, limits.SQS_MAX_RECEIVE_MESSAGES)
+                messages = [] if drained else self.app.transport.receive(queue_name, asked, wait)
+                last_empty = not messages
+                last_partial = len(messages) < asked
             except Exception as exc:  # AwsError, or anything unexpected: the loop must survive
                 failures += 1
                 self.stats.receive_failures += 1
@@ -406,11 +421,20 @@ class Worker:
                 log.info("receive from %s works again after %d failure(s)", queue_name, failures)
                 failures = 0
             if drained:
+                # Burst mode: this queue is done; another long poll would only delay the exit.
                 self._idle_queues.add(logical)
-                continue
+                return
             self._idle_queues.discard(logical)
             if messages:
                 self._take(messages, info)
+
+    def _unfinished(self) -> int:
+        """Held messages that still take a slot: waiting or running. Caller holds ``self._cond``.
+
+        A finished message waiting for its batched delete no longer takes a slot, so receiving goes on while
+        deletes are batched (a finished message's outcome is already durable).
+        """
+        return sum(1 for h in self._held.values() if not h.finished and not h.released)
 
     def _take(self, messages: list[ReceivedMessage], info: QueueInfo) -> None:
         now = time.monotonic()

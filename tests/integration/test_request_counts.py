@@ -95,7 +95,7 @@ def test_single_sends_outside_a_batch_make_one_request_each(shop: Deployed) -> N
 
 
 def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one_write_per_task(
-    shop: Deployed,
+    local_aws: LocalAwsServer, tmp_path: Path
 ) -> None:
     """A full queue drained by one worker: ~0.1 ReceiveMessage + 0.1 DeleteMessageBatch + 1 PutItem per task.
 
@@ -105,8 +105,10 @@ def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one
     that came back empty after the queue drained: the one in flight at SIGTERM (one queue is consumed, `-Q default`:
     each queue has its own receiver and long poll), plus one per further 20 s the
     test took to notice (normally none). Burst mode is not used because its exit path adds GetQueueAttributes
-    calls and short polls that measure the exit rule, not the steady cost.
+    calls and short polls that measure the exit rule, not the steady cost. The queue's VisibilityTimeout is 30 s
+    (not the fixtures' 2 s) so that no heartbeat is due while a message waits its turn on a slow machine.
     """
+    shop = deploy(shop_app.app, local_aws, tmp_path, visibility_timeout_seconds=30)
     handles = sqsq.send_many(shop_app.add, [{"x": i, "y": 0} for i in range(1000)])
     shop.server.reset_request_counts()
     proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8")  # one queue: one long poll

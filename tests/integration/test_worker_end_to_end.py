@@ -147,19 +147,19 @@ def test_unknown_task_and_malformed_body_are_recorded_and_the_worker_keeps_runni
     assert undecodable_id
 
 
-def test_send_many_of_1000_makes_100_send_requests_and_the_worker_about_100_receives(shop: Deployed) -> None:
-    shop.app.transport.queue_info(shop.queue())  # queue URL and attributes are looked up once, beforehand
-    shop.server.reset_request_counts()
-    handles = sqsq.send_many(shop_app.add, [{"x": i, "y": 0} for i in range(1000)])
-    sent = shop.server.request_counts()
-    assert sent.get("sqs:SendMessageBatch") == 100
-    assert sent.get("sqs:SendMessage", 0) == 0
-    shop.server.reset_request_counts()
-    _burst(shop, "--concurrency", "8")
-    worker = shop.server.request_counts()
-    assert handles[-1].get(timeout_seconds=5) == 999
-    print("worker requests for 1,000 tasks:", worker)
-    assert worker.get("sqs:ReceiveMessage", 0) <= 101 + 10  # + the empty receives of the burst exit
-    assert worker.get("sqs:DeleteMessageBatch", 0) <= 101
-    assert worker.get("dynamodb:PutItem", 0) == 1000
-    assert worker.get("dynamodb:GetItem", 0) == 0
+def test_idle_worker_stops_on_sigterm_without_waiting_out_its_long_poll(shop: Deployed) -> None:
+    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default")  # WaitTimeSeconds 20
+    time.sleep(2)  # started and inside its first long poll
+    started = time.monotonic()
+    assert stop_process(proc, signal.SIGTERM, timeout_seconds=30) == 0
+    # Behaviour, not speed: a 20 s long poll in flight is not waited out (the bound leaves 15 s of slack).
+    assert time.monotonic() - started < 18
+
+
+def test_burst_worker_exits_once_its_queues_are_empty(shop: Deployed) -> None:
+    h = sqsq.send(shop_app.add, {"x": 1, "y": 1})
+    started = time.monotonic()
+    proc = shop.spawn("worker", "tests.apps.shop:app", "--burst")  # WaitTimeSeconds 20
+    assert proc.wait(timeout=60) == 0
+    assert h.get(timeout_seconds=5) == 2
+    assert time.monotonic() - started < 18  # no second 20 s long poll after the queues were found empty
