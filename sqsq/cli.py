@@ -75,7 +75,9 @@ def load_app(spec: str) -> App:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
-    app = getattr(module, attr, None)
+    if not hasattr(module, attr):
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}; APP is module:attribute of a sqsq.App")
+    app = getattr(module, attr)
     if not isinstance(app, App):
         raise ConfigError(f"{spec!r} is not a sqsq.App (got {type(app).__name__})")
     return app
@@ -152,6 +154,8 @@ def local(
             click.echo(f"export {key}={value}")
         click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
         click.echo(f"export AWS_REGION={app.settings.region}")
+        if "SQSQ_APP_NAME" not in exports:
+            click.echo(f"export SQSQ_APP_NAME={app.name}  # lets `sqsq result ID` find the results table")
         click.echo("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
         sys.stdout.flush()
         if template_path and run_lambdas:
@@ -258,12 +262,20 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
     """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME)."""
     app = load_app(app_spec) if app_spec else App(os.environ.get("SQSQ_APP_NAME", "sqsq"))
     handle = AsyncResult(task_id, app=app)
-    if wait:
-        try:
-            handle.get(timeout_seconds=timeout_seconds)
-        except TaskFailed:
-            pass
-    record = handle.record()
+    try:
+        if wait:
+            try:
+                handle.get(timeout_seconds=timeout_seconds)
+            except TaskFailed:
+                pass
+        record = handle.record()
+    except ResultsTableNotFound as exc:
+        if app_spec or os.environ.get("SQSQ_APP_NAME") or os.environ.get("SQSQ_RESULTS_TABLE"):
+            raise
+        raise ResultsTableNotFound(
+            f"{exc}. Which app's table? Pass --app module:attribute, or set SQSQ_APP_NAME (or SQSQ_RESULTS_TABLE)",
+            code=exc.code,
+        ) from exc
     if as_json:
         click.echo(json.dumps(record.__dict__ if record else {"task_id": task_id, "status": "PENDING"}, default=str))
     elif record is None:
@@ -331,7 +343,12 @@ def _dlq_option_visibility(fn: Any) -> Any:
 def _open_dlq(app_spec: str, queue: str, visibility_timeout_seconds: int = 120) -> Any:
     from sqsq.dlq import DeadLetterQueue
 
-    return DeadLetterQueue(load_app(app_spec), queue, visibility_timeout_seconds=visibility_timeout_seconds)
+    app = load_app(app_spec)
+    try:
+        return DeadLetterQueue(app, queue, visibility_timeout_seconds=visibility_timeout_seconds)
+    except QueueNotFound as exc:
+        known = ", ".join(app.logical_queues())
+        raise QueueNotFound(f"{exc}. {app_spec}'s queues are: {known}", code=exc.code) from exc
 
 
 def _dlq_console() -> Any:
@@ -623,7 +640,10 @@ def template(
             click.echo(f"{check_path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
         if findings:
             sys.exit(EXIT_CONFIG)
-        click.echo(f"{check_path}: ok (B12, B14, B15)")
+        click.echo(
+            f"{check_path}: ok (ReportBatchItemFailures on every SQS event; VisibilityTimeout >= 6 x function timeout "
+            "+ batching window; maxReceiveCount >= 5 or MaximumConcurrency set)"
+        )
         return
     app = load_app(app_spec)
     options = TemplateOptions(

@@ -44,6 +44,14 @@ class ValidationError(SqsqError):
     """
 
     def __init__(self, task_name: str, message: str, errors: list[dict[str, object]] | None = None):
+        if errors:
+            # One line, field by field: "x: Input should be a valid integer (got 'one'); y: Field required".
+            parts = []
+            for e in errors[:10]:
+                loc = ".".join(str(p) for p in e.get("loc", ()) or ()) or "(arguments)"  # type: ignore[attr-defined]
+                got = f" (got {e['input']!r:.60})" if "input" in e and e.get("type") != "missing" else ""
+                parts.append(f"{loc}: {e.get('msg', 'invalid')}{got}")
+            message = "; ".join(parts) + (f"; and {len(errors) - 10} more" if len(errors) > 10 else "")
         super().__init__(f"invalid arguments for task {task_name!r}: {message}")
         self.task_name = task_name
         self.errors = errors or []

@@ -43,7 +43,7 @@ def stdlib_root() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-@app.task(queue="files", max_retries=0)
+@app.task(name="census.parse_file", queue="files", max_retries=0)
 def parse_file(args: SourceFile) -> FileCounts:
     """Parse one standard-library file and count its lines, functions, classes and imports.
 
