@@ -8,9 +8,9 @@ Reading a DLQ without consuming it
     (ChangeMessageVisibilityBatch to 0). If the process dies instead, they reappear after the visibility timeout.
 
 Where the failure reason comes from
-    The results table: the FAILURE record keyed by the envelope's task id (for an undecodable body, by the SQS
-    message id the worker received it under; a message moved by the worker gets a new id in the DLQ, so then
-    the reason is the decode error, computed again here).
+    The results table: the FAILURE record keyed by the envelope's task id (for an undecodable body, by
+    :func:`sqsq.message.undecodable_id` of the body, which survives the copy to the DLQ; without a record the
+    reason is the decode error, computed again here).
 
 Redrive
     Selected messages go back to their source queue, send first and delete second, so a crash in between
@@ -48,7 +48,7 @@ from typing import Any
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
-from sqsq.message import Envelope, body_size_bytes
+from sqsq.message import Envelope, body_size_bytes, undecodable_id
 from sqsq.results import ResultRecord
 from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage, Transport
 
@@ -78,7 +78,7 @@ class DlqEntry:
         message: the message as received from the DLQ.
         envelope: the decoded envelope, or ``None`` when the body is not one.
         decode_error: why the body did not decode (``None`` when it did).
-        record: the results-table record (by task id, or message id when undecodable), or ``None``.
+        record: the results-table record (by task id, or by undecodable_id(body) when undecodable), or ``None``.
     """
 
     message: ReceivedMessage
@@ -93,8 +93,8 @@ class DlqEntry:
 
     @property
     def task_id(self) -> str:
-        """The task id, or the message id for an undecodable body."""
-        return self.envelope.id if self.envelope else self.message.message_id
+        """The task id, or for an undecodable body the id its record is filed under (:func:`undecodable_id`)."""
+        return self.envelope.id if self.envelope else undecodable_id(self.message.body)
 
     @property
     def task_name(self) -> str:
@@ -411,7 +411,7 @@ class DeadLetterQueue:
             decode_error = None
         except MessageDecodeError as exc:
             envelope, decode_error = None, str(exc)
-        record = self.app.results.get(envelope.id if envelope else message.message_id)
+        record = self.app.results.get(envelope.id if envelope else undecodable_id(message.body))
         return DlqEntry(message=message, envelope=envelope, decode_error=decode_error, record=record)
 
     def _scan(self, reader: _Reader) -> Iterator[list[DlqEntry]]:

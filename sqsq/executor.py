@@ -60,7 +60,7 @@ from typing import Any
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, ResultTooLarge, Retry, TaskNotRegistered, ValidationError
-from sqsq.message import Envelope
+from sqsq.message import Envelope, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.task import Task
 from sqsq.transport import ReceivedMessage
@@ -230,8 +230,10 @@ class Executor:
         try:
             envelope = Envelope.from_body(message.body)
         except MessageDecodeError as exc:
-            # No task id to file it under: the SQS message id names the record, so `sqsq result` finds it.
-            return self._dead_letter(message.message_id, "<undecodable>", attempt, 0, None, exc, "MessageDecodeError")
+            # No task id to file it under: an id derived from the body names the record (see undecodable_id).
+            return self._dead_letter(
+                undecodable_id(message.body), "<undecodable>", attempt, 0, None, exc, "MessageDecodeError"
+            )
         try:
             task = self.app.get_task(envelope.task)
             model = task.validate_args(envelope.args)

@@ -13,6 +13,7 @@ attempt count and its result record may move on from FAILURE). Attempt numbers a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -35,6 +36,15 @@ _SQS_FORBIDDEN = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 def _escape_forbidden(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group(0)):04x}"
+
+
+def undecodable_id(body: str) -> str:
+    """The id an undecodable body's FAILURE record is filed under: ``"undecodable-"`` + 32 hex of SHA-256(body).
+
+    Such a body carries no task id, and its SQS MessageId changes when the worker copies it to the DLQ, so the
+    id is derived from the body itself: the DLQ tools find the record from the message they read.
+    """
+    return "undecodable-" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def new_task_id() -> str:

@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 import sqsq
+from sqsq.message import undecodable_id
 from sqsq.results import Status
 from sqsq.transport import OutgoingMessage
 from tests.apps import shop as shop_app
@@ -143,8 +144,8 @@ def test_unknown_task_and_malformed_body_are_recorded_and_the_worker_keeps_runni
     assert bad_args is not None and bad_args.error_type == "ValidationError"
     bodies = _dlq_bodies(shop)
     assert "this is not json" in bodies and len(bodies) == 3
-    (undecodable_id,) = [b for b in bodies if b == "this is not json"]
-    assert undecodable_id
+    garbage = sqsq.AsyncResult(undecodable_id("this is not json"), app=shop.app).record()
+    assert garbage is not None and garbage.status is Status.FAILURE and garbage.error_type == "MessageDecodeError"
 
 
 def test_idle_worker_stops_on_sigterm_without_waiting_out_its_long_poll(shop: Deployed) -> None:

@@ -21,7 +21,7 @@ from sqsq.dlq import (
     resolve_source_queue,
 )
 from sqsq.errors import AwsError, ConfigError, PurgeInProgress
-from sqsq.message import Envelope, new_task_id
+from sqsq.message import Envelope, new_task_id, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.results.memory import MemoryResults
 from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage
@@ -84,12 +84,12 @@ def test_listing_shows_recorded_failure_and_consumes_nothing() -> None:
     assert (depth.visible, depth.in_flight) == (13, 0)
 
 
-def test_undecodable_body_is_listed_by_message_id_with_its_decode_error() -> None:
+def test_undecodable_body_is_listed_under_its_body_derived_id_with_its_decode_error() -> None:
     app = make_app()
     app.transport.send_batch("u-default-dlq", [OutgoingMessage("0", "not json at all")])
     (entry,) = DeadLetterQueue(app, "default", wait_seconds=0).entries()
     assert entry.task_name == UNDECODABLE
-    assert entry.task_id == entry.message_id
+    assert entry.task_id == undecodable_id("not json at all")
     assert entry.error_type == "MessageDecodeError"
     assert "not JSON" in (entry.error_message or "")
 

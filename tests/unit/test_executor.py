@@ -9,6 +9,7 @@ import pytest
 import sqsq
 from sqsq.errors import AwsError
 from sqsq.executor import Ack, DeadLetter, Executor, Release, RetryAfter, attempts_allowed
+from sqsq.message import undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.transport import ReceivedMessage
 from tests.unit.conftest import MemoryApp
@@ -120,12 +121,12 @@ def test_invalid_args_in_a_message_are_recorded_as_failure(mem: MemoryApp) -> No
     assert isinstance(outcome, DeadLetter) and outcome.error_type == "ValidationError"
 
 
-def test_malformed_body_is_recorded_under_its_message_id(mem: MemoryApp) -> None:
+def test_malformed_body_is_recorded_under_an_id_derived_from_the_body(mem: MemoryApp) -> None:
     mem.transport.send_batch("unit-default", [sqsq.transport.OutgoingMessage("0", "<xml/>")])
     m = _receive(mem)
     outcome = Executor(mem.app).execute(m, 3)
     assert isinstance(outcome, DeadLetter) and outcome.error_type == "MessageDecodeError"
-    record = mem.results.get(m.message_id)
+    record = mem.results.get(undecodable_id("<xml/>"))
     assert record is not None and record.status is Status.FAILURE
 
 

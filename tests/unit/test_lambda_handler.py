@@ -18,7 +18,7 @@ from sqsq.app import App
 from sqsq.errors import AwsError
 from sqsq.lambda_handler import SqsLambdaHandler, lambda_handler
 from sqsq.local.esm import lambda_record, settle
-from sqsq.message import Envelope
+from sqsq.message import Envelope, undecodable_id
 from sqsq.results import Status
 from sqsq.results.memory import MemoryResults
 from sqsq.transport import BatchFailure, OutgoingMessage
@@ -252,7 +252,7 @@ def test_malformed_and_unknown_task_records_are_recorded_failures_that_spare_the
 
     # Both fail for good: FAILURE recorded with the reason, a copy in the DLQ, the original deleted by Lambda.
     assert _failed_ids(response) == []
-    garbage = rig.results.get(r[1]["messageId"])
+    garbage = rig.results.get(undecodable_id(r[1]["body"]))
     assert garbage is not None and garbage.status is Status.FAILURE and garbage.error_type == "MessageDecodeError"
     unknown = rig.results.get("unknown-1")
     assert unknown is not None and unknown.status is Status.FAILURE and unknown.error_type == "TaskNotRegistered"
