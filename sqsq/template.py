@@ -75,6 +75,8 @@ class TemplateOptions:
     Attributes:
         handler: the function's Handler (``path/module.attribute``); default ``lambdas/<app name>.handler``.
         code_uri: the function's CodeUri (folder holding ``sqsq/`` and ``lambdas/``), default ``"."``.
+        dependencies_uri: ContentUri of the dependencies layer: a folder with a ``requirements.txt`` that
+            ``sam build`` installs (pydantic, Powertools; boto3 is in the runtime), default ``"infra/lambda-layer"``.
         runtime: Lambda runtime.
         memory_size_mb: function memory, MB.
         batch_size: records per invocation, 1-10 (sqsq does not render a batching window above 10 records).
@@ -86,6 +88,7 @@ class TemplateOptions:
 
     handler: str | None = None
     code_uri: str = "."
+    dependencies_uri: str = "infra/lambda-layer"
     runtime: str = "python3.11"
     memory_size_mb: int = 512
     batch_size: int = 10
@@ -338,6 +341,17 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
         "POWERTOOLS_SERVICE_NAME": name,
         "POWERTOOLS_METRICS_NAMESPACE": "sqsq",
     }
+    resources["DependenciesLayer"] = {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Properties": {
+            "LayerName": _sub(f"{name}-${{Stage}}-dependencies"),
+            "Description": "sqsq's dependencies (sam build installs the folder's requirements.txt)",
+            "ContentUri": opts.dependencies_uri,
+            "CompatibleRuntimes": [opts.runtime],
+            "RetentionPolicy": "Delete",
+        },
+        "Metadata": {"BuildMethod": opts.runtime},
+    }
     resources["ConsumerFunction"] = {
         "Type": "AWS::Serverless::Function",
         "DependsOn": ["ConsumerLogGroup"],
@@ -349,6 +363,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
             "MemorySize": opts.memory_size_mb,
             "Timeout": timeout,
             "Role": {"Fn::GetAtt": ["ConsumerRole", "Arn"]},
+            "Layers": [{"Ref": "DependenciesLayer"}],
             "Environment": {"Variables": environment},
             "Events": events,
         },

@@ -13,7 +13,9 @@ silently skips, checked against moto 5.2.5's resource handlers:
   inside SendMessage (which needs Docker) and delete the messages; in sqsq the local event source mapping
   (:mod:`sqsq.local.esm`) plays that part, reading the same settings from the template;
 * ``AWS::Serverless::Function``: its ``CodeUri`` (a local folder) is replaced by a one-line ``InlineCode``
-  placeholder before the transform, so no S3 upload is needed; moto never runs it.
+  placeholder before the transform, so no S3 upload is needed; moto never runs it;
+* ``AWS::Serverless::LayerVersion`` (the dependencies layer) is left out, with the functions' ``Layers``: locally
+  the handler runs in this Python environment, which has the dependencies already.
 
 Example:
     >>> stack = deploy_template("template.yaml", "http://127.0.0.1:4566", parameters={"Stage": "dev"})  # doctest: +SKIP
@@ -109,8 +111,12 @@ def translate_sam(
     except ImportError as exc:  # pragma: no cover - dependency of the local extra
         raise ConfigError("deploying template.yaml locally needs aws-sam-translator: pip install 'sqsq[local]'") from exc
     sam = copy.deepcopy(dict(template))
-    for res in (sam.get("Resources") or {}).values():
+    resources = sam.get("Resources") or {}
+    for layer in [k for k, r in resources.items() if r.get("Type") == "AWS::Serverless::LayerVersion"]:
+        del resources[layer]
+    for res in resources.values():
         if res.get("Type") == "AWS::Serverless::Function":
+            res.get("Properties", {}).pop("Layers", None)
             props = res.setdefault("Properties", {})
             if "CodeUri" in props:
                 props.pop("CodeUri")

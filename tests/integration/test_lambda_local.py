@@ -215,8 +215,8 @@ def test_cli_lambda_local_runs_the_demo_template_until_its_queues_are_empty(loca
         queue_prefix=env["SQSQ_QUEUE_PREFIX"],
         results_table=env["SQSQ_RESULTS_TABLE"],
     )
-    good = demo.send("sqsq.demo.app.parse_file", {"relative_path": "json/__init__.py"})
-    bad = demo.send("sqsq.demo.app.parse_file", {"relative_path": "../outside.py"})
+    good = demo.send("census.parse_file", {"relative_path": "json/__init__.py"})
+    bad = demo.send("census.parse_file", {"relative_path": "../outside.py"})
 
     done = subprocess.run(
         [sys.executable, "-m", "sqsq.cli", "--log-level", "WARNING", "lambda-local", "--template", "template.yaml",
