@@ -7,7 +7,7 @@ Run ``python bench/run.py`` (a few minutes) or ``python bench/run.py --quick`` (
 2. runs each drain workload with the plain loop (``bench/plain_worker.py``) and with sqsq (``python -m sqsq.cli
    worker bench.bench_app:app``), each as a real subprocess started after its queue was filled:
    (a) no-op tasks, results off; (b) the same with DynamoDB results on; (c) 50 ms sleeps at concurrency 8;
-   (d) ~20 ms of pure-Python work per task;
+   (d) ~20 ms of pure-Python work per task (sqsq also with ``--pool process``);
 3. measures the producers alone (``send_many``, single ``send`` calls, ``with app.batch():``), send-to-start latency
    with a warm idle worker and a paced producer, an idle worker's ReceiveMessage rate, its SIGTERM-to-exit time,
    and the Lambda handler's import cost;
@@ -491,8 +491,8 @@ def task_args(wl: Workload, i: int) -> dict[str, Any]:
     return args
 
 
-def run_sqsq(h: Harness, wl: Workload) -> RunResult:
-    """sqsq on ``wl``: ``send_many`` producer (in this process), ``sqsq worker`` subprocess consumer."""
+def run_sqsq(h: Harness, wl: Workload, pool: str = "thread") -> RunResult:
+    """sqsq on ``wl``: ``send_many`` producer (in this process), ``sqsq worker --pool POOL`` subprocess consumer."""
     app, prefix = configure_app(h)
     queue = app.queue_name(None)
     url = h.queue_url(queue)
@@ -503,8 +503,9 @@ def run_sqsq(h: Harness, wl: Workload) -> RunResult:
     app.send_many(task, [task_args(wl, i) for i in range(wl.n)])
     enqueue_seconds = time.monotonic() - started
     after_produce = h.snapshot()
-    command = sqsq_worker_command(wl.concurrency)
-    result = run_worker_and_drain(h, "sqsq", wl, command, worker_env(h, prefix, sink_path), url, Sink(sink_path),
+    command = sqsq_worker_command(wl.concurrency, *(["--pool", pool] if pool != "thread" else []))
+    system = "sqsq" if pool == "thread" else f"sqsq --pool {pool}"
+    result = run_worker_and_drain(h, system, wl, command, worker_env(h, prefix, sink_path), url, Sink(sink_path),
                                   before, after_produce, enqueue_seconds)
     if wl.results:
         result.results_stored = count_success(h, f"{prefix}results")
@@ -827,7 +828,8 @@ class Report:
             "empty (deletes, and for sqsq the results, landed). *steady* = (n-1) / (last start - first start). "
             "*start latency* is send -> task start for a pre-filled queue, so it is mostly time spent waiting in the "
             "backlog (see the paced table for latency). Plain loop = `bench/plain_worker.py`, N threads each "
-            "Receive(10, long poll) -> run -> DeleteMessageBatch. sqsq = `sqsq worker -c N` (prefetch 10).",
+            "Receive(10, long poll) -> run -> DeleteMessageBatch. sqsq = `sqsq worker -c N` (prefetch 10); "
+            "`--pool process` runs the task bodies in N child processes (peak RSS sums the worker and its children).",
             "",
             "| workload | system | conc | drain tasks/s | vs plain | steady tasks/s | worker start s | start latency "
             "p50 / p95 ms | peak RSS MiB | dup / missing |",
@@ -1070,6 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
                         report.add(wl, step(f"rep {rep + 1}/{plan.reps} {wl.title}: plain + PutItem",
                                             lambda wl=wl: run_plain(h, wl, with_put_item=True)))
                     report.add(wl, step(f"rep {rep + 1}/{plan.reps} {wl.title}: sqsq", lambda wl=wl: run_sqsq(h, wl)))
+                    if wl.kind == "cpu":  # CPU-bound: also in child processes (no GIL contention)
+                        report.add(wl, step(f"rep {rep + 1}/{plan.reps} {wl.title}: sqsq --pool process",
+                                            lambda wl=wl: run_sqsq(h, wl, pool="process")))
             if not args.skip_extras:
                 report.producers = step("producers", lambda: run_producers(h, plan.n_producer))
                 report.latency = [step(f"paced latency: {s}", lambda s=s: run_paced(h, plan, s))

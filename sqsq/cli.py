@@ -195,6 +195,8 @@ def provision(app_spec: str) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--shutdown-grace-seconds", default=30.0, show_default=True, type=float,
               help="After SIGTERM, how long running tasks may finish.")
+@click.option("--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="Run def tasks on threads, or in -c child processes (CPU-bound tasks; they import APP).")
 def worker(
     app_spec: str,
     queues: tuple[str, ...],
@@ -203,6 +205,7 @@ def worker(
     wait_time_seconds: int | None,
     burst: bool,
     shutdown_grace_seconds: float,
+    pool: str,
 ) -> None:
     """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches."""
     from sqsq.worker import Worker
@@ -216,6 +219,8 @@ def worker(
         wait_time_seconds=wait_time_seconds,
         burst=burst,
         shutdown_grace_seconds=shutdown_grace_seconds,
+        pool="process" if pool == "process" else "thread",
+        app_spec=app_spec,
     )
     w.install_signal_handlers()
     sys.exit(w.run())

@@ -18,7 +18,8 @@ SqsqError
 ├── TaskFailed                  the task ended in FAILURE (remote error type and message)
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
-└── LocalServerError            the embedded local AWS could not start
+├── LocalServerError            the embedded local AWS could not start
+└── ChildProcessDied            a process-pool child died mid-task (sqsq.pools.process; the message is released)
 ```
 
 Every message says what went wrong and what to do about it.

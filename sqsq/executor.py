@@ -57,6 +57,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, ResultTooLarge, Retry, TaskNotRegistered, ValidationError
@@ -122,6 +124,42 @@ class Release:
 
 
 Outcome = Ack | RetryAfter | DeadLetter | Release
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message ready to run (from :meth:`Executor.prepare`): its task, validated arguments and base record.
+
+    Attributes:
+        task: the registered task the message names.
+        model: the validated arguments.
+        args: the envelope's arguments as sent (JSON-compatible; what a pool process is given).
+        base: the STARTED-shaped record the outcome is written from.
+        max_receive_count: the source queue's redrive maxReceiveCount, or None.
+    """
+
+    task: Task[Any, Any]
+    model: BaseModel
+    args: dict[str, Any]
+    base: ResultRecord
+    max_receive_count: int | None
+
+
+def encode_result(task: Task[Any, Any], value: Any) -> str:
+    """A task's return value as the JSON text to record, within DynamoDB's item budget.
+
+    Raises:
+        ResultTooLarge: over :data:`sqsq.limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES`.
+        Exception: whatever pydantic raises for a value its return annotation cannot encode.
+    """
+    result_json = task.dump_result(value)
+    if len(result_json.encode()) > limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES:
+        raise ResultTooLarge(
+            f"result is {len(result_json.encode())} bytes; results are limited to "
+            f"{limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES} bytes (DynamoDB's 400 KB item). "
+            "Return a reference (e.g. an S3 key) instead"
+        )
+    return result_json
 
 
 def attempts_allowed(max_retries: int | None, max_receive_count: int | None) -> int:
@@ -215,7 +253,7 @@ class Executor:
     def execute(
         self, message: ReceivedMessage, max_receive_count: int | None, *, remaining_time_seconds: float | None = None
     ) -> Outcome:
-        """Handle one message.
+        """Handle one message: :meth:`prepare`, run the task here, :meth:`finish`.
 
         Args:
             message: the received message (``receive_count`` is the attempt number).
@@ -225,6 +263,36 @@ class Executor:
 
         Returns:
             Ack, RetryAfter, DeadLetter or Release. Never raises for anything the message or task does.
+        """
+        prepared = self.prepare(message, max_receive_count, remaining_time_seconds=remaining_time_seconds)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        started = time.monotonic()
+        try:
+            value = prepared.task.run(prepared.model)
+        except Exception as exc:
+            return self.finish(prepared, error=exc)
+        try:
+            result_json = encode_result(prepared.task, value)
+        except Exception as exc:
+            return self.finish(prepared, encode_error=exc)
+        return self.finish(prepared, result_json=result_json, duration_seconds=time.monotonic() - started)
+
+    def prepare(
+        self, message: ReceivedMessage, max_receive_count: int | None, *, remaining_time_seconds: float | None = None
+    ) -> Prepared | Outcome:
+        """The first half of :meth:`execute`: decode, look up, validate, claim or check for a finished duplicate.
+
+        The worker calls this, runs the task where it chooses (a thread, a pool process, the event loop), then
+        calls :meth:`finish`, so everything written to the results store is written from the worker process.
+
+        Args:
+            message: the received message (``receive_count`` is the attempt number).
+            max_receive_count: the source queue's redrive maxReceiveCount, or None.
+            remaining_time_seconds: as for :meth:`execute`.
+
+        Returns:
+            A :class:`Prepared` to run, or the outcome when the message must not run (it was recorded if needed).
         """
         attempt = message.receive_count
         try:
@@ -266,25 +334,36 @@ class Executor:
                     self._put(base)
                 except AwsError as exc:
                     return self._store_down(envelope.id, "recording STARTED", exc)
+        return Prepared(task, model, dict(envelope.args), base, max_receive_count)
 
-        started = time.monotonic()
-        try:
-            value = task.run(model)
-        except Exception as exc:
-            return self._failed(task, base, exc, max_receive_count)
-        duration = time.monotonic() - started
+    def finish(
+        self,
+        prepared: Prepared,
+        *,
+        result_json: str | None = None,
+        error: Exception | None = None,
+        encode_error: Exception | None = None,
+        duration_seconds: float = 0.0,
+    ) -> Outcome:
+        """The second half of :meth:`execute`: record how a prepared run ended and say what to do with the message.
 
-        try:
-            result_json = task.dump_result(value)
-            if len(result_json.encode()) > limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES:
-                raise ResultTooLarge(
-                    f"result is {len(result_json.encode())} bytes; results are limited to "
-                    f"{limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES} bytes (DynamoDB's 400 KB item). "
-                    "Return a reference (e.g. an S3 key) instead"
-                )
-        except Exception as exc:
-            return self._dead_letter(envelope.id, task.name, attempt, envelope.generation, envelope.sent_at, exc)
+        Args:
+            prepared: from :meth:`prepare`.
+            result_json: the return value encoded by :func:`encode_result` (the run succeeded).
+            error: what the task raised (a retry or a failure, by its ``retry_on`` and attempts left).
+            encode_error: what :func:`encode_result` raised (a permanent failure).
+            duration_seconds: how long the run took (for the log).
 
+        Returns:
+            Ack, RetryAfter, DeadLetter or Release (the results store could not be written).
+        """
+        task, base = prepared.task, prepared.base
+        if error is not None:
+            return self._failed(task, base, error, prepared.max_receive_count)
+        if encode_error is not None:
+            return self._dead_letter(
+                base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error
+            )
         if not task.ignore_result or task.claim:
             # A claimed task always records SUCCESS (without the value when ignore_result): it ends the lease and
             # lets a racing duplicate be acknowledged instead of running.
@@ -292,8 +371,10 @@ class Executor:
             try:
                 self._put(done)
             except AwsError as exc:
-                return self._store_down(envelope.id, "recording SUCCESS", exc)
-        log.debug("task %s %s succeeded in %.3f s (attempt %d)", envelope.id, task.name, duration, attempt)
+                return self._store_down(base.task_id, "recording SUCCESS", exc)
+        log.debug(
+            "task %s %s succeeded in %.3f s (attempt %d)", base.task_id, task.name, duration_seconds, base.attempts
+        )
         return Ack()
 
     def _already_final(self, existing: ResultRecord, task_name: str) -> Outcome:

@@ -141,13 +141,24 @@ class Task(Generic[P, R]):
         except Exception as exc:  # pydantic raises PydanticSerializationError and others
             raise ValidationError(self.name, f"arguments cannot be encoded as JSON: {exc}") from exc
 
-    def run(self, model: BaseModel) -> R:
-        """Call the function with validated arguments (an ``async def`` task runs on a fresh event loop)."""
+    def call(self, model: BaseModel) -> Any:
+        """Call the function with validated arguments; for an ``async def`` task, return its coroutine unawaited.
+
+        The worker awaits that coroutine on its long-lived event loop (see :mod:`sqsq.pools`), so many async tasks
+        are in flight at once without a thread each.
+        """
         if self.single_model:
-            result: Any = typing.cast(Callable[..., Any], self.fn)(model)
-        else:
-            kwargs = {name: getattr(model, name) for name in type(model).model_fields}
-            result = typing.cast(Callable[..., Any], self.fn)(**kwargs)
+            return typing.cast(Callable[..., Any], self.fn)(model)
+        kwargs = {name: getattr(model, name) for name in type(model).model_fields}
+        return typing.cast(Callable[..., Any], self.fn)(**kwargs)
+
+    def run(self, model: BaseModel) -> R:
+        """Call the function with validated arguments and return its value.
+
+        Standalone use (direct calls, tests, the Lambda handler): an ``async def`` task runs to completion on a
+        fresh event loop (``asyncio.run``). A worker instead awaits :meth:`call`'s coroutine on its own loop.
+        """
+        result = self.call(model)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         return typing.cast(R, result)

@@ -3,7 +3,13 @@
 Threads:
 - one *receiver* per queue long-polls (WaitTimeSeconds 20, up to 10 messages) while there is room: at most
   ``concurrency + prefetch`` messages are held at once (received, not yet finished);
-- a pool of ``concurrency`` daemon threads runs :meth:`sqsq.executor.Executor.execute` on each message;
+- a pool of ``concurrency`` daemon threads runs :meth:`sqsq.executor.Executor.execute` on each message, or with
+  ``pool="process"`` (``sqsq worker --pool process``, for CPU-bound tasks) prepares it here and runs the task body
+  in one of ``concurrency`` child processes (:class:`sqsq.pools.ProcessPool`); the results store is written and
+  every SQS call is made from this process either way, so a child holds no AWS client and a dying child loses
+  nothing: its message is released and the pool restarted;
+- ``async def`` tasks are awaited on one long-lived event loop in its own thread (:class:`sqsq.pools.EventLoopThread`),
+  up to ``concurrency`` at once, none holding a thread while it awaits;
 - the *acknowledger* turns outcomes into SQS calls in batches of 10 (DeleteMessageBatch,
   ChangeMessageVisibilityBatch, and DLQ moves: send the copy first, delete the original second);
 - the *heartbeat* extends the visibility of every held message (running or waiting to start) before it runs
@@ -28,6 +34,7 @@ receiving with a growing delay. Recurring failures are logged once per interval,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -38,6 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any, Literal
 
 from sqsq import limits
 from sqsq.app import App
@@ -49,11 +57,15 @@ from sqsq.executor import (
     Executor,
     LogThrottle,
     Outcome,
+    Prepared,
     Release,
     RetryAfter,
     attempts_allowed,
+    encode_result,
 )
+from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool, app_spec_of
 from sqsq.retry import clamp_visibility_seconds
+from sqsq.task import Task
 from sqsq.transport import BatchFailure, OutgoingMessage, QueueInfo, ReceivedMessage
 
 log = logging.getLogger("sqsq.worker")
@@ -78,6 +90,10 @@ MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) empty queues."""
 LONG_POLL_SHUTDOWN_WAIT_SECONDS = 1.0
 """At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
+CHILD_DIED_RELEASE_SECONDS = 1
+"""Visibility given back to a message whose pool process died under it (``--pool process``): it comes back soon."""
+EXECUTOR_BUG_RELEASE_SECONDS = 10
+"""Visibility given back to a message when handling it raised unexpectedly (a bug, logged with its traceback)."""
 _CLOCK_SKEW_CODES = {"SignatureDoesNotMatch", "InvalidSignatureException", "RequestExpired", "RequestTimeTooSkewed"}
 
 
@@ -132,6 +148,7 @@ class _Held:
     finished: bool = False
     released: bool = False
     outcome: Outcome | None = None
+    child_died: bool = False
 
     @property
     def running(self) -> bool:
@@ -162,6 +179,7 @@ class WorkerStats:
     visibility_changes_failed: int = 0
     redelivered_while_held: int = 0
     receive_failures: int = 0
+    child_deaths: int = 0
 
 
 class Worker:
@@ -170,14 +188,18 @@ class Worker:
     Args:
         app: the app (its registry, transport and results store).
         queues: logical queue names; default: every queue the app's tasks use.
-        concurrency: tasks run at once (thread pool size), >= 1.
+        concurrency: tasks run at once, >= 1: threads (or child processes with ``pool="process"``) for ``def``
+            tasks, and as many ``async def`` tasks on the event loop.
         prefetch: messages held beyond ``concurrency`` (received ahead while tasks run), 0-100.
         wait_time_seconds: ReceiveMessage WaitTimeSeconds (long poll), 0-20; default from settings (20).
         burst: exit once every queue is empty (nothing visible, in flight or delayed) and nothing is held.
         shutdown_grace_seconds: how long running tasks may finish after SIGTERM before their messages are released.
+        pool: ``"thread"`` (default) runs ``def`` tasks on threads; ``"process"`` runs them in child processes
+            (CPU-bound tasks: no GIL contention), which import the app by ``app_spec``.
+        app_spec: the app's ``module:attribute`` for ``pool="process"``; default: found from the tasks' modules.
 
     Raises:
-        ValueError: an argument out of range.
+        ValueError: an argument out of range, or ``pool="process"`` without an importable app spec.
 
     Example:
         >>> Worker(app, concurrency=8).run()  # until SIGTERM (after install_signal_handlers) or stop()
@@ -193,6 +215,8 @@ class Worker:
         wait_time_seconds: int | None = None,
         burst: bool = False,
         shutdown_grace_seconds: float = 30.0,
+        pool: Literal["thread", "process"] = "thread",
+        app_spec: str | None = None,
     ):
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -200,6 +224,16 @@ class Worker:
             raise ValueError("prefetch must be within 0..100")
         if shutdown_grace_seconds < 0:
             raise ValueError("shutdown_grace_seconds must be >= 0")
+        if pool not in ("thread", "process"):
+            raise ValueError(f"pool must be 'thread' or 'process', got {pool!r}")
+        if pool == "process":
+            app_spec = app_spec or app_spec_of(app)
+            if app_spec is None:
+                raise ValueError(
+                    "pool='process' needs the app as module:attribute (app_spec=...): child processes import it"
+                )
+        self.pool = pool
+        self.app_spec = app_spec
         self.app = app
         self.logical_queues = list(queues or app.logical_queues())
         self.concurrency = concurrency
@@ -222,6 +256,9 @@ class Worker:
         self._store_failures = 0
         self._paused_until = 0.0
         self._throttle = LogThrottle(log)
+        self._procs: ProcessPool | None = None
+        self._loop: EventLoopThread | None = None
+        self._async_slots = asyncio.Semaphore(concurrency)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -255,6 +292,13 @@ class Worker:
             QueueNotFound, ResultsTableNotFound, EndpointUnreachable: at start-up, with what to run.
         """
         infos = {name: self.app.transport.queue_info(self.app.queue_name(name)) for name in self.logical_queues}
+        if self.pool == "process":
+            assert self.app_spec is not None
+            self._procs = ProcessPool(self.app_spec, self.concurrency)
+            self._procs.start()  # raises ConfigError when a child cannot import the app
+        if any(t.is_async for t in self.app.tasks.values()):
+            self._loop = EventLoopThread(io_threads=max(4, min(32, self.concurrency)))
+            self._loop.start()
         self._startup_report(infos)
         receivers = [
             threading.Thread(target=self._receive_loop, args=(name, info), name=f"sqsq-recv-{name}", daemon=True)
@@ -281,21 +325,35 @@ class Worker:
         self._closed.set()
         for _ in pool:
             self._work.put(None)  # idle pool threads end; one still running a task ends with it
+        self._close_pools()
         s = self.stats
         log.info(
             "worker stopped: %d received, %d succeeded, %d duplicates acknowledged, %d retried, %d dead-lettered, "
-            "%d released, %d deferred, %d deletes failed",
+            "%d released, %d deferred, %d deletes failed, %d pool process deaths",
             s.received, s.succeeded, s.duplicates, s.retried, s.dead_lettered, s.released, s.deferred, s.deletes_failed,
+            s.child_deaths,
         )
         return 0
+
+    def _close_pools(self) -> None:
+        """Stop the pool processes (killing any still running a released task) and the event loop."""
+        if self._procs is not None:
+            with self._cond:
+                busy = any(h.started_at is not None and not h.finished for h in self._held.values())
+            self._procs.close(kill=busy)
+        if self._loop is not None:
+            self._loop.stop()
 
     def _startup_report(self, infos: dict[str, QueueInfo]) -> None:
         log.info(
             "worker: queues %s, concurrency %d, prefetch %d, long poll WaitTimeSeconds=%d, MaxNumberOfMessages=10, "
-            "visibility heartbeat on, shutdown grace %.0f s",
+            "visibility heartbeat on, shutdown grace %.0f s, pool %s%s",
             ", ".join(self.app.queue_name(q) for q in infos), self.concurrency, self.prefetch, self.wait_time_seconds,
-            self.shutdown_grace_seconds,
+            self.shutdown_grace_seconds, self.pool,
+            f" ({self.concurrency} processes running {self.app_spec})" if self.pool == "process" else "",
         )
+        if self._loop is not None:
+            log.info("async tasks: awaited on one event loop, up to %d at once", self.concurrency)
         for name, info in infos.items():
             queue_name = self.app.queue_name(name)
             if info.max_receive_count is None:
@@ -450,9 +508,10 @@ class Worker:
                     self.stats.redelivered_while_held += 1
                     log.info("message %s came back while held; not run a second time", m.message_id)
                     continue
+                task = self._peek_task(m.body)
                 held = _Held(
-                    m, info, m.receipt_handle, received_at=now,
-                    visible_until=now + info.visibility_timeout_seconds, time_limit_seconds=self._time_limit(m.body),
+                    m, info, m.receipt_handle, received_at=now, visible_until=now + info.visibility_timeout_seconds,
+                    time_limit_seconds=None if task is None else task.time_limit_seconds,
                 )
                 self.stats.received += 1
                 if self._stopping.is_set():
@@ -460,18 +519,20 @@ class Worker:
                     release.append(held)
                     continue
                 self._held[m.message_id] = held
-                self._work.put(held)
+                if task is not None and task.is_async and self._loop is not None:
+                    self._loop.submit(self._run_async(held))
+                else:
+                    self._work.put(held)
         if release:
             self._release(release)
 
-    def _time_limit(self, body: str) -> float | None:
-        """The time limit of the task a message names (peeked from the envelope), or None."""
+    def _peek_task(self, body: str) -> Task[Any, Any] | None:
+        """The task a message names (peeked from the envelope), or None (the executor then records why)."""
         try:
             name = json.loads(body).get("task")
         except (ValueError, TypeError, AttributeError):
             return None
-        task = self.app.tasks.get(name) if isinstance(name, str) else None
-        return None if task is None else task.time_limit_seconds
+        return self.app.tasks.get(name) if isinstance(name, str) else None
 
     def _queue_drained(self, queue_name: str) -> bool:
         with self._cond:
@@ -492,24 +553,102 @@ class Worker:
             except Exception:  # never lose a pool thread
                 log.exception("unexpected error handling message %s", held.message.message_id)
 
-    def _run_one(self, held: _Held) -> None:
+    def _start(self, held: _Held) -> bool:
+        """Mark ``held`` started unless stopping or released. False: do not run it."""
         with self._cond:
             # Checked under the lock _shutdown uses to pick unstarted messages, so a message is either
             # released or run, never both.
             if self._stopping.is_set() or held.released:
-                return
+                return False
             held.started_at = time.monotonic()
+            return True
+
+    def _run_one(self, held: _Held) -> None:
+        if not self._start(held):
+            return
         try:
-            outcome = self.executor.execute(held.message, held.info.max_receive_count)
+            outcome = self._execute(held)
+        except ChildProcessDied as exc:
+            self.stats.child_deaths += 1
+            held.child_died = True
+            log.warning(
+                "message %s: %s; nothing was recorded, it comes back in %d s", held.message.message_id, exc,
+                CHILD_DIED_RELEASE_SECONDS,
+            )
+            outcome = Release(CHILD_DIED_RELEASE_SECONDS, str(exc))
         except Exception as exc:  # the executor never raises for task errors; this is a bug
             log.exception("executor error on message %s: %s", held.message.message_id, exc)
-            outcome = Release(10, f"{type(exc).__name__}: {exc}")
+            outcome = Release(EXECUTOR_BUG_RELEASE_SECONDS, f"{type(exc).__name__}: {exc}")
+        self._done(held, outcome)
+
+    def _done(self, held: _Held, outcome: Outcome) -> None:
         held.outcome = outcome
         # Hand the outcome over before marking it finished, so shutdown waits until the acknowledger has it.
         self._acks.put((held, outcome))
         with self._cond:
             held.finished = True
             self._cond.notify_all()
+
+    def _execute(self, held: _Held) -> Outcome:
+        """Run one message here (thread pool) or its task body in a pool process; record; return the outcome.
+
+        Raises:
+            ChildProcessDied: the pool process running it died.
+        """
+        if self._procs is None:
+            return self.executor.execute(held.message, held.info.max_receive_count)
+        prepared = self.executor.prepare(held.message, held.info.max_receive_count)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        started = time.monotonic()
+        if prepared.task.is_async:  # an async task not routed to the event loop: run it on this thread
+            try:
+                value = prepared.task.run(prepared.model)
+            except Exception as exc:
+                return self.executor.finish(prepared, error=exc)
+            return self._finish_value(prepared, value, time.monotonic() - started)
+        ended = self._procs.run(prepared.task.name, prepared.args)
+        return self.executor.finish(
+            prepared, result_json=ended.result_json, error=ended.error, encode_error=ended.encode_error,
+            duration_seconds=time.monotonic() - started,
+        )
+
+    def _finish_value(self, prepared: Prepared, value: Any, duration_seconds: float) -> Outcome:
+        """Encode what a task returned and record the outcome."""
+        try:
+            result_json = encode_result(prepared.task, value)
+        except Exception as exc:
+            return self.executor.finish(prepared, encode_error=exc)
+        return self.executor.finish(prepared, result_json=result_json, duration_seconds=duration_seconds)
+
+    # -- async tasks (on the event loop) --------------------------------------------------------------------
+
+    async def _run_async(self, held: _Held) -> None:
+        """Await one async task on the loop: up to ``concurrency`` at once; store I/O on the loop's threads."""
+        async with self._async_slots:
+            if not self._start(held):
+                return
+            try:
+                outcome = await self._execute_async(held)
+            except Exception as exc:  # a bug: log it, keep the message
+                log.exception("error running async message %s: %s", held.message.message_id, exc)
+                outcome = Release(EXECUTOR_BUG_RELEASE_SECONDS, f"{type(exc).__name__}: {exc}")
+            self._done(held, outcome)
+
+    async def _execute_async(self, held: _Held) -> Outcome:
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(None, self.executor.prepare, held.message, held.info.max_receive_count)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        started = time.monotonic()
+        try:
+            value = prepared.task.call(prepared.model)
+            if asyncio.iscoroutine(value):
+                value = await value
+        except Exception as exc:
+            error = exc
+            return await loop.run_in_executor(None, lambda: self.executor.finish(prepared, error=error))
+        return await loop.run_in_executor(None, self._finish_value, prepared, value, time.monotonic() - started)
 
     # -- acknowledging --------------------------------------------------------------------------------------
 
@@ -555,7 +694,7 @@ class Worker:
             # recorded (when it succeeded), so the redelivery is acknowledged as a duplicate.
             return
         queue_name = held.message.queue_name
-        if isinstance(outcome, Release) and not outcome.deferred:
+        if isinstance(outcome, Release) and not outcome.deferred and not held.child_died:
             self._store_failed()
         else:
             self._store_failures = 0

@@ -129,3 +129,24 @@ def mark(tag: str, seconds: float = 0.0) -> str:
         time.sleep(seconds)
     _sink(f"mark {tag}")
     return tag
+
+
+@app.task()
+def cpu_spin(loops: int) -> dict[str, int]:
+    """Pure-Python arithmetic (holds the GIL); returns a checksum and the pid of the process that ran it."""
+    acc = 0
+    for k in range(loops):
+        acc = (acc * 31 + k) % 1_000_003
+    _sink(f"cpu_spin {loops} {os.getpid()}")
+    return {"checksum": acc, "pid": os.getpid()}
+
+
+@app.task()
+async def async_nap(seconds: float, tag: str) -> str:
+    """Awaits ``asyncio.sleep`` (on the worker's event loop)."""
+    import asyncio
+
+    _sink(f"nap-start {tag} {time.time()}")
+    await asyncio.sleep(seconds)
+    _sink(f"nap-end {tag} {time.time()}")
+    return tag

@@ -1,0 +1,18 @@
+"""Where a worker runs task bodies besides its own threads: child processes and one long-lived event loop.
+
+- :class:`ProcessPool` (``sqsq worker --pool process``): synchronous task bodies run in child processes
+  (:class:`concurrent.futures.ProcessPoolExecutor`, *spawn* start method). Each child imports the app by its
+  ``module:attribute`` spec, so it has the task registry; only a task's *name* and its envelope's JSON arguments go
+  to a child, and only JSON text (the encoded result) or the task's exception comes back. Nothing named by a message
+  is ever pickled. Receiving, the visibility heartbeat, the results store and acknowledgements stay in the worker
+  process (see :mod:`sqsq.worker`), so a child needs no AWS client and a dying child cannot lose a message.
+- :class:`EventLoopThread`: ``async def`` tasks are awaited on one event loop in a dedicated thread per worker, so
+  many can be in flight at once without a thread each.
+"""
+
+from __future__ import annotations
+
+from sqsq.pools.aio import EventLoopThread
+from sqsq.pools.process import ChildEnded, ChildProcessDied, ProcessPool, app_spec_of
+
+__all__ = ["ChildEnded", "ChildProcessDied", "EventLoopThread", "ProcessPool", "app_spec_of"]
