@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqsq import limits
 from sqsq.config import Settings, load_settings
 from sqsq.errors import (
+    AwsError,
     LimitExceeded,
     PayloadTooLarge,
     ResultTimeout,
@@ -233,7 +234,11 @@ class App:
             )
         model = t.validate_args(args)
         envelope = Envelope(id=new_task_id(), task=t.name, args=t.dump_args(model))
-        return _Prepared(t, envelope, self.queue_name(queue or t.queue), envelope.to_body(), delay_seconds)
+        try:
+            body = envelope.to_body()
+        except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
+            raise ValidationError(t.name, f"arguments cannot be encoded as JSON: {exc}") from exc
+        return _Prepared(t, envelope, self.queue_name(queue or t.queue), body, delay_seconds)
 
     def _check_size(self, p: _Prepared) -> None:
         limit = self.transport.queue_info(p.queue_name).max_message_size_bytes
@@ -326,26 +331,48 @@ class App:
         buffer.flush_all()
 
     def _send_prepared(self, prepared: Sequence[_Prepared]) -> None:
+        """Send in SendMessageBatch requests; every task is either sent once or reported in SendFailed.
+
+        A request that fails outright (after botocore's retries) stops the send: its entries and the ones not yet
+        tried are reported as not sent. If nothing at all was sent, that AWS error is raised as it is.
+        """
         by_queue: dict[str, list[_Prepared]] = {}
         for p in prepared:
             by_queue.setdefault(p.queue_name, []).append(p)
         failures: dict[str, str] = {}
         sent: list[str] = []
+        broken: AwsError | None = None
         for queue_name, items in by_queue.items():
-            limit = self.transport.queue_info(queue_name).max_message_size_bytes
-            for chunk in _chunks_by_count_and_size(items, limit):
-                f, s = self._send_chunk(queue_name, chunk)
+            limit = self.transport.queue_info(queue_name).max_message_size_bytes if broken is None else 0
+            for chunk in _chunks_by_count_and_size(items, limit) if broken is None else [items]:
+                if broken is not None:
+                    failures.update({p.envelope.id: f"not sent: an earlier request failed ({broken})" for p in chunk})
+                    continue
+                f, s, broken = self._send_chunk(queue_name, chunk)
                 failures.update(f)
                 sent.extend(s)
+        if broken is not None and not sent:
+            raise broken
         if failures:
             raise SendFailed(failures, sent)
 
-    def _send_chunk(self, queue_name: str, chunk: list[_Prepared]) -> tuple[dict[str, str], list[str]]:
+    def _send_chunk(
+        self, queue_name: str, chunk: list[_Prepared]
+    ) -> tuple[dict[str, str], list[str], AwsError | None]:
+        """One batch: (failures by task id, sent task ids, the error of a request that failed outright)."""
         pending = {p.envelope.id: p for p in chunk}
         failures: dict[str, str] = {}
+        broken: AwsError | None = None
         for attempt in range(_ENTRY_RETRY_ATTEMPTS):
             messages = [OutgoingMessage(i, p.body, p.delay_seconds) for i, p in pending.items()]
-            rejected = self.transport.send_batch(queue_name, messages)
+            try:
+                rejected = self.transport.send_batch(queue_name, messages)
+            except AwsError as exc:
+                # Whether SQS stored any of this request is unknown only if the response was lost; botocore
+                # already retried it. Report these entries as not sent: re-sending them may duplicate, never lose.
+                broken = exc
+                failures.update({i: f"{exc.code or 'error'}: {exc}" for i in pending})
+                break
             retry: dict[str, _Prepared] = {}
             for f in rejected:
                 if f.sender_fault or attempt == _ENTRY_RETRY_ATTEMPTS - 1:
@@ -358,7 +385,7 @@ class App:
             pending = retry
             time.sleep(_ENTRY_RETRY_BASE_SECONDS * 2**attempt)
         sent = [p.envelope.id for p in chunk if p.envelope.id not in failures]
-        return failures, sent
+        return failures, sent, broken
 
 
 def _chunks_by_count_and_size(items: Sequence[_Prepared], limit_bytes: int) -> Iterator[list[_Prepared]]:
@@ -453,11 +480,17 @@ class AsyncResult:
                 task = self.task or self.app.tasks.get(record.task_name)
                 if record.result_json is None:
                     return None
-                if task is None:
-                    import json
+                try:
+                    if task is None:
+                        import json
 
-                    return json.loads(record.result_json)
-                return task.load_result(record.result_json)
+                        return json.loads(record.result_json)
+                    return task.load_result(record.result_json)
+                except Exception as exc:  # stored by another version of the task, or out of range for this Python
+                    raise ValidationError(
+                        record.task_name,
+                        f"the stored result of task {self.id} cannot be rebuilt as the return annotation: {exc}",
+                    ) from exc
             if self.task is not None and self.task.ignore_result and record is None:
                 raise SqsqError(f"task {self.task.name} has ignore_result=True; its SUCCESS is not stored")
             remaining = deadline - time.monotonic()

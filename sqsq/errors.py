@@ -193,6 +193,8 @@ class Retry(SqsqError):
     """
 
     def __init__(self, delay_seconds: float = 0.0, reason: str = "retry requested by the task"):
+        if not 0 <= delay_seconds <= 43_200:  # also refuses NaN
+            raise ValueError(f"Retry(delay_seconds={delay_seconds!r}) must be within 0..43200 (SQS's 12 hours)")
         super().__init__(reason)
         self.delay_seconds = delay_seconds
         self.reason = reason

@@ -270,7 +270,7 @@ class Executor:
         started = time.monotonic()
         try:
             value = prepared.task.run(prepared.model)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
             return self.finish(prepared, error=exc)
         try:
             result_json = encode_result(prepared.task, value)
@@ -341,7 +341,7 @@ class Executor:
         prepared: Prepared,
         *,
         result_json: str | None = None,
-        error: Exception | None = None,
+        error: BaseException | None = None,
         encode_error: Exception | None = None,
         duration_seconds: float = 0.0,
     ) -> Outcome:
@@ -404,7 +404,9 @@ class Executor:
         )
         return Release(delay, f"claimed by another delivery (attempt {holder.attempts})", deferred=True)
 
-    def _failed(self, task: Task[Any, Any], base: ResultRecord, exc: Exception, max_receive_count: int | None) -> Outcome:
+    def _failed(
+        self, task: Task[Any, Any], base: ResultRecord, exc: BaseException, max_receive_count: int | None
+    ) -> Outcome:
         allowed = attempts_allowed(task.max_retries, max_receive_count)
         retryable = isinstance(exc, Retry) or isinstance(exc, task.retry_on)
         error = _error_fields(exc)
@@ -459,9 +461,17 @@ class Executor:
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
-    text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    """Error type, message and traceback of ``exc``; never raises, whatever the exception's ``__str__`` does."""
+    try:
+        message = str(exc)
+    except BaseException as str_exc:  # an exception whose __str__ itself raises
+        message = f"<str() of the exception raised {type(str_exc).__name__}>"
+    try:
+        text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:
+        text = f"{type(exc).__name__}: {message}"
     return {
         "error_type": type(exc).__name__,
-        "error_message": str(exc)[:2000],
+        "error_message": message[:2000],
         "traceback": text[-TRACEBACK_MAX_CHARS:],
     }

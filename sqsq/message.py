@@ -70,7 +70,8 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     task: str = Field(min_length=1, max_length=256)
     args: dict[str, Any]
-    sent_at: float = Field(default_factory=time.time)
+    # Epoch seconds from 1970 to the year 5138: a finite number DynamoDB can store, checked when decoding.
+    sent_at: float = Field(default_factory=time.time, ge=0, le=1e11, allow_inf_nan=False)
     generation: int = Field(default=0, ge=0)
 
     def to_body(self) -> str:
@@ -87,7 +88,7 @@ class Envelope(BaseModel):
         """
         try:
             data = json.loads(body)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
             raise MessageDecodeError(f"message body is not JSON ({exc}); it was not sent by sqsq") from exc
         if not isinstance(data, dict):
             raise MessageDecodeError("message body is JSON but not an object; it was not sent by sqsq")

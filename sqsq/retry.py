@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -47,4 +48,6 @@ class Backoff:
 
 def clamp_visibility_seconds(seconds: float) -> int:
     """Round a delay to SQS's whole-second VisibilityTimeout range 0..43,200."""
+    if not math.isfinite(seconds):
+        return 0 if math.isnan(seconds) or seconds < 0 else limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS
     return max(0, min(limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS, round(seconds)))

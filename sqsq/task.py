@@ -6,6 +6,7 @@ Decorating builds schemas only; it does no I/O.
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,23 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def non_finite_path(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or infinite float inside ``value`` (dicts, lists, tuples, sets), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "(value)")
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 class _ArgsBase(BaseModel):
@@ -136,9 +154,14 @@ class Task(Generic[P, R]):
             ValidationError: a value cannot be represented as JSON.
         """
         try:
-            return model.model_dump(mode="json")
+            bad = non_finite_path(model.model_dump(mode="python"))
+            dumped = model.model_dump(mode="json")
         except Exception as exc:  # pydantic raises PydanticSerializationError and others
             raise ValidationError(self.name, f"arguments cannot be encoded as JSON: {exc}") from exc
+        if bad is not None:
+            # JSON has no NaN or infinity: pydantic would send null and the task would see None.
+            raise ValidationError(self.name, f"{bad}: NaN and infinite floats cannot travel as JSON; send a finite value")
+        return dumped
 
     def call(self, model: BaseModel) -> Any:
         """Call the function with validated arguments; for an ``async def`` task, return its coroutine unawaited.
@@ -165,7 +188,15 @@ class Task(Generic[P, R]):
         return typing.cast(R, result)
 
     def dump_result(self, value: Any) -> str:
-        """The return value as JSON text (pydantic JSON mode, by the return annotation)."""
+        """The return value as JSON text (pydantic JSON mode, by the return annotation).
+
+        Raises:
+            ValueError: the value holds a NaN or infinite float (JSON would turn it into null).
+            Exception: whatever pydantic raises for a value its return annotation cannot encode.
+        """
+        bad = non_finite_path(self.return_adapter.dump_python(value), "result")
+        if bad is not None:
+            raise ValueError(f"{bad}: NaN and infinite floats cannot be stored as JSON; return a finite value or None")
         return self.return_adapter.dump_json(value).decode()
 
     def load_result(self, text: str) -> Any:

@@ -530,7 +530,7 @@ class Worker:
         """The task a message names (peeked from the envelope), or None (the executor then records why)."""
         try:
             name = json.loads(body).get("task")
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError, RecursionError):  # the executor records why
             return None
         return self.app.tasks.get(name) if isinstance(name, str) else None
 
@@ -550,7 +550,7 @@ class Worker:
                 return
             try:
                 self._run_one(held)
-            except Exception:  # never lose a pool thread
+            except BaseException:  # never lose a pool thread (a task's SystemExit is recorded by the executor)
                 log.exception("unexpected error handling message %s", held.message.message_id)
 
     def _start(self, held: _Held) -> bool:
@@ -604,7 +604,7 @@ class Worker:
         if prepared.task.is_async:  # an async task not routed to the event loop: run it on this thread
             try:
                 value = prepared.task.run(prepared.model)
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
                 return self.executor.finish(prepared, error=exc)
             return self._finish_value(prepared, value, time.monotonic() - started)
         ended = self._procs.run(prepared.task.name, prepared.args)
@@ -645,7 +645,9 @@ class Worker:
             value = prepared.task.call(prepared.model)
             if asyncio.iscoroutine(value):
                 value = await value
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise  # the loop is shutting down: the message is released, not failed
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
             error = exc
             return await loop.run_in_executor(None, lambda: self.executor.finish(prepared, error=error))
         return await loop.run_in_executor(None, self._finish_value, prepared, value, time.monotonic() - started)

@@ -29,6 +29,7 @@ import pickle
 import sys
 import threading
 import traceback
+import typing
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +70,7 @@ class ChildEnded:
     """
 
     result_json: str | None = None
-    error: Exception | None = None
+    error: BaseException | None = None
     encode_error: Exception | None = None
 
 
@@ -273,15 +274,15 @@ def _child_run(task_name: str, args: dict[str, Any]) -> ChildEnded:
         task = _child_app.get_task(task_name)
         model = task.validate_args(args)
         value = task.run(model)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
         return ChildEnded(error=_portable(exc))
     try:
         return ChildEnded(result_json=encode_result(task, value))
     except Exception as exc:
-        return ChildEnded(encode_error=_portable(exc))
+        return ChildEnded(encode_error=typing.cast(Exception, _portable(exc)))
 
 
-def _portable(exc: Exception) -> Exception:
+def _portable(exc: BaseException) -> BaseException:
     """``exc`` as it pickles to the worker: with the child's traceback text as its ``__cause__``.
 
     An exception that does not survive a pickle round trip (e.g. a custom ``__init__`` with required arguments)
@@ -291,27 +292,31 @@ def _portable(exc: Exception) -> Exception:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     try:
         clone = pickle.loads(pickle.dumps(exc))
-        portable: Exception | None = exc if type(clone) is type(exc) else None
+        portable: BaseException | None = exc if type(clone) is type(exc) else None
     except Exception:
         portable = None
     if portable is not None:
         portable.__cause__ = portable.__context__ = None
         portable.__traceback__ = None
-    carrier = _Carrier(portable, type(exc).__name__, str(exc), text)
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<str() of {type(exc).__name__} raised>"
+    carrier = _Carrier(portable, type(exc).__name__, message, text)
     return carrier  # type: ignore[return-value]  # becomes the exception when unpickled in the worker
 
 
 class _Carrier:
     """Pickles as a task exception; rebuilt in the worker with :class:`ChildTraceback` as its ``__cause__``."""
 
-    def __init__(self, exc: Exception | None, type_name: str, message: str, text: str):
+    def __init__(self, exc: BaseException | None, type_name: str, message: str, text: str):
         self.args = (exc, type_name, message, text)
 
-    def __reduce__(self) -> tuple[Any, tuple[Exception | None, str, str, str]]:
+    def __reduce__(self) -> tuple[Any, tuple[BaseException | None, str, str, str]]:
         return _rebuild, self.args
 
 
-def _rebuild(exc: Exception | None, type_name: str, message: str, text: str) -> Exception:
+def _rebuild(exc: BaseException | None, type_name: str, message: str, text: str) -> BaseException:
     if exc is None:
         exc = type(type_name, (RemoteTaskError,), {"__module__": __name__})(message)
     exc.__cause__ = ChildTraceback(text)

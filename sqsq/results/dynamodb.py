@@ -10,6 +10,7 @@ claims only). DynamoDB deletes expired items only eventually
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -161,11 +162,20 @@ class DynamoResults:
         return None if record.expires_at <= time.time() else record
 
 
+def _storable(text: str) -> str:
+    """``text`` as DynamoDB accepts it: lone surrogates (e.g. from surrogateescape file names) are escaped."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
     item: dict[str, dict[str, str]] = {
         "task_id": {"S": r.task_id},
         "status": {"S": r.status.value},
-        "task_name": {"S": r.task_name},
+        "task_name": {"S": _storable(r.task_name)},
         "attempts": {"N": str(r.attempts)},
         "generation": {"N": str(r.generation)},
         "updated_at": {"N": repr(round(r.updated_at, 6))},
@@ -179,8 +189,8 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
     }
     for key, value in optional.items():
         if value is not None:
-            item[key] = {"S": value}
-    if r.sent_at is not None:
+            item[key] = {"S": _storable(value)}
+    if r.sent_at is not None and math.isfinite(r.sent_at) and 0 <= r.sent_at <= 1e11:
         item["sent_at"] = {"N": repr(round(r.sent_at, 6))}
     if r.lease_expires_at is not None:
         item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}

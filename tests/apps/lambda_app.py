@@ -6,6 +6,7 @@ Task names are explicit so the app can be loaded under any module name.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqsq
 from sqsq.retry import Backoff
@@ -14,7 +15,7 @@ app = sqsq.App("lam")
 
 
 class Crash(BaseException):
-    """Escapes sqsq's executor and the handler, as a runtime crash would: the whole invocation fails."""
+    """Raised by :func:`handler` after sqsq's handler returned, as a runtime crash would: the invocation fails."""
 
 
 @app.task(name="lam.add")
@@ -50,7 +51,22 @@ def sleep(seconds: float) -> float:
 
 @app.task(name="lam.crash")
 def crash(key: str) -> None:
-    raise Crash(key)
+    """Runs fine; :func:`handler` then crashes the invocation it was part of."""
 
 
-handler = sqsq.lambda_handler(app, safety_margin_seconds=0.2, emit_metrics=False)
+_sqsq_handler = sqsq.lambda_handler(app, safety_margin_seconds=0.2, emit_metrics=False)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """sqsq's handler, then a crash of the whole invocation when the batch held a ``lam.crash`` task.
+
+    The crash comes after the records ran (sqsq itself records what a task raises, even a BaseException), so
+    it models the function dying before Lambda got its response: the whole batch must come back.
+    """
+    response = _sqsq_handler(event, context)
+    if any('"lam.crash"' in str(r.get("body", "")) for r in event.get("Records", [])):
+        raise Crash("the function crashed before returning its response")
+    return response
+
+
+handler.app = app  # type: ignore[attr-defined]  # the local event source mapping polls with the handler's app

@@ -91,3 +91,11 @@ def test_claim_is_refused_by_a_final_record_and_allowed_over_a_retry(results: Re
     holder = results.claim(_claim(attempts=3))
     assert holder is not None and holder.status is Status.SUCCESS and holder.lease_expires_at is None
     assert results.claim(_claim(attempts=1, generation=1)) is None  # a redrive starts a new generation
+
+
+def test_text_with_lone_surrogates_is_stored_not_refused(results: ResultStore) -> None:
+    # e.g. an exception about a surrogateescape'd file name; DynamoDB refuses such strings, so they are escaped.
+    assert results.put(_rec(Status.FAILURE, attempts=1, error_type="OSError", error_message="bad name a\udcff b"))
+    got = results.get("t1")
+    assert got is not None and got.status is Status.FAILURE
+    assert (got.error_message or "").startswith("bad name a") and (got.error_message or "").endswith(" b")

@@ -91,23 +91,39 @@ def _claim_app(mem: MemoryApp, clock: FakeClock) -> tuple[MemoryResults, list[st
     return results, runs
 
 
-def test_claimed_task_killed_mid_run_is_taken_over_after_its_lease_and_succeeds(mem: MemoryApp) -> None:
+class _Killed(BaseException):
+    """Stands for the process dying after the task ran and before its outcome was written (SIGKILL, timeout)."""
+
+
+def _dies_when_recording(results: MemoryResults, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    original = results.put
+    left = [times]
+
+    def put(record: ResultRecord) -> bool:
+        if left[0] > 0:
+            left[0] -= 1
+            raise _Killed()
+        return original(record)
+
+    monkeypatch.setattr(results, "put", put)
+
+
+def test_claimed_task_killed_mid_run_is_taken_over_after_its_lease_and_succeeds(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # B25(a): the first run writes its claim and then dies outside sqsq's completion path.
     clock = FakeClock()
     results, runs = _claim_app(mem, clock)
-    killed = [True]
 
     @mem.app.task(claim=True, time_limit_seconds=60)
     def charge(order: str) -> str:
         runs.append(order)
-        if killed[0]:
-            killed[0] = False
-            raise SystemExit("killed")  # not an Exception: escapes the executor like a dying process
         return "charged"
 
     h = sqsq.send(charge, {"order": "o-1"})
     m = _receive(mem)
-    with pytest.raises(SystemExit):
+    _dies_when_recording(results, monkeypatch, times=1)
+    with pytest.raises(_Killed):
         Executor(mem.app, clock=clock).execute(m, 5)
     held = results.get(h.id)
     assert held is not None and held.status is Status.STARTED and held.lease_expires_at == clock.now + 60
@@ -122,7 +138,9 @@ def test_claimed_task_killed_mid_run_is_taken_over_after_its_lease_and_succeeds(
     assert runs == ["o-1", "o-1"]
 
 
-def test_claim_written_with_zero_remaining_time_still_expires_after_the_floor(mem: MemoryApp) -> None:
+def test_claim_written_with_zero_remaining_time_still_expires_after_the_floor(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # B25(b): the remaining invocation time reads 0 when the claim is written.
     clock = FakeClock()
     results, runs = _claim_app(mem, clock)
@@ -130,16 +148,17 @@ def test_claim_written_with_zero_remaining_time_still_expires_after_the_floor(me
     @mem.app.task(claim=True, time_limit_seconds=300)
     def ship(order: str) -> str:
         runs.append(order)
-        raise SystemExit("invocation timed out")
+        return "shipped"
 
     h = sqsq.send(ship, {"order": "o-2"})
     m = _receive(mem)
-    with pytest.raises(SystemExit):
+    _dies_when_recording(results, monkeypatch, times=2)  # the invocation times out each time
+    with pytest.raises(_Killed):
         Executor(mem.app, clock=clock).execute(m, 5, remaining_time_seconds=0)
     record = results.get(h.id)
     assert record is not None and record.lease_expires_at == clock.now + CLAIM_LEASE_MIN_SECONDS
     clock.now += CLAIM_LEASE_MIN_SECONDS + 0.1
-    with pytest.raises(SystemExit):  # taken over (it runs again), not "already in progress" until the TTL
+    with pytest.raises(_Killed):  # taken over (it runs again), not "already in progress" until the TTL
         Executor(mem.app, clock=clock).execute(_redelivered(m, 2), 5, remaining_time_seconds=0)
     assert runs == ["o-2", "o-2"]
 
