@@ -329,9 +329,9 @@ class Worker:
         s = self.stats
         log.info(
             "worker stopped: %d received, %d succeeded, %d duplicates acknowledged, %d retried, %d dead-lettered, "
-            "%d released, %d deferred, %d deletes failed, %d pool process deaths",
+            "%d released, %d deferred, %d deletes failed, %d pool process deaths, %d came back while held (not rerun)",
             s.received, s.succeeded, s.duplicates, s.retried, s.dead_lettered, s.released, s.deferred, s.deletes_failed,
-            s.child_deaths,
+            s.child_deaths, s.redelivered_while_held,
         )
         return 0
 
@@ -506,7 +506,7 @@ class Worker:
                     current.receipt_handle = m.receipt_handle
                     current.visible_until = now + info.visibility_timeout_seconds
                     self.stats.redelivered_while_held += 1
-                    log.info("message %s came back while held; not run a second time", m.message_id)
+                    log.debug("message %s came back while held; not run a second time", m.message_id)
                     continue
                 task = self._peek_task(m.body)
                 held = _Held(
