@@ -1,8 +1,12 @@
 """The ``sqsq`` command (click). APP is given as ``module:attribute`` (e.g. ``demo.app:app``).
 
 Exit codes: 0 ok; 1 the task failed (``send --wait``/``result``); 2 usage error; 3 configuration or missing
-resource (queue, table, app); 4 AWS error; 5 timed out waiting for a result; 75 (``EX_TEMPFAIL``) a purge
-within 60 s of the last one (``sqsq dlq purge``): retry later.
+resource (queue, table, app), or a file that cannot be read or written; 4 AWS error; 5 timed out waiting for a
+result; 75 (``EX_TEMPFAIL``) a purge within 60 s of the last one (``sqsq dlq purge``): retry later.
+
+Output never fails on text the terminal cannot encode (a lone surrogate in a dead-lettered task's arguments):
+tables and plain lines escape it (``\\udcff``); JSON output is ASCII with ``\\u`` escapes, and numbers that are
+not finite (NaN, Infinity; not JSON) are printed as ``null``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -44,8 +49,55 @@ EXIT_PURGE_IN_PROGRESS = 75
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    _echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def _printable(text: str, err: bool = False) -> str:
+    """``text`` with what stdout (stderr) cannot encode escaped as ``\\x..``/``\\u....`` (lone surrogates...)."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: ASCII is safe everywhere
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+    return text
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """``click.echo`` that never raises UnicodeEncodeError (see :func:`_printable`)."""
+    click.echo(_printable(text, err), err=err)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every float that is not finite (NaN, ±Infinity) replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> str:
+    """Valid, ASCII-only JSON for scripts: non-finite numbers become null, other text is ``\\u`` escaped."""
+    return json.dumps(_finite_or_none(value), default=str, ensure_ascii=True, allow_nan=False)
+
+
+class _Finite(click.FloatRange):
+    """A finite number >= ``at_least`` (seconds, a rate): click's FloatRange lets NaN and infinity through."""
+
+    def __init__(self, at_least: float = 0.0) -> None:
+        super().__init__(min=at_least)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
 
 
 def _exit_code(exc: SqsqError) -> int:
@@ -84,13 +136,15 @@ def load_app(spec: str) -> App:
 
 
 class _Errors(click.Group):
-    """Turns sqsq errors into one line on stderr and a named exit code, never a traceback."""
+    """Turns sqsq errors (and OSError) into one line on stderr and a named exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SqsqError as exc:
             _fail(str(exc), _exit_code(exc))
+        except OSError as exc:  # a file that cannot be written (template -o), a port that cannot be bound...
+            _fail(str(exc), EXIT_CONFIG)
 
 
 @click.group(cls=_Errors)
@@ -108,7 +162,8 @@ def main(log_level: str) -> None:
 @main.command()
 @click.argument("app_spec", metavar="APP")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default).")
-@click.option("--port", default=4566, show_default=True, type=int, help="Port of the local AWS endpoint.")
+@click.option("--port", default=4566, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the local AWS endpoint; 0 picks a free one.")
 @click.option("--template", "template_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Provision from this SAM template (e.g. template.yaml) as a CloudFormation stack instead.")
 @click.option("--stage", default=None, help="With --template: the Stage parameter (resources <app>-<Stage>-...).")
@@ -193,7 +248,7 @@ def provision(app_spec: str) -> None:
 @click.option("--wait-time-seconds", default=None, type=click.IntRange(0, 20),
               help="Long poll WaitTimeSeconds (default 20).")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-@click.option("--shutdown-grace-seconds", default=30.0, show_default=True, type=float,
+@click.option("--shutdown-grace-seconds", default=30.0, show_default=True, type=_Finite(),
               help="After SIGTERM, how long running tasks may finish.")
 @click.option("--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
               help="Run def tasks on threads, or in -c child processes (CPU-bound tasks; they import APP).")
@@ -231,7 +286,7 @@ def worker(
 @click.argument("task_name", metavar="TASK")
 @click.argument("args_json", metavar="JSON", default="{}")
 @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
-@click.option("--timeout-seconds", default=60.0, show_default=True, type=float, help="How long --wait waits.")
+@click.option("--timeout-seconds", default=60.0, show_default=True, type=_Finite(), help="How long --wait waits.")
 @click.option("--delay-seconds", default=0, show_default=True, type=int, help="SQS DelaySeconds, 0-900.")
 @click.option("--queue", default=None, help="Logical queue to send to instead of the task's own.")
 def send(
@@ -261,7 +316,7 @@ def _jsonable(handle: AsyncResult, value: Any) -> Any:
 @click.argument("task_id")
 @click.option("--app", "app_spec", default=None, help="APP (module:attribute) to rebuild the value; default: raw JSON.")
 @click.option("--wait", is_flag=True, help="Wait until the task is SUCCESS or FAILURE.")
-@click.option("--timeout-seconds", default=60.0, show_default=True, type=float)
+@click.option("--timeout-seconds", default=60.0, show_default=True, type=_Finite(), help="How long --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: float, as_json: bool) -> None:
     """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME)."""
@@ -365,16 +420,20 @@ def _dlq_console() -> Any:
 
 def _print_dlq_table(entries: list[Any]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from sqsq.dlq import format_age
+
+    def cell(text: str) -> Text:
+        return Text(_printable(text))  # Text: never read as rich markup ("[/x]" in args would raise)
 
     now = time.time()
     table = Table("task", "task id", "args", "attempts", "error", "age")
     for e in entries:
         error = f"{e.error_type or '-'}: {e.error_message or ''}".rstrip(": ")
         table.add_row(
-            e.task_name, e.task_id, e.args_summary(), "-" if e.attempts is None else str(e.attempts),
-            error[:120], format_age(now - e.sent_at),
+            cell(e.task_name), cell(e.task_id), cell(e.args_summary()), "-" if e.attempts is None else str(e.attempts),
+            cell(error[:120]), format_age(e.age_seconds(now)),
         )
     _dlq_console().print(table)
 
@@ -424,13 +483,13 @@ def dlq_list(
     entries = d.entries(selection)
     if as_json:
         now = time.time()
-        click.echo(json.dumps([e.to_json(now) for e in entries]))
+        click.echo(_json([e.to_json(now) for e in entries]))
         return
     if not entries:
-        click.echo(f"{d.dlq_name} (DLQ of {d.source_queue}): no messages" + (" match" if selection else ""))
+        _echo(f"{d.dlq_name} (DLQ of {d.source_queue}): no messages" + (" match" if selection else ""))
         return
     _print_dlq_table(entries)
-    click.echo(f"{len(entries)} message(s) in {d.dlq_name} (DLQ of {d.source_queue})")
+    _echo(f"{len(entries)} message(s) in {d.dlq_name} (DLQ of {d.source_queue})")
 
 
 @dlq.command("show")
@@ -452,21 +511,21 @@ def dlq_show(app_spec: str, queue: str, task_id: str, as_json: bool, visibility_
         _fail(f"no message for task {task_id} in {d.dlq_name} (DLQ of {d.source_queue})", EXIT_CONFIG)
     detail = entry.detail_json()
     if as_json:
-        click.echo(json.dumps(detail, default=str))
+        click.echo(_json(detail))
         return
     for key in ("task_id", "task", "message_id", "status", "attempts", "generation", "error_type", "error_message"):
-        click.echo(f"{key}: {'-' if detail[key] is None else detail[key]}")
-    click.echo(f"sent: {format_age(time.time() - entry.sent_at)} ago ({entry.sent_at:.3f})")
-    click.echo(f"size: {detail['size_bytes']} bytes")
+        _echo(f"{key}: {'-' if detail[key] is None else detail[key]}")
+    _echo(f"sent: {format_age(entry.age_seconds())} ago ({entry.sent_at:.3f})")
+    _echo(f"size: {detail['size_bytes']} bytes")
     if entry.envelope is not None:
-        click.echo("envelope:")
-        click.echo(json.dumps(detail["envelope"], indent=2, ensure_ascii=False))
+        _echo("envelope:")
+        _echo(json.dumps(_finite_or_none(detail["envelope"]), indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        click.echo(f"body (undecodable: {entry.decode_error}):")
-        click.echo(entry.message.body)
+        _echo(f"body (undecodable: {entry.decode_error}):")
+        _echo(entry.message.body)
     if detail["traceback"]:
-        click.echo("traceback:")
-        click.echo(detail["traceback"].rstrip())
+        _echo("traceback:")
+        _echo(detail["traceback"].rstrip())
 
 
 class _RedriveProgressDisplay:
@@ -517,7 +576,7 @@ class _RedriveProgressDisplay:
               help="With --all alone: let SQS move everything server-side (StartMessageMoveTask). Bodies move "
               "unchanged, so result records keep their FAILURE; falls back to a client-side move where the "
               "endpoint does not support it.")
-@click.option("--max-per-second", type=click.FloatRange(min=0.1), default=None,
+@click.option("--max-per-second", type=_Finite(at_least=0.1), default=None,
               help="Send at most this many messages per second (default: as fast as SQS answers).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_dlq_option_visibility
@@ -545,10 +604,10 @@ def dlq_redrive(
         report = d.redrive(selection, dry_run=dry_run, native=native, max_per_second=max_per_second,
                            on_progress=progress)
     if report.native_fallback_reason:
-        click.echo(f"note: StartMessageMoveTask not available ({report.native_fallback_reason}); "
-                   "moved the messages client-side", err=True)
+        _echo(f"note: StartMessageMoveTask not available ({report.native_fallback_reason}); "
+              "moved the messages client-side", err=True)
     if as_json:
-        click.echo(json.dumps(report.to_json()))
+        click.echo(_json(report.to_json()))
     elif report.native_task_handle is not None:
         click.echo(f"SQS is moving every message of {d.dlq_name} to {d.source_queue} server-side "
                    f"(task handle {report.native_task_handle}); bodies are unchanged")
@@ -561,9 +620,9 @@ def dlq_redrive(
         click.echo(f"moved {len(report.moved)} of {len(report.selected)} selected message(s) from {d.dlq_name} "
                    f"to {d.source_queue} ({report.scanned} read)")
     for task_id, reason in report.failed.items():
-        click.echo(f"not moved (still in the DLQ): {task_id}: {reason}", err=True)
+        _echo(f"not moved (still in the DLQ): {task_id}: {reason}", err=True)
     for task_id, reason in report.not_deleted.items():
-        click.echo(f"duplicated: {task_id}: {reason}", err=True)
+        _echo(f"duplicated: {task_id}: {reason}", err=True)
     if not report.ok:
         sys.exit(EXIT_AWS)
 
@@ -674,7 +733,8 @@ def template(
 @click.option("--parameter", "parameters", multiple=True, help="Template parameter KEY=VALUE (repeatable).")
 @click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", help="Local AWS endpoint.")
 @click.option("--stop-when-empty", is_flag=True, help="Exit once the queues are empty and nothing runs.")
-@click.option("--timeout-seconds", default=None, type=float, help="Exit after this many seconds at the latest.")
+@click.option("--timeout-seconds", default=None, type=_Finite(),
+              help="Exit after this many seconds at the latest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's counters as JSON.")
 def lambda_local(
     template_path: str,

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -62,6 +63,8 @@ LIST_WAIT_SECONDS = 1
 """ReceiveMessage WaitTimeSeconds while reading a DLQ: 1 s asks every SQS server; 0 may miss messages."""
 ARGS_SUMMARY_CHARS = 60
 """Longest argument summary in a listing row."""
+MAX_AGE_SECONDS = 1e11
+"""Ages beyond this (~3,000 years: a ``sent_at`` that is no real time) are shown as unknown."""
 _ENTRY_RETRY_ATTEMPTS = 3
 _ENTRY_RETRY_BASE_SECONDS = 0.05
 _PURGE_IN_PROGRESS_CODES = {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}
@@ -122,8 +125,18 @@ class DlqEntry:
 
     @property
     def sent_at(self) -> float:
-        """Epoch seconds the task was sent (the envelope's ``sent_at``, else the DLQ's SentTimestamp)."""
+        """Epoch seconds the task was sent (the envelope's ``sent_at``, else the DLQ's SentTimestamp).
+
+        Taken as sent: it may be anything a producer wrote (``inf``, ``nan``, ``1e300``); see :meth:`age_seconds`.
+        """
         return self.envelope.sent_at if self.envelope else self.message.sent_timestamp_seconds
+
+    def age_seconds(self, now: float | None = None) -> float | None:
+        """Seconds since :attr:`sent_at` (0 when it is in the future), or ``None`` when that is no real time."""
+        age = (time.time() if now is None else now) - self.sent_at
+        if not math.isfinite(age) or abs(age) > MAX_AGE_SECONDS:
+            return None
+        return max(0.0, age)
 
     @property
     def size_bytes(self) -> int:
@@ -148,7 +161,7 @@ class DlqEntry:
 
     def to_json(self, now: float | None = None) -> dict[str, Any]:
         """A JSON-ready summary (what ``sqsq dlq list --json`` prints per message)."""
-        t = time.time() if now is None else now
+        age = self.age_seconds(now)
         r = self.record
         return {
             "task_id": self.task_id,
@@ -160,8 +173,8 @@ class DlqEntry:
             "attempts": self.attempts,
             "error_type": self.error_type,
             "error_message": self.error_message,
-            "sent_at": self.sent_at,
-            "age_seconds": round(max(0.0, t - self.sent_at), 3),
+            "sent_at": self.sent_at if math.isfinite(self.sent_at) else None,
+            "age_seconds": None if age is None else round(age, 3),
             "failed_at": r.updated_at if r else None,
             "size_bytes": self.size_bytes,
         }
@@ -411,6 +424,8 @@ class DeadLetterQueue:
             decode_error = None
         except MessageDecodeError as exc:
             envelope, decode_error = None, str(exc)
+        except RecursionError as exc:  # JSON nested too deeply to parse: undecodable like any other non-envelope
+            envelope, decode_error = None, f"message body is not JSON ({exc}); it was not sent by sqsq"
         record = self.app.results.get(envelope.id if envelope else undecodable_id(message.body))
         return DlqEntry(message=message, envelope=envelope, decode_error=decode_error, record=record)
 
@@ -434,7 +449,7 @@ class DeadLetterQueue:
                 out.extend(e for e in batch if selection is None or selection.matches(e))
         finally:
             reader.release()
-        return sorted(out, key=lambda e: e.sent_at)
+        return sorted(out, key=_sent_order)
 
     def find(self, task_id: str) -> DlqEntry | None:
         """The DLQ message of ``task_id`` (or of that message id), or ``None``; stops reading once found."""
@@ -722,8 +737,20 @@ class PurgeLedger:
             log.warning("cannot record the purge in %s (%s); the 60 s rule is then left to SQS", self.path, exc)
 
 
-def format_age(seconds: float) -> str:
-    """``"42s"``, ``"7m"``, ``"3h"``, ``"2d"``: the largest whole unit."""
+def _sent_order(entry: DlqEntry) -> tuple[bool, float]:
+    """Oldest sent first; entries whose ``sent_at`` is not a number (NaN) last."""
+    sent_at = entry.sent_at
+    return (math.isnan(sent_at), 0.0 if math.isnan(sent_at) else sent_at)
+
+
+def format_age(seconds: float | None) -> str:
+    """``"42s"``, ``"7m"``, ``"3h"``, ``"2d"``: the largest whole unit; ``"?"`` when unknown.
+
+    Args:
+        seconds: the age; ``None``, not finite or beyond :data:`MAX_AGE_SECONDS` is unknown; negative is 0.
+    """
+    if seconds is None or not math.isfinite(seconds) or abs(seconds) > MAX_AGE_SECONDS:
+        return "?"
     s = max(0, int(seconds))
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
         if s >= size:

@@ -25,7 +25,20 @@ Remaining time: a record is started only when ``context.get_remaining_time_in_mi
 its task's ``time_limit_seconds`` (or, without one, the longest run of that task this handler has seen, except
 for the first record of an invocation, which always starts) plus ``safety_margin_seconds``. Records not started
 are reported failed and released (visibility 0) so they come back at once; none is dropped. A batch where every
-record fails returns every id (no exception).
+record fails returns every id (no exception). A context without that method, or one returning something other
+than a number, means the remaining time is unknown: no record is held back (logged once per invocation).
+
+Malformed input: an event that is not an SQS event (no ``Records`` list, a record that is not an object, has an
+``eventSource`` other than ``aws:sqs`` or no ``messageId``) raises ValueError before anything runs, since such a
+record cannot be reported on its own. A record with a ``messageId`` that is otherwise malformed (``attributes``
+not an object, a missing ``body``...) is reported failed alone. A body that is not a sqsq envelope (not JSON,
+nested too deeply to parse...) runs through the executor like any other: FAILURE recorded, copied to the DLQ.
+
+One record never fails the batch: whatever the handler's own code raises while looking at or running a record
+(``Exception`` or another ``BaseException`` such as ``SystemExit``) reports that record failed and releases it.
+Only ``KeyboardInterrupt`` is re-raised (it is fatal: a Ctrl-C or ``sqsq local``'s SIGTERM stopping the
+process); the whole batch then returns after the visibility timeout, as after any failed invocation. Tasks
+cannot raise anything out of the handler: the executor records whatever a task raises as its failure.
 
 Only this module imports aws_lambda_powertools, and only through the functions here; AWS calls go through
 ``app.transport`` (the DLQ copy and the visibility changes), never boto3 directly.
@@ -34,6 +47,7 @@ Only this module imports aws_lambda_powertools, and only through the functions h
 from __future__ import annotations
 
 import base64
+import math
 import os
 import sys
 import threading
@@ -58,6 +72,8 @@ from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
 
 __all__ = ["LambdaContextLike", "SqsLambdaHandler", "lambda_handler"]
 
+SQS_EVENT_SOURCE = "aws:sqs"
+"""``eventSource`` of an SQS record (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)."""
 DEFAULT_SAFETY_MARGIN_SECONDS = 2.0
 """Time kept free at the end of an invocation for the visibility changes and the response."""
 EXECUTOR_ERROR_RELEASE_SECONDS = 10
@@ -89,6 +105,8 @@ class _Invocation:
     failed_groups: set[tuple[str, str]] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
     durations_seconds: list[float] = field(default_factory=list)
+    remaining_time_unknown: bool = False
+    """The context cannot tell the remaining time (logged once); no record is held back for lack of time."""
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
@@ -108,8 +126,8 @@ class _Processor(BatchProcessor):
             if reason is None:
                 results.append(self._process_record(record))
             else:
-                exc = RecordFailed(reason)
-                results.append(self.failure_handler(SQSRecord(record), (RecordFailed, exc, None)))
+                failed = RecordFailed(reason)
+                results.append(self.failure_handler(SQSRecord(record), (RecordFailed, failed, None)))
         return results
 
 
@@ -167,14 +185,20 @@ class SqsLambdaHandler:
 
         Args:
             event: the event Lambda sends (``{"Records": [...]}``).
-            context: Lambda's context (only ``get_remaining_time_in_millis`` is read); ``None`` = no deadline.
+            context: Lambda's context (only ``get_remaining_time_in_millis`` is read); ``None``, or a context
+                that cannot tell the remaining time (no such method, or it returns no number) = no deadline.
 
         Returns:
             ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}``, the failed records in event order.
 
         Raises:
-            ValueError: the event is not an SQS event (Lambda then retries the whole batch).
+            ValueError: the event is not an SQS event (no ``Records`` list, a record that is not an object, of
+                another ``eventSource``, or without ``messageId``); nothing ran and Lambda retries the whole batch.
+            KeyboardInterrupt: the process is being stopped (never caught; see the module docstring).
         """
+        records = _sqs_records(event)
+        if not records:  # Lambda never sends one; Powertools would refuse it as not a batch
+            return {"batchItemFailures": []}
         inv = _Invocation(context)
         processor = _Processor(lambda record: self._gate(inv, record))
 
@@ -188,7 +212,7 @@ class SqsLambdaHandler:
         failed = response.get("batchItemFailures", [])
         self.logger.info(
             "batch done",
-            extra={"records": len(event.get("Records", [])), "failed": len(failed), "counts": inv.counts},
+            extra={"records": len(records), "failed": len(failed), "counts": inv.counts},
         )
         self._emit_metrics(inv, len(failed))
         return {"batchItemFailures": list(failed)}
@@ -196,10 +220,27 @@ class SqsLambdaHandler:
     # -- per record ------------------------------------------------------------------------------------------
 
     def _gate(self, inv: _Invocation, record: dict[str, Any]) -> str | None:
-        """Why a record must not start (None: run it)."""
+        """Why a record must not start (None: run it); whatever checking it raises fails that record only."""
+        try:
+            return self._check(inv, record)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a bug, or a record malformed in a way not foreseen: its neighbours run
+            inv.count("failed")
+            self.logger.exception("cannot check the record", extra={"message_id": record.get("messageId")})
+            return f"cannot check the record ({_describe(exc)})"
+
+    def _check(self, inv: _Invocation, record: dict[str, Any]) -> str | None:
         attrs = record.get("attributes") or {}
-        group = attrs.get("MessageGroupId")
+        group = attrs.get("MessageGroupId") if isinstance(attrs, Mapping) else None
         source = str(record.get("eventSourceARN", ""))
+        malformed = _malformed(record)
+        if malformed is not None:
+            inv.count("failed")
+            if group is not None:
+                inv.failed_groups.add((source, group))
+            self.logger.error("malformed SQS record", extra={"message_id": record.get("messageId"), "error": malformed})
+            return malformed
         if group is not None and (source, group) in inv.failed_groups:
             inv.count("skipped_fifo_group")
             task_id, task_name = _peek(str(record.get("body", "")))
@@ -211,9 +252,9 @@ class SqsLambdaHandler:
                 },
             )
             return f"an earlier record of message group {group!r} failed; kept for order"
-        if inv.context is None:
+        remaining_seconds = self._remaining_seconds(inv)
+        if remaining_seconds is None:
             return None
-        remaining_seconds = inv.context.get_remaining_time_in_millis() / 1000.0
         needed_seconds = self._needed_seconds(inv, str(record.get("body", "")))
         if remaining_seconds >= needed_seconds:
             return None
@@ -235,6 +276,24 @@ class SqsLambdaHandler:
             },
         )
         return f"{remaining_seconds:.1f} s left, {needed_seconds:.1f} s needed; released for another invocation"
+
+    def _remaining_seconds(self, inv: _Invocation) -> float | None:
+        """Seconds left in the invocation, or None when unknown (no context, or it cannot tell)."""
+        if inv.context is None or inv.remaining_time_unknown:
+            return None
+        try:
+            millis: Any = inv.context.get_remaining_time_in_millis()
+            remaining_seconds = float(millis) / 1000.0
+            if not math.isfinite(remaining_seconds):
+                raise ValueError(f"not a finite number: {millis!r}")
+        except (AttributeError, TypeError, ValueError) as exc:
+            inv.remaining_time_unknown = True
+            self.logger.warning(
+                "the context cannot tell the remaining time; records start without a time check",
+                extra={"context_type": type(inv.context).__name__, "error": _describe(exc)},
+            )
+            return None
+        return remaining_seconds
 
     def _needed_seconds(self, inv: _Invocation, body: str) -> float:
         """Seconds a record needs: its task's time limit, else the longest run of that task seen so far
@@ -263,10 +322,17 @@ class SqsLambdaHandler:
         group = (raw.get("attributes") or {}).get("MessageGroupId")
         try:
             return self._run(inv, raw, source)
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             if group is not None:
                 inv.failed_groups.add((source, group))
-            raise
+            if isinstance(exc, Exception):
+                raise  # Powertools reports the record failed
+            # SystemExit and other BaseExceptions from sqsq's own code paths: this record only, not the batch.
+            inv.count("failed")
+            self.logger.error("record handling raised", extra={"error": _describe(exc)})
+            raise RecordFailed(f"record handling raised {_describe(exc)}") from exc
         finally:
             self.logger.thread_safe_clear_keys()
 
@@ -285,9 +351,11 @@ class SqsLambdaHandler:
         started = time.monotonic()
         try:
             outcome: Outcome = self.executor.execute(message, info.max_receive_count)
-        except Exception as exc:  # the executor does not raise for task errors: a bug or an outage
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the executor does not raise for task errors: a bug or an outage
             self.logger.exception("executor error")
-            outcome = Release(EXECUTOR_ERROR_RELEASE_SECONDS, f"{type(exc).__name__}: {exc}")
+            outcome = Release(EXECUTOR_ERROR_RELEASE_SECONDS, _describe(exc))
         duration = time.monotonic() - started
         inv.durations_seconds.append(duration)
         with self._lock:
@@ -404,11 +472,70 @@ def _queue_name(arn: str) -> str:
 
 
 def _peek(body: str) -> tuple[str, str]:
+    """Task id and name for logs and the time check; a body that cannot be read is the executor's to record."""
     try:
         envelope = Envelope.from_body(body)
-    except MessageDecodeError:
+    except (MessageDecodeError, RecursionError, ValueError, TypeError):  # RecursionError: JSON nested too deeply
         return "<undecodable>", "<undecodable>"
     return envelope.id, envelope.task
+
+
+def _describe(exc: BaseException) -> str:
+    """``"Type: message"``, never raising (an exception's ``__str__`` may itself raise)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _sqs_records(event: Any) -> list[Mapping[str, Any]]:
+    """The records of an SQS event, checked just enough that each can be reported on by its ``messageId``.
+
+    Raises:
+        ValueError: not an SQS event (see :meth:`SqsLambdaHandler.__call__`).
+    """
+    expected = 'expected an SQS event, {"Records": [{"messageId": ..., "body": ..., "eventSource": "aws:sqs", ...}]}'
+    if not isinstance(event, Mapping):
+        raise ValueError(f"{expected}; got a {type(event).__name__}")
+    records = event.get("Records")
+    if not isinstance(records, list):
+        keys = ", ".join(sorted(map(str, event))[:10]) or "none"
+        got = "no Records key" if "Records" not in event else f"Records is a {type(records).__name__}"
+        raise ValueError(f"{expected}; got {got} (keys: {keys})")
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise ValueError(f"{expected}; Records[{i}] is a {type(record).__name__}, not an object")
+        source = record.get("eventSource")
+        if source is not None and source != SQS_EVENT_SOURCE:
+            raise ValueError(
+                f"{expected}; Records[{i}] has eventSource {source!r}: this handler takes SQS events only "
+                "(check the function's triggers)"
+            )
+        message_id = record.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            raise ValueError(
+                f"{expected}; Records[{i}] has no messageId (got {message_id!r}), so it cannot be reported failed "
+                "on its own"
+            )
+    return records
+
+
+def _malformed(record: Mapping[str, Any]) -> str | None:
+    """Why a record (with a messageId) cannot be run, or None."""
+    problems = []
+    for key in ("receiptHandle", "body", "eventSourceARN"):
+        if not isinstance(record.get(key), str):
+            problems.append(f"{key} is {_kind(record.get(key))}, expected a string")
+    for key in ("attributes", "messageAttributes"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            problems.append(f"{key} is {_kind(value)}, expected an object")
+    return f"malformed SQS record: {'; '.join(problems)}" if problems else None
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
 
 
 def _message_attributes(lambda_attrs: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -431,6 +558,9 @@ def to_received_message(record: Mapping[str, Any]) -> ReceivedMessage:
         RecordFailed: a field Lambda always sends is missing (the record is reported failed, its neighbours run).
     """
     try:
+        reason = _malformed(record)
+        if reason is not None:
+            raise RecordFailed(reason)
         attrs = dict(record.get("attributes") or {})
         return ReceivedMessage(
             queue_name=_queue_name(str(record["eventSourceARN"])),
@@ -442,7 +572,7 @@ def to_received_message(record: Mapping[str, Any]) -> ReceivedMessage:
             attributes=attrs,
             message_attributes=_message_attributes(record.get("messageAttributes")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordFailed(f"malformed SQS record ({type(exc).__name__}: {exc})") from exc
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError
 
 from sqsq import limits
 from sqsq.config import Settings
-from sqsq.errors import AwsError, EndpointUnreachable
+from sqsq.errors import AwsError, ConfigError, EndpointUnreachable
 
 DEFAULT_MAX_ATTEMPTS = 6
 """Total attempts per AWS call in botocore's standard retry mode (1 try + 5 retries)."""
@@ -29,6 +29,10 @@ class AwsClients:
         settings: endpoint and region.
         max_pool_connections: HTTP connections per client (>= worker threads that call AWS at once).
         max_attempts: botocore standard-mode total attempts per call.
+
+    Raises:
+        ConfigError: on first use of a client, when the endpoint URL or the region is malformed (botocore's
+            ValueError when it builds the client).
     """
 
     def __init__(self, settings: Settings, max_pool_connections: int = 32, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
@@ -62,11 +66,28 @@ class AwsClients:
                 if self._session is None:
                     # One session for all clients: each session loads its own service models (~5 MiB each).
                     self._session = boto3.session.Session()
-                client = self._session.client(  # type: ignore[call-overload]
-                    service, endpoint_url=self.settings.endpoint_url, config=config
-                )
+                try:
+                    client = self._session.client(  # type: ignore[call-overload]
+                        service, endpoint_url=self.settings.endpoint_url, config=config
+                    )
+                except ValueError as exc:  # botocore checks the endpoint and region when building a client
+                    raise self._config_error(exc) from exc
                 self._clients[kind] = client
         return client
+
+    def _config_error(self, exc: ValueError) -> ConfigError | ValueError:
+        """The :class:`ConfigError` for a ValueError botocore raised building a client (``exc`` if unknown)."""
+        if isinstance(exc, InvalidRegionError):
+            return ConfigError(
+                f"region {self.settings.region!r} is not a valid AWS region (AWS_REGION / region=); "
+                "use one like us-east-1"
+            )
+        if self.settings.endpoint_url is not None:
+            return ConfigError(
+                f"AWS_ENDPOINT_URL (endpoint_url) {self.settings.endpoint_url!r} is not a valid URL ({exc}); "
+                "give a URL like http://127.0.0.1:4566, or unset it to use AWS"
+            )
+        return exc
 
     @property
     def sqs(self) -> Any:

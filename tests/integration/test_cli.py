@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sqsq.cli import EXIT_CONFIG, EXIT_TASK_FAILED, main
+from sqsq.cli import EXIT_CONFIG, EXIT_TASK_FAILED, EXIT_USAGE, main
 from tests.conftest import ROOT, Deployed, stop_process
 
 APP = "tests.apps.shop:app"
@@ -124,3 +125,48 @@ def test_local_starts_provisions_prints_exports_and_stops_without_leaving_a_serv
         proc.wait(timeout=30)
     with socket.socket() as s:  # the server process is gone: the port is free again
         s.bind(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "-1"])
+@pytest.mark.parametrize(
+    "command", [["result", "some-id", "--wait"], ["send", APP, "tests.add", '{"x": 1, "y": 1}', "--wait"]]
+)
+def test_timeout_that_is_not_a_finite_non_negative_number_is_a_usage_error(command: list[str], value: str) -> None:
+    # NaN used to wait forever: every comparison with it is false.
+    result = CliRunner().invoke(main, [*command, "--timeout-seconds", value])
+    assert result.exit_code == EXIT_USAGE
+    (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    assert "--timeout-seconds" in line and ("not a finite number" in line or "not in the range x>=0" in line)
+
+
+def test_negative_shutdown_grace_is_a_usage_error_not_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["worker", APP, "--burst", "--shutdown-grace-seconds", "-1"])
+    assert result.exit_code == EXIT_USAGE and "--shutdown-grace-seconds" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_local_port_outside_0_to_65535_is_a_usage_error(port: str) -> None:
+    result = CliRunner().invoke(main, ["local", APP, "--port", port])
+    assert result.exit_code == EXIT_USAGE and "0<=x<=65535" in result.output
+
+
+def test_template_written_where_it_cannot_be_is_one_line_with_exit_3(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir" / "template.yaml"
+    result = CliRunner().invoke(main, ["template", APP, "-o", str(target)])
+    assert result.exit_code == EXIT_CONFIG
+    assert result.stderr.splitlines() == [f"error: [Errno 2] No such file or directory: '{target}'"]
+
+
+@pytest.mark.parametrize("endpoint", ["not-a-url", "http://"])
+@pytest.mark.parametrize("command", [["send", APP, "tests.add", '{"x": 1, "y": 1}'], ["result", "some-id"]])
+def test_endpoint_url_that_is_not_a_url_is_one_config_error_line(endpoint: str, command: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
+    env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_REGION="us-east-1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "sqsq.cli", *command], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: AWS_ENDPOINT_URL (endpoint_url) {endpoint!r} is not a valid URL")
+    assert "http://127.0.0.1:4566" in line

@@ -203,3 +203,67 @@ def test_second_purge_within_60_seconds_exits_with_its_own_code_and_one_line(
     other = run("dlq", "purge", APP, "default", "--yes", env={"XDG_CACHE_HOME": str(tmp_path / "elsewhere")})
     assert other.exit_code == EXIT_PURGE_IN_PROGRESS
     assert other.stderr.strip().startswith("error: purge already in progress; retry after ~60 s")
+
+
+def _seed_raw(shop: Deployed, *bodies: str) -> None:
+    batch = [OutgoingMessage(str(i), body) for i, body in enumerate(bodies)]
+    assert shop.app.transport.send_batch(dlq_name(shop), batch) == []
+
+
+def _strict_json(text: str) -> object:
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_dlq_output_escapes_text_the_terminal_cannot_encode(shop: Deployed) -> None:
+    # A lone surrogate (sqsq sends it escaped as \ud800 / \udcff, e.g. an os.listdir() name) and rich markup.
+    task_id = new_task_id()
+    body = '{"v":1,"id":"ID","task":"tests.apps.shop.boom","args":{"message":"file-\\udcff.txt [/x]"}}'
+    body = body.replace("ID", task_id)
+    _seed_raw(shop, body)
+    strict = {"PYTHONIOENCODING": "utf-8"}  # strict UTF-8 stdout: printing a lone surrogate raises
+    for args in (("list",), ("redrive", "--all", "--dry-run"), ("show", task_id)):
+        done = shop.cli("dlq", args[0], APP, "default", *args[1:], extra_env=strict)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "file-\\udcff.txt [/x]" in done.stdout, (args, done.stdout)
+    ascii_only = shop.cli("dlq", "list", APP, "default", extra_env={"PYTHONIOENCODING": "ascii"})
+    assert ascii_only.returncode == 0 and "file-\\udcff.txt" in ascii_only.stdout, ascii_only.stderr
+
+    for args in (("list", "--json"), ("show", task_id, "--json")):
+        done = shop.cli("dlq", args[0], APP, "default", *args[1:], extra_env=strict)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.isascii() and "\\udcff" in done.stdout
+        parsed = _strict_json(done.stdout)
+        row = parsed[0] if isinstance(parsed, list) else parsed
+        assert isinstance(row, dict) and row["args"] == {"message": "file-\udcff.txt [/x]"}
+
+
+def test_dlq_json_never_prints_nan_or_infinity_and_deep_bodies_are_undecodable(shop: Deployed) -> None:
+    nan_args = new_task_id()
+    inf_sent = new_task_id()
+    deep = "[" * 100_000 + "]" * 100_000
+    _seed_raw(
+        shop,
+        '{"v":1,"id":"ID","task":"tests.add","args":{"x":NaN,"y":Infinity}}'.replace("ID", nan_args),
+        '{"v":1,"id":"ID","task":"tests.add","args":{},"sent_at":Infinity}'.replace("ID", inf_sent),
+        '{"v":1,"id":"ID","task":"tests.add","args":{},"sent_at":1e300}'.replace("ID", new_task_id()),
+        deep,
+    )
+
+    listed = run("dlq", "list", APP, "default", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = _strict_json(listed.stdout)
+    assert isinstance(rows, list) and len(rows) == 4
+    by_id = {row["task_id"]: row for row in rows}
+    assert by_id[nan_args]["args"] == {"x": None, "y": None}
+    assert all(row["age_seconds"] is None or row["age_seconds"] >= 0 for row in rows)
+    assert sum(row["task"] == "<undecodable>" for row in rows) >= 1  # the deep one at least
+
+    for args in (("list",), ("redrive", "--all", "--dry-run"), ("redrive", "--all", "--dry-run", "--json")):
+        done = run("dlq", args[0], APP, "default", *args[1:])
+        assert done.exit_code == 0, (args, done.output)
+    shown = run("dlq", "show", APP, "default", nan_args, "--json")
+    assert shown.exit_code == 0 and _strict_json(shown.stdout)["args"] == {"x": None, "y": None}  # type: ignore[index]
+    assert "NaN" not in run("dlq", "show", APP, "default", nan_args).stdout

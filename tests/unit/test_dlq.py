@@ -268,3 +268,39 @@ def test_queue_without_redrive_policy_has_no_dlq() -> None:
 
 def test_age_is_shown_in_the_largest_whole_unit() -> None:
     assert [format_age(s) for s in (5, 125, 7300, 200_000)] == ["5s", "2m", "2h", "2d"]
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("-inf"), float("nan"), 1e300, -1e300, None])
+def test_age_that_is_no_real_duration_is_shown_as_unknown(seconds: float | None) -> None:
+    assert format_age(seconds) == "?"
+
+
+def test_negative_age_from_clock_skew_is_shown_as_zero() -> None:
+    assert format_age(-3.0) == "0s"
+
+
+def _entry_sent_at(sent_at: float) -> DlqEntry:
+    # model_construct: whatever a producer wrote, even where Envelope's own validation would refuse it.
+    env = Envelope.model_construct(id="t1", task="boom", args={"x": 1}, sent_at=sent_at, generation=0)
+    message = ReceivedMessage("u-default-dlq", "m1", "rh", env.to_body(), 1, 0.0)
+    return DlqEntry(message=message, envelope=env, decode_error=None, record=None)
+
+
+@pytest.mark.parametrize("sent_at", [float("inf"), float("-inf"), float("nan"), 1e300])
+def test_entry_whose_sent_at_is_not_a_real_time_has_no_age_and_null_times_in_json(sent_at: float) -> None:
+    entry = _entry_sent_at(sent_at)
+    assert entry.age_seconds(now=1_700_000_000.0) is None
+    row = entry.to_json(now=1_700_000_000.0)
+    assert row["age_seconds"] is None
+    assert row["sent_at"] == (None if sent_at != 1e300 else 1e300)
+    json.dumps(row, allow_nan=False)  # valid JSON: no NaN / Infinity
+
+
+def test_deeply_nested_json_body_is_listed_as_undecodable() -> None:
+    app = make_app()
+    deep = "[" * 100_000 + "]" * 100_000
+    app.transport.send_batch("u-default-dlq", [OutgoingMessage("0", deep)])
+    (entry,) = DeadLetterQueue(app, "default", wait_seconds=0).entries()
+    assert entry.task_name == UNDECODABLE and entry.task_id == undecodable_id(deep)
+    assert entry.error_type == "MessageDecodeError" and "not JSON" in (entry.error_message or "")
+    assert len(entry.args_summary()) <= 60

@@ -286,21 +286,30 @@ def test_duplicate_delivery_of_a_succeeded_task_is_acknowledged_without_running(
     assert _status(rig, task_id) is Status.SUCCESS
 
 
-def test_task_killed_mid_invocation_completes_on_redelivery_without_an_in_progress_lock(rig: Rig) -> None:
-    # B25: the first invocation writes STARTED and dies (Lambda's timeout kill, simulated by a BaseException that
-    # escapes the handler); the redelivery must run the task and end SUCCESS, not wait for any "in progress" lock.
+def test_task_killed_mid_invocation_completes_on_redelivery_without_an_in_progress_lock(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # B25: the first invocation writes STARTED and dies before recording the outcome (Lambda's timeout kill,
+    # simulated by a KeyboardInterrupt, the one exception the handler lets through, raised once the task body has
+    # run); the redelivery must run the task and end SUCCESS, not wait for any "in progress" lock.
     runs: list[int] = []
 
     @rig.app.task(name="lam.dies_once", track_started=True)
     def dies_once(n: int) -> int:
         runs.append(n)
-        if len(runs) == 1:
-            raise lambda_app.Crash("killed")
         return n
 
+    finish = rig.handler.executor.finish
+
+    def killed_once(*args: Any, **kwargs: Any) -> Any:
+        if len(runs) == 1:
+            raise KeyboardInterrupt("killed")
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(rig.handler.executor, "finish", killed_once)
     task_id = rig.send("lam.dies_once", {"n": 5})
     first = rig.event()
-    with pytest.raises(lambda_app.Crash):
+    with pytest.raises(KeyboardInterrupt):
         rig.handler(first, FakeContext())
     started = rig.results.get(task_id)
     assert started is not None and started.status is Status.STARTED
@@ -322,6 +331,212 @@ def test_record_seen_with_zero_time_left_writes_nothing_and_runs_on_redelivery(r
 
     assert _failed_ids(response) == []
     assert _status(rig, task_id) is Status.SUCCESS
+
+
+def test_deeply_nested_json_body_is_dead_lettered_and_spares_its_neighbours(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    deep = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError on this
+    rig.send_raw(deep)
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+
+    response = rig.handler(event, FakeContext())  # must not raise: one record never fails the batch
+
+    assert _failed_ids(response) == []
+    record = rig.results.get(undecodable_id(deep))
+    assert record is not None and record.status is Status.FAILURE and record.error_type == "MessageDecodeError"
+    assert [m.body for m in rig.transport.receive(rig.dlq, 10, 0)] == [deep]
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS and _status(rig, _task_id(r[2])) is Status.SUCCESS
+
+
+class _Stop(BaseException):
+    """A BaseException that is neither SystemExit nor KeyboardInterrupt."""
+
+
+@pytest.mark.parametrize("raised", [SystemExit(1), KeyboardInterrupt(), _Stop("stop")])
+def test_task_raising_a_base_exception_fails_only_its_own_record(rig: Rig, raised: BaseException) -> None:
+    @rig.app.task(name="lam.exits", max_retries=0)
+    def exits(key: str) -> None:
+        raise raised
+
+    rig.send("lam.add", {"x": 1, "y": 1})
+    exiting = rig.send("lam.exits", {"key": "k"})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == []  # max_retries=0: failed for good, copied to the DLQ
+    record = rig.results.get(exiting)
+    assert record is not None and record.status is Status.FAILURE and record.error_type == type(raised).__name__
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS and _status(rig, _task_id(r[2])) is Status.SUCCESS
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), _Stop("stop"), RuntimeError("bug")])
+def test_base_exception_from_sqsq_code_fails_only_that_record_and_releases_it(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, raised: BaseException
+) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    victim = rig.send("lam.add", {"x": 2, "y": 2})
+    rig.send("lam.add", {"x": 3, "y": 3})
+    event = rig.event()
+    r = event["Records"]
+    execute = rig.handler.executor.execute
+
+    def broken_for_one(message: Any, *args: Any, **kwargs: Any) -> Any:
+        if Envelope.from_body(message.body).id == victim:
+            raise raised
+        return execute(message, *args, **kwargs)
+
+    monkeypatch.setattr(rig.handler.executor, "execute", broken_for_one)
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r[1]["messageId"]]
+    assert rig.transport.visibility_calls == [(rig.queue, [(r[1]["receiptHandle"], 10)])]
+    assert _status(rig, _task_id(r[0])) is Status.SUCCESS and _status(rig, _task_id(r[2])) is Status.SUCCESS
+
+
+def test_base_exception_while_checking_a_record_fails_only_that_record(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+    needed = rig.handler._needed_seconds
+
+    def broken_for_first(inv: Any, body: str) -> float:
+        if body == r[0]["body"]:
+            raise SystemExit(2)
+        return needed(inv, body)
+
+    monkeypatch.setattr(rig.handler, "_needed_seconds", broken_for_first)
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r[0]["messageId"]]
+    assert _status(rig, _task_id(r[0])) is None and _status(rig, _task_id(r[1])) is Status.SUCCESS
+
+
+def test_keyboard_interrupt_outside_a_task_is_fatal_and_re_raised(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rig.handler.executor, "execute", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        rig.handler(rig.event(), FakeContext())
+
+
+class _NoRemainingTime:
+    """A context object without get_remaining_time_in_millis."""
+
+
+@dataclass
+class _OddContext:
+    value: Any
+
+    def get_remaining_time_in_millis(self) -> Any:
+        return self.value
+
+
+@pytest.mark.parametrize("context", [_NoRemainingTime(), _OddContext(None), _OddContext("soon"), _OddContext(float("nan"))])
+def test_context_that_cannot_tell_the_remaining_time_runs_every_record_and_logs_once(
+    rig: Rig, context: Any
+) -> None:
+    stream = io.StringIO()
+    handler = lambda_handler(rig.app, emit_metrics=False, logger=Logger(service=f"{rig.app.name}-ctx", stream=stream))
+    for i in range(3):
+        rig.send("lam.add", {"x": i, "y": i})
+    event = rig.event()
+
+    response = handler(event, context)
+
+    assert _failed_ids(response) == []
+    assert all(_status(rig, _task_id(r)) is Status.SUCCESS for r in event["Records"])
+    warnings = [line for line in stream.getvalue().splitlines() if "remaining time" in line]
+    assert len(warnings) == 1 and type(context).__name__ in warnings[0]
+
+
+def _sqs_record(message_id: str = "m1") -> dict[str, Any]:
+    return {
+        "messageId": message_id, "receiptHandle": "rh", "body": "{}", "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        ({}, "no Records key"),
+        ({"Records": None}, "Records is a NoneType"),
+        ({"Records": "abc"}, "Records is a str"),
+        ("not even a dict", "got a str"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]}, "eventSource 'aws:s3'"),
+        ({"Records": ["hello", _sqs_record()]}, "Records[0] is a str"),
+        ({"Records": [_sqs_record(), {k: v for k, v in _sqs_record("m2").items() if k != "messageId"}]},
+         "Records[1] has no messageId"),
+    ],
+)
+def test_event_that_is_not_an_sqs_event_raises_value_error_saying_what_was_expected(
+    rig: Rig, event: Any, says: str
+) -> None:
+    with pytest.raises(ValueError, match="expected an SQS event") as raised:
+        rig.handler(event, FakeContext())
+    assert says in str(raised.value)
+
+
+def test_empty_sqs_event_is_a_batch_with_no_failures(rig: Rig) -> None:
+    assert rig.handler({"Records": []}, FakeContext()) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value", "says"),
+    [
+        ("attributes", [1, 2], "attributes is a list, expected an object"),
+        ("messageAttributes", ["a"], "messageAttributes is a list"),
+        ("body", {"v": 1}, "body is a dict, expected a string"),
+        ("body", None, "body is missing"),
+    ],
+)
+def test_record_with_a_message_id_but_malformed_fields_is_reported_failed_alone(
+    rig: Rig, field_name: str, value: Any, says: str
+) -> None:
+    stream = io.StringIO()
+    handler = lambda_handler(rig.app, emit_metrics=False, logger=Logger(service=f"{rig.app.name}-bad", stream=stream))
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+    good_body = r[1]["body"]
+    if value is None:
+        del r[0][field_name]
+    else:
+        r[0][field_name] = value
+
+    response = handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r[0]["messageId"]]
+    assert says in stream.getvalue()
+    assert _status(rig, Envelope.from_body(good_body).id) is Status.SUCCESS
+
+
+def test_message_attribute_that_is_not_an_object_fails_only_its_record(rig: Rig) -> None:
+    rig.send("lam.add", {"x": 1, "y": 1})
+    rig.send("lam.add", {"x": 2, "y": 2})
+    event = rig.event()
+    r = event["Records"]
+    r[0]["messageAttributes"] = {"a": "not-an-object"}
+
+    response = rig.handler(event, FakeContext())
+
+    assert _failed_ids(response) == [r[0]["messageId"]]
+    assert _status(rig, _task_id(r[1])) is Status.SUCCESS
 
 
 def test_log_lines_carry_task_id_and_name_and_metrics_are_emitted(
