@@ -350,7 +350,10 @@ class SqsLambdaHandler:
             raise RecordFailed(f"queue {message.queue_name}: {exc}") from exc
         started = time.monotonic()
         try:
-            outcome: Outcome = self.executor.execute(message, info.max_receive_count)
+            # A claimed task's lease ends with the invocation (B25): a timed-out run is taken over, not stuck.
+            outcome: Outcome = self.executor.execute(
+                message, info.max_receive_count, remaining_time_seconds=self._remaining_seconds(inv)
+            )
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the executor does not raise for task errors: a bug or an outage

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -594,3 +595,21 @@ def test_lambda_deletes_nothing_after_an_error_timeout_or_invalid_response(kwarg
 @pytest.mark.parametrize("response", [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}])
 def test_lambda_treats_an_empty_response_as_complete_success(response: Any) -> None:
     assert settle(["a", "b"], response).delete_ids == ["a", "b"]
+
+
+def test_claimed_task_lease_ends_with_the_invocation(rig: Rig) -> None:
+    # B25: the lease of a claimed task is bounded by the invocation's remaining time (here 20 s, where a task
+    # without a time limit would hold 900 s), so a run that Lambda kills is taken over soon after the invocation.
+    leases: list[float] = []
+
+    @rig.app.task(name="lam.claimed", claim=True)
+    def claimed(key: str) -> str:
+        record = rig.results.get(task_id)
+        assert record is not None and record.lease_expires_at is not None
+        leases.append(record.lease_expires_at - time.time())
+        return key
+
+    task_id = rig.send("lam.claimed", {"key": "k"})
+    response = rig.handler(rig.event(), FakeContext(remaining_ms=20_000))
+    assert _failed_ids(response) == []
+    assert len(leases) == 1 and 15 <= leases[0] <= 20.5
