@@ -6,7 +6,10 @@ Decorators only register; connections open lazily on first use.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +22,7 @@ from sqsq import limits
 from sqsq.config import Settings, load_settings
 from sqsq.errors import (
     AwsError,
+    ConfigError,
     LimitExceeded,
     PayloadTooLarge,
     ResultTimeout,
@@ -32,7 +36,7 @@ from sqsq.message import Envelope, body_size_bytes, new_task_id
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.retry import Backoff
 from sqsq.task import Task
-from sqsq.transport import OutgoingMessage, Transport
+from sqsq.transport import OutgoingMessage, Transport, split_batches
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -344,7 +348,7 @@ class App:
         broken: AwsError | None = None
         for queue_name, items in by_queue.items():
             limit = self.transport.queue_info(queue_name).max_message_size_bytes if broken is None else 0
-            for chunk in _chunks_by_count_and_size(items, limit) if broken is None else [items]:
+            for chunk in split_batches(items, _body_size, limit) if broken is None else [items]:
                 if broken is not None:
                     failures.update({p.envelope.id: f"not sent: an earlier request failed ({broken})" for p in chunk})
                     continue
@@ -388,19 +392,8 @@ class App:
         return failures, sent, broken
 
 
-def _chunks_by_count_and_size(items: Sequence[_Prepared], limit_bytes: int) -> Iterator[list[_Prepared]]:
-    """Split into SendMessageBatch requests: at most 10 entries and at most ``limit_bytes`` in total."""
-    chunk: list[_Prepared] = []
-    size = 0
-    for p in items:
-        n = body_size_bytes(p.body)
-        if chunk and (len(chunk) == limits.SQS_MAX_BATCH_ENTRIES or size + n > limit_bytes):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(p)
-        size += n
-    if chunk:
-        yield chunk
+def _body_size(p: _Prepared) -> int:
+    return body_size_bytes(p.body)
 
 
 class _BatchBuffer:
@@ -502,6 +495,31 @@ class AsyncResult:
                 )
             time.sleep(min(interval, remaining))
             interval = min(1.0, interval * 1.5)
+
+
+def import_app(spec: str) -> App:
+    """Import ``module:attribute`` and return that :class:`App` (the current directory is importable).
+
+    Used by the CLI (``APP`` arguments) and by pool processes; never to run code a message names.
+
+    Raises:
+        ConfigError: malformed spec, module not importable, no such attribute, or the attribute is not an App.
+    """
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"APP must look like module:attribute (e.g. sqsq.demo.app:app), got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
+    if not hasattr(module, attr):
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}; APP is module:attribute of a sqsq.App")
+    app = getattr(module, attr)
+    if not isinstance(app, App):
+        raise ConfigError(f"{spec!r} is not a sqsq.App (got {type(app).__name__})")
+    return app
 
 
 def send(

@@ -11,7 +11,6 @@ not finite (NaN, Infinity; not JSON) are printed as ``null``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
@@ -24,7 +23,7 @@ from typing import Any, NoReturn
 
 import click
 
-from sqsq.app import App, AsyncResult
+from sqsq.app import App, AsyncResult, import_app
 from sqsq.errors import (
     AwsError,
     ConfigError,
@@ -113,26 +112,12 @@ def _exit_code(exc: SqsqError) -> int:
 
 
 def load_app(spec: str) -> App:
-    """Import ``module:attribute`` and return the App (the current directory is importable).
+    """The App named by an ``APP`` argument (``module:attribute``); see :func:`sqsq.app.import_app`.
 
     Raises:
         ConfigError: malformed spec, module not importable, or the attribute is not an App.
     """
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"APP must look like module:attribute (e.g. demo.app:app), got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
-    if not hasattr(module, attr):
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}; APP is module:attribute of a sqsq.App")
-    app = getattr(module, attr)
-    if not isinstance(app, App):
-        raise ConfigError(f"{spec!r} is not a sqsq.App (got {type(app).__name__})")
-    return app
+    return import_app(spec)
 
 
 class _Errors(click.Group):

@@ -51,7 +51,7 @@ from sqsq.app import App
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
 from sqsq.results import ResultRecord
-from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage, Transport
+from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage, Transport, split_batches
 
 log = logging.getLogger("sqsq.dlq")
 
@@ -566,7 +566,7 @@ class DeadLetterQueue:
                 )
                 continue
             outgoing.append((entry, OutgoingMessage(id="", body=body, message_attributes=attrs), size))
-        for chunk in batches_by_count_and_size(outgoing, self.max_message_size_bytes):
+        for chunk in split_batches(outgoing, _item_size, self.max_message_size_bytes):
             if max_per_second is not None:
                 # Wait until sending this chunk keeps the average at or below max_per_second.
                 due = started + (len(report.moved) + len(chunk)) / max_per_second
@@ -668,25 +668,8 @@ def _retry_after(last: float, now: float) -> int:
     return max(1, int(limits.SQS_PURGE_INTERVAL_SECONDS - (now - last) + 0.999))
 
 
-def batches_by_count_and_size(
-    items: Sequence[tuple[DlqEntry, OutgoingMessage, int]], limit_bytes: int
-) -> Iterator[list[tuple[DlqEntry, OutgoingMessage, int]]]:
-    """Split into SendMessageBatch requests of at most 10 entries and at most ``limit_bytes`` in total (B09).
-
-    Each item carries its size in bytes (body plus attributes) as the third element; a single item is never
-    larger than ``limit_bytes`` (the caller reports those on their own).
-    """
-    chunk: list[tuple[DlqEntry, OutgoingMessage, int]] = []
-    size = 0
-    for item in items:
-        n = item[2]
-        if chunk and (len(chunk) == limits.SQS_MAX_BATCH_ENTRIES or size + n > limit_bytes):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += n
-    if chunk:
-        yield chunk
+def _item_size(item: tuple[DlqEntry, OutgoingMessage, int]) -> int:
+    return item[2]
 
 
 # -- purge ledger ----------------------------------------------------------------------------------------------
@@ -767,7 +750,6 @@ __all__ = [
     "RedriveProgress",
     "RedriveReport",
     "Selection",
-    "batches_by_count_and_size",
     "format_age",
     "resolve_source_queue",
 ]

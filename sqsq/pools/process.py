@@ -20,7 +20,6 @@ exits at once when the worker process dies (it watches the worker's sentinel), s
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -34,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from sqsq.app import App
+from sqsq.app import App, import_app
 from sqsq.errors import ConfigError, SqsqError
 from sqsq.executor import encode_result
 
@@ -89,27 +88,6 @@ def app_spec_of(app: App) -> str | None:
             if value is app:
                 return f"{name}:{attr}"
     return None
-
-
-def import_app(spec: str) -> App:
-    """Import ``module:attribute`` and return the :class:`App` (the current directory is importable).
-
-    Raises:
-        ConfigError: malformed spec, module not importable, or the attribute is not an App.
-    """
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"app spec must look like module:attribute (e.g. demo.app:app), got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"pool process cannot import {module_name!r}: {exc}") from exc
-    app = getattr(module, attr, None)
-    if not isinstance(app, App):
-        raise ConfigError(f"{spec!r} is not a sqsq.App (got {type(app).__name__})")
-    return app
 
 
 class ProcessPool:

@@ -6,9 +6,37 @@ Queue names here are physical SQS names (``"shop-images"``); the app maps logica
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from sqsq import limits
+
+T = TypeVar("T")
+
+
+def split_batches(items: Iterable[T], size_bytes: Callable[[T], int], limit_bytes: int) -> Iterator[list[T]]:
+    """Split into SendMessageBatch requests: at most 10 entries and at most ``limit_bytes`` in total (B09).
+
+    SQS limits the sum of a batch's entries to the queue's MaximumMessageSize, not only each entry. An item larger
+    than ``limit_bytes`` on its own still gets a batch of its own (callers check sizes first and report it).
+
+    Args:
+        items: what to send, in order.
+        size_bytes: an item's size as SQS counts it (body plus message attributes, UTF-8 bytes).
+        limit_bytes: the queue's MaximumMessageSize.
+    """
+    chunk: list[T] = []
+    size = 0
+    for item in items:
+        n = size_bytes(item)
+        if chunk and (len(chunk) == limits.SQS_MAX_BATCH_ENTRIES or size + n > limit_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += n
+    if chunk:
+        yield chunk
 
 
 @dataclass(frozen=True)

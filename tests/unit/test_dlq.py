@@ -16,7 +16,6 @@ from sqsq.dlq import (
     DlqEntry,
     PurgeLedger,
     Selection,
-    batches_by_count_and_size,
     format_age,
     resolve_source_queue,
 )
@@ -24,7 +23,7 @@ from sqsq.errors import AwsError, ConfigError, PurgeInProgress
 from sqsq.message import Envelope, new_task_id, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.results.memory import MemoryResults
-from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage
+from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage, split_batches
 from sqsq.transport.memory import MemoryTransport
 
 KIB = 1024
@@ -161,9 +160,9 @@ def test_batches_split_by_count_and_by_total_bytes() -> None:
     def item(size: int) -> tuple[DlqEntry, OutgoingMessage, int]:
         return (None, OutgoingMessage("", ""), size)  # type: ignore[return-value]
 
-    sizes = [len(c) for c in batches_by_count_and_size([item(1) for _ in range(25)], 1000)]
+    sizes = [len(c) for c in split_batches([item(1) for _ in range(25)], lambda i: i[2], 1000)]
     assert sizes == [10, 10, 5]
-    chunks = list(batches_by_count_and_size([item(100) for _ in range(10)], 250))
+    chunks = list(split_batches([item(100) for _ in range(10)], lambda i: i[2], 250))
     assert [len(c) for c in chunks] == [2, 2, 2, 2, 2]
     assert all(sum(i[2] for i in c) <= 250 for c in chunks)
 
