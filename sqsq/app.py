@@ -36,7 +36,7 @@ from sqsq.message import Envelope, body_size_bytes, new_task_id
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.retry import Backoff
 from sqsq.task import Task
-from sqsq.transport import OutgoingMessage, Transport, split_batches
+from sqsq.transport import OutgoingMessage, Transport, send_batch_with_retries, split_batches
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,7 +44,6 @@ log = logging.getLogger("sqsq")
 
 # Per-entry retries for SendMessageBatch entries SQS failed without a sender fault (throttled, internal).
 _ENTRY_RETRY_ATTEMPTS = 5
-_ENTRY_RETRY_BASE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -364,32 +363,10 @@ class App:
         self, queue_name: str, chunk: list[_Prepared]
     ) -> tuple[dict[str, str], list[str], AwsError | None]:
         """One batch: (failures by task id, sent task ids, the error of a request that failed outright)."""
-        pending = {p.envelope.id: p for p in chunk}
-        failures: dict[str, str] = {}
-        broken: AwsError | None = None
-        for attempt in range(_ENTRY_RETRY_ATTEMPTS):
-            messages = [OutgoingMessage(i, p.body, p.delay_seconds) for i, p in pending.items()]
-            try:
-                rejected = self.transport.send_batch(queue_name, messages)
-            except AwsError as exc:
-                # Whether SQS stored any of this request is unknown only if the response was lost; botocore
-                # already retried it. Report these entries as not sent: re-sending them may duplicate, never lose.
-                broken = exc
-                failures.update({i: f"{exc.code or 'error'}: {exc}" for i in pending})
-                break
-            retry: dict[str, _Prepared] = {}
-            for f in rejected:
-                if f.sender_fault or attempt == _ENTRY_RETRY_ATTEMPTS - 1:
-                    failures[f.id] = f"{f.code}: {f.message}"
-                else:
-                    retry[f.id] = pending[f.id]
-            if not retry:
-                break
-            # Only the entries SQS failed are sent again; accepted ones are never re-sent.
-            pending = retry
-            time.sleep(_ENTRY_RETRY_BASE_SECONDS * 2**attempt)
-        sent = [p.envelope.id for p in chunk if p.envelope.id not in failures]
-        return failures, sent, broken
+        messages = [OutgoingMessage(p.envelope.id, p.body, p.delay_seconds) for p in chunk]
+        result = send_batch_with_retries(self.transport, queue_name, messages, attempts=_ENTRY_RETRY_ATTEMPTS)
+        sent = [p.envelope.id for p in chunk if p.envelope.id not in result.failed]
+        return result.failed, sent, result.error
 
 
 def _body_size(p: _Prepared) -> int:

@@ -51,7 +51,14 @@ from sqsq.app import App
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
 from sqsq.results import ResultRecord
-from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage, Transport, split_batches
+from sqsq.transport import (
+    BatchFailure,
+    OutgoingMessage,
+    ReceivedMessage,
+    Transport,
+    send_batch_with_retries,
+    split_batches,
+)
 
 log = logging.getLogger("sqsq.dlq")
 
@@ -66,7 +73,6 @@ ARGS_SUMMARY_CHARS = 60
 MAX_AGE_SECONDS = 1e11
 """Ages beyond this (~3,000 years: a ``sent_at`` that is no real time) are shown as unknown."""
 _ENTRY_RETRY_ATTEMPTS = 3
-_ENTRY_RETRY_BASE_SECONDS = 0.05
 _PURGE_IN_PROGRESS_CODES = {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}
 
 
@@ -580,33 +586,12 @@ class DeadLetterQueue:
         self, chunk: Sequence[tuple[DlqEntry, OutgoingMessage]], report: RedriveReport
     ) -> list[DlqEntry]:
         """Send one batch; returns the entries SQS accepted. Every failed entry is recorded, never dropped."""
-        pending = {
-            str(i): (e, OutgoingMessage(str(i), m.body, 0, m.message_attributes)) for i, (e, m) in enumerate(chunk)
-        }
-        accepted: list[DlqEntry] = []
-        for attempt in range(_ENTRY_RETRY_ATTEMPTS):
-            try:
-                failures: list[BatchFailure] = self.transport.send_batch(
-                    self.source_queue, [m for _, m in pending.values()]
-                )
-            except AwsError as exc:
-                for e, _ in pending.values():
-                    report.failed[e.task_id] = f"{exc.code or 'AwsError'}: {exc}"
-                return accepted
-            failed_ids = {f.id for f in failures}
-            accepted.extend(e for i, (e, _) in pending.items() if i not in failed_ids)
-            retry = {}
-            for f in failures:
-                if f.sender_fault or attempt == _ENTRY_RETRY_ATTEMPTS - 1:
-                    report.failed[pending[f.id][0].task_id] = f"{f.code}: {f.message}"
-                else:
-                    retry[f.id] = pending[f.id]
-            if not retry:
-                break
-            # Only the entries SQS failed are sent again; accepted ones are never re-sent.
-            pending = retry
-            time.sleep(_ENTRY_RETRY_BASE_SECONDS * 2**attempt)
-        return accepted
+        messages = [OutgoingMessage(str(i), m.body, 0, m.message_attributes) for i, (_, m) in enumerate(chunk)]
+        result = send_batch_with_retries(self.transport, self.source_queue, messages, attempts=_ENTRY_RETRY_ATTEMPTS)
+        for i, (entry, _) in enumerate(chunk):
+            if str(i) in result.failed:
+                report.failed[entry.task_id] = result.failed[str(i)]
+        return [entry for i, (entry, _) in enumerate(chunk) if str(i) not in result.failed]
 
     def _delete_sent(self, sent: Sequence[DlqEntry], reader: _Reader, report: RedriveReport) -> None:
         if not sent:

@@ -6,11 +6,13 @@ Queue names here are physical SQS names (``"shop-images"``); the app maps logica
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqsq import limits
+from sqsq.errors import AwsError
 
 T = TypeVar("T")
 
@@ -172,3 +174,51 @@ class Transport(Protocol):
         Returns the move task's handle. Raises AwsError when the endpoint refuses or does not implement it.
         """
         ...
+
+
+@dataclass(frozen=True)
+class BatchSendResult:
+    """What :func:`send_batch_with_retries` could not send.
+
+    Attributes:
+        failed: entry id -> ``"Code: message"`` for every entry not enqueued (empty: all were sent once).
+        error: the error of a request that failed outright after botocore's retries (its entries are in
+            ``failed``), or ``None``.
+    """
+
+    failed: dict[str, str]
+    error: AwsError | None = None
+
+
+def send_batch_with_retries(
+    transport: Transport,
+    queue_name: str,
+    messages: Sequence[OutgoingMessage],
+    attempts: int = 5,
+    base_delay_seconds: float = 0.05,
+) -> BatchSendResult:
+    """SendMessageBatch (<= 10 entries), sending again only the entries SQS failed without a sender fault (B29).
+
+    Entries SQS accepted are never sent again; entries it rejected as the sender's fault (too large, invalid) are
+    reported at once; throttled or internal failures are retried up to ``attempts`` times with exponential backoff
+    from ``base_delay_seconds``. A request that raises stops the retries and reports what was still pending.
+    """
+    pending = {m.id: m for m in messages}
+    failed: dict[str, str] = {}
+    for attempt in range(attempts):
+        try:
+            rejected = transport.send_batch(queue_name, list(pending.values()))
+        except AwsError as exc:
+            failed.update({i: f"{exc.code or 'AwsError'}: {exc}" for i in pending})
+            return BatchSendResult(failed, exc)
+        retry: dict[str, OutgoingMessage] = {}
+        for f in rejected:
+            if f.sender_fault or attempt == attempts - 1:
+                failed[f.id] = f"{f.code}: {f.message}"
+            else:
+                retry[f.id] = pending[f.id]
+        if not retry:
+            break
+        pending = retry
+        time.sleep(base_delay_seconds * 2**attempt)
+    return BatchSendResult(failed)
