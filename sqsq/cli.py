@@ -193,7 +193,7 @@ def local(
         for key, value in exports.items():
             click.echo(f"export {key}={value}")
         click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
-        click.echo(f"export AWS_REGION={app.settings.region}")
+        click.echo(f"export AWS_REGION={app.settings.region} AWS_DEFAULT_REGION={app.settings.region}")
         if "SQSQ_APP_NAME" not in exports:
             click.echo(f"export SQSQ_APP_NAME={app.name}  # lets `sqsq result ID` find the results table")
         click.echo("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
@@ -325,6 +325,8 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
         click.echo(json.dumps(record.__dict__ if record else {"task_id": task_id, "status": "PENDING"}, default=str))
     elif record is None:
         click.echo(f"{task_id} PENDING")
+        click.echo(f"(no record in table {app.settings.table_name}: not run yet, expired, or another app's task; "
+                   "pass --app to read another app's table)", err=True)
     elif record.status is Status.SUCCESS:
         click.echo(f"{task_id} SUCCESS {record.result_json}")
     else:

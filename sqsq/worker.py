@@ -88,7 +88,6 @@ ACK_ENTRY_RETRY_SECONDS = 0.2
 """Pause before trying failed entries again (doubled each time)."""
 MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) empty queues."""
-LONG_POLL_SHUTDOWN_WAIT_SECONDS = 1.0
 """At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
 CHILD_DIED_RELEASE_SECONDS = 1
 """Visibility given back to a message whose pool process died under it (``--pool process``): it comes back soon."""
@@ -392,22 +391,18 @@ class Worker:
 
     def _shutdown(self, receivers: list[threading.Thread]) -> None:
         deadline = time.monotonic() + self.shutdown_grace_seconds
-        tasks_done_at: float | None = None
         # Nothing starts once stopping is set (see _run_one), so every unstarted message can be released now, and
-        # again as long polls in flight return more.
+        # again as long polls in flight return more. A long poll in flight is waited for (at most WaitTimeSeconds,
+        # within the grace period): what it returns is released at once. Abandoning it would strand a message sent
+        # meanwhile for a whole visibility timeout and spend one of its receives.
         while True:
             self._release_unstarted()
-            now = time.monotonic()
             with self._cond:
                 running = any(h.running for h in self._held.values())
-            if not running and tasks_done_at is None:
-                tasks_done_at = now
             polling = any(r.is_alive() for r in receivers)
-            # A long poll in flight can last WaitTimeSeconds (20 s); wait for it only while tasks still run, plus a
-            # moment. What it returns after the process exits comes back after the visibility timeout: late, not lost.
-            if tasks_done_at is not None and (not polling or now - tasks_done_at >= LONG_POLL_SHUTDOWN_WAIT_SECONDS):
+            if not running and not polling:
                 break
-            if now >= deadline:
+            if time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
         with self._cond:
@@ -419,7 +414,10 @@ class Worker:
             self._release(still)
         self._release_unstarted()
         if any(r.is_alive() for r in receivers):
-            log.info("a long poll is still in flight: any message it returns comes back after its visibility timeout")
+            log.warning(
+                "a long poll was still in flight after the %.0f s grace period: any message it returns comes back "
+                "after its visibility timeout", self.shutdown_grace_seconds,
+            )
 
     def _release_unstarted(self) -> None:
         with self._cond:

@@ -55,6 +55,35 @@ def _run_poller(concurrency: int, total: int) -> float:
     return time.monotonic() - started
 
 
+def _run_lambda(total: int) -> float:
+    # The handler logs a JSON line per record and prints EMF metrics, as it should in Lambda; here the summary
+    # and the progress bar say it all.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from sqsq.local.esm import run_local_esm  # the Lambda path: the local event source mapping
+
+    started = time.monotonic()
+    done = threading.Event()
+    def consume() -> None:
+        run_local_esm(app, stop_when_empty=True)
+        done.set()
+
+    thread = threading.Thread(target=consume, name="demo-esm", daemon=True)
+    thread.start()
+    with Progress(
+        TextColumn("[bold]lambda"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+    ) as progress:
+        bar = progress.add_task("run", total=total)
+        while thread.is_alive():
+            depth = app.transport.depth(app.queue_name("files"))
+            progress.update(bar, completed=max(0, total - depth.visible - depth.in_flight - depth.delayed))
+            thread.join(0.5)
+        progress.update(bar, completed=total)
+    if not done.is_set():
+        raise SystemExit("the local event source mapping stopped with an error (see above)")
+    return time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns 0 when every input has a recorded outcome."""
     parser = argparse.ArgumentParser(prog="python -m sqsq.demo", description=__doc__)
@@ -85,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.runtime == "poller":
             run_seconds = _run_poller(args.concurrency, len(handles))
         else:
-            from sqsq.local.esm import run_local_esm  # the Lambda path: local event source mapping
-
-            t1 = time.monotonic()
-            run_local_esm(app, stop_when_empty=True)
-            run_seconds = time.monotonic() - t1
+            run_seconds = _run_lambda(len(handles))
         counts = server.request_counts()
 
         records = _read_all(handles)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import time
 import uuid
@@ -19,7 +20,7 @@ from sqsq.message import undecodable_id
 from sqsq.results import Status
 from sqsq.transport import OutgoingMessage
 from tests.apps import shop as shop_app
-from tests.conftest import Deployed, stop_process
+from tests.conftest import Deployed, deploy, stop_process
 
 WORKER = ("worker", "tests.apps.shop:app", "--wait-time-seconds", "1")
 
@@ -148,13 +149,25 @@ def test_unknown_task_and_malformed_body_are_recorded_and_the_worker_keeps_runni
     assert garbage is not None and garbage.status is Status.FAILURE and garbage.error_type == "MessageDecodeError"
 
 
-def test_idle_worker_stops_on_sigterm_without_waiting_out_its_long_poll(shop: Deployed) -> None:
-    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default")  # WaitTimeSeconds 20
-    time.sleep(2)  # started and inside its first long poll
-    started = time.monotonic()
-    assert stop_process(proc, signal.SIGTERM, timeout_seconds=30) == 0
-    # Behaviour, not speed: a 20 s long poll in flight is not waited out (the bound leaves 15 s of slack).
-    assert time.monotonic() - started < 18
+def test_message_caught_by_a_long_poll_in_flight_at_sigterm_is_released_not_stranded(shop: Deployed) -> None:
+    # A worker stopping while its long poll is in flight waits for the poll (within the grace period) and releases
+    # what it returns, instead of stranding that message for a whole visibility timeout and spending a receive.
+    deploy_vt = 60
+    shop = deploy(shop_app.app, shop.server, shop.tmp, visibility_timeout_seconds=deploy_vt)
+    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--wait-time-seconds", "5")
+    try:
+        time.sleep(2)  # started and inside a long poll on the empty queue
+        os.killpg(proc.pid, signal.SIGTERM)
+        time.sleep(1.5)  # no task runs, yet the worker must still be there, waiting for its poll
+        h = sqsq.send(shop_app.add, {"x": 1, "y": 1})  # arrives while that poll is still waiting
+        assert proc.wait(timeout=30) == 0
+        depth = shop.app.transport.depth(shop.queue())
+        assert (depth.visible, depth.in_flight) == (1, 0)  # released at once, not invisible for 60 s
+        assert h.record() is None  # not run by the stopping worker
+    finally:
+        stop_process(proc)
+    _burst(shop)
+    assert h.get(timeout_seconds=5) == 2
 
 
 def test_burst_worker_exits_once_its_queues_are_empty(shop: Deployed) -> None:
