@@ -220,7 +220,7 @@ def provision(app_spec: str) -> None:
     app = load_app(app_spec)
     done = do_provision(app)
     for name, url in done.queue_urls.items():
-        click.echo(f"queue {name}: {url}")
+        click.echo(f"queue {name}: {url} (dead-letter queue {name}{app.settings.dlq_suffix})")
     click.echo(f"table {done.table_name}")
 
 
@@ -606,6 +606,8 @@ def dlq_redrive(
     else:
         click.echo(f"moved {len(report.moved)} of {len(report.selected)} selected message(s) from {d.dlq_name} "
                    f"to {d.source_queue} ({report.scanned} read)")
+    for task_id in report.not_found:
+        _echo(f"not in {d.dlq_name}: {task_id}", err=True)
     for task_id, reason in report.failed.items():
         _echo(f"not moved (still in the DLQ): {task_id}: {reason}", err=True)
     for task_id, reason in report.not_deleted.items():

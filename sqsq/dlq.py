@@ -258,6 +258,7 @@ class RedriveReport:
         not_deleted: ``{task_id: reason}`` for messages sent but not deleted from the DLQ (now in both queues).
         native_task_handle: the StartMessageMoveTask handle when SQS moved the messages server-side.
         native_fallback_reason: why a requested native move was not used (the AWS error), else ``None``.
+        not_found: ids asked for with ``task_ids`` that are not in the DLQ.
     """
 
     source_queue: str
@@ -270,6 +271,7 @@ class RedriveReport:
     not_deleted: dict[str, str] = field(default_factory=dict)
     native_task_handle: str | None = None
     native_fallback_reason: str | None = None
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -289,6 +291,7 @@ class RedriveReport:
             "not_deleted": self.not_deleted,
             "native_task_handle": self.native_task_handle,
             "native_fallback_reason": self.native_fallback_reason,
+            "not_found": self.not_found,
         }
 
 
@@ -536,6 +539,8 @@ class DeadLetterQueue:
         finally:
             reader.release()
         report.scanned = reader.scanned
+        found = {e.task_id for e in report.selected} | {e.message_id for e in report.selected}
+        report.not_found = sorted(set(selection.task_ids) - found)
         return report
 
     def _native(self, report: RedriveReport, max_per_second: float | None) -> bool:

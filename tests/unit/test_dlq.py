@@ -129,6 +129,17 @@ def test_redrive_by_task_id_and_dry_run() -> None:
     assert task_ids(app, "u-default-dlq") == sorted(ids[2:])
 
 
+def test_redrive_reports_requested_task_ids_that_are_not_in_the_dlq() -> None:
+    app = make_app()
+    present = dead(app)
+    report = DeadLetterQueue(app, "default", wait_seconds=0).redrive(
+        Selection(task_ids=frozenset({present, "no-such-task"})), dry_run=True
+    )
+    assert [e.task_id for e in report.selected] == [present]
+    assert report.not_found == ["no-such-task"]
+    assert report.to_json()["not_found"] == ["no-such-task"]
+
+
 def test_generation_advances_past_the_recorded_one() -> None:
     app = make_app()
     tid = dead(app, generation=0, record=False)
