@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError, NoCredentialsError
 
 from sqsq import limits
 from sqsq.config import Settings
@@ -125,6 +125,12 @@ def wrap_boto_error(exc: ClientError | BotoCoreError, doing: str, where: str) ->
         return EndpointUnreachable(
             f"cannot reach {where} while {doing}: {exc}. Start the local AWS with `sqsq local APP` "
             "or check AWS_ENDPOINT_URL"
+        )
+    if isinstance(exc, NoCredentialsError):
+        return AwsError(
+            f"{doing} failed at {where}: no AWS credentials found. Set them the usual way (environment, profile, role); "
+            "for the local AWS, paste the export lines `sqsq local APP` printed",
+            code="NoCredentials",
         )
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
