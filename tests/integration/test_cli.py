@@ -175,7 +175,8 @@ def test_endpoint_url_that_is_not_a_url_is_one_config_error_line(endpoint: str, 
 def test_missing_credentials_is_one_line_saying_where_to_set_them(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SQSQ_"))}
     env.update(PYTHONPATH=str(ROOT), AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_REGION="us-east-1",
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(tmp_path / "none"))
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true")  # no instance-metadata lookup on machines that have one
     done = subprocess.run([sys.executable, "-m", "sqsq.cli", "send", APP, "tests.add", '{"x": 1, "y": 1}'],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4
