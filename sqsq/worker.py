@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 from sqsq import limits
 from sqsq.app import App
-from sqsq.errors import AwsError, SqsqError
+from sqsq.errors import AwsError
 from sqsq.executor import (
     CLAIM_LEASE_DEFAULT_SECONDS,
     Ack,
@@ -882,17 +882,3 @@ class Worker:
                         "heartbeat on %s could not extend message %s: %s %s",
                         queue_name, h.message.message_id, f.code, f.message,
                     )
-
-
-def run_worker(app: App, queues: Sequence[str] | None = None, **options: object) -> int:
-    """Build a :class:`Worker`, install signal handlers, run it. Returns the exit code.
-
-    Raises:
-        SqsqError: start-up failures (missing queue or table, unreachable endpoint).
-    """
-    worker = Worker(app, queues, **options)  # type: ignore[arg-type]
-    worker.install_signal_handlers()
-    try:
-        return worker.run()
-    except SqsqError:
-        raise
