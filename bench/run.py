@@ -71,12 +71,6 @@ PRICE_NOTE = (
 
 DDB_WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 DDB_READ_ACTIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 POLL_SECONDS = 0.02
 RSS_SAMPLE_SECONDS = 0.1
 STOP_TIMEOUT_SECONDS = 40.0
@@ -257,8 +251,7 @@ class Harness:
         self.own: Counter[str] = Counter()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")},
-            **AWS_ENV,
-            "AWS_ENDPOINT_URL": self.endpoint,
+            **server.client_environment(),
             "PYTHONPATH": str(ROOT),
         }
 
@@ -1021,13 +1014,11 @@ def local_aws() -> Iterator[Any]:
     """The local AWS for this run (its own process group), stopped on exit."""
     from sqsq.local.server import LocalAwsServer
 
-    for k, v in AWS_ENV.items():
-        os.environ[k] = v
     for k in [k for k in os.environ if k.startswith("SQSQ_")]:
         del os.environ[k]
     server = LocalAwsServer(port=None)
     server.start()
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    os.environ.update(server.client_environment())
     try:
         yield server
     finally:

@@ -163,7 +163,7 @@ def local(
     Runs in the foreground until interrupted (Ctrl-C).
     """
     from sqsq.local.provision import provision
-    from sqsq.local.server import LocalAwsServer
+    from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 
     app = load_app(app_spec)
     server = LocalAwsServer(port=port, host=host)
@@ -174,8 +174,9 @@ def local(
     signal.signal(signal.SIGTERM, interrupted)
     endpoint = server.start()
     try:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        local_env = server.client_environment(app.settings.region)
+        for key in LOCAL_CREDENTIALS:
+            os.environ.setdefault(key, local_env[key])
         app.configure(endpoint_url=endpoint)
         exports: dict[str, str] = {}
         if template_path:
@@ -192,11 +193,10 @@ def local(
         click.echo("# in another shell:")
         for key, value in exports.items():
             click.echo(f"export {key}={value}")
-        click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
-        click.echo(f"export AWS_REGION={app.settings.region} AWS_DEFAULT_REGION={app.settings.region}")
+        for key, value in local_env.items():
+            click.echo(f"export {key}={value}")
         if "SQSQ_APP_NAME" not in exports:
             click.echo(f"export SQSQ_APP_NAME={app.name}  # lets `sqsq result ID` find the results table")
-        click.echo("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
         sys.stdout.flush()
         if template_path and run_lambdas:
             from sqsq.local.esm import run_local_esm

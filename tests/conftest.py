@@ -22,24 +22,16 @@ from sqsq.local.server import LocalAwsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
-AWS_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAwsServer]:
     """The embedded local AWS on 127.0.0.1 (a free port), stopped after the session."""
-    for k, v in AWS_TEST_ENV.items():
-        os.environ[k] = v
     for k in [k for k in os.environ if k.startswith("SQSQ_")]:
         del os.environ[k]
     server = LocalAwsServer(port=None)
     server.start()
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    os.environ.update(server.client_environment())
     try:
         yield server
     finally:
@@ -82,6 +74,15 @@ class Deployed:
     def queue(self, logical: str = "default") -> str:
         return self.app.queue_name(logical)
 
+    def close(self) -> None:
+        """SIGKILL every process :meth:`spawn` started that still runs, and close their pipes."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                stop_process(proc, signal.SIGKILL, timeout_seconds=10)
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+
 
 def deploy(app: App, server: LocalAwsServer, tmp: Path, **settings: object) -> Deployed:
     """Point ``app`` at fresh, uniquely named resources on ``server`` and provision them."""
@@ -98,8 +99,7 @@ def deploy(app: App, server: LocalAwsServer, tmp: Path, **settings: object) -> D
     provision(app)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")},
-        **AWS_TEST_ENV,
-        "AWS_ENDPOINT_URL": server.endpoint_url,
+        **server.client_environment(),
         "PYTHONPATH": str(ROOT),
         "SHOP_TEST_SINK": str(tmp / "sink.txt"),
         **{f"SQSQ_{k.upper()}": str(v) for k, v in overrides.items() if k != "endpoint_url"},
@@ -131,9 +131,4 @@ def shop(local_aws: LocalAwsServer, tmp_path: Path) -> Iterator[Deployed]:
     try:
         yield deployed
     finally:
-        for proc in deployed.procs:
-            if proc.poll() is None:
-                stop_process(proc, signal.SIGKILL, timeout_seconds=10)
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        deployed.close()

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqsq.app import AsyncResult
 from sqsq.demo.app import app, parse_file, workload
 from sqsq.local.provision import provision
-from sqsq.local.server import LocalAwsServer
+from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 from sqsq.results import ResultRecord, Status
 from sqsq.worker import Worker
 
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sqsq.executor").setLevel(logging.ERROR)  # the expected failures are summarised below
 
     files = workload()[: args.limit]
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    for key, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
     with LocalAwsServer(port=None) as server:
         console.print(f"local AWS at {server.endpoint_url} (moto server, 127.0.0.1)")
         app.configure(endpoint_url=server.endpoint_url, region="us-east-1")

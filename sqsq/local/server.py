@@ -68,6 +68,8 @@ __all__ = [
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+"""moto accepts any credentials; these are the conventional dummy ones, so no real key is ever sent locally."""
 READY_LINE_PREFIX = "sqsq local AWS listening on "
 FAULT_KINDS = ("throttle", "500", "drop")
 """What :meth:`LocalAwsServer.set_faults` can inject: a throttling error, an HTTP 500, a dropped connection."""
@@ -666,6 +668,19 @@ class LocalAwsServer:
         self._endpoint_url: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def client_environment(self, region: str = "us-east-1") -> dict[str, str]:
+        """The variables a process (boto3 or sqsq) needs to use this server: endpoint, region, dummy credentials.
+
+        Raises:
+            LocalServerError: the server is not running.
+        """
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
 
     @property
     def endpoint_url(self) -> str:
