@@ -51,6 +51,18 @@ def new_queue(sqs: Any, **attributes: str) -> str:
     return url
 
 
+def new_table(dynamodb: Any) -> str:
+    """A fresh on-demand table keyed by ``pk`` (S); returns its name."""
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return table
+
+
 def queue_depths(sqs: Any, url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -196,13 +208,7 @@ def test_long_poll_does_not_block_other_clients_on_the_same_queue(aws: LocalAwsS
 
 def test_concurrent_conditional_writes_to_dynamodb_let_exactly_one_win(aws: LocalAwsServer) -> None:
     dynamodb = client(aws, "dynamodb")
-    table = f"t-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = new_table(dynamodb)
     rounds, writers = 20, 4
     winners: Counter[str] = Counter()
     lock = threading.Lock()
@@ -255,13 +261,7 @@ def test_request_counter_counts_by_service_and_action_and_resets(aws: LocalAwsSe
 def test_injected_throttles_and_500s_reach_botocore_and_clearing_restores_service(aws: LocalAwsServer) -> None:
     sqs, dynamodb = client(aws, "sqs", NO_RETRIES), client(aws, "dynamodb", NO_RETRIES)
     url = new_queue(sqs)
-    table = f"t-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = new_table(dynamodb)
 
     try:
         aws.set_faults(rate=1.0, services=["sqs", "dynamodb"], kinds=["throttle"], seed=1)

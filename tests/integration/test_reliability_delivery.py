@@ -73,12 +73,7 @@ def make_shop(local_aws: LocalAwsServer, tmp_path: Path) -> Iterator[object]:
 
     yield make
     for d in made:
-        for proc in d.procs:
-            if proc.poll() is None:
-                stop_process(proc, signal.SIGKILL, timeout_seconds=10)
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        d.close()
 
 
 def test_always_failing_task_runs_max_retries_plus_one_times_at_its_backoff_then_reaches_the_dlq(
