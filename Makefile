@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-lambda test lint bench clean
+.PHONY: demo demo-lambda test lint bench clean template
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check sqsq lambdas tests
 	$(PY) -m mypy sqsq
 	$(VENV)/bin/cfn-lint template.yaml
+
+# The demo's template.yaml and layer requirements, rendered from its tasks (a test fails when they drift).
+template: $(STAMP)
+	$(VENV)/bin/sqsq template sqsq.demo.app:app -o template.yaml --code-uri lambdas --layer-dir infra/lambda-layer --no-samconfig
 
 bench: $(STAMP)
 	$(PY) bench/run.py

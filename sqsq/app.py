@@ -33,6 +33,7 @@ from sqsq.errors import (
     ValidationError,
 )
 from sqsq.message import Envelope, body_size_bytes, new_task_id
+from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.retry import Backoff
 from sqsq.task import Task
@@ -90,6 +91,7 @@ class App:
         self._transport = transport
         self._results = results
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.queue_configs: dict[str, QueueConfig] = {}
         self._lock = threading.Lock()
         self._batch = threading.local()
         self._aws_clients: Any = None
@@ -145,10 +147,57 @@ class App:
         return self.settings.physical_queue_name(logical or self.settings.default_queue)
 
     def logical_queues(self) -> list[str]:
-        """Logical queue names the registered tasks use, plus the default queue, sorted."""
+        """Logical queue names the registered tasks use, plus declared queues and the default queue, sorted."""
         names = {t.queue or self.settings.default_queue for t in self.tasks.values()}
         names.add(self.settings.default_queue)
+        names.update(self.queue_configs)
         return sorted(names)
+
+    def declare_queue(
+        self,
+        name: str,
+        *,
+        consumer: Consumer = "lambda",
+        memory_size_mb: int | None = None,
+        batch_size: int | None = None,
+        batching_window_seconds: int | None = None,
+        maximum_concurrency: int | None = None,
+    ) -> QueueConfig:
+        """Declare how a logical queue is consumed when deployed (``sqsq template``). Does no I/O.
+
+        Args:
+            name: logical queue name, as tasks name it in ``queue=``.
+            consumer: ``"lambda"`` (default) or ``"worker"`` (``sqsq worker`` pollers, e.g. ``--fargate``).
+            memory_size_mb: the queue's function MemorySize, 128-10,240 MB (default: the template command's).
+            batch_size: records per invocation, 1-10.
+            batching_window_seconds: MaximumBatchingWindowInSeconds, 0-300.
+            maximum_concurrency: ScalingConfig.MaximumConcurrency, 2-1,000.
+
+        Returns:
+            The :class:`sqsq.queue_config.QueueConfig` (a second call for the same name replaces it).
+
+        Raises:
+            ConfigError: a value outside AWS's range.
+
+        Example:
+            >>> app = App("shop")
+            >>> app.declare_queue("images", memory_size_mb=1024, maximum_concurrency=20).memory_size_mb
+            1024
+        """
+        config = QueueConfig(
+            name=name,
+            consumer=consumer,
+            memory_size_mb=memory_size_mb,
+            batch_size=batch_size,
+            batching_window_seconds=batching_window_seconds,
+            maximum_concurrency=maximum_concurrency,
+        )
+        self.queue_configs[name] = config
+        return config
+
+    def queue_config(self, name: str) -> QueueConfig:
+        """The declared config of a logical queue, or the defaults (a Lambda consumer) when none was declared."""
+        return self.queue_configs.get(name) or QueueConfig(name=name)
 
     # -- registration ---------------------------------------------------------------------------------------
 

@@ -660,59 +660,102 @@ def _parameters(pairs: tuple[str, ...], stage: str | None) -> dict[str, str]:
 
 @main.command()
 @click.argument("app_spec", metavar="APP")
-@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the template to FILE, with its layer folder and (if absent) samconfig.toml beside it. "
+                   "Without it the template is printed.")
 @click.option("--check", "check_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Check FILE for B12/B14/B15 (visibility vs timeout, ReportBatchItemFailures, maxReceiveCount "
-                   "under limited concurrency) instead of rendering; exit 3 when it fails.")
+              help="Check FILE instead of rendering: B12/B14/B15 (visibility vs timeout, ReportBatchItemFailures, "
+                   "maxReceiveCount) and packaging (handler importable from CodeUri + layer; layer has sqsq, "
+                   "pydantic, Powertools); a built template (.aws-sam/build) is import-tested. Exit 3 on findings.")
 @click.option("--parameter", "parameters", multiple=True, help="With --check: template parameter KEY=VALUE.")
-@click.option("--handler", default=None, help="Function Handler (default lambdas/<app name>.handler).")
+@click.option("--handler", default=None, help="Functions' Handler (default: sqsq's generic sqsq.lambda_entry.handler).")
+@click.option("--code-uri", default=None,
+              help="Functions' CodeUri (default: the folder of APP's top-level package, relative to the template).")
+@click.option("--layer-dir", default="sqsq-layer", show_default=True,
+              help="Dependencies layer folder (relative to the template), where its requirements.txt is written.")
+@click.option("--runtime", default="python3.11", show_default=True, help="Lambda runtime.")
+@click.option("--memory-size-mb", default=512, show_default=True, type=click.IntRange(128, 10240),
+              help="Default MemorySize (app.declare_queue(..., memory_size_mb=) wins per queue).")
 @click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1, 10))
 @click.option("--batching-window-seconds", default=0, show_default=True, type=click.IntRange(0, 300))
 @click.option("--maximum-concurrency", default=10, show_default=True, type=click.IntRange(2, 1000))
 @click.option("--max-receive-count", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Default of the MaxReceiveCount parameter.")
 @click.option("--stage", default="dev", show_default=True, help="Default of the Stage parameter.")
+@click.option("--samconfig/--no-samconfig", default=True, show_default=True,
+              help="With -o: write samconfig.toml beside the template when there is none.")
 def template(
     app_spec: str,
     output: str | None,
     check_path: str | None,
     parameters: tuple[str, ...],
     handler: str | None,
+    code_uri: str | None,
+    layer_dir: str,
+    runtime: str,
+    memory_size_mb: int,
     batch_size: int,
     batching_window_seconds: int,
     maximum_concurrency: int,
     max_receive_count: int,
     stage: str,
+    samconfig: bool,
 ) -> None:
-    """Print the SAM template (queues, DLQs, results table, consumer function) for APP's tasks, or --check one."""
-    from sqsq.template import TemplateOptions, check_template, load_template, render_template_yaml
+    """Write the SAM template (queues, DLQs, results table, one consumer function per queue) for APP, or --check one.
+
+    With -o FILE: also the layer folder's requirements.txt (sqsq and its Lambda dependencies) and a samconfig.toml,
+    so that `sam build && sam deploy` deploy the built artifacts.
+    """
+    from sqsq.template import TemplateOptions, render_template_yaml
 
     if check_path:
-        findings = check_template(load_template(check_path), _parameters(parameters, None))
-        for finding in findings:
-            click.echo(f"{check_path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
-        if findings:
-            sys.exit(EXIT_CONFIG)
-        click.echo(
-            f"{check_path}: ok (ReportBatchItemFailures on every SQS event; VisibilityTimeout >= 6 x function timeout "
-            "+ batching window; maxReceiveCount >= 5 or MaximumConcurrency set)"
-        )
+        _check_template_file(check_path, _parameters(parameters, None))
         return
     app = load_app(app_spec)
     options = TemplateOptions(
-        handler=handler,
+        app_spec=app_spec,
+        layer_uri=layer_dir,
+        runtime=runtime,
+        memory_size_mb=memory_size_mb,
         batch_size=batch_size,
         batching_window_seconds=batching_window_seconds,
         maximum_concurrency=maximum_concurrency,
         max_receive_count=max_receive_count,
         stage=stage,
+        **({"handler": handler} if handler else {}),
     )
-    text = render_template_yaml(app, options, app_spec=app_spec)
-    if output:
-        with open(output, "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        click.echo(text, nl=False)
+    if not output:
+        click.echo(render_template_yaml(app, options), nl=False)
+        return
+    from pathlib import Path
+
+    from sqsq.template.project import resolve_code_uri, write_project
+
+    out = Path(output)
+    if not out.resolve().parent.is_dir():
+        _fail(f"folder {out.resolve().parent} does not exist: create it, or write the template elsewhere", EXIT_CONFIG)
+    options = resolve_code_uri(app_spec, out.resolve().parent, options, code_uri)
+    written = write_project(app, out, options, samconfig=samconfig)
+    click.echo(f"wrote {out} (CodeUri {options.code_uri}) and {written.layer_requirements}")
+    if written.samconfig is not None:
+        state = "wrote" if written.samconfig_written else "kept the existing"
+        click.echo(f"{state} {written.samconfig}; next: sam build && sam deploy")
+
+
+def _check_template_file(path: str, parameters: dict[str, str]) -> None:
+    from sqsq.template import check_template, load_template
+    from sqsq.template.packaging_checks import check_packaging
+
+    template = load_template(path)
+    findings = check_template(template, parameters) + check_packaging(path, template, parameters)
+    for finding in findings:
+        click.echo(f"{path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
+    if findings:
+        sys.exit(EXIT_CONFIG)
+    click.echo(
+        f"{path}: ok (ReportBatchItemFailures on every SQS event; VisibilityTimeout >= 6 x function timeout "
+        "+ batching window; maxReceiveCount >= 5 or MaximumConcurrency set; handlers and layer packaged)"
+    )
 
 
 @main.command("lambda-local")

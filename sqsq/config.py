@@ -15,6 +15,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqsq import limits
 from sqsq.errors import ConfigError
 
+NON_SETTING_VARIABLES = frozenset({"SQSQ_APP"})
+"""``SQSQ_*`` variables that are not settings but are known: ``SQSQ_APP`` names the app (``module:attribute``) for
+the generic Lambda entry point :mod:`sqsq.lambda_entry` and the worker image."""
+
 
 class Settings(BaseModel):
     """Everything sqsq needs to reach AWS and name its resources.
@@ -34,7 +38,9 @@ class Settings(BaseModel):
         dlq_suffix: a queue's dead-letter queue is named queue name + this suffix.
         result_ttl_seconds: results expire (DynamoDB TTL on ``expires_at``) after this many seconds.
         max_receive_count: redrive policy used when provisioning queues (AWS's maxReceiveCount).
-        visibility_timeout_seconds: queue VisibilityTimeout used when provisioning queues.
+        visibility_timeout_seconds: every queue's VisibilityTimeout in ``sqsq provision`` and ``sqsq template``;
+            default ``None``: per queue, 6 x its function timeout + batching window for a Lambda queue (AWS's
+            guidance), 30 s for a worker queue (workers extend visibility while a task runs).
         wait_time_seconds: ReceiveMessage WaitTimeSeconds (long polling), 0-20.
     """
 
@@ -54,7 +60,7 @@ class Settings(BaseModel):
     dlq_suffix: str = "-dlq"
     result_ttl_seconds: int = Field(default=86_400, ge=60)
     max_receive_count: int = Field(default=5, ge=1, le=1000)
-    visibility_timeout_seconds: int = Field(default=30, ge=0, le=limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
+    visibility_timeout_seconds: int | None = Field(default=None, ge=0, le=limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
     wait_time_seconds: int = Field(default=20, ge=0, le=limits.SQS_MAX_WAIT_TIME_SECONDS)
 
     @model_validator(mode="after")
@@ -94,7 +100,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ConfigError: an unknown ``SQSQ_*`` variable or argument, or a value out of range.
     """
     env = dict(os.environ if environ is None else environ)
-    known = {f"SQSQ_{name.upper()}" for name in Settings.model_fields}
+    known = {f"SQSQ_{name.upper()}" for name in Settings.model_fields} | NON_SETTING_VARIABLES
     unknown = sorted(k for k in env if k.startswith("SQSQ_") and k not in known)
     if unknown:
         raise ConfigError(

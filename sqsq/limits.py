@@ -34,3 +34,20 @@ DYNAMODB_RESULT_SIZE_BUDGET_BYTES = DYNAMODB_MAX_ITEM_SIZE_BYTES - 16 * 1024
 # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 LAMBDA_VISIBILITY_TIMEOUT_FACTOR = 6
 """AWS guidance: queue visibility timeout >= 6 x function timeout + batching window."""
+
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+"""Longest a Lambda invocation may run."""
+LAMBDA_MIN_MEMORY_MB = 128
+"""Smallest function MemorySize."""
+LAMBDA_MAX_MEMORY_MB = 10_240
+"""Largest function MemorySize."""
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+SQS_EVENT_MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
+"""Largest SQS event BatchSize without a batching window (up to 10,000 with one)."""
+SQS_EVENT_MAX_BATCHING_WINDOW_SECONDS = 300
+"""Longest MaximumBatchingWindowInSeconds."""
+SQS_EVENT_MIN_MAXIMUM_CONCURRENCY = 2
+"""Smallest ScalingConfig.MaximumConcurrency AWS accepts."""
+SQS_EVENT_MAX_MAXIMUM_CONCURRENCY = 1000
+"""Largest ScalingConfig.MaximumConcurrency AWS accepts."""

@@ -52,11 +52,12 @@ from sqsq.app import App
 from sqsq.config import Settings
 from sqsq.errors import AwsError, ConfigError
 from sqsq.template import (
+    GENERIC_HANDLER,
     FunctionSpec,
     SqsEventSpec,
     TemplateOptions,
-    function_timeout_seconds,
     load_template,
+    plan_queues,
     sqs_functions,
 )
 from sqsq.transport import ReceivedMessage, Transport
@@ -345,41 +346,44 @@ def functions_from_template(
 
 
 def functions_from_app(app: App, options: TemplateOptions | None = None, **handler_options: Any) -> list[LocalFunction]:
-    """One function for an app as ``sqsq template`` would declare it, on the app's current queues.
+    """The app's consumer functions as ``sqsq template`` declares them (one per Lambda queue), on its current queues.
 
     Queue names, visibility timeouts and maxReceiveCount are read from the queues themselves (so provisioned
-    queues with any prefix work); batch size, window and concurrency come from ``options``.
+    queues with any prefix work); timeout, batch size, window and concurrency come from the queue plans
+    (:func:`sqsq.template.plan_queues`: ``app.declare_queue`` settings, else ``options``). One handler serves them all.
     """
     from sqsq.lambda_handler import lambda_handler
 
-    opts = options or TemplateOptions()
-    events = []
-    for logical in app.logical_queues():
-        name = app.queue_name(logical)
+    handler = lambda_handler(app, **handler_options)
+    out = []
+    for plan in plan_queues(app, options):
+        if plan.consumer != "lambda":
+            continue
+        name = app.queue_name(plan.logical)
         info = app.transport.queue_info(name)
-        events.append(
-            SqsEventSpec(
-                event_id=logical,
-                queue_resource_id=None,
-                queue_name=name,
-                visibility_timeout_seconds=info.visibility_timeout_seconds,
-                max_receive_count=info.max_receive_count,
-                batch_size=opts.batch_size,
-                batching_window_seconds=opts.batching_window_seconds,
-                report_batch_item_failures=True,
-                maximum_concurrency=opts.maximum_concurrency,
-                enabled=True,
-            )
+        event = SqsEventSpec(
+            event_id=f"{plan.resource_id}Messages",
+            queue_resource_id=None,
+            queue_name=name,
+            visibility_timeout_seconds=info.visibility_timeout_seconds,
+            max_receive_count=info.max_receive_count,
+            batch_size=plan.batch_size,
+            batching_window_seconds=plan.batching_window_seconds,
+            report_batch_item_failures=True,
+            maximum_concurrency=plan.maximum_concurrency,
+            enabled=True,
         )
-    spec = FunctionSpec(
-        resource_id="ConsumerFunction",
-        handler=f"lambdas/{app.name}.handler",
-        timeout_seconds=function_timeout_seconds(app),
-        reserved_concurrency=None,
-        environment={},
-        events=events,
-    )
-    return [LocalFunction(spec, lambda_handler(app, **handler_options), app.transport, app.settings.region)]
+        spec = FunctionSpec(
+            resource_id=f"{plan.resource_id}Function",
+            handler=GENERIC_HANDLER,
+            timeout_seconds=plan.function_timeout_seconds,
+            reserved_concurrency=None,
+            environment={},
+            events=[event],
+            memory_size_mb=plan.memory_size_mb,
+        )
+        out.append(LocalFunction(spec, handler, app.transport, app.settings.region))
+    return out
 
 
 # -- the pollers -------------------------------------------------------------------------------------------------

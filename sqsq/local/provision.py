@@ -1,10 +1,13 @@
-"""Create an app's queues (each with a DLQ and a redrive policy) and its results table, idempotently."""
+"""Create an app's queues (each with a DLQ and a redrive policy) and its results table, idempotently, with exactly
+the attributes ``sqsq template`` declares for them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqsq.app import App
+from sqsq.template import plan_queues
 from sqsq.transport.admin import QueueSpec, ensure_queue, ensure_results_table
 from sqsq.transport.aws import AwsClients
 
@@ -22,18 +25,33 @@ class Provisioned:
     table_name: str
 
 
+def _as_sqs_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
+    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in attributes.items()}
+
+
 def queue_specs(app: App) -> list[QueueSpec]:
-    """The queue shapes an app needs, from its settings and tasks (same as template.yaml declares)."""
+    """The queue shapes an app needs: the same plans and attributes ``sqsq template`` renders.
+
+    VisibilityTimeout, retention and SSE come from :func:`sqsq.template.plan_queues` (a Lambda queue's visibility is
+    6 x its function timeout + window); maxReceiveCount is the app's ``max_receive_count`` setting (the template's
+    ``MaxReceiveCount`` parameter defaults to the same 5).
+    """
     s = app.settings
-    return [
-        QueueSpec(
-            name=app.queue_name(q),
-            dlq_name=s.dlq_name(q),
-            max_receive_count=s.max_receive_count,
-            visibility_timeout_seconds=s.visibility_timeout_seconds,
+    out = []
+    for plan in plan_queues(app):
+        attributes = _as_sqs_attributes(plan.queue_attributes(s.max_receive_count, None))
+        del attributes["RedrivePolicy"], attributes["VisibilityTimeout"]  # QueueSpec fields: set with the DLQ's ARN
+        out.append(
+            QueueSpec(
+                name=app.queue_name(plan.logical),
+                dlq_name=s.dlq_name(plan.logical),
+                max_receive_count=s.max_receive_count,
+                visibility_timeout_seconds=plan.visibility_timeout_seconds,
+                attributes=attributes,
+                dlq_attributes=_as_sqs_attributes(plan.dead_letter_queue_attributes()),
+            )
         )
-        for q in app.logical_queues()
-    ]
+    return out
 
 
 def provision(app: App) -> Provisioned:

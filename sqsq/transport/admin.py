@@ -1,21 +1,20 @@
 """Creating queues and the results table: used by `sqsq provision` and `sqsq local`, never by runtime code.
 
-The shapes match what ``template.yaml`` declares: each queue has a dead-letter queue and a redrive policy;
-the results table is keyed by ``task_id``, on-demand, with TTL on ``expires_at``.
+The shapes match what ``template.yaml`` declares (the caller passes the same attributes the template renders, see
+:mod:`sqsq.local.provision`): each queue has a dead-letter queue and a redrive policy; the results table is keyed
+by ``task_id``, on-demand, with TTL on ``expires_at`` and point-in-time recovery.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
 from sqsq.transport.aws import AwsClients, wrap_boto_error
-
-DLQ_RETENTION_SECONDS = 1_209_600
-"""Dead-letter queues keep messages 14 days (SQS's maximum), so failures can be inspected and redriven."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,9 @@ class QueueSpec:
         max_receive_count: redrive policy maxReceiveCount (>= 1).
         visibility_timeout_seconds: VisibilityTimeout, 0-43,200.
         max_message_size_bytes: MaximumMessageSize, 1,024-1,048,576.
+        attributes: further queue attributes as SQS takes them (``MessageRetentionPeriod``,
+            ``SqsManagedSseEnabled``, ...).
+        dlq_attributes: the dead-letter queue's attributes.
     """
 
     name: str
@@ -35,6 +37,8 @@ class QueueSpec:
     max_receive_count: int = 5
     visibility_timeout_seconds: int = 30
     max_message_size_bytes: int = limits.SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES
+    attributes: dict[str, str] = field(default_factory=dict)
+    dlq_attributes: dict[str, str] = field(default_factory=dict)
 
 
 def ensure_queue(clients: AwsClients, spec: QueueSpec) -> str:
@@ -48,29 +52,35 @@ def ensure_queue(clients: AwsClients, spec: QueueSpec) -> str:
     """
     sqs = clients.sqs
     try:
-        dlq_url = sqs.create_queue(
-            QueueName=spec.dlq_name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-        )["QueueUrl"]
+        dlq_url = _create_or_update(sqs, spec.dlq_name, spec.dlq_attributes)
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         attributes = {
+            **spec.attributes,
             "VisibilityTimeout": str(spec.visibility_timeout_seconds),
             "MaximumMessageSize": str(spec.max_message_size_bytes),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
         }
-        try:
-            url: str = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("QueueAlreadyExists", "QueueNameExists"):
-                raise
-            url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-        return url
+        return _create_or_update(sqs, spec.name, attributes)
     except (ClientError, BotoCoreError) as exc:
         raise wrap_boto_error(exc, f"creating queue {spec.name!r}", clients.describe_endpoint()) from exc
 
 
+def _create_or_update(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    """CreateQueue, or SetQueueAttributes when it exists with other attributes; returns the URL."""
+    try:
+        url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
 def ensure_results_table(clients: AwsClients, table_name: str) -> None:
-    """Create the results table (on-demand, key ``task_id``) and enable TTL on ``expires_at`` (idempotent).
+    """Create the results table (on-demand, key ``task_id``), enable TTL on ``expires_at`` and point-in-time
+    recovery (idempotent).
 
     Raises:
         AwsError: the endpoint refused.
@@ -93,5 +103,8 @@ def ensure_results_table(clients: AwsClients, table_name: str) -> None:
             ddb.update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
             )
+        ddb.update_continuous_backups(
+            TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
     except (ClientError, BotoCoreError) as exc:
         raise wrap_boto_error(exc, f"creating table {table_name!r}", clients.describe_endpoint()) from exc

@@ -155,7 +155,9 @@ def test_template_written_where_it_cannot_be_is_one_line_with_exit_3(tmp_path: P
     target = tmp_path / "no" / "such" / "dir" / "template.yaml"
     result = CliRunner().invoke(main, ["template", APP, "-o", str(target)])
     assert result.exit_code == EXIT_CONFIG
-    assert result.stderr.splitlines() == [f"error: [Errno 2] No such file or directory: '{target}'"]
+    assert result.stderr.splitlines() == [
+        f"error: folder {target.parent} does not exist: create it, or write the template elsewhere"
+    ]
 
 
 @pytest.mark.parametrize("endpoint", ["not-a-url", "http://"])

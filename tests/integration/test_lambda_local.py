@@ -57,13 +57,16 @@ class Stack:
 def _template(report_batch_item_failures: bool = True) -> dict[str, Any]:
     template = render_template(lambda_app.app, TemplateOptions(handler="tests/apps/lambda_app.handler"))
     res = template["Resources"]
-    res["ConsumerFunction"]["Properties"]["Timeout"] = FUNCTION_TIMEOUT_SECONDS
+    functions = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Serverless::Function"]
+    for fn in functions:
+        fn["Timeout"] = FUNCTION_TIMEOUT_SECONDS
     for r in res.values():
         if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]:
             r["Properties"]["VisibilityTimeout"] = VISIBILITY_TIMEOUT_SECONDS
     if not report_batch_item_failures:
-        for event in res["ConsumerFunction"]["Properties"]["Events"].values():
-            del event["Properties"]["FunctionResponseTypes"]
+        for fn in functions:
+            for event in fn["Events"].values():
+                del event["Properties"]["FunctionResponseTypes"]
     return copy.deepcopy(template)
 
 

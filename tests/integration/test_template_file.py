@@ -33,6 +33,8 @@ from sqsq.template import (
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 DEMO_SPEC = "sqsq.demo.app:app"
+DEMO_OPTIONS = TemplateOptions(app_spec=DEMO_SPEC, code_uri="lambdas", layer_uri="infra/lambda-layer")
+"""As `make template` renders it: the demo app ships inside sqsq (in the layer); lambdas/ is its CodeUri."""
 
 
 def _demo_app() -> sqsq.App:
@@ -45,10 +47,9 @@ def _demo_app() -> sqsq.App:
 
 
 def test_committed_template_is_the_rendering_of_the_demo_app() -> None:
-    rendered = render_template_yaml(_demo_app(), app_spec=DEMO_SPEC)
+    rendered = render_template_yaml(_demo_app(), DEMO_OPTIONS)
     assert TEMPLATE.read_text(encoding="utf-8") == rendered, (
-        "template.yaml differs from the demo app's tasks; regenerate it: "
-        f"sqsq template {DEMO_SPEC} -o template.yaml"
+        "template.yaml differs from the demo app's tasks; regenerate it with `make template`"
     )
 
 
@@ -78,6 +79,7 @@ def test_template_uses_the_names_the_runtime_computes() -> None:
         type("Stack", (), {"template": template, "parameters": {"Stage": stage}})()  # type: ignore[arg-type]
     )
     assert exports == {
+        "SQSQ_APP": DEMO_SPEC,
         "SQSQ_APP_NAME": app.name,
         "SQSQ_QUEUE_PREFIX": runtime.queue_prefix,
         "SQSQ_RESULTS_TABLE": runtime.table_name,
@@ -103,14 +105,14 @@ def _app_with_time_limit(seconds: float | None) -> sqsq.App:
 
 def test_function_timeout_and_visibility_follow_the_longest_time_limit() -> None:
     template = render_template(_app_with_time_limit(100), TemplateOptions(batching_window_seconds=5, batch_size=10))
-    fn = template["Resources"]["ConsumerFunction"]["Properties"]
+    fn = template["Resources"]["WorkFunction"]["Properties"]
     assert fn["Timeout"] == 110
     assert template["Resources"]["WorkQueue"]["Properties"]["VisibilityTimeout"] == 6 * 110 + 5
 
 
 def test_function_timeout_defaults_to_60_seconds_without_time_limits() -> None:
     template = render_template(_app_with_time_limit(None))
-    assert template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"] == 60
+    assert template["Resources"]["WorkFunction"]["Properties"]["Timeout"] == 60
     assert template["Resources"]["WorkQueue"]["Properties"]["VisibilityTimeout"] == 360
 
 
@@ -136,11 +138,11 @@ def _broken(edit: Any) -> dict[str, Any]:
 def test_check_reports_visibility_below_six_times_timeout_with_both_numbers_and_the_minimum() -> None:
     def edit(res: dict[str, Any]) -> None:
         res["FilesQueue"]["Properties"]["VisibilityTimeout"] = 300
-        res["ConsumerFunction"]["Properties"]["Timeout"] = 300
-        res["ConsumerFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"][
+        res["FilesFunction"]["Properties"]["Timeout"] = 300
+        res["FilesFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"][
             "MaximumBatchingWindowInSeconds"] = 10
 
-    findings = [f for f in check_template(_broken(edit)) if f.resource == "ConsumerFunction/FilesMessages"]
+    findings = [f for f in check_template(_broken(edit)) if f.resource == "FilesFunction/FilesMessages"]
     assert [f.code for f in findings] == ["B14"]
     assert "VisibilityTimeout 300 s" in findings[0].message
     assert "timeout 300 s" in findings[0].message and "window 10 s" in findings[0].message
@@ -149,20 +151,20 @@ def test_check_reports_visibility_below_six_times_timeout_with_both_numbers_and_
 
 def test_check_reports_missing_report_batch_item_failures() -> None:
     def edit(res: dict[str, Any]) -> None:
-        del res["ConsumerFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"]["FunctionResponseTypes"]
+        del res["FilesFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"]["FunctionResponseTypes"]
 
-    assert [(f.code, f.resource) for f in check_template(_broken(edit))] == [("B12", "ConsumerFunction/FilesMessages")]
+    assert [(f.code, f.resource) for f in check_template(_broken(edit))] == [("B12", "FilesFunction/FilesMessages")]
 
 
 def test_check_reports_low_max_receive_count_under_limited_concurrency_without_maximum_concurrency() -> None:
     def edit(res: dict[str, Any]) -> None:
-        res["ConsumerFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
-        del res["ConsumerFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"]["ScalingConfig"]
+        res["FilesFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
+        del res["FilesFunction"]["Properties"]["Events"]["FilesMessages"]["Properties"]["ScalingConfig"]
 
     template = _broken(edit)
     assert check_template(template) == []  # maxReceiveCount 5 (the default)
     findings = check_template(template, {"MaxReceiveCount": "1"})
-    assert [(f.code, f.resource) for f in findings] == [("B15", "ConsumerFunction/FilesMessages")]
+    assert [(f.code, f.resource) for f in findings] == [("B15", "FilesFunction/FilesMessages")]
     assert "maxReceiveCount 1 < 5" in findings[0].message
 
 
@@ -176,10 +178,17 @@ def test_cli_check_exits_with_config_error_and_names_the_minimum(tmp_path: Path)
     assert ok.exit_code == 0, ok.output
 
 
-def test_cli_template_prints_the_committed_template() -> None:
-    result = CliRunner().invoke(main, ["template", DEMO_SPEC])
+def test_cli_template_writes_the_committed_template_and_the_layer_requirements(tmp_path: Path) -> None:
+    out = tmp_path / "template.yaml"
+    result = CliRunner().invoke(main, ["template", DEMO_SPEC, "-o", str(out), "--code-uri", "lambdas",
+                                       "--layer-dir", "infra/lambda-layer", "--no-samconfig"])
     assert result.exit_code == 0, result.output
-    assert result.output == TEMPLATE.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == TEMPLATE.read_text(encoding="utf-8")
+    requirements = (tmp_path / "infra/lambda-layer/requirements.txt").read_text(encoding="utf-8")
+    assert requirements == (ROOT / "infra/lambda-layer/requirements.txt").read_text(encoding="utf-8")
+    wheel = requirements.splitlines()[2]  # after the two comment lines: sqsq built from this source tree
+    assert (tmp_path / wheel).is_file() and wheel.startswith(".sqsq/wheels/sqsq-")
+    assert not (tmp_path / "samconfig.toml").exists()
 
 
 # -- offline translation and local deploy ---------------------------------------------------------------------
@@ -212,8 +221,8 @@ def test_deployed_queues_have_redrive_sse_and_visibility_of_six_times_the_timeou
 ) -> None:
     stack, stage = deployed
     sqs, lam = _client("sqs", local_aws), _client("lambda", local_aws)
-    timeout = lam.get_function(FunctionName=f"census-{stage}-consumer")["Configuration"]["Timeout"]
     for logical in ("files", "default"):
+        timeout = lam.get_function(FunctionName=f"census-{stage}-{logical}")["Configuration"]["Timeout"]
         url = sqs.get_queue_url(QueueName=f"census-{stage}-{logical}")["QueueUrl"]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attrs["RedrivePolicy"])
@@ -244,13 +253,15 @@ def test_deployed_function_reports_batch_item_failures_with_maximum_concurrency(
 ) -> None:
     _, stage = deployed
     lam = _client("lambda", local_aws)
-    fn = lam.get_function(FunctionName=f"census-{stage}-consumer")["Configuration"]
-    assert fn["Handler"] == "lambdas/census.handler"
-    assert fn["Environment"]["Variables"]["SQSQ_QUEUE_PREFIX"] == f"census-{stage}-"
-    assert fn["Environment"]["Variables"]["SQSQ_RESULTS_TABLE"] == f"census-{stage}-results"
-    mappings = lam.list_event_source_mappings(FunctionName=f"census-{stage}-consumer")["EventSourceMappings"]
-    assert {m["EventSourceArn"].rsplit(":", 1)[1] for m in mappings} == {f"census-{stage}-files", f"census-{stage}-default"}
-    for m in mappings:
+    for logical in ("files", "default"):
+        fn = lam.get_function(FunctionName=f"census-{stage}-{logical}")["Configuration"]
+        assert fn["Handler"] == "sqsq.lambda_entry.handler"
+        assert fn["Environment"]["Variables"]["SQSQ_APP"] == DEMO_SPEC
+        assert fn["Environment"]["Variables"]["SQSQ_QUEUE_PREFIX"] == f"census-{stage}-"
+        assert fn["Environment"]["Variables"]["SQSQ_RESULTS_TABLE"] == f"census-{stage}-results"
+        mappings = lam.list_event_source_mappings(FunctionName=f"census-{stage}-{logical}")["EventSourceMappings"]
+        assert [m["EventSourceArn"].rsplit(":", 1)[1] for m in mappings] == [f"census-{stage}-{logical}"]
+        m = mappings[0]
         assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert m["ScalingConfig"]["MaximumConcurrency"] == 10
         assert m["BatchSize"] == 10

@@ -1,0 +1,59 @@
+"""How a logical queue is consumed when deployed: the per-queue settings of its Lambda function or its workers.
+
+Declared on the app (``app.declare_queue("images", memory_size_mb=1024)``) so the template renders one function per
+queue sized for that queue's tasks, instead of one size for all. Nothing here does I/O; the values are checked
+against AWS's limits when declared, so a bad value fails at import time with the limit in the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqsq import limits
+from sqsq.errors import ConfigError
+
+Consumer = Literal["lambda", "worker"]
+
+
+def _check_range(name: str, value: int | None, low: int, high: int, why: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high} ({why})")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Deployment settings of one logical queue; ``None`` means "the template command's default".
+
+    Attributes:
+        name: the logical queue name (``"images"``).
+        consumer: ``"lambda"`` (an SQS-triggered function, the default) or ``"worker"`` (long-running
+            ``sqsq worker`` pollers, e.g. on ECS Fargate with ``sqsq template --fargate``; use it for tasks whose
+            time limit exceeds Lambda's 900 s).
+        memory_size_mb: the function's MemorySize, 128-10,240 MB.
+        batch_size: records per invocation, 1-10.
+        batching_window_seconds: MaximumBatchingWindowInSeconds, 0-300.
+        maximum_concurrency: ScalingConfig.MaximumConcurrency of the event source mapping, 2-1,000.
+
+    Raises:
+        ConfigError: a value outside AWS's range (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+    """
+
+    name: str
+    consumer: Consumer = "lambda"
+    memory_size_mb: int | None = None
+    batch_size: int | None = None
+    batching_window_seconds: int | None = None
+    maximum_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.consumer not in ("lambda", "worker"):
+            raise ConfigError(f"queue {self.name!r}: consumer={self.consumer!r} must be 'lambda' or 'worker'")
+        _check_range("memory_size_mb", self.memory_size_mb, limits.LAMBDA_MIN_MEMORY_MB, limits.LAMBDA_MAX_MEMORY_MB,
+                     "Lambda's MemorySize range")
+        _check_range("batch_size", self.batch_size, 1, limits.SQS_EVENT_MAX_BATCH_SIZE_WITHOUT_WINDOW,
+                     "records per SQS event; sqsq renders no batch above 10")
+        _check_range("batching_window_seconds", self.batching_window_seconds, 0,
+                     limits.SQS_EVENT_MAX_BATCHING_WINDOW_SECONDS, "MaximumBatchingWindowInSeconds")
+        _check_range("maximum_concurrency", self.maximum_concurrency, limits.SQS_EVENT_MIN_MAXIMUM_CONCURRENCY,
+                     limits.SQS_EVENT_MAX_MAXIMUM_CONCURRENCY, "ScalingConfig.MaximumConcurrency")

@@ -1,0 +1,109 @@
+"""Writing what a project needs for ``sam build && sam deploy``: the template, the layer folder, a samconfig.toml.
+
+``sqsq template APP -o template.yaml`` calls :func:`write_project`. Files the user may have edited
+(``samconfig.toml``, ``Dockerfile``) are written only when absent; the template and the layer's requirements are
+generated and always rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqsq.app import App
+from sqsq.template.options import TemplateOptions
+from sqsq.template.packaging import code_uri_for, write_layer
+from sqsq.template.render import render_template_yaml
+
+SAMCONFIG_FILE = "samconfig.toml"
+
+
+def samconfig_text(app_name: str, stage: str, template_file: str) -> str:
+    """A samconfig.toml with which ``sam build && sam deploy`` deploy the *built* artifacts.
+
+    No ``template_file`` under ``[default.global.parameters]``: that would make ``sam deploy`` package the source
+    template (unbuilt folders) instead of ``.aws-sam/build/template.yaml``, which it picks by default after a build.
+    """
+    build_template = "" if template_file == "template.yaml" else f'template_file = "{template_file}"\n'
+    return (
+        f"# `sam build && sam deploy` for the sqsq app {app_name!r} (written by `sqsq template`; edit freely).\n"
+        "# sam build reads the source template; sam deploy then deploys .aws-sam/build/template.yaml.\n"
+        "version = 0.1\n\n"
+        "[default.build.parameters]\n"
+        f"{build_template}"
+        "cached = true\n"
+        "parallel = true\n\n"
+        "[default.validate.parameters]\n"
+        f"{build_template}"
+        "lint = true\n\n"
+        "[default.deploy.parameters]\n"
+        f'stack_name = "{app_name}-{stage}"\n'
+        "resolve_s3 = true\n"
+        f's3_prefix = "{app_name}-{stage}"\n'
+        'capabilities = "CAPABILITY_IAM"\n'
+        "confirm_changeset = true\n"
+        "fail_on_empty_changeset = false\n"
+        f'parameter_overrides = "Stage=\\"{stage}\\""\n'
+    )
+
+
+@dataclass(frozen=True)
+class WrittenProject:
+    """The files :func:`write_project` wrote (or found and kept).
+
+    Attributes:
+        template: the template file.
+        layer_requirements: the layer folder's requirements.txt.
+        samconfig: samconfig.toml beside the template, or ``None`` when not asked for.
+        samconfig_written: False when an existing samconfig.toml was kept.
+        options: the options the template was rendered with (CodeUri filled in).
+    """
+
+    template: Path
+    layer_requirements: Path
+    samconfig: Path | None
+    samconfig_written: bool
+    options: TemplateOptions
+
+
+def resolve_code_uri(app_spec: str, template_dir: Path, options: TemplateOptions, given: str | None) -> TemplateOptions:
+    """Options with CodeUri set: ``given``, else the app's package folder (:func:`code_uri_for`).
+
+    An app inside sqsq itself (the demo) ships in the layer, so its CodeUri must be given.
+
+    Raises:
+        ConfigError: see :func:`code_uri_for`.
+    """
+    if given:
+        return replace(options, code_uri=given)
+    module = app_spec.partition(":")[0]
+    if module.split(".")[0] == "sqsq":
+        return options
+    return replace(options, code_uri=code_uri_for(module, template_dir))
+
+
+def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig: bool = True) -> WrittenProject:
+    """Write the template to ``output``, its layer folder and (if absent) a samconfig.toml beside it.
+
+    Args:
+        app: the app.
+        output: the template file to write.
+        options: rendering options; ``layer_uri`` is relative to the template's folder.
+        samconfig: also write samconfig.toml when the folder has none.
+
+    Returns:
+        What was written.
+
+    Raises:
+        ConfigError: sqsq's own package cannot be named in the layer (see :mod:`sqsq.template.packaging`).
+        OSError: a file cannot be written.
+    """
+    folder = output.resolve().parent
+    requirements = write_layer(folder / options.layer_uri, folder)
+    output.write_text(render_template_yaml(app, options), encoding="utf-8")
+    config_path = folder / SAMCONFIG_FILE if samconfig else None
+    written = False
+    if config_path is not None and not config_path.exists():
+        config_path.write_text(samconfig_text(app.name, options.stage, output.name), encoding="utf-8")
+        written = True
+    return WrittenProject(output, requirements, config_path, written, options)

@@ -1,0 +1,205 @@
+"""The template's resources, one builder per kind: queues, the results table, the consumer role, functions, layer.
+
+Each builder returns plain dicts with long-form intrinsics (``Fn::Sub``, ``Fn::GetAtt``, ``Ref``), so the output is
+plain YAML. Names follow :class:`sqsq.config.Settings` with the queue prefix ``<app>-<Stage>-``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqsq.template.plan import QueuePlan
+
+
+def sub(text: str) -> dict[str, str]:
+    """``{"Fn::Sub": text}``."""
+    return {"Fn::Sub": text}
+
+
+def get_att(resource_id: str, attribute: str) -> dict[str, list[str]]:
+    """``{"Fn::GetAtt": [resource_id, attribute]}``."""
+    return {"Fn::GetAtt": [resource_id, attribute]}
+
+
+def queue_resources(plan: QueuePlan, prefix: str, dlq_suffix: str) -> dict[str, Any]:
+    """A queue, its dead-letter queue (both SSE) and an alarm on the DLQ holding any message."""
+    qid, q = plan.resource_id, plan.logical
+    queue_res, dlq_res = f"{qid}Queue", f"{qid}DeadLetterQueue"
+    return {
+        dlq_res: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": sub(f"{prefix}{q}{dlq_suffix}"), **plan.dead_letter_queue_attributes()},
+        },
+        queue_res: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": sub(f"{prefix}{q}"),
+                **plan.queue_attributes({"Ref": "MaxReceiveCount"}, get_att(dlq_res, "Arn")),
+            },
+        },
+        f"{qid}DeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": sub(f"{prefix}{q}{dlq_suffix}-not-empty"),
+                "AlarmDescription": sub(
+                    f"Messages in the dead-letter queue of {prefix}{q}: inspect with `sqsq dlq`, then redrive"
+                ),
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": get_att(dlq_res, "QueueName")}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
+            },
+        },
+    }
+
+
+def results_table(table_name: str) -> dict[str, Any]:
+    """The results table: on demand, key ``task_id``, TTL on ``expires_at``, point-in-time recovery, retained."""
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": sub(table_name),
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "task_id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "task_id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    }
+
+
+def log_group(name: str) -> dict[str, Any]:
+    """A log group kept 30 days and deleted with the stack."""
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"LogGroupName": sub(name), "RetentionInDays": 30},
+    }
+
+
+def consumer_statements(plans: Sequence[QueuePlan]) -> list[dict[str, Any]]:
+    """What a consumer does to its queues and the table: receive/delete/extend, move to DLQs, read/write results.
+
+    Shared by the Lambda role and the Fargate task role, so both grant exactly the same queue and table actions.
+    """
+    return [
+        {
+            "Sid": "ConsumeQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+            ],
+            "Resource": [get_att(f"{p.resource_id}Queue", "Arn") for p in plans],
+        },
+        {
+            "Sid": "MoveToDeadLetterQueues",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Resource": [get_att(f"{p.resource_id}DeadLetterQueue", "Arn") for p in plans],
+        },
+        {
+            "Sid": "RecordResults",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": get_att("ResultsTable", "Arn"),
+        },
+    ]
+
+
+def consumer_role(plans: Sequence[QueuePlan]) -> dict[str, Any]:
+    """The Lambda consumers' role: :func:`consumer_statements` on their queues plus writing their own logs."""
+    statements = [
+        *consumer_statements(plans),
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [get_att(f"{p.resource_id}FunctionLogGroup", "Arn") for p in plans],
+        },
+    ]
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "sqsq-consumer",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                }
+            ],
+        },
+    }
+
+
+def dependencies_layer(layer_name: str, layer_uri: str, runtime: str) -> dict[str, Any]:
+    """The layer ``sam build`` fills from ``<layer_uri>/requirements.txt`` (sqsq with its lambda extra)."""
+    return {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Properties": {
+            "LayerName": sub(layer_name),
+            "Description": "sqsq and its Lambda dependencies (sam build installs the folder's requirements.txt)",
+            "ContentUri": layer_uri,
+            "CompatibleRuntimes": [runtime],
+            "RetentionPolicy": "Delete",
+        },
+        "Metadata": {"BuildMethod": runtime},
+    }
+
+
+def consumer_function(
+    plan: QueuePlan,
+    function_name: str,
+    *,
+    code_uri: str,
+    handler: str,
+    runtime: str,
+    environment: dict[str, Any],
+) -> dict[str, Any]:
+    """One queue's SQS-triggered function, sized by its plan, with partial batch responses."""
+    qid = plan.resource_id
+    return {
+        "Type": "AWS::Serverless::Function",
+        "DependsOn": [f"{qid}FunctionLogGroup"],
+        "Properties": {
+            "FunctionName": sub(function_name),
+            "CodeUri": code_uri,
+            "Handler": handler,
+            "Runtime": runtime,
+            "MemorySize": plan.memory_size_mb,
+            "Timeout": plan.function_timeout_seconds,
+            "Role": get_att("ConsumerRole", "Arn"),
+            "Layers": [{"Ref": "DependenciesLayer"}],
+            "Environment": {"Variables": environment},
+            "Events": {
+                f"{qid}Messages": {
+                    "Type": "SQS",
+                    "Properties": {
+                        "Queue": get_att(f"{qid}Queue", "Arn"),
+                        "BatchSize": plan.batch_size,
+                        "MaximumBatchingWindowInSeconds": plan.batching_window_seconds,
+                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                        "ScalingConfig": {"MaximumConcurrency": plan.maximum_concurrency},
+                    },
+                }
+            },
+        },
+    }
