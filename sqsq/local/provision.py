@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqsq import limits
 from sqsq.app import App
 from sqsq.template import plan_queues
 from sqsq.transport.admin import QueueSpec, ensure_queue, ensure_results_table
@@ -40,13 +41,15 @@ def queue_specs(app: App) -> list[QueueSpec]:
     out = []
     for plan in plan_queues(app):
         attributes = _as_sqs_attributes(plan.queue_attributes(s.max_receive_count, None))
-        del attributes["RedrivePolicy"], attributes["VisibilityTimeout"]  # QueueSpec fields: set with the DLQ's ARN
+        # QueueSpec fields (the redrive policy is set with the DLQ's ARN)
+        del attributes["RedrivePolicy"], attributes["VisibilityTimeout"], attributes["MaximumMessageSize"]
         out.append(
             QueueSpec(
                 name=app.queue_name(plan.logical),
                 dlq_name=s.dlq_name(plan.logical),
                 max_receive_count=s.max_receive_count,
                 visibility_timeout_seconds=plan.visibility_timeout_seconds,
+                max_message_size_bytes=limits.SQS_MAX_MESSAGE_SIZE_BYTES,
                 attributes=attributes,
                 dlq_attributes=_as_sqs_attributes(plan.dead_letter_queue_attributes()),
             )

@@ -107,6 +107,7 @@ class QueuePlan:
         """The source queue's SQS attributes as the template declares them (``dlq_arn`` may be an intrinsic)."""
         return {
             "VisibilityTimeout": self.visibility_timeout_seconds,
+            "MaximumMessageSize": limits.SQS_MAX_MESSAGE_SIZE_BYTES,
             "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
             "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count},
@@ -115,7 +116,11 @@ class QueuePlan:
     @staticmethod
     def dead_letter_queue_attributes() -> dict[str, object]:
         """The dead-letter queue's SQS attributes as the template declares them."""
-        return {"MessageRetentionPeriod": DLQ_RETENTION_SECONDS, "SqsManagedSseEnabled": True}
+        return {
+            "MaximumMessageSize": limits.SQS_MAX_MESSAGE_SIZE_BYTES,
+            "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+            "SqsManagedSseEnabled": True,
+        }
 
 
 def plan_queues(app: App, options: TemplateOptions | None = None) -> list[QueuePlan]:

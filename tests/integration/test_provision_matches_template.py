@@ -1,0 +1,83 @@
+"""`sqsq provision` creates exactly what the template declares: queue by queue, attribute by attribute."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+
+import sqsq
+from sqsq.local.cloudformation import deploy_template
+from sqsq.local.provision import provision
+from sqsq.local.server import LocalAwsServer
+from sqsq.template import render_template
+
+COMPARED_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "SqsManagedSseEnabled", "MaximumMessageSize")
+
+
+def _app(name: str) -> sqsq.App:
+    app = sqsq.App(name)
+
+    @app.task(name="fast", queue="fast")
+    def fast() -> None: ...
+
+    @app.task(name="slow", queue="slow", time_limit_seconds=200)
+    def slow() -> None: ...
+
+    app.declare_queue("batchy", batching_window_seconds=20)
+    app.declare_queue("pollers", consumer="worker")
+    return app
+
+
+def _queue(sqs: Any, name: str) -> dict[str, Any]:
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    shape = {k: attrs.get(k) for k in COMPARED_QUEUE_ATTRIBUTES}
+    if "RedrivePolicy" in attrs:
+        redrive = json.loads(attrs["RedrivePolicy"])
+        shape["maxReceiveCount"] = int(redrive["maxReceiveCount"])
+        shape["deadLetterTarget"] = redrive["deadLetterTargetArn"].rsplit(":", 1)[1].removeprefix(name)
+    return shape
+
+
+def _table(ddb: Any, name: str) -> dict[str, Any]:
+    table = ddb.describe_table(TableName=name)["Table"]
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    return {
+        "KeySchema": table["KeySchema"],
+        "BillingMode": table["BillingModeSummary"]["BillingMode"],
+        "TTL": (ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")),
+        "PITR": pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"],
+    }
+
+
+def test_provision_creates_the_queues_and_table_the_template_declares(local_aws: LocalAwsServer) -> None:
+    name = f"pm{uuid.uuid4().hex[:6]}"
+    stage = "t1"
+    templated = _app(name)
+    deploy_template(render_template(templated), local_aws.endpoint_url, parameters={"Stage": stage})
+    provisioned = _app(name)
+    provisioned.configure(endpoint_url=local_aws.endpoint_url, queue_prefix=f"{name}-prov-",
+                          results_table=f"{name}-prov-results")
+    provision(provisioned)
+
+    sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
+    ddb = boto3.client("dynamodb", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
+    queues = templated.logical_queues()
+    assert queues == ["batchy", "default", "fast", "pollers", "slow"]
+    for logical in queues:
+        for suffix in ("", "-dlq"):
+            from_template = _queue(sqs, f"{name}-{stage}-{logical}{suffix}")
+            from_provision = _queue(sqs, f"{name}-prov-{logical}{suffix}")
+            assert from_provision == from_template, f"{logical}{suffix}"
+    assert _table(ddb, f"{name}-prov-results") == _table(ddb, f"{name}-{stage}-results")
+    # and the values are the ones AWS's guidance asks for: 6 x function timeout (+ window) for Lambda queues
+    assert _queue(sqs, f"{name}-prov-slow")["VisibilityTimeout"] == str(6 * 210)
+    assert _queue(sqs, f"{name}-prov-batchy")["VisibilityTimeout"] == str(6 * 60 + 20)
+    assert _queue(sqs, f"{name}-prov-pollers")["VisibilityTimeout"] == "30"
+    assert _queue(sqs, f"{name}-prov-fast")["SqsManagedSseEnabled"] == "true"
+    assert _queue(sqs, f"{name}-prov-fast-dlq")["MessageRetentionPeriod"] == "1209600"
+    assert _table(ddb, f"{name}-prov-results")["PITR"] == "ENABLED"

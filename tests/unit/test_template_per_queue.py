@@ -1,0 +1,95 @@
+"""One consumer function per queue, sized for that queue's tasks and its declared settings."""
+
+from __future__ import annotations
+
+import pytest
+
+import sqsq
+from sqsq.errors import ConfigError
+from sqsq.template import TemplateOptions, plan_queues, render_template
+
+
+def _app() -> sqsq.App:
+    app = sqsq.App("sized")
+
+    @app.task(name="thumb", queue="images", time_limit_seconds=120)
+    def thumb() -> None: ...
+
+    @app.task(name="ping")
+    def ping() -> None: ...
+
+    @app.task(name="reindex", queue="batch")
+    def reindex() -> None: ...
+
+    app.declare_queue("images", memory_size_mb=2048, batch_size=2, maximum_concurrency=50)
+    app.declare_queue("batch", consumer="worker")
+    return app
+
+
+def _function(template: dict[str, object], resource: str) -> dict[str, object]:
+    props = template["Resources"][resource]["Properties"]  # type: ignore[index]
+    assert isinstance(props, dict)
+    return props
+
+
+def test_each_lambda_queue_gets_its_own_function_sized_by_its_tasks_and_declaration() -> None:
+    template = render_template(_app(), TemplateOptions(app_spec="sized.tasks:app", memory_size_mb=256))
+    images = _function(template, "ImagesFunction")
+    assert (images["Timeout"], images["MemorySize"]) == (130, 2048)
+    event = images["Events"]["ImagesMessages"]["Properties"]  # type: ignore[index]
+    assert (event["BatchSize"], event["ScalingConfig"]["MaximumConcurrency"]) == (2, 50)
+    default = _function(template, "DefaultFunction")
+    assert (default["Timeout"], default["MemorySize"]) == (60, 256)
+    assert template["Resources"]["ImagesQueue"]["Properties"]["VisibilityTimeout"] == 6 * 130  # type: ignore[index]
+
+
+def test_a_queue_declared_for_workers_gets_a_queue_but_no_function() -> None:
+    resources = render_template(_app())["Resources"]
+    assert "BatchQueue" in resources and "BatchDeadLetterQueue" in resources
+    assert "BatchFunction" not in resources
+    role = resources["ConsumerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]  # type: ignore[index]
+    consumed = {r["Fn::GetAtt"][0] for r in role[0]["Resource"]}
+    assert consumed == {"ImagesQueue", "DefaultQueue"}
+
+
+def test_functions_use_the_generic_handler_with_the_app_named_in_their_environment() -> None:
+    fn = _function(render_template(_app(), TemplateOptions(app_spec="sized.tasks:app", code_uri="sized")),
+                   "DefaultFunction")
+    assert fn["Handler"] == "sqsq.lambda_entry.handler"
+    assert fn["CodeUri"] == "sized"
+    assert fn["Environment"]["Variables"]["SQSQ_APP"] == "sized.tasks:app"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("memory_size_mb", 64, "128..10240"),
+        ("batch_size", 11, "1..10"),
+        ("maximum_concurrency", 1, "2..1000"),
+        ("batching_window_seconds", 301, "0..300"),
+        ("consumer", "fargate", "'lambda' or 'worker'"),
+    ],
+)
+def test_declared_queue_settings_outside_aws_limits_are_refused_at_declaration(
+    option: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        sqsq.App("x").declare_queue("q", **{option: value})  # type: ignore[arg-type]
+
+
+def test_a_time_limit_past_lambdas_maximum_names_the_worker_declaration_as_the_fix() -> None:
+    app = sqsq.App("long")
+
+    @app.task(name="crunch", queue="heavy", time_limit_seconds=3600)
+    def crunch() -> None: ...
+
+    with pytest.raises(ConfigError, match=r"declare_queue\('heavy', consumer='worker'\)"):
+        plan_queues(app)
+    app.declare_queue("heavy", consumer="worker")
+    assert {p.logical: p.consumer for p in plan_queues(app)} == {"default": "lambda", "heavy": "worker"}
+
+
+def test_an_explicit_visibility_timeout_setting_wins_for_every_queue() -> None:
+    app = _app()
+    app.configure(visibility_timeout_seconds=900)
+    assert {p.visibility_timeout_seconds for p in plan_queues(app)} == {900}
