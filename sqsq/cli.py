@@ -684,6 +684,13 @@ def _parameters(pairs: tuple[str, ...], stage: str | None) -> dict[str, str]:
 @click.option("--stage", default="dev", show_default=True, help="Default of the Stage parameter.")
 @click.option("--samconfig/--no-samconfig", default=True, show_default=True,
               help="With -o: write samconfig.toml beside the template when there is none.")
+@click.option("--fargate", is_flag=True,
+              help="Add an ECS Fargate service running `sqsq worker` for the queues declared consumer='worker' (all "
+                   "queues when none is), with backlog-per-task auto scaling; with -o, also a Dockerfile if absent.")
+@click.option("--fargate-cpu", default=512, show_default=True, type=int, help="Worker task CPU units.")
+@click.option("--fargate-memory-mb", default=1024, show_default=True, type=int, help="Worker task memory, MB.")
+@click.option("--fargate-concurrency", default=8, show_default=True, type=int, help="The worker's -c.")
+@click.option("--fargate-max-tasks", default=10, show_default=True, type=int, help="Most worker tasks.")
 def template(
     app_spec: str,
     output: str | None,
@@ -700,13 +707,19 @@ def template(
     max_receive_count: int,
     stage: str,
     samconfig: bool,
+    fargate: bool,
+    fargate_cpu: int,
+    fargate_memory_mb: int,
+    fargate_concurrency: int,
+    fargate_max_tasks: int,
 ) -> None:
     """Write the SAM template (queues, DLQs, results table, one consumer function per queue) for APP, or --check one.
 
     With -o FILE: also the layer folder's requirements.txt (sqsq and its Lambda dependencies) and a samconfig.toml,
     so that `sam build && sam deploy` deploy the built artifacts.
     """
-    from sqsq.template import TemplateOptions, render_template_yaml
+    from sqsq.template import GENERIC_HANDLER, TemplateOptions, render_template_yaml
+    from sqsq.template.fargate import FargateOptions
 
     if check_path:
         _check_template_file(check_path, _parameters(parameters, None))
@@ -722,7 +735,9 @@ def template(
         maximum_concurrency=maximum_concurrency,
         max_receive_count=max_receive_count,
         stage=stage,
-        **({"handler": handler} if handler else {}),
+        handler=handler or GENERIC_HANDLER,
+        fargate=FargateOptions(cpu=fargate_cpu, memory_mb=fargate_memory_mb, concurrency=fargate_concurrency,
+                               max_tasks=fargate_max_tasks) if fargate else None,
     )
     if not output:
         click.echo(render_template_yaml(app, options), nl=False)
@@ -737,9 +752,11 @@ def template(
     options = resolve_code_uri(app_spec, out.resolve().parent, options, code_uri)
     written = write_project(app, out, options, samconfig=samconfig)
     click.echo(f"wrote {out} (CodeUri {options.code_uri}) and {written.layer_requirements}")
-    if written.samconfig is not None:
-        state = "wrote" if written.samconfig_written else "kept the existing"
-        click.echo(f"{state} {written.samconfig}; next: sam build && sam deploy")
+    for path, new in ((written.dockerfile, written.dockerfile_written), (written.samconfig, written.samconfig_written)):
+        if path is not None:
+            click.echo(f"{'wrote' if new else 'kept the existing'} {path}")
+    click.echo("next: sam build && sam deploy" + (" (build and push the worker image first: see the Dockerfile)"
+                                                  if written.dockerfile else ""))
 
 
 def _check_template_file(path: str, parameters: dict[str, str]) -> None:

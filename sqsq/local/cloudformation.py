@@ -15,7 +15,9 @@ silently skips, checked against moto 5.2.5's resource handlers:
 * ``AWS::Serverless::Function``: its ``CodeUri`` (a local folder) is replaced by a one-line ``InlineCode``
   placeholder before the transform, so no S3 upload is needed; moto never runs it;
 * ``AWS::Serverless::LayerVersion`` (the dependencies layer) is left out, with the functions' ``Layers``: locally
-  the handler runs in this Python environment, which has the dependencies already.
+  the handler runs in this Python environment, which has the dependencies already;
+* ECS clusters, task definitions, services, security group egress and Application Auto Scaling targets and
+  policies (the Fargate worker section): see :mod:`sqsq.local.cfn_ecs`.
 
 Example:
     >>> stack = deploy_template("template.yaml", "http://127.0.0.1:4566", parameters={"Stage": "dev"})  # doctest: +SKIP
@@ -35,6 +37,7 @@ from typing import Any
 
 from sqsq.config import load_settings
 from sqsq.errors import AwsError, ConfigError
+from sqsq.local.cfn_ecs import apply_ecs_gaps
 from sqsq.template import Resolver, load_template, sqs_functions
 from sqsq.transport.aws import AwsClients
 
@@ -271,6 +274,7 @@ def _apply_skipped_settings(
             if differ:
                 clients.call(f"setting attributes of {url}", sqs.set_queue_attributes, QueueUrl=url, Attributes=differ)
                 applied.append(f"{rid}: {', '.join(sorted(differ))} (SetQueueAttributes)")
+    applied += apply_ecs_gaps(clients, cfn, cfn_resolver, physical, LOCAL_ACCOUNT_ID)
     return applied
 
 

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from sqsq.template.checks import Finding, TemplateCheckFailed, check_template
+from sqsq.template.naming import logical_id
 from sqsq.template.options import (
     DEFAULT_FUNCTION_TIMEOUT_SECONDS,
     FUNCTION_TIMEOUT_MARGIN_SECONDS,
@@ -28,7 +29,6 @@ from sqsq.template.options import (
 from sqsq.template.plan import (
     QueuePlan,
     function_timeout_seconds,
-    logical_id,
     plan_queues,
     required_visibility_timeout_seconds,
 )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqsq.errors import ConfigError
 from sqsq.queue_config import QueueConfig
+from sqsq.template.fargate import FargateOptions
 
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 """A function's timeout when the template does not set one."""
@@ -60,7 +61,7 @@ class TemplateOptions:
     maximum_concurrency: int = 10
     max_receive_count: int = MIN_SAFE_MAX_RECEIVE_COUNT
     stage: str = DEFAULT_STAGE
-    fargate: object | None = field(default=None)
+    fargate: FargateOptions | None = None
 
     def __post_init__(self) -> None:
         # The same ranges as a declared queue's: one place checks them.

@@ -117,18 +117,15 @@ def sqsq_requirement(project_dir: Path) -> str:
     return f"{WHEELS_DIR}/{wheel.name}"
 
 
-def write_layer(layer_dir: Path, project_dir: Path) -> Path:
+def write_layer(layer_dir: Path, sqsq_line: str) -> Path:
     """Write the layer folder's ``requirements.txt`` (sqsq, its lambda extra's requirements); returns its path.
 
     Args:
         layer_dir: the layer's ContentUri folder.
-        project_dir: the folder ``sam build`` runs in (the template's).
-
-    Raises:
-        ConfigError: see :func:`sqsq_requirement`.
+        sqsq_line: how to install sqsq, from :func:`sqsq_requirement`.
     """
     layer_dir.mkdir(parents=True, exist_ok=True)
-    lines = [sqsq_requirement(project_dir), *lambda_extra_requirements()]
+    lines = [sqsq_line, *lambda_extra_requirements()]
     path = layer_dir / REQUIREMENTS_FILE
     path.write_text(_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
     return path

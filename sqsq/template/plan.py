@@ -7,13 +7,13 @@ the queues created locally have exactly the attributes the template declares.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import ConfigError
 from sqsq.queue_config import Consumer
+from sqsq.template.naming import logical_id
 from sqsq.template.options import (
     DEFAULT_FUNCTION_TIMEOUT_SECONDS,
     FUNCTION_TIMEOUT_MARGIN_SECONDS,
@@ -27,19 +27,6 @@ WORKER_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 30
 """A worker queue's VisibilityTimeout (SQS's default): workers extend it while a task runs (the heartbeat)."""
 DLQ_RETENTION_SECONDS = 1_209_600
 """Dead-letter queues keep messages 14 days (SQS's maximum), so failures can be inspected and redriven."""
-
-
-def logical_id(name: str) -> str:
-    """A CloudFormation logical id from a queue name: ``"thumb_nails-2"`` -> ``"ThumbNails2"``.
-
-    Raises:
-        ConfigError: the name has no letter or digit.
-    """
-    parts = re.split(r"[^A-Za-z0-9]+", name)
-    out = "".join(p[:1].upper() + p[1:] for p in parts if p)
-    if not out:
-        raise ConfigError(f"queue name {name!r} has no letters or digits to build a CloudFormation logical id")
-    return out
 
 
 def function_timeout_seconds(app: App, queue: str | None = None) -> int:

@@ -2,17 +2,19 @@
 
 ``sqsq template APP -o template.yaml`` calls :func:`write_project`. Files the user may have edited
 (``samconfig.toml``, ``Dockerfile``) are written only when absent; the template and the layer's requirements are
-generated and always rewritten.
+generated and always rewritten. With Fargate workers a ``Dockerfile`` for the worker image is written when absent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqsq.app import App
+from sqsq.template.dockerfile import worker_dockerfile
 from sqsq.template.options import TemplateOptions
-from sqsq.template.packaging import code_uri_for, write_layer
+from sqsq.template.packaging import code_uri_for, sqsq_requirement, write_layer
 from sqsq.template.render import render_template_yaml
 
 SAMCONFIG_FILE = "samconfig.toml"
@@ -57,6 +59,8 @@ class WrittenProject:
         samconfig: samconfig.toml beside the template, or ``None`` when not asked for.
         samconfig_written: False when an existing samconfig.toml was kept.
         options: the options the template was rendered with (CodeUri filled in).
+        dockerfile: the worker image's Dockerfile beside the template (with Fargate workers), else ``None``.
+        dockerfile_written: False when an existing Dockerfile was kept.
     """
 
     template: Path
@@ -64,6 +68,8 @@ class WrittenProject:
     samconfig: Path | None
     samconfig_written: bool
     options: TemplateOptions
+    dockerfile: Path | None = None
+    dockerfile_written: bool = False
 
 
 def resolve_code_uri(app_spec: str, template_dir: Path, options: TemplateOptions, given: str | None) -> TemplateOptions:
@@ -99,11 +105,23 @@ def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig
         OSError: a file cannot be written.
     """
     folder = output.resolve().parent
-    requirements = write_layer(folder / options.layer_uri, folder)
+    sqsq_line = sqsq_requirement(folder)
+    requirements = write_layer(folder / options.layer_uri, sqsq_line)
     output.write_text(render_template_yaml(app, options), encoding="utf-8")
     config_path = folder / SAMCONFIG_FILE if samconfig else None
-    written = False
-    if config_path is not None and not config_path.exists():
-        config_path.write_text(samconfig_text(app.name, options.stage, output.name), encoding="utf-8")
-        written = True
-    return WrittenProject(output, requirements, config_path, written, options)
+    written = config_path is not None and _write_once(
+        config_path, lambda: samconfig_text(app.name, options.stage, output.name)
+    )
+    dockerfile = folder / "Dockerfile" if options.fargate is not None else None
+    docker_written = dockerfile is not None and _write_once(
+        dockerfile, lambda: worker_dockerfile(options.app_spec or "", sqsq_requirement=sqsq_line)
+    )
+    return WrittenProject(output, requirements, config_path, written, options, dockerfile, docker_written)
+
+
+def _write_once(path: Path, text: Callable[[], str]) -> bool:
+    """Write ``path`` unless it exists (the user may have edited it); True when written."""
+    if path.exists():
+        return False
+    path.write_text(text(), encoding="utf-8")
+    return True

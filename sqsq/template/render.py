@@ -7,7 +7,9 @@ from typing import Any
 
 from sqsq.app import App
 from sqsq.config import Settings
+from sqsq.errors import ConfigError
 from sqsq.template import resources as res
+from sqsq.template.fargate import fargate_resources
 from sqsq.template.options import TemplateOptions
 from sqsq.template.plan import QueuePlan, plan_queues
 
@@ -146,34 +148,27 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
     if lambda_plans:
         resources.update(_lambda_resources(app, lambda_plans, opts))
-    parameters = _parameters(opts, name)
-    conditions: dict[str, Any] = {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}}
-    outputs = _outputs(plans)
-    if opts.fargate is not None:
-        from sqsq.template.fargate import FargateOptions, fargate_resources
-
-        if not isinstance(opts.fargate, FargateOptions):
-            raise TypeError("TemplateOptions.fargate must be a sqsq.template.fargate.FargateOptions")
-        section = fargate_resources(
-            app_name=name,
-            app_spec=opts.app_spec or "",
-            queues=[p.logical for p in worker_plans],
-            environment=consumer_environment(app, opts),
-            options=opts.fargate,
-        )
-        parameters.update(section.parameters)
-        conditions.update(section.conditions)
-        resources.update(section.resources)
-        outputs.update(section.outputs)
-    return {
+    template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": f"sqsq app {name!r}: queues with dead-letter queues, results table, SQS-triggered consumers",
-        "Parameters": parameters,
-        "Conditions": conditions,
+        "Parameters": _parameters(opts, name),
+        "Conditions": {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}},
         "Resources": resources,
-        "Outputs": outputs,
+        "Outputs": _outputs(plans),
     }
+    if opts.fargate is None:
+        return template
+    if not worker_plans:
+        raise ConfigError("--fargate needs a worker queue; no queue is left for workers")
+    section = fargate_resources(
+        app_name=name,
+        app_spec=opts.app_spec or "",
+        queues=[p.logical for p in worker_plans],
+        environment=consumer_environment(app, opts),
+        options=opts.fargate,
+    )
+    return section.merge_into(template)
 
 
 def dump_template(template: Mapping[str, Any], header: str = "") -> str:

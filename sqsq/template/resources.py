@@ -7,9 +7,10 @@ plain YAML. Names follow :class:`sqsq.config.Settings` with the queue prefix ``<
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqsq.template.plan import QueuePlan
+if TYPE_CHECKING:
+    from sqsq.template.plan import QueuePlan
 
 
 def sub(text: str) -> dict[str, str]:
@@ -87,43 +88,41 @@ def log_group(name: str) -> dict[str, Any]:
     }
 
 
-def consumer_statements(plans: Sequence[QueuePlan]) -> list[dict[str, Any]]:
+CONSUMER_ACTIONS = {
+    "ConsumeQueues": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                      "sqs:GetQueueUrl", "sqs:ReceiveMessage"),
+    "MoveToDeadLetterQueues": ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"),
+    "RecordResults": ("dynamodb:GetItem", "dynamodb:PutItem"),
+}
+"""A consumer's calls, by statement: GetQueueUrl + GetQueueAttributes (queue_info, depth), ReceiveMessage,
+DeleteMessageBatch, ChangeMessageVisibilityBatch on its queues; SendMessageBatch to a DLQ when it dead-letters a
+message itself (after GetQueueUrl + GetQueueAttributes on the DLQ); conditional PutItem (results, claims) and
+GetItem on the table. Batch calls are authorised by the single-message actions."""
+
+
+def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
     """What a consumer does to its queues and the table: receive/delete/extend, move to DLQs, read/write results.
 
-    Shared by the Lambda role and the Fargate task role, so both grant exactly the same queue and table actions.
+    Shared by the Lambda role and the Fargate task role, so both grant exactly :data:`CONSUMER_ACTIONS`.
+
+    Args:
+        queue_ids: the queues' id stems (``"Images"`` for ``ImagesQueue``/``ImagesDeadLetterQueue``).
     """
+    where = {
+        "ConsumeQueues": [get_att(f"{qid}Queue", "Arn") for qid in queue_ids],
+        "MoveToDeadLetterQueues": [get_att(f"{qid}DeadLetterQueue", "Arn") for qid in queue_ids],
+        "RecordResults": get_att("ResultsTable", "Arn"),
+    }
     return [
-        {
-            "Sid": "ConsumeQueues",
-            "Effect": "Allow",
-            "Action": [
-                "sqs:ChangeMessageVisibility",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-                "sqs:ReceiveMessage",
-            ],
-            "Resource": [get_att(f"{p.resource_id}Queue", "Arn") for p in plans],
-        },
-        {
-            "Sid": "MoveToDeadLetterQueues",
-            "Effect": "Allow",
-            "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
-            "Resource": [get_att(f"{p.resource_id}DeadLetterQueue", "Arn") for p in plans],
-        },
-        {
-            "Sid": "RecordResults",
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
-            "Resource": get_att("ResultsTable", "Arn"),
-        },
+        {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": where[sid]}
+        for sid, actions in CONSUMER_ACTIONS.items()
     ]
 
 
 def consumer_role(plans: Sequence[QueuePlan]) -> dict[str, Any]:
     """The Lambda consumers' role: :func:`consumer_statements` on their queues plus writing their own logs."""
     statements = [
-        *consumer_statements(plans),
+        *consumer_statements([p.resource_id for p in plans]),
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",
