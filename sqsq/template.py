@@ -40,6 +40,7 @@ from sqsq import limits
 from sqsq.app import App
 from sqsq.config import Settings
 from sqsq.errors import ConfigError
+from sqsq.extras import require
 
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
 """Longest a Lambda invocation may run (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
@@ -404,7 +405,12 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
 
 
 def dump_template(template: Mapping[str, Any], header: str = "") -> str:
-    """YAML text of a template: keys in insertion order, block style, stable across runs."""
+    """YAML text of a template: keys in insertion order, block style, stable across runs.
+
+    Raises:
+        MissingExtra: PyYAML is not installed (``pip install "sqsq[cli]"``).
+    """
+    require("writing a SAM template", "yaml")
     import yaml
 
     class _Dumper(yaml.SafeDumper):
@@ -434,9 +440,11 @@ def load_template(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
     Raises:
         ConfigError: the file is missing or is not a YAML mapping.
+        MissingExtra: PyYAML is not installed (``pip install "sqsq[cli]"``).
     """
     if isinstance(source, Mapping):
         return dict(source)
+    require("reading a SAM template", "yaml")
     import yaml
 
     class _Loader(yaml.SafeLoader):
