@@ -1,4 +1,6 @@
 # The README's two commands: `make demo` (the main job end to end on the embedded local AWS) and `make test`.
+# The venv holds sqsq (editable) with every extra, plus the development tools of pyproject's [dependency-groups]
+# dev (PEP 735; `pip install --group` needs pip >= 25.1).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,8 +10,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[cli,lambda,local]" --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)

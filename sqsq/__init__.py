@@ -21,6 +21,7 @@ from sqsq.errors import (
     ConfigError,
     LimitExceeded,
     MessageDecodeError,
+    MissingExtra,
     PayloadTooLarge,
     QueueNotFound,
     ResultsTableNotFound,
@@ -40,13 +41,26 @@ from sqsq.task import Task
 if TYPE_CHECKING:
     from sqsq.lambda_handler import lambda_handler
 
+    __version__: str
+
+UNKNOWN_VERSION = "0+unknown"
+"""``sqsq.__version__`` when sqsq is imported from a source tree that was never installed."""
+
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing sqsq must not import aws_lambda_powertools (only Lambda functions need it).
+    # Lazy: importing sqsq must not import aws_lambda_powertools (only Lambda functions need it, and without it
+    # this raises MissingExtra), nor read package metadata (Lambda cold starts).
     if name == "lambda_handler":
         from sqsq.lambda_handler import lambda_handler
 
         return lambda_handler
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("sqsq")
+        except PackageNotFoundError:
+            return UNKNOWN_VERSION
     raise AttributeError(f"module 'sqsq' has no attribute {name!r}")
 
 
@@ -58,6 +72,7 @@ __all__ = [
     "ConfigError",
     "LimitExceeded",
     "MessageDecodeError",
+    "MissingExtra",
     "PayloadTooLarge",
     "QueueNotFound",
     "ResultTimeout",

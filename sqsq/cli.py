@@ -1,7 +1,8 @@
 """The ``sqsq`` command (click). APP is given as ``module:attribute`` (e.g. ``demo.app:app``).
 
 Exit codes: 0 ok; 1 the task failed (``send --wait``/``result``); 2 usage error; 3 configuration or missing
-resource (queue, table, app), or a file that cannot be read or written; 4 AWS error; 5 timed out waiting for a
+resource (queue, table, app), a file that cannot be read or written, or a missing optional dependency (the line
+names the ``pip install "sqsq[...]"``, see :mod:`sqsq.extras`); 4 AWS error; 5 timed out waiting for a
 result; 75 (``EX_TEMPFAIL``) a purge within 60 s of the last one (``sqsq dlq purge``): retry later.
 
 Output never fails on text the terminal cannot encode (a lone surrogate in a dead-lettered task's arguments):
@@ -35,6 +36,7 @@ from sqsq.errors import (
     TaskNotRegistered,
     ValidationError,
 )
+from sqsq.extras import require
 from sqsq.results import Status
 
 EXIT_OK = 0
@@ -133,6 +135,7 @@ class _Errors(click.Group):
 
 
 @click.group(cls=_Errors)
+@click.version_option(package_name="sqsq", prog_name="sqsq")
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
     """sqsq: typed tasks on Amazon SQS, results in DynamoDB."""
@@ -162,6 +165,12 @@ def local(
     With --template, the resources are exactly the template's (deployed with CloudFormation on the local AWS).
     Runs in the foreground until interrupted (Ctrl-C).
     """
+    feature, needs = "sqsq local", ["moto"]
+    if template_path:
+        feature, needs = f"{feature} --template", [*needs, "yaml", "samtranslator"]
+        if run_lambdas:
+            feature, needs = f"{feature} --run-lambdas", [*needs, "aws_lambda_powertools"]
+    require(feature, *needs)
     from sqsq.local.provision import provision
     from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 
@@ -343,6 +352,8 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def queues(app_spec: str, as_json: bool) -> None:
     """Depth, in flight, delayed and DLQ depth of each of APP's queues."""
+    if not as_json:
+        require("sqsq queues without --json", "rich")
     app = load_app(app_spec)
     rows = []
     for logical in app.logical_queues():
@@ -463,6 +474,8 @@ def dlq_list(
     """
     from sqsq.dlq import Selection
 
+    if not as_json:
+        require("sqsq dlq list without --json", "rich")
     d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
     selection = None
     if task_names or error_types:
@@ -526,6 +539,7 @@ class _RedriveProgressDisplay:
 
     def __enter__(self) -> _RedriveProgressDisplay:
         if self.enabled and sys.stderr.isatty():
+            require("sqsq dlq redrive's progress bar (on a terminal)", "rich")
             from rich.console import Console
             from rich.progress import Progress
 
@@ -586,6 +600,8 @@ def dlq_redrive(
         _fail("say what to redrive: --task-id ID, --task NAME, --error TYPE or --all", EXIT_USAGE)
     if native and (not everything or task_ids or task_names or error_types):
         _fail("--native moves every message server-side: use it with --all and no other filter", EXIT_USAGE)
+    if dry_run and not as_json:
+        require("sqsq dlq redrive --dry-run without --json", "rich")
     d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
     with _RedriveProgressDisplay(enabled=not dry_run and d.depth() >= _DLQ_PROGRESS_MIN_MESSAGES) as progress:
         report = d.redrive(selection, dry_run=dry_run, native=native, max_per_second=max_per_second,
@@ -718,6 +734,7 @@ def template(
     With -o FILE: also the layer folder's requirements.txt (sqsq and its Lambda dependencies) and a samconfig.toml,
     so that `sam build && sam deploy` deploy the built artifacts.
     """
+    require("sqsq template", "yaml")
     from sqsq.template import GENERIC_HANDLER, TemplateOptions, render_template_yaml
     from sqsq.template.fargate import FargateOptions
 
@@ -798,6 +815,7 @@ def lambda_local(
 
     Deploy the template first (`sqsq local APP --template FILE`). Differences from Lambda: see sqsq.local.esm.
     """
+    require("sqsq lambda-local", "yaml", "aws_lambda_powertools")
     from sqsq.local.esm import run_local_esm
 
     if not endpoint_url:

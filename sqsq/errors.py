@@ -3,6 +3,7 @@
 ```
 SqsqError
 ├── ConfigError                 settings missing or malformed (unknown SQSQ_* key, bad value)
+│   └── MissingExtra            an optional dependency is not installed (names the `pip install` to run)
 ├── ValidationError             task arguments (or a return value) do not match the task's schema
 ├── TaskNotRegistered           no task under that name in the app
 ├── LimitExceeded               an SQS/DynamoDB quota would be broken (checked before any I/O)
@@ -34,6 +35,23 @@ class SqsqError(Exception):
 
 class ConfigError(SqsqError):
     """Settings are missing or malformed."""
+
+
+class MissingExtra(ConfigError):
+    """A feature needs an optional dependency that is not installed (raised by :func:`sqsq.extras.require`).
+
+    Attributes:
+        feature: what was asked for (``"sqsq template"``, ``"sqsq.lambda_handler"``).
+        missing: the distributions that are missing, as pip names them (``["PyYAML"]``).
+        extras: the sqsq extras that install them (``["cli"]``).
+    """
+
+    def __init__(self, feature: str, missing: list[str], extras: list[str]):
+        names = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        super().__init__(f'{feature} needs {names}: pip install "sqsq[{",".join(extras)}]"')
+        self.feature = feature
+        self.missing = missing
+        self.extras = extras
 
 
 class ValidationError(SqsqError):

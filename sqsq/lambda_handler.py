@@ -57,18 +57,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, SqsqError
 from sqsq.executor import Ack, DeadLetter, Executor, Outcome, Release, RetryAfter
+from sqsq.extras import require
 from sqsq.message import Envelope
 from sqsq.retry import clamp_visibility_seconds
 from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
+
+# Without Powertools, importing this module (sqsq.lambda_handler(app)) raises sqsq.errors.MissingExtra, one line
+# naming `pip install "sqsq[lambda]"`, instead of an ImportError.
+require("sqsq.lambda_handler", "aws_lambda_powertools")
+
+from aws_lambda_powertools import Logger  # noqa: E402
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response  # noqa: E402
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
 
 __all__ = ["LambdaContextLike", "SqsLambdaHandler", "lambda_handler"]
 

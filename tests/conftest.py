@@ -5,7 +5,9 @@ Tests never purge: each test gets its own queue prefix and results table (purge 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +23,36 @@ from sqsq.local.provision import provision
 from sqsq.local.server import LocalAwsServer
 
 ROOT = Path(__file__).resolve().parent.parent
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".sqsq", ".aws-sam"
+)
 
+
+@pytest.fixture(scope="session")
+def sqsq_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sqsq's wheel, built from this tree with ``python -m build --wheel`` (PyPA build, isolated build env).
+
+    Built once per test run: from a copy of the source (so no ``build/`` left over from an earlier build can slip
+    into it), and under pytest-xdist the first worker builds under a lock while the others wait and reuse it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    out = shared / "sqsq-wheel"
+    with open(shared / "sqsq-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        wheels = sorted(out.glob("sqsq-*.whl"))
+        if not wheels:
+            src = shared / "sqsq-src"
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.copytree(ROOT, src, ignore=_NOT_SOURCE)
+            built = subprocess.run(
+                [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(src)],
+                capture_output=True, text=True, timeout=600,
+            )
+            assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+            wheels = sorted(out.glob("sqsq-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
 
 
 @pytest.fixture(scope="session")

@@ -15,18 +15,22 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from sqsq.app import AsyncResult
 from sqsq.demo.app import app, parse_file, workload
+from sqsq.errors import MissingExtra
+from sqsq.extras import require
 from sqsq.local.provision import provision
 from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 from sqsq.results import ResultRecord, Status
 from sqsq.worker import Worker
 
-console = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_CONFIG = 3
+"""Exit code when an optional dependency is missing (as the CLI's configuration errors)."""
 
 
 def _read_all(handles: list[AsyncResult]) -> list[ResultRecord | None]:
@@ -34,7 +38,9 @@ def _read_all(handles: list[AsyncResult]) -> list[ResultRecord | None]:
         return list(pool.map(lambda h: h.record(), handles))
 
 
-def _run_poller(concurrency: int, total: int) -> float:
+def _run_poller(console: Console, concurrency: int, total: int) -> float:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     worker = Worker(app, concurrency=concurrency, burst=True, wait_time_seconds=1)
     started = time.monotonic()
     thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
@@ -55,7 +61,9 @@ def _run_poller(concurrency: int, total: int) -> float:
     return time.monotonic() - started
 
 
-def _run_lambda(total: int) -> float:
+def _run_lambda(console: Console, total: int) -> float:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     # The handler logs a JSON line per record and prints EMF metrics, as it should in Lambda; here the summary
     # and the progress bar say it all.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -92,6 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads (poller runtime)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N files (for a quick look)")
     args = parser.parse_args(argv)
+    lambda_runtime = args.runtime == "lambda"
+    try:
+        require("python -m sqsq.demo" + (" --runtime lambda" if lambda_runtime else ""),
+                "rich", "moto", *(["aws_lambda_powertools"] if lambda_runtime else []))
+    except MissingExtra as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from rich.console import Console
+
+    return _run(args, Console(stderr=True, soft_wrap=True))
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("sqsq.executor").setLevel(logging.ERROR)  # the expected failures are summarised below
 
@@ -112,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"({len(handles) / send_seconds:.0f} tasks/s)")
 
         if args.runtime == "poller":
-            run_seconds = _run_poller(args.concurrency, len(handles))
+            run_seconds = _run_poller(console, args.concurrency, len(handles))
         else:
-            run_seconds = _run_lambda(len(handles))
+            run_seconds = _run_lambda(console, len(handles))
         counts = server.request_counts()
 
         records = _read_all(handles)

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqsq.config import load_settings
 from sqsq.errors import AwsError, ConfigError
+from sqsq.extras import require
 from sqsq.local.cfn_ecs import apply_ecs_gaps
 from sqsq.template import Resolver, load_template, sqs_functions
 from sqsq.transport.aws import AwsClients
@@ -105,14 +106,14 @@ def translate_sam(
         The CloudFormation template.
 
     Raises:
-        ConfigError: aws-sam-translator is not installed, or the template is not valid SAM (its messages included).
+        ConfigError: the template is not valid SAM (its messages included).
+        MissingExtra: aws-sam-translator is not installed (``pip install "sqsq[local]"``).
     """
-    try:
-        from samtranslator.model.exceptions import InvalidDocumentException
-        from samtranslator.parser.parser import Parser
-        from samtranslator.translator.translator import Translator
-    except ImportError as exc:  # pragma: no cover - dependency of the local extra
-        raise ConfigError("deploying template.yaml locally needs aws-sam-translator: pip install 'sqsq[local]'") from exc
+    require("deploying a SAM template on the local AWS", "samtranslator")
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
     sam = copy.deepcopy(dict(template))
     resources = sam.get("Resources") or {}
     for layer in [k for k, r in resources.items() if r.get("Type") == "AWS::Serverless::LayerVersion"]:

@@ -52,7 +52,8 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs
 
-from sqsq.errors import LocalServerError
+from sqsq.errors import LocalServerError, MissingExtra
+from sqsq.extras import require
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -588,10 +589,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, patched: bool =
 
     Raises:
         OSError: the address cannot be bound (for example, the port is in use).
+        MissingExtra: moto's server is not installed (``pip install "sqsq[local]"``).
 
     Example:
         >>> serve("127.0.0.1", 4566)  # doctest: +SKIP
     """
+    require("the local AWS", "moto")
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -629,13 +632,18 @@ def main(argv: list[str] | None = None) -> int:
         argv: command-line arguments; default ``sys.argv[1:]``.
 
     Returns:
-        the process exit code (0 after a clean stop).
+        the process exit code: 0 after a clean stop, 3 when moto's server is not installed (one line on stderr).
     """
     parser = argparse.ArgumentParser(prog="python -m sqsq.local.server", description="sqsq's local AWS (moto)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port, 0 = any free port (default 4566)")
     parser.add_argument("--no-patches", action="store_true", help="run moto unpatched (for measurements only)")
     args = parser.parse_args(argv)
+    try:
+        require("python -m sqsq.local.server", "moto")
+    except MissingExtra as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     serve(args.host, args.port, patched=not args.no_patches)
     return 0
 
@@ -710,7 +718,9 @@ class LocalAwsServer:
         Raises:
             LocalServerError: already started; or the server exited or did not answer within
                 ``timeout_seconds`` (the message includes its stderr).
+            MissingExtra: moto's server is not installed (``pip install "sqsq[local]"``); nothing is started.
         """
+        require("the local AWS (sqsq.local.server.LocalAwsServer)", "moto")
         if self._process is not None:
             raise LocalServerError(f"the local AWS server is already running at {self._endpoint_url}")
         # files, not pipes: nobody has to drain them, and they live until stop() closes them

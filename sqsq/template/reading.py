@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqsq.errors import ConfigError
+from sqsq.extras import require
 from sqsq.template.options import LAMBDA_DEFAULT_TIMEOUT_SECONDS
 
 _SHORT_TAGS = (
@@ -23,9 +24,11 @@ def load_template(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
     Raises:
         ConfigError: the file is missing or is not a YAML mapping.
+        MissingExtra: PyYAML is not installed (``pip install "sqsq[cli]"``).
     """
     if isinstance(source, Mapping):
         return dict(source)
+    require("reading a SAM template", "yaml")
     import yaml
 
     class _Loader(yaml.SafeLoader):

@@ -8,6 +8,7 @@ from typing import Any
 from sqsq.app import App
 from sqsq.config import Settings
 from sqsq.errors import ConfigError
+from sqsq.extras import require
 from sqsq.template import resources as res
 from sqsq.template.fargate import fargate_resources
 from sqsq.template.options import TemplateOptions
@@ -172,7 +173,12 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
 
 
 def dump_template(template: Mapping[str, Any], header: str = "") -> str:
-    """YAML text of a template: keys in insertion order, block style, stable across runs."""
+    """YAML text of a template: keys in insertion order, block style, stable across runs.
+
+    Raises:
+        MissingExtra: PyYAML is not installed (``pip install "sqsq[cli]"``).
+    """
+    require("writing a SAM template", "yaml")
     import yaml
 
     class _Dumper(yaml.SafeDumper):
