@@ -50,7 +50,7 @@ from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
-from sqsq.results import ResultRecord
+from sqsq.results import ResultRecord, Status
 from sqsq.transport import (
     BatchFailure,
     OutgoingMessage,
@@ -62,6 +62,8 @@ from sqsq.transport import (
 
 log = logging.getLogger("sqsq.dlq")
 
+NO_OUTCOME_RECORDED = "NoOutcomeRecorded"
+"""Error type shown for a sqsq message in a DLQ without a recorded FAILURE (moved by SQS's redrive policy)."""
 UNDECODABLE = "<undecodable>"
 """Task name shown for a DLQ message whose body is not a sqsq envelope."""
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 120
@@ -111,18 +113,33 @@ class DlqEntry:
         return self.envelope.task if self.envelope else UNDECODABLE
 
     @property
+    def no_outcome(self) -> bool:
+        """A sqsq message dead-lettered without a recorded FAILURE: SQS's redrive moved it before any outcome."""
+        return self.envelope is not None and (self.record is None or self.record.status is not Status.FAILURE)
+
+    @property
     def error_type(self) -> str | None:
-        """The recorded exception class name (``MessageDecodeError`` for an undecodable body without record)."""
-        if self.record is not None and self.record.error_type:
+        """The recorded exception class name; ``MessageDecodeError`` for an undecodable body and
+        ``NoOutcomeRecorded`` for a message SQS's redrive moved without a recorded failure (see :attr:`no_outcome`)."""
+        if self.record is not None and self.record.error_type and self.record.status is Status.FAILURE:
             return self.record.error_type
-        return "MessageDecodeError" if self.envelope is None else None
+        if self.envelope is None:
+            return "MessageDecodeError"
+        return NO_OUTCOME_RECORDED
 
     @property
     def error_message(self) -> str | None:
-        """The recorded exception message (the decode error for an undecodable body without record)."""
-        if self.record is not None and self.record.error_message is not None:
+        """The recorded exception message, the decode error, or why a message without an outcome is here."""
+        if self.record is not None and self.record.error_message is not None and self.record.status is Status.FAILURE:
             return self.record.error_message
-        return self.decode_error
+        if self.envelope is None:
+            return self.decode_error
+        last = f"last recorded status {self.record.status.value}" if self.record else "nothing recorded"
+        return (
+            f"no outcome recorded ({last}): SQS's redrive policy moved it after maxReceiveCount receives, and no "
+            "consumer recorded a failure first (a function that failed to start or timed out, a worker or pool child "
+            "killed mid-task); see the consumer's logs, then redrive it"
+        )
 
     @property
     def attempts(self) -> int | None:

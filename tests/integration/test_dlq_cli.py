@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import boto3
 from click.testing import CliRunner, Result
 
 from sqsq.cli import EXIT_PURGE_IN_PROGRESS, EXIT_USAGE, main
@@ -153,6 +154,9 @@ def test_native_redrive_falls_back_to_moving_client_side_on_moto(shop: Deployed)
 
 def test_ten_100_kib_messages_all_move_on_a_256_kib_queue(shop: Deployed) -> None:
     # B09: ten of them are ~1 MB, four times what one SendMessageBatch may carry on this queue.
+    sqs = boto3.client("sqs", endpoint_url=shop.server.endpoint_url, region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=shop.queue("default"))["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": str(256 * KIB)})
     assert shop.app.transport.queue_info(shop.queue("default")).max_message_size_bytes == 256 * KIB
     ids = seed_dlq(shop, 10, pad_bytes=100 * KIB)
     done = run("dlq", "redrive", APP, "default", "--all", "--json")
