@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The SAM CLI (for `sam build`/`sam package` in the deployment tests and `make sam-build`) pins its own boto3, so it
+# gets a venv of its own.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: demo demo-lambda test lint bench clean template
 
@@ -14,13 +19,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[cli,lambda,local]" --group dev
 	touch $(STAMP)
 
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet "aws-sam-cli>=1.130,<2"
+	touch $(SAM_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m sqsq.demo
 
 demo-lambda: $(STAMP)
 	$(PY) -m sqsq.demo --runtime lambda
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m ruff check sqsq lambdas tests
 	$(PY) -m mypy sqsq
 	$(PY) -m pytest -n 2 -q
@@ -38,4 +49,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
