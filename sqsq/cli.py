@@ -747,7 +747,7 @@ def lambda_local(
       Lambda's runtime interface client (awslambdaric), on a local Runtime API, with the artifact's code and
       layers only on sys.path, its Timeout killing the process and MemorySize as a memory limit; logs go to
       .aws-sam/sqsq-local-logs/<FunctionId>.log. Chosen automatically when every function's CodeUri is a
-      folder beside the template other than the template's own (see sqsq.local.lambda_runtime).
+      folder beside the template, not the template's own, holding no template.yaml (see sqsq.local.lambda_runtime).
     in-process (a source template, CodeUri "."): the handlers are imported and called on threads here
       (differences from Lambda: see sqsq.local.esm).
     """

@@ -10,12 +10,15 @@ fails to import here as it would on Lambda; a layer's copy of boto3 wins over th
 The runtime folder is a folder of symlinks to those distributions' top-level files, found with
 :mod:`importlib.metadata` (each distribution's RECORD).
 
-Memory: ``MemorySize`` is applied as ``RLIMIT_DATA`` (Linux counts the heap and private writable mappings, i.e.
-what Python allocates; shared libraries and file mappings are not counted) set in the child before it execs the
-runtime: an allocation past it raises MemoryError in the function. This is measured to work with CPython 3.11
-importing pydantic, boto3 and Powertools under 128 MB (the process peaks near 60 MB). Not enforced: Lambda's
-kill of a process whose resident memory exceeds MemorySize (``Runtime.OutOfMemory``), CPU share in proportion to
-memory, ``/tmp`` size, and anything on systems without RLIMIT_DATA (the limit is then skipped).
+Memory: ``MemorySize`` is applied as ``RLIMIT_DATA``, set in the child before it execs the runtime. Linux (4.7+)
+counts the heap and private writable mappings against it (what Python and pydantic-core allocate, and shared
+libraries' writable data; not code, read-only or shared mappings), so an allocation past it raises MemoryError in
+the function. Measured with CPython 3.11 importing pydantic, boto3 and Powertools: under a 128 MB limit (Lambda's
+smallest) the process peaks near 65 MB of address space and runs; allocating 256 MB fails with MemoryError,
+16 MB succeeds. ``RLIMIT_AS`` worked too but counts reserved address space (thread stacks, allocator arenas), not
+use; ``RLIMIT_RSS`` is ignored by Linux. Not enforced: Lambda's kill of a process whose memory exceeds MemorySize
+(``Runtime.OutOfMemory``; here the function sees MemoryError instead), CPU share in proportion to memory, the
+``/tmp`` size, and anything on systems without RLIMIT_DATA (the limit is then skipped).
 
 Bytecode: the process runs with ``PYTHONDONTWRITEBYTECODE=1``: like Lambda's read-only ``/var/task``, nothing is
 written into the build folder; ``.pyc`` files the artifact ships are used, the rest is compiled at each cold start.
