@@ -801,6 +801,9 @@ def _check_template_file(path: str, parameters: dict[str, str]) -> None:
 @click.option("--stop-when-empty", is_flag=True, help="Exit once the queues are empty and nothing runs.")
 @click.option("--timeout-seconds", default=None, type=_Finite(),
               help="Exit after this many seconds at the latest.")
+@click.option("--built/--in-process", "built", default=None,
+              help="Run the functions as built artifacts in runtime processes, or import them here; default: "
+                   "built when the template is `sam build` output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's counters as JSON.")
 def lambda_local(
     template_path: str,
@@ -809,34 +812,55 @@ def lambda_local(
     endpoint_url: str | None,
     stop_when_empty: bool,
     timeout_seconds: float | None,
+    built: bool | None,
     as_json: bool,
 ) -> None:
-    """Run the template's SQS-triggered functions in this process, polling like Lambda's event source mapping.
+    """Run the template's SQS-triggered functions, polling like Lambda's event source mapping.
 
-    Deploy the template first (`sqsq local APP --template FILE`). Differences from Lambda: see sqsq.local.esm.
+    Deploy the template first (`sqsq local APP --template FILE`). Two modes:
+
+    \b
+    built (`sam build` output, e.g. --template .aws-sam/build/template.yaml): each function runs in processes of
+      Lambda's runtime interface client (awslambdaric), on a local Runtime API, with the artifact's code and
+      layers only on sys.path, its Timeout killing the process and MemorySize as a memory limit; logs go to
+      .aws-sam/sqsq-local-logs/<FunctionId>.log. Chosen automatically for `sam build` output (its resources carry
+      Metadata.SamResourceId; see sqsq.local.lambda_runtime).
+    in-process (a source template): the handlers are imported and called on threads here
+      (differences from Lambda: see sqsq.local.esm).
     """
-    require("sqsq lambda-local", "yaml", "aws_lambda_powertools")
     from sqsq.local.esm import run_local_esm
+    from sqsq.local.lambda_runtime import is_built_template, run_built_template
 
     if not endpoint_url:
         _fail("no endpoint: pass --endpoint-url or set AWS_ENDPOINT_URL (start one with `sqsq local`)", EXIT_CONFIG)
+    params = _parameters(parameters, stage)
+    require("sqsq lambda-local", "yaml")
+    if built is None:
+        built = is_built_template(template_path, params)
+    require(f"sqsq lambda-local {'--built' if built else '--in-process'}",
+            "awslambdaric" if built else "aws_lambda_powertools")
     stop = threading.Event()
+    pools: dict[str, Any] = {}
     try:
-        stats = run_local_esm(
-            template_path,
-            endpoint_url,
-            parameters=_parameters(parameters, stage),
-            stop_when_empty=stop_when_empty,
-            timeout_seconds=timeout_seconds,
-            stop=stop,
-        )
+        if built:
+            stats, pools = run_built_template(template_path, endpoint_url, parameters=params,
+                                              stop_when_empty=stop_when_empty, timeout_seconds=timeout_seconds,
+                                              stop=stop)
+        else:
+            stats = run_local_esm(template_path, endpoint_url, parameters=params, stop_when_empty=stop_when_empty,
+                                  timeout_seconds=timeout_seconds, stop=stop)
     except KeyboardInterrupt:
         stop.set()
         return
+    counters: dict[str, Any] = {**stats.as_dict(), **({"functions": pools} if built else {})}
     if as_json:
-        click.echo(json.dumps(stats.as_dict()))
+        click.echo(json.dumps(counters))
     else:
         click.echo(" ".join(f"{k}={v}" for k, v in stats.as_dict().items()))
+        for function_id, pool in pools.items():
+            init = ", ".join(f"{s:.3f}" for s in pool["init_seconds"])
+            click.echo(f"{function_id}: " + " ".join(f"{k}={v}" for k, v in pool.items() if k != "init_seconds")
+                       + f" init_seconds=[{init}]")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ SqsqError
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
 ├── LocalServerError            the embedded local AWS could not start
+├── LocalInvocationFailed       a built function failed in the local Lambda runtime (keeps Lambda's errorType)
+│   └── LocalInvocationTimedOut the invocation overran the function's Timeout; its process was killed
 └── ChildProcessDied            a process-pool child died mid-task (sqsq.pools.process; the message is released)
 ```
 
@@ -220,3 +222,28 @@ class Retry(SqsqError):
 
 class LocalServerError(SqsqError):
     """The embedded local AWS (moto server) could not start or stop."""
+
+
+class LocalInvocationFailed(SqsqError):
+    """An invocation of a built function in the local Lambda runtime (``sqsq.local.lambda_runtime``) failed.
+
+    Attributes:
+        error_type: Lambda's errorType (``"Runtime.ImportModuleError"``, ``"ValueError"``, ``"Runtime.ExitError"``...).
+        error_message: Lambda's errorMessage.
+    """
+
+    def __init__(self, function_id: str, error_type: str, error_message: str):
+        super().__init__(
+            f"function {function_id} failed: {error_type}: {error_message} (see its log under the local runtime's "
+            "log folder)"
+        )
+        self.error_type = error_type
+        self.error_message = error_message
+
+
+class LocalInvocationTimedOut(LocalInvocationFailed):
+    """A built function's invocation overran its Timeout; its process was killed (SIGKILL), as Lambda does."""
+
+    def __init__(self, function_id: str, timeout_seconds: float):
+        super().__init__(function_id, "Sandbox.Timedout", f"Task timed out after {timeout_seconds:.2f} seconds")
+        self.timeout_seconds = timeout_seconds

@@ -9,7 +9,7 @@ extra               brings                                  for
 ``lambda``          aws-lambda-powertools                   :func:`sqsq.lambda_handler` (Lambda consumers)
 ``cli``             rich, PyYAML                            the CLI's tables and progress, ``sqsq template``
 ``local``           ``sqsq[cli]``, moto[server],            ``sqsq local``, ``python -m sqsq.demo``,
-                    aws-sam-translator                      ``python -m sqsq.local.server``
+                    aws-sam-translator, awslambdaric        ``python -m sqsq.local.server``, ``sqsq lambda-local``
 ==================  ======================================  ==================================================
 
 Code that needs one of them calls :func:`require` first and imports the module after it, so a missing extra is a
@@ -53,6 +53,7 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "yaml": OptionalDependency("PyYAML", "cli", ("yaml",)),
     "moto": OptionalDependency("moto[server]", "local", ("moto", "werkzeug", "flask", "flask_cors")),
     "samtranslator": OptionalDependency("aws-sam-translator", "local", ("samtranslator",)),
+    "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 

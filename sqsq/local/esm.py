@@ -28,6 +28,9 @@ How this differs from real Lambda (deliberately):
 * no throttling model: ``MaximumConcurrency`` bounds the pollers, so receives are never wasted on throttles;
 * the function's environment is applied to the handler's app (SQSQ_* settings and the endpoint) instead of to a
   fresh process, see :func:`load_handler`.
+
+For a ``sam build`` output run in real runtime processes (``awslambdaric``, Lambda's sys.path, timeouts killed,
+cold starts), see :mod:`sqsq.local.lambda_runtime`; its functions run through the same mappings here.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from typing import Any
 from sqsq import limits
 from sqsq.app import App
 from sqsq.config import Settings
-from sqsq.errors import AwsError, ConfigError
+from sqsq.errors import AwsError, ConfigError, LocalInvocationTimedOut
 from sqsq.template import (
     GENERIC_HANDLER,
     FunctionSpec,
@@ -266,12 +269,16 @@ class LocalFunction:
         handler: the callable Lambda would call (``handler(event, context)``).
         transport: the queue transport the event source mappings poll (the handler's app's, usually).
         region: the region named in records.
+        owns_timeout: the handler enforces the function's Timeout itself and raises
+            :class:`~sqsq.errors.LocalInvocationTimedOut` when it ran over (a built function's process pool, see
+            :mod:`sqsq.local.lambda_runtime`); the mapping then waits for it instead of giving up at the Timeout.
     """
 
     spec: FunctionSpec
     handler: Handler
     transport: Transport
     region: str
+    owns_timeout: bool = False
 
 
 _SETTING_FIELDS = {f"SQSQ_{name.upper()}": name for name in Settings.model_fields if name != "app_name"}
@@ -469,8 +476,10 @@ class LocalEventSourceMapping:
 
         thread = threading.Thread(target=call, name=f"sqsq-lambda-{spec.resource_id}", daemon=True)
         thread.start()
-        thread.join(spec.timeout_seconds)
-        timed_out = thread.is_alive()
+        thread.join(None if self.function.owns_timeout else spec.timeout_seconds)
+        timed_out = thread.is_alive() or isinstance(outcome.get("error"), LocalInvocationTimedOut)
+        if timed_out:
+            outcome.pop("error", None)
         if "error" in outcome:
             log.warning("function %s raised %r: the batch of %d returns", spec.resource_id, outcome["error"], len(ids))
         if timed_out:

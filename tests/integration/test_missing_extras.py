@@ -53,7 +53,7 @@ CASES = {
         CLI.format("lambda-local", "PyYAML", "cli")),
     "lambda-local, no powertools": (
         ["aws_lambda_powertools"], ["sqsq.cli", "lambda-local", "--endpoint-url", "http://127.0.0.1:9"],
-        CLI.format("lambda-local", "aws-lambda-powertools", "lambda")),
+        CLI.format("lambda-local --in-process", "aws-lambda-powertools", "lambda")),
     "queues": (["rich"], ["sqsq.cli", "queues", APP], CLI.format("queues without --json", "rich", "cli")),
     "dlq list": (["rich"], ["sqsq.cli", "dlq", "list", APP, "default"], CLI.format("dlq list without --json", "rich", "cli")),
     "dlq redrive --dry-run": (
