@@ -137,7 +137,8 @@ def _check_built(template_dir: Path, template: Mapping[str, Any], fn: FunctionSp
     env = {**fn.environment, "LAMBDA_TASK_ROOT": str(code), "AWS_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "check", "AWS_SECRET_ACCESS_KEY": "check", "PYTHONNOUSERSITE": "1"}
     probe = json.dumps([paths, module, attr, list(REQUIRED_IN_LAYER)])
-    done = subprocess.run([sys.executable, "-S", "-c", _IMPORT_PROBE, probe], cwd=code, env=env, capture_output=True,
+    # -B: no __pycache__ written into the build folder (sam package would ship it).
+    done = subprocess.run([sys.executable, "-S", "-B", "-c", _IMPORT_PROBE, probe], cwd=code, env=env, capture_output=True,
                           text=True, timeout=_IMPORT_TIMEOUT_SECONDS, check=False)
     try:
         result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -188,7 +188,7 @@ def test_a_layer_without_pydantic_shows_the_import_error_and_loses_no_message(
     assert in_dlqs == len(ids), "every message the broken function could not run is in a DLQ"
     letters = json.loads(_run([str(project.sqsq), "dlq", "list", APP, "totals", "--json"], project.folder, env))
     assert {d["task_id"] for d in letters} == set(ids[:2])
-    assert all(d["error_type"] == "NoOutcomeRecorded" and "receives" in d["error"] for d in letters), letters
+    assert all(d["error_type"] == "NoOutcomeRecorded" and "receives" in d["error_message"] for d in letters), letters
 
 
 def _zip_names(s3: Any, bucket: str, key: str) -> list[str]:
