@@ -28,8 +28,16 @@ $(SAM_STAMP):
 demo: $(STAMP)
 	$(PY) -m sqsq.demo
 
+# `make demo-lambda BUILT=1`: render the template, `sam build` it, and run the *built* artifact in Lambda's runtime
+# interface client (awslambdaric processes on a local Runtime API), deployed from the built template.
 demo-lambda: $(STAMP)
+ifeq ($(BUILT),1)
+	$(MAKE) template $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 $(SAM) build --config-file infra/samconfig.toml
+	$(PY) -m sqsq.demo --runtime lambda --built .aws-sam/build
+else
 	$(PY) -m sqsq.demo --runtime lambda
+endif
 
 test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m ruff check sqsq lambdas tests

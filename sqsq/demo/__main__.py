@@ -61,7 +61,7 @@ def _run_poller(console: Console, concurrency: int, total: int) -> float:
     return time.monotonic() - started
 
 
-def _run_lambda(console: Console, total: int) -> float:
+def _run_lambda(console: Console, total: int, built: str | None = None, endpoint_url: str = "") -> float:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     # The handler logs a JSON line per record and prints EMF metrics, as it should in Lambda; here the summary
@@ -73,7 +73,16 @@ def _run_lambda(console: Console, total: int) -> float:
     started = time.monotonic()
     done = threading.Event()
     def consume() -> None:
-        run_local_esm(app, stop_when_empty=True)
+        if built:  # the sam build output, each function in Lambda's runtime interface client processes
+            from sqsq.local.lambda_runtime import run_built_template
+
+            _, pools = run_built_template(built, endpoint_url, parameters={"Stage": DEMO_STAGE})
+            for function_id, pool in pools.items():
+                init = ", ".join(f"{s:.3f}" for s in pool["init_seconds"])
+                console.print(f"{function_id}: {pool['cold_starts']} cold start(s), init {init} s, "
+                              f"{pool['invocations']} invocations", highlight=False)
+        else:
+            run_local_esm(app, stop_when_empty=True)
         done.set()
 
     thread = threading.Thread(target=consume, name="demo-esm", daemon=True)
@@ -92,6 +101,23 @@ def _run_lambda(console: Console, total: int) -> float:
     return time.monotonic() - started
 
 
+DEMO_STAGE = "demo"
+"""The Stage the built template is deployed with (``--built``)."""
+
+
+def _deploy_built(console: Console, build: str, endpoint_url: str) -> None:
+    """Deploy the built template into the local CloudFormation and point the app at its resources."""
+    from pathlib import Path
+
+    from sqsq.local.cloudformation import deploy_template, settings_exports
+
+    template = Path(build) / "template.yaml" if Path(build).is_dir() else Path(build)
+    stack = deploy_template(template, endpoint_url, parameters={"Stage": DEMO_STAGE})
+    exports = settings_exports(stack)
+    app.configure(queue_prefix=exports["SQSQ_QUEUE_PREFIX"], results_table=exports["SQSQ_RESULTS_TABLE"])
+    console.print(f"deployed {template} as stack {stack.stack_name} (queues {exports['SQSQ_QUEUE_PREFIX']}*)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns 0 when every input has a recorded outcome."""
     parser = argparse.ArgumentParser(prog="python -m sqsq.demo", description=__doc__)
@@ -99,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run tasks in a poller worker or through the local Lambda event source mapping")
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads (poller runtime)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N files (for a quick look)")
+    parser.add_argument("--built", default=None, metavar="BUILD_DIR",
+                        help="with --runtime lambda: run the `sam build` output (e.g. .aws-sam/build) in Lambda's "
+                             "runtime interface client, deployed from its template (make demo-lambda BUILT=1)")
     args = parser.parse_args(argv)
     lambda_runtime = args.runtime == "lambda"
     try:
         require("python -m sqsq.demo" + (" --runtime lambda" if lambda_runtime else ""),
-                "rich", "moto", *(["aws_lambda_powertools"] if lambda_runtime else []))
+                "rich", "moto", *(["aws_lambda_powertools"] if lambda_runtime else []),
+                *(["samtranslator", "awslambdaric"] if args.built else []))
     except MissingExtra as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -122,8 +152,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     with LocalAwsServer(port=None) as server:
         console.print(f"local AWS at {server.endpoint_url} (moto server, 127.0.0.1)")
         app.configure(endpoint_url=server.endpoint_url, region="us-east-1")
-        done = provision(app)
-        console.print(f"provisioned {', '.join(done.queue_urls)} (+DLQ) and table {done.table_name}")
+        if args.built:
+            _deploy_built(console, args.built, server.endpoint_url)
+        else:
+            done = provision(app)
+            console.print(f"provisioned {', '.join(done.queue_urls)} (+DLQ) and table {done.table_name}")
 
         server.reset_request_counts()
         t0 = time.monotonic()
@@ -135,7 +168,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if args.runtime == "poller":
             run_seconds = _run_poller(console, args.concurrency, len(handles))
         else:
-            run_seconds = _run_lambda(console, len(handles))
+            run_seconds = _run_lambda(console, len(handles), args.built, server.endpoint_url)
         counts = server.request_counts()
 
         records = _read_all(handles)
