@@ -50,7 +50,7 @@ def test_wheel_metadata_declares_base_dependencies_extras_license_and_version(sq
         "": {"boto3", "pydantic", "click"},
         "lambda": {"aws-lambda-powertools"},
         "cli": {"rich", "pyyaml"},
-        "local": {"sqsq[cli]", "moto[server]", "aws-sam-translator"},
+        "local": {"sqsq[cli]", "moto[server]", "aws-sam-translator", "awslambdaric"},
     }
     assert "Typing :: Typed" in (meta.get_all("Classifier") or [])
 
