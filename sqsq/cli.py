@@ -246,6 +246,9 @@ def provision(app_spec: str) -> None:
               help="After SIGTERM, how long running tasks may finish.")
 @click.option("--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
               help="Run def tasks on threads, or in -c child processes (CPU-bound tasks; they import APP).")
+@click.option("--dlq-sweep-interval-seconds", default=60.0, show_default=True, type=_Finite(),
+              help="How often to sweep the queues' DLQs: rescue or record what SQS's redrive moved there without an "
+                   "outcome (0: never).")
 def worker(
     app_spec: str,
     queues: tuple[str, ...],
@@ -255,6 +258,7 @@ def worker(
     burst: bool,
     shutdown_grace_seconds: float,
     pool: str,
+    dlq_sweep_interval_seconds: float,
 ) -> None:
     """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches."""
     from sqsq.worker import Worker
@@ -270,6 +274,7 @@ def worker(
         shutdown_grace_seconds=shutdown_grace_seconds,
         pool="process" if pool == "process" else "thread",
         app_spec=app_spec,
+        dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
     )
     w.install_signal_handlers()
     sys.exit(w.run())
@@ -629,6 +634,28 @@ def dlq_redrive(
     for task_id, reason in report.not_deleted.items():
         _echo(f"duplicated: {task_id}: {reason}", err=True)
     if not report.ok:
+        sys.exit(EXIT_AWS)
+
+
+@dlq.command("sweep")
+@click.argument("app_spec", metavar="APP")
+@click.argument("queue", metavar="QUEUE")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def dlq_sweep(app_spec: str, queue: str, as_json: bool) -> None:
+    """Rescue or record what SQS's redrive policy moved to QUEUE's DLQ without an outcome (workers do it every
+    minute): a message with rescues left goes back as a fresh copy, the others get FAILURE with the reason."""
+    from sqsq.sweep import sweep_dead_letters
+
+    report = sweep_dead_letters(load_app(app_spec), queue)
+    if as_json:
+        click.echo(_json({"dlq": report.dlq, "scanned": report.scanned, "rescued": report.rescued,
+                          "recorded": report.recorded, "failed": report.failed}))
+    else:
+        click.echo(f"{report.dlq}: scanned {report.scanned}, rescued {len(report.rescued)}, recorded "
+                   f"{len(report.recorded)} FAILURE(s)" + "".join(f"\n  {k}: {v}" for k, v in report.recorded.items()))
+    if report.failed:
+        for task_id, why in report.failed.items():
+            _echo(f"not rescued {task_id}: {why}", err=True)
         sys.exit(EXIT_AWS)
 
 

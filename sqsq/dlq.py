@@ -49,6 +49,7 @@ from typing import Any
 from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
+from sqsq.executor import CONSUMER_DIED
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.transport import (
@@ -121,16 +122,22 @@ class DlqEntry:
     def error_type(self) -> str | None:
         """The recorded exception class name; ``MessageDecodeError`` for an undecodable body and
         ``NoOutcomeRecorded`` for a message SQS's redrive moved without a recorded failure (see :attr:`no_outcome`)."""
-        if self.record is not None and self.record.error_type and self.record.status is Status.FAILURE:
+        if self.record is not None and self.record.error_type and self._reason_recorded:
             return self.record.error_type
         if self.envelope is None:
             return "MessageDecodeError"
         return NO_OUTCOME_RECORDED
 
     @property
+    def _reason_recorded(self) -> bool:
+        """The record says why: a FAILURE, or the marker of a run that never ended on the last receive."""
+        r = self.record
+        return r is not None and (r.status is Status.FAILURE or r.error_type == CONSUMER_DIED)
+
+    @property
     def error_message(self) -> str | None:
         """The recorded exception message, the decode error, or why a message without an outcome is here."""
-        if self.record is not None and self.record.error_message is not None and self.record.status is Status.FAILURE:
+        if self.record is not None and self.record.error_message is not None and self._reason_recorded:
             return self.record.error_message
         if self.envelope is None:
             return self.decode_error
@@ -504,6 +511,7 @@ class DeadLetterQueue:
         native: bool = False,
         max_per_second: float | None = None,
         on_progress: Callable[[RedriveProgress], None] | None = None,
+        body: Callable[[DlqEntry], str] | None = None,
     ) -> RedriveReport:
         """Move the selected messages back to the source queue (see the module docstring).
 
@@ -515,6 +523,8 @@ class DeadLetterQueue:
             max_per_second: client-side cap on messages sent per second (also passed to a native move,
                 rounded, 1-500); ``None`` = as fast as SQS answers.
             on_progress: called after every batch with the counts so far.
+            body: the body to send for an entry; default :meth:`DlqEntry.redrive_body` (the next generation).
+                The DLQ sweep passes a rescued copy (same generation, see :mod:`sqsq.rescue`).
 
         Returns:
             The report; ``report.ok`` is False when some selected messages could not be moved (they are
@@ -544,7 +554,7 @@ class DeadLetterQueue:
                 chosen = [e for e in batch if selection.matches(e)]
                 report.selected.extend(chosen)
                 if chosen and not dry_run:
-                    self._move(chosen, reader, report, started, max_per_second)
+                    self._move(chosen, reader, report, started, max_per_second, body or DlqEntry.redrive_body)
                 report.scanned = reader.scanned
                 if on_progress is not None:
                     on_progress(RedriveProgress(reader.scanned, len(report.moved), max(total, reader.scanned)))
@@ -581,10 +591,11 @@ class DeadLetterQueue:
         report: RedriveReport,
         started: float,
         max_per_second: float | None,
+        body_of: Callable[[DlqEntry], str],
     ) -> None:
         outgoing: list[tuple[DlqEntry, OutgoingMessage, int]] = []
         for entry in entries:
-            body = entry.redrive_body()
+            body = body_of(entry)
             attrs = {k: dict(v) for k, v in entry.message.message_attributes.items()}
             size = body_size_bytes(body, attrs)
             if size > self.max_message_size_bytes:

@@ -19,10 +19,12 @@ SqsqError
 ├── TaskFailed                  the task ended in FAILURE (remote error type and message)
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
+├── AttemptLost                 an attempt ended without the task's own outcome (its process died): always retried
+├── TimeLimitExceeded           a run went past its task's time_limit_seconds (stopped where the pool allows)
 ├── LocalServerError            the embedded local AWS could not start
 ├── LocalInvocationFailed       a built function failed in the local Lambda runtime (keeps Lambda's errorType)
 │   └── LocalInvocationTimedOut the invocation overran the function's Timeout; its process was killed
-└── ChildProcessDied            a process-pool child died mid-task (sqsq.pools.process; the message is released)
+└── ChildProcessDied            a process-pool child died mid-task (sqsq.pools.process; an AttemptLost)
 ```
 
 Every message says what went wrong and what to do about it.
@@ -218,6 +220,27 @@ class Retry(SqsqError):
         super().__init__(reason)
         self.delay_seconds = delay_seconds
         self.reason = reason
+
+
+class AttemptLost(SqsqError):
+    """An attempt ended without an outcome of the task's own: the process running it died (out of memory, killed).
+
+    Not the task's failure, so it is retried whatever the task's ``retry_on`` says, after ``delay_seconds``; it
+    still counts as an attempt (the receive was spent running it), and the last one records FAILURE with this
+    error, so a task that kills its process every time ends in the DLQ with the reason.
+    """
+
+    delay_seconds: float = 1.0
+
+
+class TimeLimitExceeded(SqsqError):
+    """A run went past its task's ``time_limit_seconds``.
+
+    Recorded like any exception the task raised (retried when ``retry_on`` allows, FAILURE on the last attempt).
+    The process pool stops the child and the event loop cancels the coroutine; on the thread pool the thread cannot
+    be stopped: the outcome is recorded and the message handled at the limit, and the thread's late result is
+    discarded (the worker logs that it runs on).
+    """
 
 
 class LocalServerError(SqsqError):

@@ -23,6 +23,12 @@ Guaranteed:
   (``Ack(duplicate=True)``) without running the task, and if it is FAILURE it goes to the DLQ again. This
   covers a delete that failed after the result was written. First deliveries read nothing: one DynamoDB write
   per task, no reads.
+* **The last receive leaves a trace.** On the receive SQS counts as the last before its redrive policy moves the
+  message (``ApproximateReceiveCount >= maxReceiveCount``), the executor first records STARTED with the reason
+  ``ConsumerDied`` (one more write, on that receive only). If the consumer then dies while running it (a worker or
+  pool process killed, a Lambda timeout), the message reaches the DLQ with that record, and the DLQ sweep
+  (:mod:`sqsq.sweep`) rescues it or records FAILURE with the reason. A rescued copy (``rescues > 0`` in its
+  envelope, see :mod:`sqsq.rescue`) reads the record before running, like a redelivery.
 * **Claimed tasks (``@app.task(claim=True)``) do not run twice at once.** Before running, the executor claims
   the task id with a conditional write of a STARTED record holding a *lease* until
   ``now + max(CLAIM_LEASE_MIN_SECONDS, min(remaining invocation time, time_limit_seconds))``
@@ -42,14 +48,16 @@ Not guaranteed:
 * **Duplicate detection without a record.** Tasks with ``ignore_result=True`` store no SUCCESS, so a
   redelivery after a failed delete runs them again.
 * **Receive counts.** A deferred duplicate, a message released at shutdown and a message released because
-  the results store was unavailable each use one SQS receive; a queue whose maxReceiveCount is too small can
-  move such a message to the DLQ although it never failed. Keep maxReceiveCount at 5 or more.
+  the results store was unavailable each use one SQS receive. On the last receive the worker rescues such a
+  message instead (a fresh copy, see :mod:`sqsq.rescue`); what reaches the DLQ anyway (a worker killed while
+  holding it) is rescued or recorded by the DLQ sweep. Keep maxReceiveCount at 5 or more.
 * **Ordering.** Standard queues do not order messages, and retries reorder further.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import traceback as tb
@@ -61,7 +69,15 @@ from pydantic import BaseModel
 
 from sqsq import limits
 from sqsq.app import App
-from sqsq.errors import AwsError, MessageDecodeError, ResultTooLarge, Retry, TaskNotRegistered, ValidationError
+from sqsq.errors import (
+    AttemptLost,
+    AwsError,
+    MessageDecodeError,
+    ResultTooLarge,
+    Retry,
+    TaskNotRegistered,
+    ValidationError,
+)
 from sqsq.message import Envelope, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.task import Task
@@ -82,6 +98,13 @@ CLAIM_DEFER_MARGIN_SECONDS = 1.0
 """A deferred duplicate comes back this long after the lease it found ends."""
 LOG_INTERVAL_SECONDS = 30.0
 """A recurring failure (store down, receive failing) is logged at most once per this interval."""
+FINAL_WRITE_ATTEMPTS = 3
+"""Tries of the write that records a finished run (on top of botocore's): the task already ran, and giving up
+means running it again, so a short wait is cheaper. botocore's retry quota can run dry under heavy throttling."""
+FINAL_WRITE_RETRY_SECONDS = 0.2
+"""Pause before the second try of a final write (doubled, with jitter, before each further one)."""
+CONSUMER_DIED = "ConsumerDied"
+"""Error type of the marker written before a run on the last receive (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +265,17 @@ class Executor:
     def _put(self, record: ResultRecord) -> bool:
         return self.app.results.put(record.stamped(self._ttl, now=self._clock()))
 
+    def _put_final(self, record: ResultRecord) -> bool:
+        """:meth:`_put` of a finished run's outcome, tried :data:`FINAL_WRITE_ATTEMPTS` times before giving up."""
+        for attempt in range(FINAL_WRITE_ATTEMPTS):
+            try:
+                return self._put(record)
+            except AwsError:
+                if attempt == FINAL_WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(FINAL_WRITE_RETRY_SECONDS * 2**attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
     def _store_down(self, task_id: str, doing: str, exc: AwsError) -> Release:
         self._store_log.log(
             logging.WARNING, doing,
@@ -316,12 +350,14 @@ class Executor:
             generation=envelope.generation,
             sent_at=envelope.sent_at,
         )
+        last_receive = max_receive_count is not None and attempt >= max_receive_count
+        started = _last_receive_marker(base, max_receive_count) if last_receive else base
         if task.claim:
-            blocked = self._claim(task, base, remaining_time_seconds)
+            blocked = self._claim(task, started, remaining_time_seconds)
             if blocked is not None:
                 return blocked
         else:
-            if attempt > 1:
+            if attempt > 1 or envelope.rescues > 0:
                 # A redelivery: the results table is the record of what already ran (read only on redelivery).
                 try:
                     existing = self.app.results.get(envelope.id)
@@ -329,9 +365,9 @@ class Executor:
                     return self._store_down(envelope.id, "reading a redelivered task's record", exc)
                 if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
                     return self._already_final(existing, task.name)
-            if task.track_started:
+            if task.track_started or last_receive:
                 try:
-                    self._put(base)
+                    self._put(started)
                 except AwsError as exc:
                     return self._store_down(envelope.id, "recording STARTED", exc)
         return Prepared(task, model, dict(envelope.args), base, max_receive_count)
@@ -369,7 +405,7 @@ class Executor:
             # lets a racing duplicate be acknowledged instead of running.
             done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
             try:
-                self._put(done)
+                self._put_final(done)
             except AwsError as exc:
                 return self._store_down(base.task_id, "recording SUCCESS", exc)
         log.debug(
@@ -408,11 +444,11 @@ class Executor:
         self, task: Task[Any, Any], base: ResultRecord, exc: BaseException, max_receive_count: int | None
     ) -> Outcome:
         allowed = attempts_allowed(task.max_retries, max_receive_count)
-        retryable = isinstance(exc, Retry) or isinstance(exc, task.retry_on)
+        retryable = isinstance(exc, Retry | AttemptLost) or isinstance(exc, task.retry_on)
         error = _error_fields(exc)
         if retryable and base.attempts < allowed:
             delay: float | None
-            if isinstance(exc, Retry):
+            if isinstance(exc, Retry | AttemptLost):
                 delay = exc.delay_seconds
             elif task.backoff is not None:
                 delay = task.backoff.delay_seconds(base.attempts)
@@ -453,11 +489,24 @@ class Executor:
             **error,
         )
         try:
-            self._put(record)
+            self._put_final(record)
         except AwsError as store_exc:
             return self._store_down(task_id, "recording FAILURE", store_exc)
         log.warning("task %s %s failed for good: %s: %s", task_id, task_name, error["error_type"], error["error_message"])
         return DeadLetter(str(error["error_type"]), str(error["error_message"]))
+
+
+def _last_receive_marker(base: ResultRecord, max_receive_count: int | None) -> ResultRecord:
+    """The STARTED record written before a run on the last receive: the reason the DLQ shows if the run never ends."""
+    return replace(
+        base,
+        error_type=CONSUMER_DIED,
+        error_message=(
+            f"the consumer stopped while running it on its last receive ({base.attempts} of maxReceiveCount "
+            f"{max_receive_count}): a worker or pool process killed (out of memory, SIGKILL), or a Lambda invocation "
+            "that timed out or crashed; see the consumer's logs"
+        ),
+    )
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:

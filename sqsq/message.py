@@ -3,12 +3,14 @@
 Shape (schema version 1)::
 
     {"v": 1, "id": "<task id>", "task": "<registered name>", "args": {...}, "sent_at": 1764470000.25,
-     "generation": 0}
+     "generation": 0, "rescues": 0}
 
 ``args`` is the task's argument model dumped in pydantic's JSON mode, so datetimes, UUIDs, Decimals, sets and
 nested models round-trip exactly. ``generation`` counts redrives from a DLQ (a redriven task starts a fresh
 attempt count and its result record may move on from FAILURE). Attempt numbers are not in the body: SQS's
-``ApproximateReceiveCount`` is the attempt number.
+``ApproximateReceiveCount`` is the attempt number. ``rescues`` (optional, 0 when absent) counts the copies sqsq
+sent of this generation because a receive was spent without an outcome (see :mod:`sqsq.rescue`); a rescued copy
+reads the task's record before it runs, so a task that finished meanwhile is not run again.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Envelope(BaseModel):
         args: arguments in JSON mode (already validated by the sender).
         sent_at: epoch seconds when the producer built the message.
         generation: number of redrives from a dead-letter queue (0 for a fresh send).
+        rescues: copies sqsq sent of this generation because a receive was spent without an outcome (0 for a send).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -73,10 +76,12 @@ class Envelope(BaseModel):
     # Epoch seconds from 1970 to the year 5138: a finite number DynamoDB can store, checked when decoding.
     sent_at: float = Field(default_factory=time.time, ge=0, le=1e11, allow_inf_nan=False)
     generation: int = Field(default=0, ge=0)
+    rescues: int = Field(default=0, ge=0)
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
-        text = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+        data = self.model_dump(mode="json", exclude={"rescues"} if self.rescues == 0 else None)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 
     @classmethod

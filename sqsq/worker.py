@@ -64,7 +64,9 @@ from sqsq.executor import (
     encode_result,
 )
 from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool, app_spec_of
+from sqsq.rescue import send_rescue
 from sqsq.retry import clamp_visibility_seconds
+from sqsq.sweep import sweep_dead_letters
 from sqsq.task import Task
 from sqsq.transport import BatchFailure, OutgoingMessage, QueueInfo, ReceivedMessage
 
@@ -89,6 +91,8 @@ ACK_ENTRY_RETRY_SECONDS = 0.2
 MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) empty queues."""
 """At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
+DLQ_SWEEP_INTERVAL_SECONDS = 60.0
+"""How often a worker sweeps its queues' DLQs (:mod:`sqsq.sweep`): one GetQueueAttributes per DLQ while empty."""
 CHILD_DIED_RELEASE_SECONDS = 1
 """Visibility given back to a message whose pool process died under it (``--pool process``): it comes back soon."""
 EXECUTOR_BUG_RELEASE_SECONDS = 10
@@ -179,6 +183,9 @@ class WorkerStats:
     redelivered_while_held: int = 0
     receive_failures: int = 0
     child_deaths: int = 0
+    rescued: int = 0
+    dlq_rescued: int = 0
+    dlq_recorded: int = 0
 
 
 class Worker:
@@ -216,6 +223,7 @@ class Worker:
         shutdown_grace_seconds: float = 30.0,
         pool: Literal["thread", "process"] = "thread",
         app_spec: str | None = None,
+        dlq_sweep_interval_seconds: float = DLQ_SWEEP_INTERVAL_SECONDS,
     ):
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -223,6 +231,8 @@ class Worker:
             raise ValueError("prefetch must be within 0..100")
         if shutdown_grace_seconds < 0:
             raise ValueError("shutdown_grace_seconds must be >= 0")
+        if not dlq_sweep_interval_seconds >= 0:  # also refuses NaN
+            raise ValueError("dlq_sweep_interval_seconds must be >= 0 (0 turns the sweep off)")
         if pool not in ("thread", "process"):
             raise ValueError(f"pool must be 'thread' or 'process', got {pool!r}")
         if pool == "process":
@@ -241,6 +251,7 @@ class Worker:
         self.wait_time_seconds = max(0, min(limits.SQS_MAX_WAIT_TIME_SECONDS, wait))
         self.burst = burst
         self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.dlq_sweep_interval_seconds = dlq_sweep_interval_seconds
         self.executor = Executor(app)
         self.stats = WorkerStats()
         self._slots = concurrency + prefetch
@@ -309,7 +320,8 @@ class Worker:
         pool = [
             threading.Thread(target=self._pool_loop, name=f"sqsq-task-{i}", daemon=True) for i in range(self.concurrency)
         ]
-        for t in [acker, heart, *pool, *receivers]:
+        sweeper = threading.Thread(target=self._sweep_loop, args=(infos,), name="sqsq-dlq-sweep", daemon=True)
+        for t in [acker, heart, *pool, *receivers, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
             t.start()
         while not self._stopping.is_set():
             self._stopping.wait(MAIN_LOOP_TICK_SECONDS)
@@ -328,11 +340,28 @@ class Worker:
         s = self.stats
         log.info(
             "worker stopped: %d received, %d succeeded, %d duplicates acknowledged, %d retried, %d dead-lettered, "
-            "%d released, %d deferred, %d deletes failed, %d pool process deaths, %d came back while held (not rerun)",
-            s.received, s.succeeded, s.duplicates, s.retried, s.dead_lettered, s.released, s.deferred, s.deletes_failed,
-            s.child_deaths, s.redelivered_while_held,
+            "%d released, %d deferred, %d rescued, %d deletes failed, %d pool process deaths, %d came back while held "
+            "(not rerun)",
+            s.received, s.succeeded, s.duplicates, s.retried, s.dead_lettered, s.released, s.deferred, s.rescued,
+            s.deletes_failed, s.child_deaths, s.redelivered_while_held,
         )
         return 0
+
+    def _sweep_loop(self, infos: dict[str, QueueInfo]) -> None:
+        """Every ``dlq_sweep_interval_seconds``, sweep the DLQs that hold messages (:mod:`sqsq.sweep`)."""
+        while not self._closed.wait(self.dlq_sweep_interval_seconds):
+            for logical, info in infos.items():
+                if info.dead_letter_target_arn is None or self._stopping.is_set():
+                    continue
+                try:
+                    if self.app.transport.depth(info.dead_letter_target_arn.rsplit(":", 1)[1]).visible == 0:
+                        continue
+                    report = sweep_dead_letters(self.app, logical)
+                except Exception as exc:  # never lose the sweeper; the next round tries again
+                    self._throttle.log(logging.WARNING, f"sweep:{logical}", "sweeping %s's DLQ failed: %s", logical, exc)
+                    continue
+                self.stats.dlq_rescued += len(report.rescued)
+                self.stats.dlq_recorded += len(report.recorded)
 
     def _close_pools(self) -> None:
         """Stop the pool processes (killing any still running a released task) and the event loop."""
@@ -605,7 +634,14 @@ class Worker:
             except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
                 return self.executor.finish(prepared, error=exc)
             return self._finish_value(prepared, value, time.monotonic() - started)
-        ended = self._procs.run(prepared.task.name, prepared.args)
+        try:
+            ended = self._procs.run(prepared.task.name, prepared.args)
+        except ChildProcessDied as exc:
+            # The attempt is lost, not failed: retried whatever retry_on says; the last one records FAILURE.
+            self.stats.child_deaths += 1
+            held.child_died = True
+            log.warning("message %s: %s", held.message.message_id, exc)
+            return self.executor.finish(prepared, error=exc)
         return self.executor.finish(
             prepared, result_json=ended.result_json, error=ended.error, encode_error=ended.encode_error,
             duration_seconds=time.monotonic() - started,
@@ -713,7 +749,10 @@ class Worker:
                 self.stats.deferred += 1
             else:
                 self.stats.released += 1
-            visibility.setdefault(queue_name, []).append((held, clamp_visibility_seconds(outcome.delay_seconds)))
+            if self._rescued(held):
+                deletes.setdefault(queue_name, []).append(held)
+            else:
+                visibility.setdefault(queue_name, []).append((held, clamp_visibility_seconds(outcome.delay_seconds)))
         elif isinstance(outcome, DeadLetter):
             self.stats.dead_lettered += 1
             if self._move_to_dlq(held):
@@ -824,11 +863,29 @@ class Worker:
                 del self._held[held.message.message_id]
             self._cond.notify_all()
 
+    def _rescued(self, held: _Held) -> bool:
+        """On the message's last receive, send its rescued copy (:mod:`sqsq.rescue`); True: delete the original."""
+        mrc = held.info.max_receive_count
+        if mrc is None or held.message.receive_count < mrc:
+            return False
+        if send_rescue(self.app, held.message.queue_name, held.message):
+            self.stats.rescued += 1
+            log.info("message %s: last receive (%d of %d) given back without an outcome; rescued as a fresh copy",
+                     held.message.message_id, held.message.receive_count, mrc)
+            return True
+        return False
+
     def _release(self, items: Sequence[_Held]) -> None:
-        """Visibility 0 for messages we will not run (or finish), so others receive them at once."""
+        """Visibility 0 for messages we will not run (or finish), so others receive them at once; on their last
+        receive, a rescued copy instead (the original deleted), so giving them back cannot dead-letter them."""
         by_queue: dict[str, list[_Held]] = {}
+        rescued: dict[str, list[_Held]] = {}
         for h in items:
-            by_queue.setdefault(h.message.queue_name, []).append(h)
+            target = rescued if self._rescued(h) else by_queue
+            target.setdefault(h.message.queue_name, []).append(h)
+        for queue_name, hs in rescued.items():
+            for i in range(0, len(hs), limits.SQS_MAX_BATCH_ENTRIES):
+                self._flush_deletes(queue_name, hs[i : i + limits.SQS_MAX_BATCH_ENTRIES])
         for queue_name, hs in by_queue.items():
             for i in range(0, len(hs), limits.SQS_MAX_BATCH_ENTRIES):
                 chunk = hs[i : i + limits.SQS_MAX_BATCH_ENTRIES]

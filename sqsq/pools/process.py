@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqsq.app import App, import_app
-from sqsq.errors import ConfigError, SqsqError
+from sqsq.errors import AttemptLost, ConfigError
 from sqsq.executor import encode_result
 
 log = logging.getLogger("sqsq.pools")
@@ -43,8 +43,9 @@ START_TIMEOUT_SECONDS = 120.0
 """Longest the first child may take to start and import the app before the worker gives up at start-up."""
 
 
-class ChildProcessDied(SqsqError):
-    """A pool process died while running a task (or the pool was closed); the task's message must come back."""
+class ChildProcessDied(AttemptLost):
+    """A pool process died while running a task (or the pool was closed): the attempt is lost, not failed by the
+    task (see :class:`sqsq.errors.AttemptLost`)."""
 
 
 class RemoteTaskError(Exception):

@@ -1,0 +1,141 @@
+"""The DLQ sweep: nothing stays in a dead-letter queue without a reason, and nothing innocent stays there at all.
+
+sqsq records FAILURE before it moves a message to a DLQ itself. Messages also reach a DLQ through SQS's redrive
+policy, with nothing recorded: their receives ran out while no consumer recorded an outcome (a worker or Lambda
+invocation killed while running them, or while holding them unstarted; see :mod:`sqsq.rescue` for the receives
+sqsq gives back). The sweep reads a DLQ and, for each sqsq message without a FAILURE record:
+
+* **rescues** it (a copy with ``rescues`` + 1 sent back to the source queue, the DLQ copy deleted) while it has
+  rescues left (:data:`sqsq.rescue.MAX_RESCUES` per generation): it never got a run that ended, so it gets another;
+* otherwise **records FAILURE** with the best reason the record allows: ``ConsumerDied`` when the marker written
+  before a run on the last receive is there (the consumer died while running it, once per rescue), else
+  ``ReceivesExhausted`` (its receives kept being spent without a run).
+
+A task that kills its consumer every time thus ends FAILURE with its reason after ``MAX_RESCUES`` + 1 rounds; a task
+that was only unlucky (received alongside it, or during an outage) runs again. Records are written conditionally,
+so two sweeps racing do no harm; a rescue is sent first and deleted second, so a crash duplicates, never loses (the
+copy reads the record before it runs).
+
+Poller workers sweep their queues' DLQs every ``dlq_sweep_interval_seconds`` (one GetQueueAttributes per DLQ per
+interval while it is empty); ``sqsq dlq sweep APP QUEUE`` sweeps by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from sqsq.app import App
+from sqsq.dlq import DeadLetterQueue, DlqEntry, Selection
+from sqsq.executor import CONSUMER_DIED
+from sqsq.rescue import MAX_RESCUES, rescued_body
+from sqsq.results import ResultRecord, Status
+
+log = logging.getLogger("sqsq.sweep")
+
+RECEIVES_EXHAUSTED = "ReceivesExhausted"
+"""Error type recorded for a message whose receives were spent without a run, rescue after rescue."""
+
+
+@dataclass
+class SweepReport:
+    """What one sweep of a DLQ did.
+
+    Attributes:
+        dlq: the DLQ swept.
+        scanned: distinct messages read.
+        rescued: task ids sent back to the source queue as rescued copies.
+        recorded: task id -> error type of the FAILURE recorded for it.
+        failed: task id -> why a rescue failed (it stays in the DLQ; the next sweep tries again).
+    """
+
+    dlq: str
+    scanned: int = 0
+    rescued: list[str] = field(default_factory=list)
+    recorded: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _needs_attention(entry: DlqEntry) -> bool:
+    """A sqsq message with no final record of its generation (a FAILURE, or SUCCESS of a stale copy)."""
+    if entry.envelope is None:
+        return False  # undecodable: the executor recorded its FAILURE under the body-derived id
+    r = entry.record
+    return r is None or not (r.status.is_final and r.generation >= entry.envelope.generation)
+
+
+def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord:
+    assert entry.envelope is not None
+    env, r = entry.envelope, entry.record
+    rounds = env.rescues + 1
+    if r is not None and r.error_type == CONSUMER_DIED:
+        error_type = CONSUMER_DIED
+        message = (
+            f"the consumer stopped while running it on its last receive, {rounds} time(s) (maxReceiveCount "
+            f"{max_receive_count}; {env.rescues} rescue(s)): a worker or pool process killed (out of memory, SIGKILL) "
+            "or a Lambda invocation that timed out or crashed while running it; see the consumer's logs"
+        )
+    else:
+        error_type = RECEIVES_EXHAUSTED
+        last = f"last recorded status {r.status.value}" if r is not None else "nothing recorded"
+        message = (
+            f"SQS's redrive policy moved it to the DLQ {rounds} time(s) after maxReceiveCount ({max_receive_count}) "
+            f"receives without an outcome ({last}): its receives were spent without a run that ended (workers stopped "
+            "or killed while holding it, results-store outages, deferred duplicates); redrive it once the cause is gone"
+        )
+    return ResultRecord(
+        task_id=env.id,
+        status=Status.FAILURE,
+        task_name=env.task,
+        error_type=error_type,
+        error_message=message,
+        attempts=r.attempts if r is not None else (max_receive_count or 0),
+        generation=env.generation,
+        sent_at=env.sent_at,
+    )
+
+
+def sweep_dead_letters(app: App, queue: str, *, max_rescues: int = MAX_RESCUES) -> SweepReport:
+    """Rescue or record every sqsq message of ``queue``'s DLQ that has no FAILURE record (see the module docstring).
+
+    Args:
+        app: the app (its transport and results store).
+        queue: logical queue name (``"files"``) or the physical name of the source queue.
+        max_rescues: rescues per generation before FAILURE is recorded.
+
+    Returns:
+        What was rescued and recorded.
+
+    Raises:
+        QueueNotFound: the queue or its DLQ does not exist.
+        AwsError: reading the DLQ or writing a record failed (what was done so far stays done).
+    """
+    dlq = DeadLetterQueue(app, queue)
+    report = SweepReport(dlq=dlq.dlq_name)
+    entries = dlq.entries()
+    report.scanned = len(entries)
+    mrc = app.transport.queue_info(dlq.source_queue).max_receive_count
+    to_rescue = []
+    for entry in entries:
+        if not _needs_attention(entry):
+            continue
+        assert entry.envelope is not None
+        if entry.envelope.rescues < max_rescues:
+            to_rescue.append(entry.task_id)
+            continue
+        record = _failure_for(entry, mrc)
+        ttl = app.settings.result_ttl_seconds
+        if app.results.put(replace(record).stamped(ttl)):
+            report.recorded[entry.task_id] = record.error_type or ""
+            log.warning("dead letter %s %s: recorded FAILURE %s", entry.task_id, entry.task_name, record.error_type)
+    if to_rescue:
+        moved = dlq.redrive(
+            Selection(task_ids=frozenset(to_rescue)),
+            body=lambda e: rescued_body(e.message.body, max_rescues) or e.message.body,
+        )
+        report.rescued = list(moved.moved)
+        report.failed = {**moved.failed, **moved.not_deleted}
+        for task_id in report.rescued:
+            log.warning("dead letter %s: moved by SQS's redrive without an outcome; rescued to %s", task_id,
+                        dlq.source_queue)
+    return report

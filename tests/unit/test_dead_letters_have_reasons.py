@@ -1,0 +1,212 @@
+"""No dead letter without a reason, whatever the route; no innocent task dead-lettered for receives it never used.
+
+Routes pinned here on the in-memory twins (the moto-server versions are in tests/integration/test_dead_letter_routes.py):
+a receive given back without a run on the last receive is rescued as a fresh copy; a run on the last receive leaves
+a ConsumerDied marker; the DLQ sweep rescues what SQS's redrive moved without an outcome and records FAILURE once
+the rescues are spent; a results-store outage on the last receive rescues instead of dead-lettering.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import sqsq
+from sqsq.dlq import DeadLetterQueue
+from sqsq.errors import AwsError
+from sqsq.executor import CONSUMER_DIED, Executor
+from sqsq.message import Envelope
+from sqsq.rescue import MAX_RESCUES, rescued_body
+from sqsq.results import ResultRecord, Status
+from sqsq.sweep import RECEIVES_EXHAUSTED, sweep_dead_letters
+from sqsq.transport import ReceivedMessage
+from sqsq.worker import Worker
+from tests.unit.conftest import MemoryApp
+from tests.unit.test_worker_reliability import _wait_for, running
+
+Q, DLQ = "unit-default", "unit-default-dlq"  # max_receive_count 3
+
+
+def _exhaust_receives(mem: MemoryApp) -> None:
+    """Receive the queue's messages until SQS's redrive has moved them all to the DLQ (no consumer runs them)."""
+    for _ in range(10):
+        got = mem.transport.receive(Q, 10, 0)
+        if got:
+            mem.transport.change_visibility_batch(Q, [(m.receipt_handle, 0) for m in got])
+        elif mem.transport.depth(Q).visible == 0:
+            return
+
+
+def _dlq_envelopes(mem: MemoryApp) -> list[Envelope]:
+    got = mem.transport.receive(DLQ, 10, 0)
+    mem.transport.change_visibility_batch(DLQ, [(m.receipt_handle, 0) for m in got])
+    return [Envelope.from_body(m.body) for m in got]
+
+
+def test_the_last_receive_writes_a_consumer_died_marker_before_running(mem: MemoryApp) -> None:
+    seen: list[ResultRecord | None] = []
+
+    @mem.app.task(name="t")
+    def t() -> None:
+        seen.append(mem.results.get(h.id))
+
+    h = sqsq.send(t, {})
+    (m,) = mem.transport.receive(Q, 1, 0)
+    last = ReceivedMessage(m.queue_name, m.message_id, m.receipt_handle, m.body, 3, m.sent_timestamp_seconds)
+    Executor(mem.app).execute(last, max_receive_count=3)
+    assert seen[0] is not None and (seen[0].status, seen[0].error_type) == (Status.STARTED, CONSUMER_DIED)
+    assert "last receive (3 of maxReceiveCount 3)" in (seen[0].error_message or "")
+    record = mem.results.get(h.id)
+    assert record is not None and record.status is Status.SUCCESS
+
+
+def test_an_earlier_receive_writes_nothing_before_running(mem: MemoryApp) -> None:
+    @mem.app.task(name="t")
+    def t() -> None:
+        assert mem.results.get(h.id) is None
+
+    h = sqsq.send(t, {})
+    (m,) = mem.transport.receive(Q, 1, 0)
+    Executor(mem.app).execute(m, max_receive_count=3)
+    assert h.status is Status.SUCCESS
+
+
+def test_a_rescued_copy_keeps_id_and_generation_and_is_bounded() -> None:
+    body = Envelope(id="a", task="t", args={"x": 1}, generation=2).to_body()
+    copies = [body]
+    for _ in range(MAX_RESCUES):
+        nxt = rescued_body(copies[-1])
+        assert nxt is not None
+        copies.append(nxt)
+    last = Envelope.from_body(copies[-1])
+    assert (last.id, last.generation, last.rescues, last.args) == ("a", 2, MAX_RESCUES, {"x": 1})
+    assert rescued_body(copies[-1]) is None
+    assert rescued_body("not an envelope") is None
+
+
+def test_a_rescued_copy_of_a_task_that_already_succeeded_is_acknowledged_without_running(mem: MemoryApp) -> None:
+    runs: list[int] = []
+
+    @mem.app.task(name="t")
+    def t() -> int:
+        runs.append(1)
+        return 7
+
+    h = sqsq.send(t, {})
+    (m,) = mem.transport.receive(Q, 1, 0)
+    Executor(mem.app).execute(m, max_receive_count=3)
+    body = rescued_body(m.body)
+    assert body is not None
+    copy = ReceivedMessage(Q, "copy", "rh", body, 1, m.sent_timestamp_seconds)
+    outcome = Executor(mem.app).execute(copy, max_receive_count=3)
+    assert runs == [1] and type(outcome).__name__ == "Ack" and getattr(outcome, "duplicate", False)
+    assert h.get(timeout_seconds=1) == 7
+
+
+def test_messages_given_back_at_shutdown_on_their_last_receive_are_rescued_not_dead_lettered(mem: MemoryApp) -> None:
+    started = threading.Event()
+
+    @mem.app.task(name="slow")
+    def slow(n: int) -> int:
+        started.set()
+        time.sleep(0.5)
+        return n
+
+    handles = sqsq.send_many(slow, [{"n": i} for i in range(4)])
+    for _ in range(2):  # burn two receives of every message: the next one is their last (maxReceiveCount 3)
+        got = mem.transport.receive(Q, 10, 0)
+        mem.transport.change_visibility_batch(Q, [(m.receipt_handle, 0) for m in got])
+    worker = Worker(mem.app, ["default"], concurrency=1, prefetch=3, wait_time_seconds=0, dlq_sweep_interval_seconds=0)
+    with running(worker):
+        assert started.wait(5)
+        _wait_for(lambda: mem.transport.depth(Q).visible == 0)
+        worker.stop()
+    assert worker.stats.rescued == 3
+    assert mem.transport.depth(DLQ).visible == 0
+    worker = Worker(mem.app, ["default"], concurrency=2, wait_time_seconds=0, burst=True)
+    worker.run()
+    assert sorted(h.get(timeout_seconds=5) for h in handles) == [0, 1, 2, 3]
+    assert mem.transport.depth(DLQ).visible == 0
+
+
+def test_a_results_store_outage_on_the_last_receive_rescues_the_message(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sqsq.executor.STORE_UNAVAILABLE_RETRY_SECONDS", 0)
+    monkeypatch.setattr("sqsq.executor.FINAL_WRITE_RETRY_SECONDS", 0.0)
+    original_put = mem.results.put
+    outage = [True]
+
+    def put(record: ResultRecord) -> bool:
+        if outage[0]:
+            raise AwsError("DynamoDB unavailable", code="InternalServerError")
+        return original_put(record)
+
+    mem.results.put = put  # type: ignore[method-assign]
+
+    @mem.app.task(name="t")
+    def t(x: int) -> int:
+        return x
+
+    h = sqsq.send(t, {"x": 5})
+    worker = Worker(mem.app, ["default"], concurrency=1, wait_time_seconds=0, dlq_sweep_interval_seconds=0)
+    with running(worker):
+        _wait_for(lambda: worker.stats.rescued >= 1, 20)
+        outage[0] = False
+        assert h.get(timeout_seconds=30) == 5
+    assert mem.transport.depth(DLQ).visible == 0
+
+
+def test_sweep_rescues_what_sqs_moved_without_an_outcome_and_records_failure_once_rescues_are_spent(
+    mem: MemoryApp,
+) -> None:
+    @mem.app.task(name="t")
+    def t() -> None: ...
+
+    h = sqsq.send(t, {})
+    for round_ in range(MAX_RESCUES + 1):
+        _exhaust_receives(mem)  # no consumer ever ran it: its receives were all spent
+        report = sweep_dead_letters(mem.app, "default")
+        if round_ < MAX_RESCUES:
+            assert (report.rescued, report.recorded) == ([h.id], {})
+            assert mem.transport.depth(DLQ).visible == 0 and mem.transport.depth(Q).visible == 1
+    assert report.recorded == {h.id: RECEIVES_EXHAUSTED}
+    record = mem.results.get(h.id)
+    assert record is not None and record.status is Status.FAILURE and record.error_type == RECEIVES_EXHAUSTED
+    assert f"{MAX_RESCUES + 1} time(s)" in (record.error_message or "")
+    (entry,) = DeadLetterQueue(mem.app, "default").entries()
+    assert entry.error_type == RECEIVES_EXHAUSTED
+
+
+def test_sweep_records_consumer_died_for_a_task_whose_run_never_ended_on_its_last_receive(mem: MemoryApp) -> None:
+    @mem.app.task(name="t")
+    def t() -> None: ...
+
+    h = sqsq.send(t, {})
+    executor = Executor(mem.app)
+    _exhaust_receives(mem)
+    # the DLQ tools already show why before any sweep, from the marker a run on the last receive leaves
+    marker = executor._put(ResultRecord(h.id, Status.STARTED, "t", error_type=CONSUMER_DIED, error_message="died",
+                                        attempts=3))
+    assert marker
+    (entry,) = DeadLetterQueue(mem.app, "default").entries()
+    assert entry.error_type == CONSUMER_DIED
+    report = sweep_dead_letters(mem.app, "default", max_rescues=0)
+    assert report.recorded == {h.id: CONSUMER_DIED}
+    record = mem.results.get(h.id)
+    assert record is not None and record.status is Status.FAILURE and "stopped while running it" in (
+        record.error_message or "")
+
+
+def test_sweep_leaves_dead_letters_that_have_their_failure_recorded(mem: MemoryApp) -> None:
+    @mem.app.task(name="boom", max_retries=0)
+    def boom() -> None:
+        raise ValueError("bad")
+
+    sqsq.send(boom, {})
+    Worker(mem.app, ["default"], wait_time_seconds=0, burst=True, dlq_sweep_interval_seconds=0).run()
+    report = sweep_dead_letters(mem.app, "default")
+    assert (report.scanned, report.rescued, report.recorded) == (1, [], {})
+    assert [e.args for e in _dlq_envelopes(mem)] == [{}]
