@@ -23,9 +23,9 @@ from typing import Any
 
 import boto3
 import pytest
-from sqsq.local.lambda_runtime.built import run_built_template
 
 from sqsq.local.cloudformation import deploy_template, settings_exports
+from sqsq.local.lambda_runtime.built import run_built_template
 from sqsq.local.server import LocalAwsServer
 from sqsq.template import load_template
 
