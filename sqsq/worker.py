@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 from sqsq import limits
 from sqsq.app import App
-from sqsq.errors import AwsError
+from sqsq.errors import AwsError, TimeLimitExceeded
 from sqsq.executor import (
     CLAIM_LEASE_DEFAULT_SECONDS,
     Ack,
@@ -91,6 +91,9 @@ ACK_ENTRY_RETRY_SECONDS = 0.2
 MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) empty queues."""
 """At shutdown, a long poll in flight is waited for this long past its WaitTimeSeconds."""
+TIME_LIMIT_GRACE_SECONDS = 5.0
+"""The heartbeat keeps a running message hidden this long past its task's time limit, so the worker can record
+TimeLimitExceeded and act on the message before another consumer could receive it."""
 DLQ_SWEEP_INTERVAL_SECONDS = 60.0
 """How often a worker sweeps its queues' DLQs (:mod:`sqsq.sweep`): one GetQueueAttributes per DLQ while empty."""
 CHILD_DIED_RELEASE_SECONDS = 1
@@ -112,8 +115,9 @@ def heartbeat_extension_seconds(
     """The visibility (seconds from now) the heartbeat should set on a held message, or None to leave it.
 
     A message is extended to one visibility timeout from now once half of it has passed (or less than
-    :data:`HEARTBEAT_MIN_LEAD_SECONDS` is left), but never past ``started_at + time_limit_seconds`` (a run that
-    overstays its limit lets its message go back to the queue) nor past SQS's 12 hours from the receive.
+    :data:`HEARTBEAT_MIN_LEAD_SECONDS` is left), but never past ``started_at + time_limit_seconds`` +
+    :data:`TIME_LIMIT_GRACE_SECONDS` (the worker records TimeLimitExceeded at the limit and acts on the message
+    within the grace) nor past SQS's 12 hours from the receive.
 
     Args:
         now: monotonic seconds now.
@@ -132,7 +136,7 @@ def heartbeat_extension_seconds(
         return None
     cap = limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS - (now - received_at) - 1
     if time_limit_seconds is not None and started_at is not None:
-        cap = min(cap, started_at + time_limit_seconds - now)
+        cap = min(cap, started_at + time_limit_seconds + TIME_LIMIT_GRACE_SECONDS - now)
     extend = int(min(vt, cap))
     if extend < 1 or extend <= remaining:
         return None
@@ -152,6 +156,12 @@ class _Held:
     released: bool = False
     outcome: Outcome | None = None
     child_died: bool = False
+    prepared: Prepared | None = None
+    """Set while its task body runs on a pool thread (the time-limit watchdog finishes it from there)."""
+    finishing: bool = False
+    """Its thread is recording the outcome: the watchdog keeps off."""
+    timed_out: bool = False
+    """The watchdog recorded TimeLimitExceeded: the thread's late outcome is discarded."""
 
     @property
     def running(self) -> bool:
@@ -593,6 +603,7 @@ class Worker:
     def _run_one(self, held: _Held) -> None:
         if not self._start(held):
             return
+        outcome: Outcome | None
         try:
             outcome = self._execute(held)
         except ChildProcessDied as exc:
@@ -606,7 +617,8 @@ class Worker:
         except Exception as exc:  # the executor never raises for task errors; this is a bug
             log.exception("executor error on message %s: %s", held.message.message_id, exc)
             outcome = Release(EXECUTOR_BUG_RELEASE_SECONDS, f"{type(exc).__name__}: {exc}")
-        self._done(held, outcome)
+        if outcome is not None:
+            self._done(held, outcome)
 
     def _done(self, held: _Held, outcome: Outcome) -> None:
         held.outcome = outcome
@@ -616,17 +628,18 @@ class Worker:
             held.finished = True
             self._cond.notify_all()
 
-    def _execute(self, held: _Held) -> Outcome:
-        """Run one message here (thread pool) or its task body in a pool process; record; return the outcome.
+    def _execute(self, held: _Held) -> Outcome | None:
+        """Run one message here (thread pool) or its task body in a pool process; record; return the outcome
+        (None: the time-limit watchdog already recorded and returned it).
 
         Raises:
             ChildProcessDied: the pool process running it died.
         """
-        if self._procs is None:
-            return self.executor.execute(held.message, held.info.max_receive_count)
         prepared = self.executor.prepare(held.message, held.info.max_receive_count)
         if not isinstance(prepared, Prepared):
             return prepared
+        if self._procs is None:
+            return self._run_on_thread(held, prepared)
         started = time.monotonic()
         if prepared.task.is_async:  # an async task not routed to the event loop: run it on this thread
             try:
@@ -646,6 +659,53 @@ class Worker:
             prepared, result_json=ended.result_json, error=ended.error, encode_error=ended.encode_error,
             duration_seconds=time.monotonic() - started,
         )
+
+    def _run_on_thread(self, held: _Held, prepared: Prepared) -> Outcome | None:
+        """Run the task body on this pool thread; None when the time-limit watchdog finished it meanwhile."""
+        with self._cond:
+            held.prepared = prepared
+        started = time.monotonic()
+        error: BaseException | None = None
+        value: Any = None
+        try:
+            value = prepared.task.run(prepared.model)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
+            error = exc
+        with self._cond:
+            if held.timed_out:
+                log.warning("task %s %s finished %.1f s after its time limit; its outcome was already recorded "
+                            "(TimeLimitExceeded) and is discarded", prepared.base.task_id, prepared.task.name,
+                            time.monotonic() - started - (prepared.task.time_limit_seconds or 0))
+                return None
+            held.finishing = True
+        if error is not None:
+            return self.executor.finish(prepared, error=error)
+        return self._finish_value(prepared, value, time.monotonic() - started)
+
+    def _enforce_time_limits(self) -> None:
+        """Record TimeLimitExceeded for thread-pool runs past their task's limit and act on their messages.
+
+        A thread cannot be stopped: it runs on, and its late outcome is discarded (:meth:`_run_on_thread`). The
+        process pool and the event loop stop their runs themselves.
+        """
+        now = time.monotonic()
+        overdue: list[tuple[_Held, Prepared]] = []
+        with self._cond:
+            for h in self._held.values():
+                p, limit = h.prepared, h.time_limit_seconds
+                if p is None or limit is None or h.started_at is None or h.finishing or h.timed_out or h.finished:
+                    continue
+                if now - h.started_at > limit:
+                    h.timed_out = True
+                    overdue.append((h, p))
+        for h, p in overdue:
+            exc = TimeLimitExceeded(
+                f"task {p.task.name} ran past its time_limit_seconds={p.task.time_limit_seconds}; on the thread pool "
+                "it cannot be stopped (use --pool process, or an async task, to stop it at the limit)"
+            )
+            log.warning("task %s %s exceeded its time limit of %s s: recorded; the thread runs on",
+                        p.base.task_id, p.task.name, p.task.time_limit_seconds)
+            self._done(h, self.executor.finish(p, error=exc))
 
     def _finish_value(self, prepared: Prepared, value: Any, duration_seconds: float) -> Outcome:
         """Encode what a task returned and record the outcome."""
@@ -675,10 +735,14 @@ class Worker:
         if not isinstance(prepared, Prepared):
             return prepared
         started = time.monotonic()
+        limit = prepared.task.time_limit_seconds
         try:
             value = prepared.task.call(prepared.model)
             if asyncio.iscoroutine(value):
-                value = await value
+                value = await asyncio.wait_for(value, timeout=limit)  # cancels the coroutine at the limit
+        except TimeoutError:
+            late = TimeLimitExceeded(f"task {prepared.task.name} ran past its time_limit_seconds={limit}; cancelled")
+            return await loop.run_in_executor(None, lambda: self.executor.finish(prepared, error=late))
         except asyncio.CancelledError:
             raise  # the loop is shutting down: the message is released, not failed
         except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
@@ -898,6 +962,7 @@ class Worker:
         while not self._closed.is_set():
             self._closed.wait(HEARTBEAT_TICK_SECONDS)
             try:
+                self._enforce_time_limits()
                 self._heartbeat_once()
             except Exception:  # never lose the heartbeat
                 log.exception("unexpected error in the visibility heartbeat")

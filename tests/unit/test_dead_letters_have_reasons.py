@@ -210,3 +210,49 @@ def test_sweep_leaves_dead_letters_that_have_their_failure_recorded(mem: MemoryA
     report = sweep_dead_letters(mem.app, "default")
     assert (report.scanned, report.rescued, report.recorded) == (1, [], {})
     assert [e.args for e in _dlq_envelopes(mem)] == [{}]
+
+
+def test_a_thread_pool_run_past_its_time_limit_is_recorded_and_dead_lettered_while_the_thread_runs_on(
+    mem: MemoryApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = threading.Event()
+
+    @mem.app.task(name="stuck", time_limit_seconds=1, max_retries=0)
+    def stuck() -> str:
+        release.wait(10)
+        return "late"
+
+    h = sqsq.send(stuck, {})
+    worker = Worker(mem.app, ["default"], concurrency=1, wait_time_seconds=0, dlq_sweep_interval_seconds=0)
+    with running(worker):
+        _wait_for(lambda: mem.transport.depth(DLQ).visible == 1, 10)
+        record = mem.results.get(h.id)
+        assert record is not None and (record.status, record.error_type) == (Status.FAILURE, "TimeLimitExceeded")
+        assert "the thread runs on" in caplog.text
+        release.set()
+        _wait_for(lambda: "discarded" in caplog.text, 10)
+    record = mem.results.get(h.id)
+    assert record is not None and record.status is Status.FAILURE  # the late "late" is not recorded
+    assert mem.transport.depth(Q).visible + mem.transport.depth(Q).in_flight == 0
+
+
+def test_an_async_run_past_its_time_limit_is_cancelled_and_recorded(mem: MemoryApp) -> None:
+    import asyncio
+
+    cancelled = threading.Event()
+
+    @mem.app.task(name="slow_async", time_limit_seconds=0.5, max_retries=0)
+    async def slow_async() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    h = sqsq.send(slow_async, {})
+    worker = Worker(mem.app, ["default"], concurrency=2, wait_time_seconds=0, burst=True, dlq_sweep_interval_seconds=0)
+    worker.run()
+    assert cancelled.is_set()
+    record = mem.results.get(h.id)
+    assert record is not None and (record.status, record.error_type) == (Status.FAILURE, "TimeLimitExceeded")
+    assert mem.transport.depth(DLQ).visible == 1

@@ -247,7 +247,8 @@ def test_heartbeat_extends_a_held_message_once_half_its_visibility_has_passed() 
 
 def test_heartbeat_never_extends_past_the_task_time_limit() -> None:
     kw: dict[str, Any] = {"received_at": 0.0, "visibility_timeout_seconds": 30, "started_at": 0.0}
-    assert heartbeat_extension_seconds(now=16, visible_until=30, time_limit_seconds=40, **kw) == 24
+    # up to the limit + TIME_LIMIT_GRACE_SECONDS (5): the worker records TimeLimitExceeded before the message lapses
+    assert heartbeat_extension_seconds(now=16, visible_until=30, time_limit_seconds=40, **kw) == 29
     assert heartbeat_extension_seconds(now=31, visible_until=46, time_limit_seconds=40, **kw) is None
     assert heartbeat_extension_seconds(now=45, visible_until=46, time_limit_seconds=40, **kw) is None
 
