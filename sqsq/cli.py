@@ -795,7 +795,11 @@ def template(
         _fail(f"folder {out.resolve().parent} does not exist: create it, or write the template elsewhere", EXIT_CONFIG)
     options = resolve_code_uri(app_spec, out.resolve().parent, options, code_uri)
     written = write_project(app, out, options, samconfig=samconfig)
-    click.echo(f"wrote {out} (CodeUri {options.code_uri}) and {written.layer_requirements}")
+    if written.layer_requirements is not None:
+        click.echo(f"wrote {out} (CodeUri {options.code_uri}) and {written.layer_requirements} (sqsq: "
+                   f"{written.sqsq_requirement})")
+    else:
+        click.echo(f"wrote {out} (ECS Fargate workers for every queue; no Lambda functions, so no layer)")
     for path, new in ((written.dockerfile, written.dockerfile_written), (written.samconfig, written.samconfig_written)):
         if path is not None:
             click.echo(f"{'wrote' if new else 'kept the existing'} {path}")
@@ -804,7 +808,7 @@ def template(
 
 
 def _check_template_file(path: str, parameters: dict[str, str]) -> None:
-    from sqsq.template import check_template, load_template
+    from sqsq.template import check_template, load_template, sqs_functions
     from sqsq.template.packaging_checks import check_packaging
 
     template = load_template(path)
@@ -813,6 +817,9 @@ def _check_template_file(path: str, parameters: dict[str, str]) -> None:
         click.echo(f"{path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
     if findings:
         sys.exit(EXIT_CONFIG)
+    if not sqs_functions(template, parameters):
+        click.echo(f"{path}: ok (no SQS-triggered functions to check)")
+        return
     click.echo(
         f"{path}: ok (ReportBatchItemFailures on every SQS event; VisibilityTimeout >= 6 x function timeout "
         "+ batching window; maxReceiveCount >= 5 or MaximumConcurrency set; handlers and layer packaged)"

@@ -160,7 +160,8 @@ def deploy_template(
     Args:
         template: path, YAML text or dict of the SAM template.
         endpoint_url: the local AWS endpoint (``http://127.0.0.1:4566``).
-        stack_name: default ``sqsq-<Stage>`` (or ``sqsq`` without a Stage parameter).
+        stack_name: default ``<app>-<Stage>`` as the generated samconfig.toml names it (the app from the
+            consumers' ``SQSQ_APP_NAME``, else ``sqsq``; without a Stage parameter, just the app).
         parameters: parameter values (strings, as CloudFormation takes them); others take their Default.
         region: default from the environment (``AWS_REGION``), else us-east-1.
 
@@ -178,7 +179,7 @@ def deploy_template(
     params = {k: str(v) for k, v in (parameters or {}).items()}
     resolver = Resolver(sam, params, region=region_name, account_id=LOCAL_ACCOUNT_ID)
     all_params = {k: str(resolver.values[k]) for k in (sam.get("Parameters") or {}) if k in resolver.values}
-    name = stack_name or (f"sqsq-{all_params['Stage']}" if "Stage" in all_params else "sqsq")
+    name = stack_name or _default_stack_name(sam, all_params)
     cfn = translate_sam(sam, all_params, region=region_name)
     disabled = _disable_event_source_mappings(cfn)
 
@@ -210,10 +211,17 @@ def deploy_template(
     applied = [f"{rid}: created disabled (sqsq lambda-local polls instead of moto)" for rid in disabled]
     applied += _apply_skipped_settings(clients, cfn, resolver, physical)
     for line in applied:
-        log.info("stack %s: %s", name, line)
+        log.debug("stack %s: %s", name, line)  # returned in DeployedStack.applied: callers show them
     return DeployedStack(
         stack_name=name, parameters=all_params, outputs=outputs, physical_ids=physical, applied=applied, template=sam
     )
+
+
+def _default_stack_name(template: Mapping[str, Any], parameters: Mapping[str, str]) -> str:
+    app = "sqsq"
+    for fn in sqs_functions(template, parameters):
+        app = fn.environment.get("SQSQ_APP_NAME") or app
+    return f"{app}-{parameters['Stage']}" if "Stage" in parameters else app
 
 
 def settings_exports(stack: DeployedStack) -> dict[str, str]:

@@ -12,7 +12,7 @@ DOCKERFILE = """\
 # Written by sqsq.template.dockerfile.worker_dockerfile and never built by sqsq's own tests (they run where no Docker
 # engine is available): build and run it once before deploying, e.g.
 #   docker build -t worker . && docker run --rm -e AWS_REGION=... -e SQSQ_QUEUE_PREFIX=... worker
-# Put it at the root of your project (next to pyproject.toml); keep .git, .venv and tests out with .dockerignore.
+# Put it at the root of your project (beside template.yaml); keep .git, .venv and tests out with .dockerignore.
 FROM python:{python_version}-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -23,8 +23,12 @@ RUN groupadd --system --gid 10001 worker \\
 
 WORKDIR /app
 COPY . /app
-# Your project (its pyproject.toml or setup.py), then sqsq.
-RUN pip install /app "{sqsq_requirement}"
+# sqsq, then your project's own dependencies where it declares them (pyproject.toml or setup.py, requirements.txt).
+# The app's code runs from /app (on PYTHONPATH), installed or not, so a folder with just your package works too.
+RUN pip install "{sqsq_requirement}" \\
+    && if [ -f pyproject.toml ] || [ -f setup.py ]; then pip install /app; fi \\
+    && if [ -f requirements.txt ]; then pip install -r requirements.txt; fi
+ENV PYTHONPATH=/app
 
 USER 10001:10001
 # ECS sends SIGTERM, waits StopTimeout, then SIGKILL; the worker stops receiving at SIGTERM, lets running tasks
@@ -38,7 +42,8 @@ CMD ["sqsq", "worker", "{app_spec}"]
 def worker_dockerfile(app_spec: str, python_version: str = "3.11", sqsq_requirement: str = "sqsq") -> str:
     """A Dockerfile for the worker image, to put at the root of the user's project.
 
-    Slim Python base, the project and sqsq installed with pip, a non-root user, ``STOPSIGNAL SIGTERM`` and ``CMD
+    Slim Python base, sqsq installed with pip (and the project, when it has a pyproject.toml, setup.py or
+    requirements.txt; its code runs from ``/app`` on ``PYTHONPATH`` either way), a non-root user, ``STOPSIGNAL SIGTERM`` and ``CMD
     ["sqsq", "worker", APP]`` (the task definition's command adds ``-Q``, ``-c``, ``--pool`` and the grace period).
 
     Args:

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqsq.app import App
 from sqsq.template.dockerfile import worker_dockerfile
 from sqsq.template.options import TemplateOptions
+from sqsq.template.plan import plan_queues
 from sqsq.template.packaging import code_uri_for, sqsq_requirement, write_layer
 from sqsq.template.render import render_template_yaml
 
@@ -55,21 +56,23 @@ class WrittenProject:
 
     Attributes:
         template: the template file.
-        layer_requirements: the layer folder's requirements.txt.
+        layer_requirements: the layer folder's requirements.txt (``None`` when no queue has a Lambda consumer).
         samconfig: samconfig.toml beside the template, or ``None`` when not asked for.
         samconfig_written: False when an existing samconfig.toml was kept.
         options: the options the template was rendered with (CodeUri filled in).
         dockerfile: the worker image's Dockerfile beside the template (with Fargate workers), else ``None``.
         dockerfile_written: False when an existing Dockerfile was kept.
+        sqsq_requirement: how the layer and the Dockerfile install sqsq (``sqsq==X`` or a wheel under ``.sqsq/``).
     """
 
     template: Path
-    layer_requirements: Path
+    layer_requirements: Path | None
     samconfig: Path | None
     samconfig_written: bool
     options: TemplateOptions
     dockerfile: Path | None = None
     dockerfile_written: bool = False
+    sqsq_requirement: str = ""
 
 
 def resolve_code_uri(app_spec: str, template_dir: Path, options: TemplateOptions, given: str | None) -> TemplateOptions:
@@ -106,7 +109,8 @@ def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig
     """
     folder = output.resolve().parent
     sqsq_line = sqsq_requirement(folder)
-    requirements = write_layer(folder / options.layer_uri, sqsq_line)
+    has_functions = any(p.consumer == "lambda" for p in plan_queues(app, options))
+    requirements = write_layer(folder / options.layer_uri, sqsq_line) if has_functions else None
     output.write_text(render_template_yaml(app, options), encoding="utf-8")
     config_path = folder / SAMCONFIG_FILE if samconfig else None
     written = config_path is not None and _write_once(
@@ -116,7 +120,7 @@ def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig
     docker_written = dockerfile is not None and _write_once(
         dockerfile, lambda: worker_dockerfile(options.app_spec or "", sqsq_requirement=sqsq_line)
     )
-    return WrittenProject(output, requirements, config_path, written, options, dockerfile, docker_written)
+    return WrittenProject(output, requirements, config_path, written, options, dockerfile, docker_written, sqsq_line)
 
 
 def _write_once(path: Path, text: Callable[[], str]) -> bool:

@@ -152,7 +152,9 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": f"sqsq app {name!r}: queues with dead-letter queues, results table, SQS-triggered consumers",
+        "Description": f"sqsq app {name!r}: queues with dead-letter queues, results table, "
+        + " and ".join(kind for kind, present in (("SQS-triggered functions", lambda_plans),
+                                                    ("ECS Fargate workers", opts.fargate is not None)) if present),
         "Parameters": _parameters(opts, name),
         "Conditions": {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}},
         "Resources": resources,
