@@ -14,8 +14,8 @@ from pathlib import Path
 from sqsq.app import App
 from sqsq.template.dockerfile import worker_dockerfile
 from sqsq.template.options import TemplateOptions
-from sqsq.template.plan import plan_queues
 from sqsq.template.packaging import code_uri_for, sqsq_requirement, write_layer
+from sqsq.template.plan import plan_queues
 from sqsq.template.render import render_template_yaml
 
 SAMCONFIG_FILE = "samconfig.toml"
