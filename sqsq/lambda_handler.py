@@ -63,7 +63,9 @@ from sqsq.errors import AwsError, MessageDecodeError, SqsqError
 from sqsq.executor import Ack, DeadLetter, Executor, Outcome, Release, RetryAfter
 from sqsq.extras import require
 from sqsq.message import Envelope
+from sqsq.rescue import send_rescue
 from sqsq.retry import clamp_visibility_seconds
+from sqsq.sweep import sweep_dead_letters
 from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
 
 # Without Powertools, importing this module (sqsq.lambda_handler(app)) raises sqsq.errors.MissingExtra, one line
@@ -186,7 +188,8 @@ class SqsLambdaHandler:
     # -- entry point ---------------------------------------------------------------------------------------
 
     def __call__(self, event: Mapping[str, Any], context: LambdaContextLike | None = None) -> dict[str, Any]:
-        """Handle one SQS event.
+        """Handle one SQS event, or a DLQ sweep event (``{"sqsq": "sweep", "queues": ["files"]}``, sent by the
+        template's EventBridge Scheduler schedule: see :mod:`sqsq.sweep`; returns what the sweep did).
 
         Args:
             event: the event Lambda sends (``{"Records": [...]}``).
@@ -201,6 +204,8 @@ class SqsLambdaHandler:
                 another ``eventSource``, or without ``messageId``); nothing ran and Lambda retries the whole batch.
             KeyboardInterrupt: the process is being stopped (never caught; see the module docstring).
         """
+        if isinstance(event, Mapping) and event.get("sqsq") == SWEEP_EVENT:
+            return self._sweep(event.get("queues"))
         records = _sqs_records(event)
         if not records:  # Lambda never sends one; Powertools would refuse it as not a batch
             return {"batchItemFailures": []}
@@ -221,6 +226,22 @@ class SqsLambdaHandler:
         )
         self._emit_metrics(inv, len(failed))
         return {"batchItemFailures": list(failed)}
+
+    def _sweep(self, queues: Any) -> dict[str, Any]:
+        """Sweep the DLQs of ``queues`` (logical names; default: every queue of the app)."""
+        names = [str(q) for q in queues] if isinstance(queues, list) else self.app.logical_queues()
+        out: dict[str, Any] = {}
+        for name in names:
+            try:
+                report = sweep_dead_letters(self.app, name)
+            except SqsqError as exc:
+                self.logger.error("DLQ sweep failed", extra={"queue": name, "error": str(exc)})
+                out[name] = {"error": str(exc)}
+                continue
+            out[name] = {"rescued": report.rescued, "recorded": report.recorded, "failed": report.failed}
+            if report.rescued or report.recorded:
+                self.logger.warning("DLQ sweep", extra={"queue": name, **out[name]})
+        return {"swept": out}
 
     # -- per record ------------------------------------------------------------------------------------------
 
@@ -386,6 +407,13 @@ class SqsLambdaHandler:
             raise RecordFailed(f"retry: {outcome.error}")
         if isinstance(outcome, Release):
             inv.count("released")
+            mrc = info.max_receive_count
+            if mrc is not None and message.receive_count >= mrc and send_rescue(self.app, message.queue_name, message):
+                # Its last receive, given back without an outcome: a fresh copy instead of the DLQ (sqsq.rescue).
+                inv.count("rescued")
+                self.logger.warning("last receive given back without an outcome: rescued as a fresh copy",
+                                    extra={"error": outcome.error})
+                return "rescued"
             delay = clamp_visibility_seconds(outcome.delay_seconds)
             inv.visibility.setdefault(message.queue_name, []).append((message.receipt_handle, delay))
             self.logger.warning("released", extra={"delay_seconds": delay, "error": outcome.error})
@@ -470,6 +498,10 @@ def lambda_handler(app: App, **options: Any) -> SqsLambdaHandler:
         >>> handler = sqsq.lambda_handler(app)
     """
     return SqsLambdaHandler(app, **options)
+
+
+SWEEP_EVENT = "sweep"
+"""``{"sqsq": "sweep"}``: the event of the schedule that sweeps the DLQs (see :mod:`sqsq.sweep`)."""
 
 
 # -- record conversion ---------------------------------------------------------------------------------------

@@ -112,6 +112,8 @@ def sweep_dead_letters(app: App, queue: str, *, max_rescues: int = MAX_RESCUES) 
     """
     dlq = DeadLetterQueue(app, queue)
     report = SweepReport(dlq=dlq.dlq_name)
+    if dlq.depth() == 0:  # the usual case: one GetQueueAttributes
+        return report
     entries = dlq.entries()
     report.scanned = len(entries)
     mrc = app.transport.queue_info(dlq.source_queue).max_receive_count

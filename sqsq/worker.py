@@ -364,8 +364,6 @@ class Worker:
                 if info.dead_letter_target_arn is None or self._stopping.is_set():
                     continue
                 try:
-                    if self.app.transport.depth(info.dead_letter_target_arn.rsplit(":", 1)[1]).visible == 0:
-                        continue
                     report = sweep_dead_letters(self.app, logical)
                 except Exception as exc:  # never lose the sweeper; the next round tries again
                     self._throttle.log(logging.WARNING, f"sweep:{logical}", "sweeping %s's DLQ failed: %s", logical, exc)

@@ -9,6 +9,7 @@ silently skips, checked against moto 5.2.5's resource handlers:
   -> UpdateTimeToLive and UpdateContinuousBackups are called;
 * ``AWS::SQS::Queue``: attributes are compared after creation and any that differ are set again
   (SetQueueAttributes), so the queues match the template exactly;
+* ``AWS::Scheduler::Schedule`` (the DLQ sweep schedules): not created -> CreateSchedule (moto never fires it);
 * ``AWS::Lambda::EventSourceMapping``: created *disabled*. An enabled mapping makes moto invoke the function
   inside SendMessage (which needs Docker) and delete the messages; in sqsq the local event source mapping
   (:mod:`sqsq.local.esm`) plays that part, reading the same settings from the template;
@@ -248,6 +249,9 @@ def _apply_skipped_settings(
         if kind == "AWS::CloudWatch::Alarm":
             applied += _ensure_alarm(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}))
             continue
+        if kind == "AWS::Scheduler::Schedule":
+            applied += _ensure_schedule(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}), physical)
+            continue
         if kind not in ("AWS::DynamoDB::Table", "AWS::SQS::Queue") or rid not in physical:
             continue
         props = cfn_resolver.resolve(res.get("Properties") or {})
@@ -303,6 +307,32 @@ def _ensure_alarm(clients: AwsClients, rid: str, props: Mapping[str, Any]) -> li
     kwargs["Threshold"] = float(kwargs["Threshold"])
     clients.call(f"creating alarm {name!r}", cloudwatch.put_metric_alarm, **kwargs)
     return [f"{rid}: alarm {name} (PutMetricAlarm)"]
+
+
+def _ensure_schedule(
+    clients: AwsClients, rid: str, props: Mapping[str, Any], physical: Mapping[str, str]
+) -> list[str]:
+    """moto 5.2.5's CloudFormation does not create AWS::Scheduler::Schedule resources: CreateSchedule with the same
+    settings (the target's function and role ARNs built from their physical names)."""
+    scheduler = clients.client("scheduler")
+    name = str(props["Name"])
+    try:
+        scheduler.get_schedule(Name=name)
+        return []
+    except Exception as exc:  # botocore's ResourceNotFoundException, typed per client
+        if "ResourceNotFound" not in type(exc).__name__ and "ResourceNotFound" not in str(exc):
+            raise
+    region = clients.settings.region
+    target = dict(props["Target"])
+    for key, arn_of in (("Arn", "arn:aws:lambda:{region}:{account}:function:{name}"),
+                        ("RoleArn", "arn:aws:iam::{account}:role/{name}")):
+        value = target.get(key)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target[key] = arn_of.format(region=region, account=LOCAL_ACCOUNT_ID, name=physical[value["Fn::GetAtt"][0]])
+    kwargs = {k: props[k] for k in ("ScheduleExpression", "Description", "State") if props.get(k) is not None}
+    clients.call(f"creating schedule {name!r}", scheduler.create_schedule, Name=name, Target=target,
+                 FlexibleTimeWindow=dict(props.get("FlexibleTimeWindow") or {"Mode": "OFF"}), **kwargs)
+    return [f"{rid}: schedule {name} (CreateSchedule)"]
 
 
 def _queue_attribute(value: Any) -> str:

@@ -6,6 +6,7 @@ plain YAML. Names follow :class:`sqsq.config.Settings` with the queue prefix ``<
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -88,16 +89,21 @@ def log_group(name: str) -> dict[str, Any]:
     }
 
 
+DLQ_SWEEP_SCHEDULE = "rate(1 minute)"
+"""How often each function sweeps its queue's DLQ (EventBridge Scheduler; about 43,000 invocations a month)."""
+
 CONSUMER_ACTIONS = {
     "ConsumeQueues": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                      "sqs:GetQueueUrl", "sqs:ReceiveMessage"),
-    "MoveToDeadLetterQueues": ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"),
+                      "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"),
+    "DeadLetterQueues": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                         "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"),
     "RecordResults": ("dynamodb:GetItem", "dynamodb:PutItem"),
 }
-"""A consumer's calls, by statement: GetQueueUrl + GetQueueAttributes (queue_info, depth), ReceiveMessage,
-DeleteMessageBatch, ChangeMessageVisibilityBatch on its queues; SendMessageBatch to a DLQ when it dead-letters a
-message itself (after GetQueueUrl + GetQueueAttributes on the DLQ); conditional PutItem (results, claims) and
-GetItem on the table. Batch calls are authorised by the single-message actions."""
+"""A consumer's calls, by statement. On its queues: GetQueueUrl + GetQueueAttributes (queue_info, depth),
+ReceiveMessage, DeleteMessageBatch, ChangeMessageVisibilityBatch, and SendMessageBatch of a rescued copy
+(:mod:`sqsq.rescue`). On the DLQs: SendMessageBatch when it dead-letters a message itself, and the DLQ sweep's
+reads, deletes and visibility changes (:mod:`sqsq.sweep`). On the table: conditional PutItem (results, claims,
+markers) and GetItem. Batch calls are authorised by the single-message actions."""
 
 
 def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -110,7 +116,7 @@ def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
     """
     where = {
         "ConsumeQueues": [get_att(f"{qid}Queue", "Arn") for qid in queue_ids],
-        "MoveToDeadLetterQueues": [get_att(f"{qid}DeadLetterQueue", "Arn") for qid in queue_ids],
+        "DeadLetterQueues": [get_att(f"{qid}DeadLetterQueue", "Arn") for qid in queue_ids],
         "RecordResults": get_att("ResultsTable", "Arn"),
     }
     return [
@@ -198,7 +204,20 @@ def consumer_function(
                         "FunctionResponseTypes": ["ReportBatchItemFailures"],
                         "ScalingConfig": {"MaximumConcurrency": plan.maximum_concurrency},
                     },
-                }
+                },
+                # EventBridge Scheduler invokes the function with a sweep event: what SQS's redrive moved to the
+                # DLQ without an outcome is rescued or recorded within a minute (sqsq.sweep); an empty DLQ costs
+                # one GetQueueAttributes.
+                f"{qid}DeadLetterSweep": {
+                    "Type": "ScheduleV2",
+                    "Properties": {
+                        # Named per stack: schedule names are unique per schedule group and account.
+                        "Name": sub(f"{function_name}-dlq-sweep"[:64]),
+                        "ScheduleExpression": DLQ_SWEEP_SCHEDULE,
+                        "Description": f"sqsq: sweep the DLQ of queue {plan.logical!r}",
+                        "Input": json.dumps({"sqsq": "sweep", "queues": [plan.logical]}),
+                    },
+                },
             },
         },
     }

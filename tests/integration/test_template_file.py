@@ -292,15 +292,14 @@ def test_deployed_role_allows_only_the_actions_sqsq_uses_on_its_own_resources(
     ]
     by_sid = {s["Sid"]: s for s in statements}
     arn = f"arn:aws:sqs:us-east-1:123456789012:census-{stage}"
-    assert sorted(by_sid["ConsumeQueues"]["Action"]) == [
+    queue_actions = [
         "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
-        "sqs:ReceiveMessage",
+        "sqs:ReceiveMessage", "sqs:SendMessage",  # SendMessage: rescued copies (queues), dead-lettering (DLQs)
     ]
+    assert sorted(by_sid["ConsumeQueues"]["Action"]) == queue_actions
     assert sorted(by_sid["ConsumeQueues"]["Resource"]) == [f"{arn}-default", f"{arn}-files"]
-    assert sorted(by_sid["MoveToDeadLetterQueues"]["Action"]) == [
-        "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage",
-    ]
-    assert sorted(by_sid["MoveToDeadLetterQueues"]["Resource"]) == [f"{arn}-default-dlq", f"{arn}-files-dlq"]
+    assert sorted(by_sid["DeadLetterQueues"]["Action"]) == queue_actions  # + the DLQ sweep's reads and deletes
+    assert sorted(by_sid["DeadLetterQueues"]["Resource"]) == [f"{arn}-default-dlq", f"{arn}-files-dlq"]
     assert sorted(by_sid["RecordResults"]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
     assert by_sid["RecordResults"]["Resource"].endswith(f":table/census-{stage}-results")
     assert all("*" not in json.dumps(s["Action"]) and s["Resource"] != "*" for s in statements)
@@ -314,3 +313,17 @@ def test_deployed_dead_letter_queues_have_an_alarm(deployed: Any, local_aws: Loc
     for a in alarms:
         assert (a["MetricName"], a["ComparisonOperator"], a["Threshold"]) == (
             "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0.0)
+
+
+def test_deployed_functions_each_sweep_their_dead_letter_queue_every_minute(
+    deployed: Any, local_aws: LocalAwsServer
+) -> None:
+    _, stage = deployed
+    scheduler = _client("scheduler", local_aws)
+    inputs = []
+    for logical in ("files", "default"):
+        schedule = scheduler.get_schedule(Name=f"census-{stage}-{logical}-dlq-sweep")
+        assert schedule["Target"]["Arn"].endswith(f":function:census-{stage}-{logical}")
+        assert schedule["ScheduleExpression"] == "rate(1 minute)"
+        inputs.append(json.loads(schedule["Target"]["Input"]))
+    assert inputs == [{"sqsq": "sweep", "queues": ["files"]}, {"sqsq": "sweep", "queues": ["default"]}]

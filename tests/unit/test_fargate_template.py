@@ -87,14 +87,17 @@ def test_merge_refuses_a_template_without_the_sections_queues() -> None:
 def test_task_role_grants_exactly_the_workers_calls_on_its_queues_dlqs_and_table() -> None:
     statements = _policy_statements(full_template(), "WorkerTaskRole")
     assert {sid: sorted(s["Action"]) for sid, s in statements.items()} == {
+        # SendMessage on the queues: rescued copies (sqsq.rescue); on the DLQs: dead-lettering, and the DLQ sweep
+        # reads, deletes and releases there (sqsq.sweep)
         "ConsumeQueues": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                          "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-        "MoveToDeadLetterQueues": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+                          "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
+        "DeadLetterQueues": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                             "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         "RecordResults": ["dynamodb:GetItem", "dynamodb:PutItem"],
     }
     assert statements["ConsumeQueues"]["Resource"] == [
         {"Fn::GetAtt": ["DefaultQueue", "Arn"]}, {"Fn::GetAtt": ["ImagesQueue", "Arn"]}]
-    assert statements["MoveToDeadLetterQueues"]["Resource"] == [
+    assert statements["DeadLetterQueues"]["Resource"] == [
         {"Fn::GetAtt": ["DefaultDeadLetterQueue", "Arn"]}, {"Fn::GetAtt": ["ImagesDeadLetterQueue", "Arn"]}]
     assert statements["RecordResults"]["Resource"] == {"Fn::GetAtt": ["ResultsTable", "Arn"]}
     assert all(s["Effect"] == "Allow" for s in statements.values())
@@ -117,8 +120,9 @@ def test_task_role_actions_cover_every_transport_and_results_call_of_the_worker(
            "delete_batch": {"sqs:DeleteMessage"}, "change_visibility_batch": {"sqs:ChangeMessageVisibility"},
            "depth": {"sqs:GetQueueAttributes"}, "send_batch": {"sqs:SendMessage"},
            "put": {"dynamodb:PutItem"}, "claim": {"dynamodb:PutItem", "dynamodb:GetItem"}, "get": {"dynamodb:GetItem"}}
-    transport = _attribute_calls(SQSQ / "worker.py", "transport") | _attribute_calls(SQSQ / "executor.py", "transport")
-    results = _attribute_calls(SQSQ / "worker.py", "results") | _attribute_calls(SQSQ / "executor.py", "results")
+    modules = [SQSQ / m for m in ("worker.py", "executor.py", "rescue.py", "sweep.py")]
+    transport = set().union(*(_attribute_calls(m, "transport") for m in modules))
+    results = set().union(*(_attribute_calls(m, "results") for m in modules))
     assert transport <= set(iam), f"new transport calls: {transport - set(iam)}"
     assert results <= set(iam), f"new results calls: {results - set(iam)}"
     granted = {a for actions in TASK_ROLE_ACTIONS.values() for a in actions}

@@ -20,7 +20,7 @@ from sqsq.errors import AwsError
 from sqsq.lambda_handler import SqsLambdaHandler, lambda_handler
 from sqsq.local.esm import lambda_record, settle
 from sqsq.message import Envelope, undecodable_id
-from sqsq.results import Status
+from sqsq.results import ResultRecord, Status
 from sqsq.results.memory import MemoryResults
 from sqsq.transport import BatchFailure, OutgoingMessage
 from sqsq.transport.memory import MemoryTransport
@@ -613,3 +613,32 @@ def test_claimed_task_lease_ends_with_the_invocation(rig: Rig) -> None:
     response = rig.handler(rig.event(), FakeContext(remaining_ms=20_000))
     assert _failed_ids(response) == []
     assert len(leases) == 1 and 15 <= leases[0] <= 20.5
+
+
+def test_a_record_given_back_on_its_last_receive_is_rescued_and_acknowledged(rig: Rig) -> None:
+    task_id = rig.send("lam.add", {"x": 1, "y": 2})
+    original_put = rig.results.put
+
+    def store_down(record: ResultRecord) -> bool:
+        raise AwsError("DynamoDB unavailable", code="InternalServerError")
+
+    rig.results.put = store_down  # type: ignore[method-assign]
+    response = rig.handler(rig.event(receive_count=MAX_RECEIVE_COUNT), FakeContext())
+    assert response == {"batchItemFailures": []}  # Lambda deletes the original: the rescued copy is in the queue
+    rig.results.put = original_put  # type: ignore[method-assign]
+    (copy,) = rig.transport.receive(rig.queue, 10, 0)
+    envelope = Envelope.from_body(copy.body)
+    assert (envelope.id, envelope.rescues, copy.receive_count) == (task_id, 1, 1)
+    assert rig.transport.depth(rig.dlq).visible == 0
+
+
+def test_a_sweep_event_rescues_what_sqs_moved_to_the_dlq_without_an_outcome(rig: Rig) -> None:
+    task_id = rig.send("lam.add", {"x": 1, "y": 2})
+    for _ in range(MAX_RECEIVE_COUNT + 1):  # spend every receive: SQS's redrive moves it
+        got = rig.transport.receive(rig.queue, 10, 0)
+        if got:
+            rig.transport.change_visibility_batch(rig.queue, [(m.receipt_handle, 0) for m in got])
+    assert rig.transport.depth(rig.dlq).visible == 1
+    out = rig.handler({"sqsq": "sweep", "queues": ["default"]}, FakeContext())
+    assert out["swept"]["default"]["rescued"] == [task_id]
+    assert rig.transport.depth(rig.dlq).visible == 0 and rig.transport.depth(rig.queue).visible == 1
