@@ -354,9 +354,8 @@ _DYNAMODB_ITEM_ACTIONS = frozenset({
 class _FaultPlan:
     """Which requests fail, and how; guarded by the middleware's lock."""
 
-    def __init__(self, rate: float, services: frozenset[str], kinds: tuple[str, ...], seed: int | None) -> None:
-        self.rate = rate
-        self.services = services
+    def __init__(self, rates: dict[str, float], kinds: tuple[str, ...], seed: int | None) -> None:
+        self.rates = rates
         self.kinds = kinds
         self.rng = random.Random(seed)
 
@@ -367,24 +366,26 @@ class _FaultPlan:
         unknown = set(data) - {"rate", "services", "kinds", "seed"}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}; use rate, services, kinds, seed")
-        rate = float(data.get("rate", 0.0))
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate={rate} is outside 0..1")
         services = data.get("services") or ["sqs", "dynamodb"]
         kinds = data.get("kinds") or list(FAULT_KINDS)
         if not all(isinstance(s, str) for s in services):
             raise ValueError("services must be a list of service names such as 'sqs', 'dynamodb'")
+        raw = data.get("rate", 0.0)  # one rate for the services, or a rate per service ({"dynamodb": 0.4})
+        rates = {str(k): float(v) for k, v in raw.items()} if isinstance(raw, dict) else dict.fromkeys(services, float(raw))
+        for service, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"rate={rate} for {service} is outside 0..1")
         bad_kinds = [k for k in kinds if k not in FAULT_KINDS]
         if bad_kinds:
             raise ValueError(f"unknown fault kinds {bad_kinds}; use {list(FAULT_KINDS)}")
         seed = data.get("seed")
         if seed is not None and not isinstance(seed, int):
             raise ValueError("seed must be an integer or null")
-        return cls(rate, frozenset(services), tuple(kinds), seed)
+        return cls(rates, tuple(kinds), seed)
 
     def pick(self, service: str) -> str | None:
         """The fault kind to inject for a request to ``service``, or None to let it through."""
-        if service not in self.services or self.rng.random() >= self.rate:
+        if self.rng.random() >= self.rates.get(service, 0.0):
             return None
         return self.rng.choice(self.kinds)
 
@@ -825,11 +826,14 @@ class LocalAwsServer:
         """Zero the request counters."""
         self._call("POST", "/_sqsq/requests/reset")
 
-    def set_faults(self, rate: float, services: list[str], kinds: list[str], seed: int | None = None) -> None:
+    def set_faults(
+        self, rate: float | dict[str, float], services: list[str], kinds: list[str], seed: int | None = None
+    ) -> None:
         """Make a share of requests fail before they reach moto.
 
         Args:
-            rate: share of matching requests that fail, 0.0-1.0.
+            rate: share of matching requests that fail, 0.0-1.0; or a share per service, e.g.
+                ``{"dynamodb": 0.4, "sqs": 0.2}`` (then ``services`` is not consulted).
             services: services whose requests may fail, e.g. ``["sqs", "dynamodb"]``.
             kinds: faults to choose from at random: ``"throttle"`` (HTTP 400 with the service's throttling
                 error: SQS ``RequestThrottled``, DynamoDB ``ProvisionedThroughputExceededException`` for item
