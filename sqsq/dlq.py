@@ -570,6 +570,35 @@ class DeadLetterQueue:
         report.not_found = sorted(set(selection.task_ids) - found)
         return report
 
+    def remove(self, task_ids: Iterable[str]) -> list[str]:
+        """Delete the dead letters of ``task_ids`` (e.g. stale copies of tasks that have since succeeded).
+
+        Returns:
+            The task ids deleted; the others stay (not found, or SQS refused the delete).
+
+        Raises:
+            AwsError: reading the DLQ failed.
+        """
+        wanted, removed = set(task_ids), []
+        reader = self._reader()
+        try:
+            for batch in self._scan(reader):
+                chosen = [e for e in batch if e.task_id in wanted]
+                if not chosen:
+                    continue
+                handles = [reader.latest(e.message_id).receipt_handle for e in chosen]
+                try:
+                    failed = {int(f.id) for f in self.transport.delete_batch(self.dlq_name, handles)}
+                except AwsError:
+                    continue
+                for i, e in enumerate(chosen):
+                    if i not in failed:
+                        removed.append(e.task_id)
+                        reader.gone([e.message_id])
+        finally:
+            reader.release()
+        return removed
+
     def _native(self, report: RedriveReport, max_per_second: float | None) -> bool:
         rate = None if max_per_second is None else max(1, min(500, round(max_per_second)))
         try:

@@ -6,10 +6,14 @@ invocation killed while running them, or while holding them unstarted; see :mod:
 sqsq gives back). The sweep reads a DLQ and, for each sqsq message without a FAILURE record:
 
 * **rescues** it (a copy with ``rescues`` + 1 sent back to the source queue, the DLQ copy deleted) while it has
-  rescues left (:data:`sqsq.rescue.MAX_RESCUES` per generation): it never got a run that ended, so it gets another;
-* otherwise **records FAILURE** with the best reason the record allows: ``ConsumerDied`` when the marker written
-  before a run on the last receive is there (the consumer died while running it, once per rescue), else
-  ``ReceivesExhausted`` (its receives kept being spent without a run).
+  rescues left: it never got a run that ended, so it gets another. A message whose last run started and never
+  ended (the ``ConsumerDied`` marker: the worker runs a last-receive message alone, so the marker names the task
+  that was running when its consumer died) has :data:`sqsq.rescue.MAX_RESCUES`; one whose last receive never
+  started a run is innocent of whatever happened and has :data:`MAX_SPENT_RESCUES`;
+* otherwise **records FAILURE** with the reason: ``ConsumerDied`` (the consumer died while running it, once per
+  round) or ``ReceivesExhausted`` (its receives kept being spent without a run).
+
+Dead letters of tasks that have since succeeded (a copy left behind by a delete that failed) are removed.
 
 A task that kills its consumer every time thus ends FAILURE with its reason after ``MAX_RESCUES`` + 1 rounds; a task
 that was only unlucky (received alongside it, or during an outage) runs again. Records are written conditionally,
@@ -33,6 +37,8 @@ from sqsq.results import ResultRecord, Status
 
 log = logging.getLogger("sqsq.sweep")
 
+MAX_SPENT_RESCUES = 10
+"""Rescues of a message whose last receives never started a run (a worker killed while it waited, outages)."""
 RECEIVES_EXHAUSTED = "ReceivesExhausted"
 """Error type recorded for a message whose receives were spent without a run, rescue after rescue."""
 
@@ -46,6 +52,7 @@ class SweepReport:
         scanned: distinct messages read.
         rescued: task ids sent back to the source queue as rescued copies.
         recorded: task id -> error type of the FAILURE recorded for it.
+        removed: task ids whose dead letter was a stale copy of a task that succeeded (deleted).
         failed: task id -> why a rescue failed (it stays in the DLQ; the next sweep tries again).
     """
 
@@ -53,15 +60,23 @@ class SweepReport:
     scanned: int = 0
     rescued: list[str] = field(default_factory=list)
     recorded: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
 
 def _needs_attention(entry: DlqEntry) -> bool:
-    """A sqsq message with no final record of its generation (a FAILURE, or SUCCESS of a stale copy)."""
+    """A sqsq message with no final record of its generation."""
     if entry.envelope is None:
         return False  # undecodable: the executor recorded its FAILURE under the body-derived id
     r = entry.record
     return r is None or not (r.status.is_final and r.generation >= entry.envelope.generation)
+
+
+def _stale(entry: DlqEntry) -> bool:
+    """A dead letter of a task that has succeeded since (its generation or a later one)."""
+    r = entry.record
+    return entry.envelope is not None and r is not None and r.status is Status.SUCCESS and (
+        r.generation >= entry.envelope.generation)
 
 
 def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord:
@@ -95,13 +110,16 @@ def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord
     )
 
 
-def sweep_dead_letters(app: App, queue: str, *, max_rescues: int = MAX_RESCUES) -> SweepReport:
+def sweep_dead_letters(
+    app: App, queue: str, *, max_rescues: int = MAX_RESCUES, max_spent_rescues: int = MAX_SPENT_RESCUES
+) -> SweepReport:
     """Rescue or record every sqsq message of ``queue``'s DLQ that has no FAILURE record (see the module docstring).
 
     Args:
         app: the app (its transport and results store).
         queue: logical queue name (``"files"``) or the physical name of the source queue.
-        max_rescues: rescues per generation before FAILURE is recorded.
+        max_rescues: rescues per generation of a message whose last run never ended, before FAILURE is recorded.
+        max_spent_rescues: the same for a message whose last receive never started a run.
 
     Returns:
         What was rescued and recorded.
@@ -117,12 +135,15 @@ def sweep_dead_letters(app: App, queue: str, *, max_rescues: int = MAX_RESCUES) 
     entries = dlq.entries()
     report.scanned = len(entries)
     mrc = app.transport.queue_info(dlq.source_queue).max_receive_count
-    to_rescue = []
+    to_rescue, stale = [], []
     for entry in entries:
+        if _stale(entry):
+            stale.append(entry.task_id)
         if not _needs_attention(entry):
             continue
         assert entry.envelope is not None
-        if entry.envelope.rescues < max_rescues:
+        died_running = entry.record is not None and entry.record.error_type == CONSUMER_DIED
+        if entry.envelope.rescues < (max_rescues if died_running else max_spent_rescues):
             to_rescue.append(entry.task_id)
             continue
         record = _failure_for(entry, mrc)
@@ -130,10 +151,12 @@ def sweep_dead_letters(app: App, queue: str, *, max_rescues: int = MAX_RESCUES) 
         if app.results.put(replace(record).stamped(ttl)):
             report.recorded[entry.task_id] = record.error_type or ""
             log.warning("dead letter %s %s: recorded FAILURE %s", entry.task_id, entry.task_name, record.error_type)
+    if stale:
+        report.removed = dlq.remove(stale)
     if to_rescue:
         moved = dlq.redrive(
             Selection(task_ids=frozenset(to_rescue)),
-            body=lambda e: rescued_body(e.message.body, max_rescues) or e.message.body,
+            body=lambda e: rescued_body(e.message.body, max(max_rescues, max_spent_rescues)) or e.message.body,
         )
         report.rescued = list(moved.moved)
         report.failed = {**moved.failed, **moved.not_deleted}

@@ -162,6 +162,8 @@ class _Held:
     """Its thread is recording the outcome: the watchdog keeps off."""
     timed_out: bool = False
     """The watchdog recorded TimeLimitExceeded: the thread's late outcome is discarded."""
+    counted: bool = False
+    """Counted among the pool runs in progress (for running last-receive messages alone)."""
 
     @property
     def running(self) -> bool:
@@ -278,6 +280,9 @@ class Worker:
         self._throttle = LogThrottle(log)
         self._procs: ProcessPool | None = None
         self._loop: EventLoopThread | None = None
+        self._running = 0  # pool runs in progress (guarded by _cond)
+        self._exclusive_waiting = 0  # last-receive messages waiting to run alone
+        self._exclusive_running = False
         self._async_slots = asyncio.Semaphore(concurrency)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -588,15 +593,42 @@ class Worker:
             except BaseException:  # never lose a pool thread (a task's SystemExit is recorded by the executor)
                 log.exception("unexpected error handling message %s", held.message.message_id)
 
-    def _start(self, held: _Held) -> bool:
-        """Mark ``held`` started unless stopping or released. False: do not run it."""
+    def _start(self, held: _Held, *, isolate: bool = True) -> bool:
+        """Mark ``held`` started unless stopping or released. False: do not run it.
+
+        A message on its last receive runs alone (``isolate``; pool runs, not the event loop's): it waits until
+        nothing else runs here, and nothing else starts until it is done. So if this worker dies during that run,
+        the ConsumerDied marker it left (:mod:`sqsq.executor`) blames the one task that was running, not innocent
+        neighbours that happened to share the process with a poison task.
+        """
+        exclusive = isolate and self._last_receive(held)
         with self._cond:
-            # Checked under the lock _shutdown uses to pick unstarted messages, so a message is either
-            # released or run, never both.
-            if self._stopping.is_set() or held.released:
-                return False
+            if exclusive:
+                self._exclusive_waiting += 1
+            try:
+                while True:
+                    # Checked under the lock _shutdown uses to pick unstarted messages, so a message is either
+                    # released or run, never both.
+                    if self._stopping.is_set() or held.released:
+                        return False
+                    if exclusive and self._running == 0:
+                        break
+                    if not exclusive and not (isolate and (self._exclusive_waiting or self._exclusive_running)):
+                        break
+                    self._cond.wait(MAIN_LOOP_TICK_SECONDS)
+            finally:
+                if exclusive:
+                    self._exclusive_waiting -= 1
             held.started_at = time.monotonic()
+            if isolate:
+                held.counted = True
+                self._running += 1
+                self._exclusive_running = self._exclusive_running or exclusive
             return True
+
+    def _last_receive(self, held: _Held) -> bool:
+        mrc = held.info.max_receive_count
+        return mrc is not None and held.message.receive_count >= mrc
 
     def _run_one(self, held: _Held) -> None:
         if not self._start(held):
@@ -624,6 +656,11 @@ class Worker:
         self._acks.put((held, outcome))
         with self._cond:
             held.finished = True
+            if held.counted:
+                held.counted = False
+                self._running -= 1
+                if self._running == 0:
+                    self._exclusive_running = False
             self._cond.notify_all()
 
     def _execute(self, held: _Held) -> Outcome | None:
@@ -718,7 +755,7 @@ class Worker:
     async def _run_async(self, held: _Held) -> None:
         """Await one async task on the loop: up to ``concurrency`` at once; store I/O on the loop's threads."""
         async with self._async_slots:
-            if not self._start(held):
+            if not self._start(held, isolate=False):  # never block the event loop waiting for isolation
                 return
             try:
                 outcome = await self._execute_async(held)
@@ -927,13 +964,12 @@ class Worker:
 
     def _rescued(self, held: _Held) -> bool:
         """On the message's last receive, send its rescued copy (:mod:`sqsq.rescue`); True: delete the original."""
-        mrc = held.info.max_receive_count
-        if mrc is None or held.message.receive_count < mrc:
+        if not self._last_receive(held):
             return False
         if send_rescue(self.app, held.message.queue_name, held.message):
             self.stats.rescued += 1
             log.info("message %s: last receive (%d of %d) given back without an outcome; rescued as a fresh copy",
-                     held.message.message_id, held.message.receive_count, mrc)
+                     held.message.message_id, held.message.receive_count, held.info.max_receive_count)
             return True
         return False
 

@@ -166,16 +166,17 @@ def test_sweep_rescues_what_sqs_moved_without_an_outcome_and_records_failure_onc
     def t() -> None: ...
 
     h = sqsq.send(t, {})
-    for round_ in range(MAX_RESCUES + 1):
+    spent_rescues = 2
+    for round_ in range(spent_rescues + 1):
         _exhaust_receives(mem)  # no consumer ever ran it: its receives were all spent
-        report = sweep_dead_letters(mem.app, "default")
-        if round_ < MAX_RESCUES:
+        report = sweep_dead_letters(mem.app, "default", max_spent_rescues=spent_rescues)
+        if round_ < spent_rescues:
             assert (report.rescued, report.recorded) == ([h.id], {})
             assert mem.transport.depth(DLQ).visible == 0 and mem.transport.depth(Q).visible == 1
     assert report.recorded == {h.id: RECEIVES_EXHAUSTED}
     record = mem.results.get(h.id)
     assert record is not None and record.status is Status.FAILURE and record.error_type == RECEIVES_EXHAUSTED
-    assert f"{MAX_RESCUES + 1} time(s)" in (record.error_message or "")
+    assert f"{spent_rescues + 1} time(s)" in (record.error_message or "")
     (entry,) = DeadLetterQueue(mem.app, "default").entries()
     assert entry.error_type == RECEIVES_EXHAUSTED
 
@@ -256,3 +257,41 @@ def test_an_async_run_past_its_time_limit_is_cancelled_and_recorded(mem: MemoryA
     record = mem.results.get(h.id)
     assert record is not None and (record.status, record.error_type) == (Status.FAILURE, "TimeLimitExceeded")
     assert mem.transport.depth(DLQ).visible == 1
+
+
+def test_sweep_removes_a_dead_letter_whose_task_has_succeeded_since(mem: MemoryApp) -> None:
+    @mem.app.task(name="t")
+    def t() -> int:
+        return 1
+
+    h = sqsq.send(t, {})
+    _exhaust_receives(mem)
+    Executor(mem.app)._put(ResultRecord(h.id, Status.SUCCESS, "t", result_json="1", attempts=1))
+    report = sweep_dead_letters(mem.app, "default")
+    assert (report.removed, report.rescued, report.recorded) == ([h.id], [], {})
+    assert mem.transport.depth(DLQ).visible == 0
+
+
+def test_a_message_on_its_last_receive_runs_alone(mem: MemoryApp) -> None:
+    running: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    lock = threading.Lock()
+
+    @mem.app.task(name="t")
+    def t(tag: str) -> None:
+        with lock:
+            running.append(tag)
+            overlaps.append(tuple(running))
+        time.sleep(0.2)
+        with lock:
+            running.remove(tag)
+
+    sqsq.send(t, {"tag": "last"})
+    for _ in range(2):  # two receives spent: the next is its last (maxReceiveCount 3)
+        (m,) = mem.transport.receive(Q, 1, 0)
+        mem.transport.change_visibility_batch(Q, [(m.receipt_handle, 0)])
+    sqsq.send_many(t, [{"tag": f"n{i}"} for i in range(6)])
+    Worker(mem.app, ["default"], concurrency=4, wait_time_seconds=0, burst=True, dlq_sweep_interval_seconds=0).run()
+    assert len(overlaps) == 7
+    assert [o for o in overlaps if "last" in o] == [("last",)]  # nothing ran beside it
+    assert any(len(o) > 1 for o in overlaps)  # the others did run side by side
