@@ -36,6 +36,7 @@ from sqsq.message import Envelope, body_size_bytes, new_task_id
 from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.retry import Backoff
+from sqsq.signing import KeyRing
 from sqsq.task import Task
 from sqsq.transport import OutgoingMessage, Transport, send_batch_with_retries, split_batches
 
@@ -95,6 +96,8 @@ class App:
         self._lock = threading.Lock()
         self._batch = threading.local()
         self._aws_clients: Any = None
+        self._keyring: KeyRing | None = None
+        self._keyring_loaded = False
 
     # -- configuration and backends (lazy) ------------------------------------------------------------------
 
@@ -112,6 +115,38 @@ class App:
         self._transport = None
         self._results = None
         self._aws_clients = None
+        self._keyring = None
+        self._keyring_loaded = False
+
+    @property
+    def keyring(self) -> KeyRing | None:
+        """The signing keys (:mod:`sqsq.signing`), or ``None`` when signing is off. Read once, on first use.
+
+        From ``settings.signing_keys``, or read through AWS from ``signing_keys_parameter`` (SSM) /
+        ``signing_keys_secret`` (Secrets Manager) the first time it is asked for (a Lambda cold start builds its
+        executor at init, so that is when); kept for the App's life.
+
+        Raises:
+            ConfigError: the keys are malformed, or the parameter/secret does not exist.
+            AwsError: the parameter/secret could not be read (e.g. AccessDenied).
+        """
+        if not self._keyring_loaded:
+            with self._lock:
+                if not self._keyring_loaded:
+                    self._keyring = self._load_keyring()
+                    self._keyring_loaded = True
+        return self._keyring
+
+    def _load_keyring(self) -> KeyRing | None:
+        settings = self.settings
+        parameter, secret = settings.signing_keys_parameter, settings.signing_keys_secret
+        if parameter is None and secret is None:
+            return settings.signing_keyring()
+        from sqsq.transport.secrets import read_signing_keys
+
+        spec = read_signing_keys(self._aws(), parameter=parameter, secret=secret)
+        source = f"SSM parameter {parameter!r}" if parameter is not None else f"Secrets Manager secret {secret!r}"
+        return KeyRing.parse(spec, source=source)
 
     @property
     def transport(self) -> Transport:
@@ -286,7 +321,10 @@ class App:
             )
         model = t.validate_args(args)
         envelope = Envelope(id=new_task_id(), task=t.name, args=t.dump_args(model))
+        keyring = self.keyring
         try:
+            if keyring is not None:
+                envelope = keyring.sign(envelope)
             body = envelope.to_body()
         except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
             raise ValidationError(t.name, f"arguments cannot be encoded as JSON: {exc}") from exc
