@@ -29,6 +29,7 @@ from sqsq.errors import (
     SendFailed,
     SqsqError,
     TaskFailed,
+    TaskIdConflict,
     TaskNotRegistered,
     ValidationError,
 )
@@ -526,11 +527,18 @@ class AsyncResult:
             TaskFailed: the task ended in FAILURE (remote error type, message, traceback).
             ResultTimeout: not finished within ``timeout_seconds``.
             SqsqError: the task was sent with ``ignore_result=True`` and SUCCESS is never stored.
+            TaskIdConflict: the record under this id was written by another task (a forged or reused id).
         """
         deadline = time.monotonic() + timeout_seconds
         interval = poll_interval_seconds
         while True:
             record = self.record()
+            if record is not None and self.task is not None and record.task_name != self.task.name:
+                raise TaskIdConflict(
+                    f"task {self.id} was sent as {self.task.name!r}, but its record was written by task "
+                    f"{record.task_name!r}: a message forged with this task's id (or a reused id) got there first; "
+                    "see `sqsq dlq list` for the real message, and turn on signing (SQSQ_SIGNING_KEYS)"
+                )
             if record is not None and record.status is Status.FAILURE:
                 raise TaskFailed(self.id, record.error_type or "Error", record.error_message or "", record.traceback)
             if record is not None and record.status is Status.SUCCESS:

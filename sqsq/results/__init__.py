@@ -95,8 +95,12 @@ def same_message(existing: ResultRecord, new: ResultRecord) -> bool:
 
     Retries, redeliveries and redrives keep both; a message forged with another task's id differs in one of them
     unless the forger copied the task name and ``sent_at`` to the microsecond (see the README's threat model).
+    A record or write without ``sent_at`` (a body that gave none) is compared by task name only.
     """
-    return existing.task_name == new.task_name and stored_sent_at(existing.sent_at) == stored_sent_at(new.sent_at)
+    if existing.task_name != new.task_name:
+        return False
+    mine, theirs = stored_sent_at(existing.sent_at), stored_sent_at(new.sent_at)
+    return mine is None or theirs is None or mine == theirs
 
 
 def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:
@@ -114,7 +118,8 @@ def may_claim(existing: ResultRecord | None, new: ResultRecord, now: float) -> b
     """The claim rule both stores implement (DynamoDB as a ConditionExpression).
 
     A claim (a STARTED record with a lease) is taken when there is no live record, or (the record being of the
-    same message, :func:`same_message`) the record is of an earlier generation, or it is not final and holds no live lease (none, or ``lease_expires_at <= now``).
+    same message, :func:`same_message`) the record is of an earlier generation, or it is not final and holds no
+    live lease (none, or ``lease_expires_at <= now``).
     Attempt numbers do not matter: a lease that ran out may be taken over by any delivery.
     """
     if existing is None or existing.expires_at <= now:

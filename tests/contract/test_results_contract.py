@@ -135,3 +135,9 @@ def test_claim_is_refused_by_a_record_of_another_task(results: ResultStore) -> N
                            lease_expires_at=time.time() + 60).stamped(3600)
     holder = results.claim(foreign)
     assert holder is not None and holder.task_name == "x" and holder.status is Status.RETRY
+
+
+def test_record_without_sent_at_is_matched_by_task_name(results: ResultStore) -> None:
+    # A body that gave no sent_at is recorded without one; its retries are still the same message.
+    assert results.put(_rec(Status.RETRY, attempts=1))
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1", sent_at=1764470000.25))
