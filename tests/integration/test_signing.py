@@ -203,3 +203,31 @@ def test_a_missing_parameter_is_a_config_error_naming_it(local_aws: LocalAwsServ
     app = App("missing-param", endpoint_url=local_aws.endpoint_url, signing_keys_parameter="/no/such/param")
     with pytest.raises(ConfigError, match="/no/such/param"):
         _ = app.keyring
+
+
+def test_lambda_handler_reads_the_parameter_once_at_init_and_verifies_with_it(shop: Deployed) -> None:
+    from sqsq.lambda_handler import lambda_handler
+    from sqsq.local.esm import lambda_record
+
+    name = f"/sqsq-test/{uuid.uuid4().hex[:8]}/keys"
+    boto3.client("ssm", endpoint_url=shop.server.endpoint_url, region_name="us-east-1").put_parameter(
+        Name=name, Value=KEYS, Type="SecureString"
+    )
+    shop.app.configure(signing_keys_parameter=name)
+    try:
+        shop.server.reset_request_counts()
+        handler = lambda_handler(shop.app, emit_metrics=False)  # what sqsq.lambda_entry does at init
+        assert shop.server.request_counts().get("ssm:GetParameter") == 1
+        good = shop.app.send("tests.add", {"x": 1, "y": 1})
+        _send_raw(shop, Envelope(id="forged-id", task="tests.add", args={"x": 600, "y": 66}).to_body())
+        arn = shop.app.transport.queue_info(shop.queue()).arn
+        for _ in range(2):
+            messages = shop.app.transport.receive(shop.queue(), 10, 1)
+            handler({"Records": [lambda_record(m, arn, "us-east-1") for m in messages]}, None)
+
+        assert good.get(timeout_seconds=5) == 2
+        assert shop.app.results.get("forged-id") is None
+        assert shop.server.request_counts().get("ssm:GetParameter") == 1
+    finally:
+        shop.app._setting_overrides.pop("signing_keys_parameter", None)
+        shop.app.configure()
