@@ -29,6 +29,7 @@ from sqsq.errors import (
     SendFailed,
     SqsqError,
     TaskFailed,
+    TaskIdConflict,
     TaskNotRegistered,
     ValidationError,
 )
@@ -36,6 +37,7 @@ from sqsq.message import Envelope, body_size_bytes, new_task_id
 from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.retry import Backoff
+from sqsq.signing import KeyRing
 from sqsq.task import Task
 from sqsq.transport import OutgoingMessage, Transport, send_batch_with_retries, split_batches
 
@@ -95,6 +97,8 @@ class App:
         self._lock = threading.Lock()
         self._batch = threading.local()
         self._aws_clients: Any = None
+        self._keyring: KeyRing | None = None
+        self._keyring_loaded = False
 
     # -- configuration and backends (lazy) ------------------------------------------------------------------
 
@@ -112,6 +116,38 @@ class App:
         self._transport = None
         self._results = None
         self._aws_clients = None
+        self._keyring = None
+        self._keyring_loaded = False
+
+    @property
+    def keyring(self) -> KeyRing | None:
+        """The signing keys (:mod:`sqsq.signing`), or ``None`` when signing is off. Read once, on first use.
+
+        From ``settings.signing_keys``, or read through AWS from ``signing_keys_parameter`` (SSM) /
+        ``signing_keys_secret`` (Secrets Manager) the first time it is asked for (a Lambda cold start builds its
+        executor at init, so that is when); kept for the App's life.
+
+        Raises:
+            ConfigError: the keys are malformed, or the parameter/secret does not exist.
+            AwsError: the parameter/secret could not be read (e.g. AccessDenied).
+        """
+        if not self._keyring_loaded:
+            with self._lock:
+                if not self._keyring_loaded:
+                    self._keyring = self._load_keyring()
+                    self._keyring_loaded = True
+        return self._keyring
+
+    def _load_keyring(self) -> KeyRing | None:
+        settings = self.settings
+        parameter, secret = settings.signing_keys_parameter, settings.signing_keys_secret
+        if parameter is None and secret is None:
+            return settings.signing_keyring()
+        from sqsq.transport.secrets import read_signing_keys
+
+        spec = read_signing_keys(self._aws(), parameter=parameter, secret=secret)
+        source = f"SSM parameter {parameter!r}" if parameter is not None else f"Secrets Manager secret {secret!r}"
+        return KeyRing.parse(spec, source=source)
 
     @property
     def transport(self) -> Transport:
@@ -286,7 +322,10 @@ class App:
             )
         model = t.validate_args(args)
         envelope = Envelope(id=new_task_id(), task=t.name, args=t.dump_args(model))
+        keyring = self.keyring
         try:
+            if keyring is not None:
+                envelope = keyring.sign(envelope)
             body = envelope.to_body()
         except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
             raise ValidationError(t.name, f"arguments cannot be encoded as JSON: {exc}") from exc
@@ -488,11 +527,18 @@ class AsyncResult:
             TaskFailed: the task ended in FAILURE (remote error type, message, traceback).
             ResultTimeout: not finished within ``timeout_seconds``.
             SqsqError: the task was sent with ``ignore_result=True`` and SUCCESS is never stored.
+            TaskIdConflict: the record under this id was written by another task (a forged or reused id).
         """
         deadline = time.monotonic() + timeout_seconds
         interval = poll_interval_seconds
         while True:
             record = self.record()
+            if record is not None and self.task is not None and record.task_name != self.task.name:
+                raise TaskIdConflict(
+                    f"task {self.id} was sent as {self.task.name!r}, but its record was written by task "
+                    f"{record.task_name!r}: a message forged with this task's id (or a reused id) got there first; "
+                    "see `sqsq dlq list` for the real message, and turn on signing (SQSQ_SIGNING_KEYS)"
+                )
             if record is not None and record.status is Status.FAILURE:
                 raise TaskFailed(self.id, record.error_type or "Error", record.error_message or "", record.traceback)
             if record is not None and record.status is Status.SUCCESS:

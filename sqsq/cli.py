@@ -734,6 +734,12 @@ def _parameters(pairs: tuple[str, ...], stage: str | None) -> dict[str, str]:
 @click.option("--fargate-memory-mb", default=1024, show_default=True, type=int, help="Worker task memory, MB.")
 @click.option("--fargate-concurrency", default=8, show_default=True, type=int, help="The worker's -c.")
 @click.option("--fargate-max-tasks", default=10, show_default=True, type=int, help="Most worker tasks.")
+@click.option("--signing-keys-parameter", default=None,
+              help="SSM SecureString parameter (name or ARN) holding the signing keys: consumers get "
+                   "SQSQ_SIGNING_KEYS_PARAMETER and ssm:GetParameter on exactly it.")
+@click.option("--signing-keys-secret", default=None,
+              help="Secrets Manager secret (name or ARN) holding the signing keys: consumers get "
+                   "SQSQ_SIGNING_KEYS_SECRET and secretsmanager:GetSecretValue on exactly it.")
 def template(
     app_spec: str,
     output: str | None,
@@ -755,6 +761,8 @@ def template(
     fargate_memory_mb: int,
     fargate_concurrency: int,
     fargate_max_tasks: int,
+    signing_keys_parameter: str | None,
+    signing_keys_secret: str | None,
 ) -> None:
     """Write the SAM template (queues, DLQs, results table, one consumer function per queue) for APP, or --check one.
 
@@ -782,6 +790,8 @@ def template(
         handler=handler or GENERIC_HANDLER,
         fargate=FargateOptions(cpu=fargate_cpu, memory_mb=fargate_memory_mb, concurrency=fargate_concurrency,
                                max_tasks=fargate_max_tasks) if fargate else None,
+        signing_keys_parameter=signing_keys_parameter,
+        signing_keys_secret=signing_keys_secret,
     )
     if not output:
         click.echo(render_template_yaml(app, options), nl=False)

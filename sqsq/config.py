@@ -10,10 +10,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from sqsq import limits
 from sqsq.errors import ConfigError
+from sqsq.signing import KeyRing
 
 NON_SETTING_VARIABLES = frozenset({"SQSQ_APP"})
 """``SQSQ_*`` variables that are not settings but are known: ``SQSQ_APP`` names the app (``module:attribute``) for
@@ -42,6 +43,13 @@ class Settings(BaseModel):
             default ``None``: per queue, 6 x its function timeout + batching window for a Lambda queue (AWS's
             guidance), 30 s for a worker queue (workers extend visibility while a task runs).
         wait_time_seconds: ReceiveMessage WaitTimeSeconds (long polling), 0-20.
+        signing_keys: ``keyid:base64secret[,...]``: the first key signs every message sent, all verify; ``None``
+            (default): messages are neither signed nor checked. A secret: masked in reprs, never logged. See
+            :mod:`sqsq.signing`.
+        signing_keys_parameter: name or ARN of an SSM Parameter Store parameter (a SecureString) holding the key
+            list, read once per process (App) on first use; ``sqsq template --signing-keys-parameter`` grants it.
+        signing_keys_secret: name or ARN of a Secrets Manager secret (SecretString) holding the key list, read
+            likewise. At most one of the three signing settings may be set.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -62,9 +70,29 @@ class Settings(BaseModel):
     max_receive_count: int = Field(default=5, ge=1, le=1000)
     visibility_timeout_seconds: int | None = Field(default=None, ge=0, le=limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
     wait_time_seconds: int = Field(default=20, ge=0, le=limits.SQS_MAX_WAIT_TIME_SECONDS)
+    signing_keys: SecretStr | None = None
+    signing_keys_parameter: str | None = Field(default=None, min_length=1, max_length=2048)
+    signing_keys_secret: str | None = Field(default=None, min_length=1, max_length=2048)
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _check_signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # KeyRing.parse raises ConfigError, which pydantic does not catch: its own errors would echo the input.
+        if value is not None:
+            KeyRing.parse(value.get_secret_value())
+        return value
+
+    def signing_keyring(self) -> KeyRing | None:
+        """The keys of ``signing_keys`` (``None`` when not set; the parameter/secret ones are read by the App)."""
+        if self.signing_keys is None:
+            return None
+        return KeyRing.parse(self.signing_keys.get_secret_value())
 
     @model_validator(mode="after")
     def _derive_names(self) -> Settings:
+        given = [n for n in ("signing_keys", "signing_keys_parameter", "signing_keys_secret") if getattr(self, n)]
+        if len(given) > 1:
+            raise ConfigError(f"set only one of {', '.join(given)} (SQSQ_{given[0].upper()} ...): they all give the keys")
         if self.queue_prefix is None:
             self.queue_prefix = f"{self.app_name}-"
         if self.results_table is None:

@@ -10,14 +10,19 @@ Reading a DLQ without consuming it
 Where the failure reason comes from
     The results table: the FAILURE record keyed by the envelope's task id (for an undecodable body, by
     :func:`sqsq.message.undecodable_id` of the body, which survives the copy to the DLQ; without a record the
-    reason is the decode error, computed again here).
+    reason is the decode error, computed again here). A message that failed signature verification, or whose task
+    id held another message's record (``TaskIdConflict``), has its FAILURE under that same body-derived id: an
+    envelope whose own id holds no FAILURE of that message is looked up there as well (one more read, only then).
 
 Redrive
     Selected messages go back to their source queue, send first and delete second, so a crash in between
     duplicates a message (it is then in both queues) and never loses one. Each envelope is re-encoded with
     ``generation`` = max(its generation, its record's generation) + 1: the new message starts at
     ApproximateReceiveCount 1 and the results store's forward-only rule lets the new run replace FAILURE.
-    Undecodable bodies move unchanged. Sends are batched by count (<= 10) and by total bytes (<= the source
+    Undecodable bodies move unchanged. With signing on, the new envelope is signed again with the current
+    signing key (its generation changed); a message whose signature does not verify under this app's keys is never
+    redriven (re-signing it would vouch for a message no key holder sent) and is reported as failed, as is a
+    signed message when this app has no keys. Sends are batched by count (<= 10) and by total bytes (<= the source
     queue's MaximumMessageSize, read from the queue). A rejected entry stays in the DLQ and is reported.
 
     ``native=True`` (``--all --native`` on the CLI) asks SQS to move everything server-side with
@@ -48,10 +53,11 @@ from typing import Any
 
 from sqsq import limits
 from sqsq.app import App
-from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound
+from sqsq.errors import AwsError, ConfigError, MessageDecodeError, PurgeInProgress, QueueNotFound, SignatureError
 from sqsq.executor import CONSUMER_DIED
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
-from sqsq.results import ResultRecord, Status
+from sqsq.results import ResultRecord, Status, stored_sent_at
+from sqsq.signing import KeyRing
 from sqsq.transport import (
     BatchFailure,
     OutgoingMessage,
@@ -91,12 +97,15 @@ class DlqEntry:
         envelope: the decoded envelope, or ``None`` when the body is not one.
         decode_error: why the body did not decode (``None`` when it did).
         record: the results-table record (by task id, or by undecodable_id(body) when undecodable), or ``None``.
+        record_id: the id ``record`` was found under when it is not the envelope's (:func:`undecodable_id` of the
+            body: a signature failure or a ``TaskIdConflict``); ``None`` otherwise.
     """
 
     message: ReceivedMessage
     envelope: Envelope | None
     decode_error: str | None
     record: ResultRecord | None
+    record_id: str | None = None
 
     @property
     def message_id(self) -> str:
@@ -105,7 +114,10 @@ class DlqEntry:
 
     @property
     def task_id(self) -> str:
-        """The task id, or for an undecodable body the id its record is filed under (:func:`undecodable_id`)."""
+        """The task id, or the id its record is filed under (:func:`undecodable_id`) for an undecodable body, a
+        message that failed signature verification, or one whose task id held another message's record."""
+        if self.record_id is not None:
+            return self.record_id
         return self.envelope.id if self.envelope else undecodable_id(self.message.body)
 
     @property
@@ -182,12 +194,36 @@ class DlqEntry:
         )
         return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
-    def redrive_body(self) -> str:
-        """The body to send back: the envelope with the next generation, or the raw body when undecodable."""
+    def redrive_body(self, keyring: KeyRing | None = None) -> str:
+        """The body to send back: the envelope with the next generation (signed again with ``keyring``'s signing
+        key when given), or the raw body when undecodable. See :meth:`redrive_refusal` first."""
         if self.envelope is None:
             return self.message.body
         recorded = self.record.generation if self.record is not None else 0
-        return self.envelope.model_copy(update={"generation": max(self.envelope.generation, recorded) + 1}).to_body()
+        generation = max(self.envelope.generation, recorded) + 1
+        moved = self.envelope.model_copy(update={"generation": generation, "kid": None, "sig": None})
+        return (keyring.sign(moved) if keyring is not None else moved).to_body()
+
+    def redrive_refusal(self, keyring: KeyRing | None) -> str | None:
+        """Why this message must not be redriven with ``keyring`` (the redriving app's keys), or ``None``."""
+        if self.envelope is None:
+            return None
+        if keyring is None:
+            if self.envelope.sig is None:
+                return None
+            return (
+                "signed message: a redrive changes its generation, so it must be signed again; give this command the "
+                "signing keys (SQSQ_SIGNING_KEYS, _PARAMETER or _SECRET)"
+            )
+        try:
+            keyring.verify(self.envelope)
+        except SignatureError as exc:
+            return (
+                f"{type(exc).__name__}: its signature does not verify under this app's keys, so it is not signed "
+                "again nor redriven (that would vouch for a message no key holder sent); if a retired key signed it, "
+                "list that key again in SQSQ_SIGNING_KEYS"
+            )
+        return None
 
     def to_json(self, now: float | None = None) -> dict[str, Any]:
         """A JSON-ready summary (what ``sqsq dlq list --json`` prints per message)."""
@@ -434,6 +470,7 @@ class DeadLetterQueue:
                 f"1..{limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS} s"
             )
         self.app = app
+        self.keyring = app.keyring
         self.transport: Transport = app.transport
         self.source_queue = resolve_source_queue(app, queue)
         info = self.transport.queue_info(self.source_queue)
@@ -459,8 +496,27 @@ class DeadLetterQueue:
             envelope, decode_error = None, str(exc)
         except RecursionError as exc:  # JSON nested too deeply to parse: undecodable like any other non-envelope
             envelope, decode_error = None, f"message body is not JSON ({exc}); it was not sent by sqsq"
-        record = self.app.results.get(envelope.id if envelope else undecodable_id(message.body))
-        return DlqEntry(message=message, envelope=envelope, decode_error=decode_error, record=record)
+        if envelope is None:
+            record = self.app.results.get(undecodable_id(message.body))
+            return DlqEntry(message=message, envelope=None, decode_error=decode_error, record=record)
+        body_id = undecodable_id(message.body)
+        if self.keyring is not None and self._unverified(envelope):
+            return DlqEntry(message, envelope, None, self.app.results.get(body_id), record_id=body_id)
+        record = self.app.results.get(envelope.id)
+        if not _recorded_failure_of(record, envelope):
+            # A TaskIdConflict (or a signature failure seen by a consumer with keys) is filed under the body's id.
+            filed = self.app.results.get(body_id)
+            if filed is not None and filed.status is Status.FAILURE:
+                return DlqEntry(message, envelope, None, filed, record_id=body_id)
+        return DlqEntry(message=message, envelope=envelope, decode_error=None, record=record)
+
+    def _unverified(self, envelope: Envelope) -> bool:
+        assert self.keyring is not None
+        try:
+            self.keyring.verify(envelope)
+        except SignatureError:
+            return True
+        return False
 
     def _scan(self, reader: _Reader) -> Iterator[list[DlqEntry]]:
         while True:
@@ -554,7 +610,8 @@ class DeadLetterQueue:
                 chosen = [e for e in batch if selection.matches(e)]
                 report.selected.extend(chosen)
                 if chosen and not dry_run:
-                    self._move(chosen, reader, report, started, max_per_second, body or DlqEntry.redrive_body)
+                    self._move(chosen, reader, report, started, max_per_second,
+                               body or (lambda e: e.redrive_body(self.keyring)))
                 report.scanned = reader.scanned
                 if on_progress is not None:
                     on_progress(RedriveProgress(reader.scanned, len(report.moved), max(total, reader.scanned)))
@@ -624,6 +681,10 @@ class DeadLetterQueue:
     ) -> None:
         outgoing: list[tuple[DlqEntry, OutgoingMessage, int]] = []
         for entry in entries:
+            refusal = entry.redrive_refusal(self.keyring)
+            if refusal is not None:
+                report.failed[entry.task_id] = refusal
+                continue
             body = body_of(entry)
             attrs = {k: dict(v) for k, v in entry.message.message_attributes.items()}
             size = body_size_bytes(body, attrs)
@@ -765,6 +826,16 @@ class PurgeLedger:
             tmp.replace(self.path)
         except OSError as exc:
             log.warning("cannot record the purge in %s (%s); the 60 s rule is then left to SQS", self.path, exc)
+
+
+def _recorded_failure_of(record: ResultRecord | None, envelope: Envelope) -> bool:
+    """True when ``record`` is a FAILURE written by this envelope's message (same task name and sent_at)."""
+    return (
+        record is not None
+        and record.status is Status.FAILURE
+        and record.task_name == envelope.task
+        and stored_sent_at(record.sent_at) == stored_sent_at(envelope.sent_at)
+    )
 
 
 def _sent_order(entry: DlqEntry) -> tuple[bool, float]:

@@ -10,6 +10,11 @@ SqsqError
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
 │   └── ResultTooLarge          result over DynamoDB's 400 KB item size
 ├── MessageDecodeError          a message body is not a sqsq envelope this version understands
+├── SignatureError              a message failed signature verification (signing on: it never runs)
+│   ├── SignatureMissing        the message carries no signature
+│   ├── SignatureKeyUnknown     signed with a key id none of the configured keys has
+│   └── SignatureInvalid        the signature does not match the message (tampered or forged)
+├── TaskIdConflict              a task id holds the record of a different message (a forged or colliding id)
 ├── AwsError                    an AWS call failed after botocore's retries (keeps the AWS error code)
 │   ├── QueueNotFound           the queue does not exist at that endpoint/region
 │   ├── ResultsTableNotFound    the results table does not exist at that endpoint/region
@@ -117,6 +122,32 @@ class ResultTooLarge(LimitExceeded):
 
 class MessageDecodeError(SqsqError):
     """A message body is not an envelope this version of sqsq can read."""
+
+
+class SignatureError(SqsqError):
+    """A message failed signature verification (see :mod:`sqsq.signing`); with signing on it never runs."""
+
+
+class SignatureMissing(SignatureError):
+    """Signing is on and the message carries no signature (``kid``/``sig``)."""
+
+
+class SignatureKeyUnknown(SignatureError):
+    """The message names a key id that none of the configured signing keys has."""
+
+
+class SignatureInvalid(SignatureError):
+    """The signature does not match the message's fields: tampered with, or forged."""
+
+
+class TaskIdConflict(SqsqError):
+    """A task id holds the record of a different message: another task name, or the same name sent at another time.
+
+    Task ids are random UUIDs, so this means a message was forged with someone else's id (or a producer reused
+    one). The executor never writes over such a record; it records the conflict under the message's own
+    body-derived id and dead-letters it. :meth:`sqsq.AsyncResult.get` raises it when the record under a handle's
+    id belongs to another task.
+    """
 
 
 class AwsError(SqsqError):

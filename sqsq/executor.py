@@ -52,6 +52,23 @@ Not guaranteed:
   message instead (a fresh copy, see :mod:`sqsq.rescue`); what reaches the DLQ anyway (a worker killed while
   holding it) is rescued or recorded by the DLQ sweep. Keep maxReceiveCount at 5 or more.
 * **Ordering.** Standard queues do not order messages, and retries reorder further.
+
+Signed messages
+---------------
+With signing on (``SQSQ_SIGNING_KEYS``, see :mod:`sqsq.signing`) a message that is unsigned, signed with an
+unknown key or whose signature does not match is never run and writes nothing under the task id it claims: its
+FAILURE (``SignatureMissing``, ``SignatureKeyUnknown``, ``SignatureInvalid``) is filed under the id derived from
+its body (:func:`sqsq.message.undecodable_id`, as for undecodable bodies) and it goes to the DLQ.
+
+Foreign task ids
+----------------
+A result record is only replaced by the message that wrote it (:func:`sqsq.results.same_message`: same task
+name and ``sent_at``). When a write of this executor is refused, it reads the record once; if the record belongs
+to another message (a message forged with another task's id, or a producer that reused an id), the message is
+dead-lettered with ``TaskIdConflict``, filed under its body-derived id, and logged as an error: it is never
+acknowledged as a duplicate of a record it did not write. Found before running (on a redelivery, or by the
+claim or STARTED write of ``claim=True`` / ``track_started=True`` tasks), the task does not run; found after
+(a first delivery, which reads nothing), it has run, and only its result is kept out of the other task's record.
 """
 
 from __future__ import annotations
@@ -75,11 +92,13 @@ from sqsq.errors import (
     MessageDecodeError,
     ResultTooLarge,
     Retry,
+    SignatureError,
+    TaskIdConflict,
     TaskNotRegistered,
     ValidationError,
 )
 from sqsq.message import Envelope, undecodable_id
-from sqsq.results import ResultRecord, Status
+from sqsq.results import ResultRecord, Status, same_message
 from sqsq.task import Task
 from sqsq.transport import ReceivedMessage
 
@@ -159,6 +178,7 @@ class Prepared:
         args: the envelope's arguments as sent (JSON-compatible; what a pool process is given).
         base: the STARTED-shaped record the outcome is written from.
         max_receive_count: the source queue's redrive maxReceiveCount, or None.
+        body_id: :func:`sqsq.message.undecodable_id` of the body: where a conflict (``TaskIdConflict``) is filed.
     """
 
     task: Task[Any, Any]
@@ -166,6 +186,7 @@ class Prepared:
     args: dict[str, Any]
     base: ResultRecord
     max_receive_count: int | None
+    body_id: str = ""
 
 
 def encode_result(task: Task[Any, Any], value: Any) -> str:
@@ -261,6 +282,9 @@ class Executor:
         self._ttl = app.settings.result_ttl_seconds
         self._clock = clock
         self._store_log = LogThrottle(log)
+        # Read once, here (a Lambda function builds its executor at init; a worker at start): a parameter or
+        # secret that cannot be read fails the start, not every message.
+        self._keyring = app.keyring
 
     def _put(self, record: ResultRecord) -> bool:
         return self.app.results.put(record.stamped(self._ttl, now=self._clock()))
@@ -336,6 +360,13 @@ class Executor:
             return self._dead_letter(
                 undecodable_id(message.body), "<undecodable>", attempt, 0, None, exc, "MessageDecodeError"
             )
+        body_id = undecodable_id(message.body)
+        if self._keyring is not None:
+            try:
+                self._keyring.verify(envelope)
+            except SignatureError as exc:
+                # Not run, and nothing written under the id it claims: filed under its body's id, then the DLQ.
+                return self._dead_letter(body_id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc)
         try:
             task = self.app.get_task(envelope.task)
             model = task.validate_args(envelope.args)
@@ -348,12 +379,14 @@ class Executor:
             task_name=task.name,
             attempts=attempt,
             generation=envelope.generation,
-            sent_at=envelope.sent_at,
+            # A body without sent_at gets a new one at every decode: record it as unknown, or the message's own
+            # retries would not be the same message (sqsq.results.same_message).
+            sent_at=envelope.sent_at if "sent_at" in envelope.model_fields_set else None,
         )
         last_receive = max_receive_count is not None and attempt >= max_receive_count
         started = _last_receive_marker(base, max_receive_count) if last_receive else base
         if task.claim:
-            blocked = self._claim(task, started, remaining_time_seconds)
+            blocked = self._claim(task, started, remaining_time_seconds, body_id)
             if blocked is not None:
                 return blocked
         else:
@@ -363,14 +396,19 @@ class Executor:
                     existing = self.app.results.get(envelope.id)
                 except AwsError as exc:
                     return self._store_down(envelope.id, "reading a redelivered task's record", exc)
+                if existing is not None and not same_message(existing, base):
+                    return self._conflict(existing, base, body_id, ran=False)
                 if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
                     return self._already_final(existing, task.name)
             if task.track_started or last_receive:
                 try:
-                    self._put(started)
+                    written = self._put(started)
                 except AwsError as exc:
                     return self._store_down(envelope.id, "recording STARTED", exc)
-        return Prepared(task, model, dict(envelope.args), base, max_receive_count)
+                refused = None if written else self._check_refused(base, body_id, ran=False)
+                if refused is not None:
+                    return refused
+        return Prepared(task, model, dict(envelope.args), base, max_receive_count, body_id)
 
     def finish(
         self,
@@ -395,19 +433,23 @@ class Executor:
         """
         task, base = prepared.task, prepared.base
         if error is not None:
-            return self._failed(task, base, error, prepared.max_receive_count)
+            return self._failed(task, base, error, prepared.max_receive_count, prepared.body_id)
         if encode_error is not None:
             return self._dead_letter(
-                base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error
+                base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error,
+                conflict_id=prepared.body_id, base=base,
             )
         if not task.ignore_result or task.claim:
             # A claimed task always records SUCCESS (without the value when ignore_result): it ends the lease and
             # lets a racing duplicate be acknowledged instead of running.
             done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
             try:
-                self._put_final(done)
+                written = self._put_final(done)
             except AwsError as exc:
                 return self._store_down(base.task_id, "recording SUCCESS", exc)
+            refused = None if written else self._check_refused(base, prepared.body_id, ran=True)
+            if refused is not None:
+                return refused
         log.debug(
             "task %s %s succeeded in %.3f s (attempt %d)", base.task_id, task.name, duration_seconds, base.attempts
         )
@@ -419,7 +461,34 @@ class Executor:
             return Ack(duplicate=True)
         return DeadLetter(existing.error_type or "Error", existing.error_message or "")
 
-    def _claim(self, task: Task[Any, Any], base: ResultRecord, remaining_time_seconds: float | None) -> Outcome | None:
+    def _check_refused(self, base: ResultRecord, body_id: str, *, ran: bool) -> Outcome | None:
+        """After a refused write: the conflict outcome when the record is another message's, else None (a later
+        state of this message is there: the usual duplicate). One strongly consistent read, only on refusals."""
+        if not body_id:
+            return None
+        try:
+            holder = self.app.results.get(base.task_id)
+        except AwsError as exc:
+            return self._store_down(base.task_id, "reading the record that refused a write", exc)
+        if holder is None or same_message(holder, base):
+            return None
+        return self._conflict(holder, base, body_id, ran=ran)
+
+    def _conflict(self, holder: ResultRecord, base: ResultRecord, body_id: str, *, ran: bool) -> Outcome:
+        """Dead-letter a message whose task id holds another message's record, filed under its body's id."""
+        what = "it ran, and its outcome was not written there" if ran else "it was not run"
+        exc = TaskIdConflict(
+            f"task id {base.task_id} holds the record of another message (task {holder.task_name!r}, sent at "
+            f"{holder.sent_at}); this message (task {base.task_name!r}, sent at {base.sent_at}) did not write it: "
+            f"{what}. Task ids are random, so one of the two was forged with the other's id (or a producer reused "
+            "an id); turn on signing (SQSQ_SIGNING_KEYS) so that only key holders can send"
+        )
+        log.error("task %s: %s", base.task_id, exc)
+        return self._dead_letter(body_id, base.task_name, base.attempts, base.generation, base.sent_at, exc)
+
+    def _claim(
+        self, task: Task[Any, Any], base: ResultRecord, remaining_time_seconds: float | None, body_id: str = ""
+    ) -> Outcome | None:
         """Claim the task id; None when this delivery may run it, else the outcome for this delivery."""
         now = self._clock()
         lease_seconds = claim_lease_seconds(task.time_limit_seconds, remaining_time_seconds)
@@ -430,6 +499,8 @@ class Executor:
             return self._store_down(base.task_id, "claiming a task", exc)
         if holder is None:
             return None
+        if body_id and not same_message(holder, base):
+            return self._conflict(holder, base, body_id, ran=False)
         if holder.status.is_final and holder.generation >= base.generation:
             return self._already_final(holder, task.name)
         lease_left = (holder.lease_expires_at or now) - now
@@ -441,7 +512,12 @@ class Executor:
         return Release(delay, f"claimed by another delivery (attempt {holder.attempts})", deferred=True)
 
     def _failed(
-        self, task: Task[Any, Any], base: ResultRecord, exc: BaseException, max_receive_count: int | None
+        self,
+        task: Task[Any, Any],
+        base: ResultRecord,
+        exc: BaseException,
+        max_receive_count: int | None,
+        body_id: str = "",
     ) -> Outcome:
         allowed = attempts_allowed(task.max_retries, max_receive_count)
         retryable = isinstance(exc, Retry | AttemptLost) or isinstance(exc, task.retry_on)
@@ -455,16 +531,23 @@ class Executor:
             else:
                 delay = None
             try:
-                self._put(replace(base, status=Status.RETRY, **error))
+                written = self._put(replace(base, status=Status.RETRY, **error))
             except AwsError as store_exc:
                 # The retry itself is a visibility change on this message, so it stays durable without the record.
                 self._store_log.log(logging.WARNING, "retry", "task %s: RETRY not recorded (%s)", base.task_id, store_exc)
+                written = True
+            refused = None if written else self._check_refused(base, body_id, ran=True)
+            if refused is not None:
+                return refused
             log.info(
                 "task %s %s: attempt %d/%d failed (%s: %s); retrying",
                 base.task_id, task.name, base.attempts, allowed, error["error_type"], error["error_message"],
             )
             return RetryAfter(delay, f"{error['error_type']}: {error['error_message']}")
-        return self._dead_letter(base.task_id, base.task_name, base.attempts, base.generation, base.sent_at, exc)
+        return self._dead_letter(
+            base.task_id, base.task_name, base.attempts, base.generation, base.sent_at, exc,
+            conflict_id=body_id, base=base,
+        )
 
     def _dead_letter(
         self,
@@ -475,7 +558,12 @@ class Executor:
         sent_at: float | None,
         exc: BaseException,
         error_type: str | None = None,
+        *,
+        conflict_id: str = "",
+        base: ResultRecord | None = None,
     ) -> Outcome:
+        """Record FAILURE under ``task_id`` and dead-letter; with ``base`` and ``conflict_id``, a refusal by another
+        message's record files it as a ``TaskIdConflict`` under ``conflict_id`` instead."""
         error = _error_fields(exc)
         if error_type:
             error["error_type"] = error_type
@@ -489,9 +577,12 @@ class Executor:
             **error,
         )
         try:
-            self._put_final(record)
+            written = self._put_final(record)
         except AwsError as store_exc:
             return self._store_down(task_id, "recording FAILURE", store_exc)
+        refused = None if written or base is None else self._check_refused(base, conflict_id, ran=True)
+        if refused is not None:
+            return refused
         log.warning("task %s %s failed for good: %s: %s", task_id, task_name, error["error_type"], error["error_message"])
         return DeadLetter(str(error["error_type"]), str(error["error_message"]))
 

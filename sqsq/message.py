@@ -3,14 +3,16 @@
 Shape (schema version 1)::
 
     {"v": 1, "id": "<task id>", "task": "<registered name>", "args": {...}, "sent_at": 1764470000.25,
-     "generation": 0, "rescues": 0}
+     "generation": 0, "rescues": 0, "kid": "k1", "sig": "<base64 HMAC-SHA256>"}
 
 ``args`` is the task's argument model dumped in pydantic's JSON mode, so datetimes, UUIDs, Decimals, sets and
 nested models round-trip exactly. ``generation`` counts redrives from a DLQ (a redriven task starts a fresh
 attempt count and its result record may move on from FAILURE). Attempt numbers are not in the body: SQS's
 ``ApproximateReceiveCount`` is the attempt number. ``rescues`` (optional, 0 when absent) counts the copies sqsq
 sent of this generation because a receive was spent without an outcome (see :mod:`sqsq.rescue`); a rescued copy
-reads the task's record before it runs, so a task that finished meanwhile is not run again.
+reads the task's record before it runs, so a task that finished meanwhile is not run again. It is not signed: it
+only makes a copy read the record first. ``kid`` and ``sig`` are present when the producer signs
+(:mod:`sqsq.signing`); a reader without signing ignores them, so the schema version stays 1.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Envelope(BaseModel):
         sent_at: epoch seconds when the producer built the message.
         generation: number of redrives from a dead-letter queue (0 for a fresh send).
         rescues: copies sqsq sent of this generation because a receive was spent without an outcome (0 for a send).
+        kid: id of the signing key (see :mod:`sqsq.signing`), or ``None`` when unsigned.
+        sig: base64 HMAC-SHA256 of the envelope's other fields under that key, or ``None`` when unsigned.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -77,11 +81,14 @@ class Envelope(BaseModel):
     sent_at: float = Field(default_factory=time.time, ge=0, le=1e11, allow_inf_nan=False)
     generation: int = Field(default=0, ge=0)
     rescues: int = Field(default=0, ge=0)
+    kid: str | None = Field(default=None, max_length=64)
+    sig: str | None = Field(default=None, max_length=128)
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
-        data = self.model_dump(mode="json", exclude={"rescues"} if self.rescues == 0 else None)
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # An unsigned, unrescued body is as before these fields existed.
+        omitted = {name for name in ("kid", "sig") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
+        text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 
     @classmethod

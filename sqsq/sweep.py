@@ -106,7 +106,8 @@ def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord
         error_message=message,
         attempts=r.attempts if r is not None else (max_receive_count or 0),
         generation=env.generation,
-        sent_at=env.sent_at,
+        # as the executor records it: a body that gave no sent_at is compared by task name only
+        sent_at=env.sent_at if "sent_at" in env.model_fields_set else None,
     )
 
 

@@ -3,11 +3,17 @@
 A record only moves forward. A write is accepted when there is no record yet, or the record belongs to an
 earlier generation (a redrive from the DLQ starts a new one), or it is not final (SUCCESS/FAILURE) and its
 attempt is not later than the write's. So a late or duplicate writer never moves a finished task back.
+
+A record is also only ever replaced by the *same message* (:func:`same_message`: the same task name and the same
+``sent_at``, which a retry, a redelivery and a DLQ redrive all keep) until it expires. Task ids are random, so
+another message with that id is a forgery or a producer bug: its write is refused whatever its generation, and
+the executor files it elsewhere (see :mod:`sqsq.executor`, "Foreign task ids").
 Both implementations are held to the same contract tests (``tests/contract/test_results_contract.py``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -73,10 +79,36 @@ class ResultRecord:
         return replace(self, updated_at=t, expires_at=int(t + ttl_seconds))
 
 
+SENT_AT_DECIMALS = 6
+"""``sent_at`` is stored rounded to microseconds (DynamoDB number text); :func:`same_message` compares it so."""
+
+
+def stored_sent_at(sent_at: float | None) -> float | None:
+    """``sent_at`` as both stores keep and compare it: rounded to microseconds; None when absent or no real time."""
+    if sent_at is None or not math.isfinite(sent_at) or not 0 <= sent_at <= 1e11:
+        return None
+    return round(sent_at, SENT_AT_DECIMALS)
+
+
+def same_message(existing: ResultRecord, new: ResultRecord) -> bool:
+    """True when ``new`` comes from the message that wrote ``existing``: same task name and same ``sent_at``.
+
+    Retries, redeliveries and redrives keep both; a message forged with another task's id differs in one of them
+    unless the forger copied the task name and ``sent_at`` to the microsecond (see the README's threat model).
+    A record or write without ``sent_at`` (a body that gave none) is compared by task name only.
+    """
+    if existing.task_name != new.task_name:
+        return False
+    mine, theirs = stored_sent_at(existing.sent_at), stored_sent_at(new.sent_at)
+    return mine is None or theirs is None or mine == theirs
+
+
 def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:
     """The forward-only rule both stores implement (DynamoDB as a ConditionExpression)."""
     if existing is None or existing.expires_at <= now:
         return True
+    if not same_message(existing, new):
+        return False
     if new.generation != existing.generation:
         return new.generation > existing.generation
     return not existing.status.is_final and existing.attempts <= new.attempts
@@ -85,11 +117,16 @@ def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) 
 def may_claim(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:
     """The claim rule both stores implement (DynamoDB as a ConditionExpression).
 
-    A claim (a STARTED record with a lease) is taken when there is no live record, or the record is of an
-    earlier generation, or it is not final and holds no live lease (none, or ``lease_expires_at <= now``).
+    A claim (a STARTED record with a lease) is taken when there is no live record, or (the record being of the
+    same message, :func:`same_message`) the record is of an earlier generation, or it is not final and holds no
+    live lease (none, or ``lease_expires_at <= now``).
     Attempt numbers do not matter: a lease that ran out may be taken over by any delivery.
     """
-    if existing is None or existing.expires_at <= now or new.generation > existing.generation:
+    if existing is None or existing.expires_at <= now:
+        return True
+    if not same_message(existing, new):
+        return False
+    if new.generation > existing.generation:
         return True
     if new.generation < existing.generation or existing.status.is_final:
         return False
@@ -100,7 +137,8 @@ class ResultStore(Protocol):
     """Where task outcomes are kept. Methods may raise :class:`sqsq.errors.AwsError`."""
 
     def put(self, record: ResultRecord) -> bool:
-        """Write ``record`` if the forward-only rule allows; returns False when a later state is already there."""
+        """Write ``record`` if the forward-only rule allows; returns False when a later state is already there
+        or the live record belongs to another message (:func:`same_message`)."""
         ...
 
     def get(self, task_id: str) -> ResultRecord | None:

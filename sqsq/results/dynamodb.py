@@ -10,7 +10,6 @@ claims only). DynamoDB deletes expired items only eventually
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -18,24 +17,43 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
 from sqsq.errors import AwsError, ResultsTableNotFound, ResultTooLarge
-from sqsq.results import ResultRecord, Status
+from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
+# The same-message rule of sqsq.results.same_message: a live record is only replaced by a write of the same task
+# name and sent_at (a record or write without sent_at is compared by name only). Task ids are random, so anything
+# else is a message forged with another task's id: refused whatever its generation.
+_SAME_NAME = "task_name = :task_name"
+_SAME_NAME_AND_SENT_AT = "task_name = :task_name AND (attribute_not_exists(sent_at) OR sent_at = :sent_at)"
 # The forward-only rule of sqsq.results.may_overwrite, as a condition DynamoDB evaluates atomically with the
-# write: a record that is missing or expired, or from an earlier generation, or not final and not from a
-# later attempt, may be replaced. Anything else means a later writer got there first.
+# write: a record that is missing or expired may be replaced; one of the same message may be replaced from a later
+# generation, or when it is not final and not from a later attempt. Anything else means a later writer got there
+# first (or the record is another message's).
 _CONDITION = (
-    "attribute_not_exists(task_id) OR expires_at <= :now OR generation < :gen OR "
-    "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)"
+    "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
+    "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)))"
 )
-# The claim rule of sqsq.results.may_claim: no live record, or an earlier generation, or a record that is not
-# final and holds no live lease. DynamoDB evaluates it atomically with the write, so of two deliveries racing
-# for one task id exactly one claim succeeds; the other gets ConditionalCheckFailed and reads who holds it.
+# The claim rule of sqsq.results.may_claim: no live record, or a record of the same message that is of an earlier
+# generation, or not final and holding no live lease. DynamoDB evaluates it atomically with the write, so of two
+# deliveries racing for one task id exactly one claim succeeds; the other gets ConditionalCheckFailed and reads
+# who holds it.
 _CLAIM_CONDITION = (
-    "attribute_not_exists(task_id) OR expires_at <= :now OR generation < :gen OR "
+    "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
     "(generation = :gen AND NOT #status IN (:success, :failure) AND "
-    "(attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now_exact))"
+    "(attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now_exact))))"
 )
+
+
+def _same_message(record: ResultRecord) -> tuple[str, dict[str, dict[str, str]]]:
+    """The same-message clause for ``record`` and its expression values."""
+    values = {":task_name": {"S": _storable(record.task_name)}}
+    sent_at = stored_sent_at(record.sent_at)
+    if sent_at is None:
+        return _SAME_NAME, values
+    values[":sent_at"] = {"N": repr(sent_at)}
+    return _SAME_NAME_AND_SENT_AT, values
+
+
 _CLAIM_READ_ATTEMPTS = 3
 
 
@@ -83,13 +101,15 @@ class DynamoResults:
                 f"result of task {record.task_id} is {size} bytes; a DynamoDB item holds at most "
                 f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Return a reference (e.g. an S3 key) instead"
             )
+        same, same_values = _same_message(record)
         try:
             self._clients.dynamodb.put_item(
                 TableName=self.table_name,
                 Item=item,
-                ConditionExpression=_CONDITION,
+                ConditionExpression=_CONDITION.format(same=same),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
+                    **same_values,
                     ":now": {"N": str(int(time.time()))},
                     ":gen": {"N": str(record.generation)},
                     ":attempts": {"N": str(record.attempts)},
@@ -115,15 +135,17 @@ class DynamoResults:
             ResultsTableNotFound: the table does not exist.
             AwsError: any other failure after botocore's retries, or a blocking record that keeps vanishing.
         """
+        same, same_values = _same_message(record)
         for _ in range(_CLAIM_READ_ATTEMPTS):
             now = time.time()
             try:
                 self._clients.dynamodb.put_item(
                     TableName=self.table_name,
                     Item=_to_item(record),
-                    ConditionExpression=_CLAIM_CONDITION,
+                    ConditionExpression=_CLAIM_CONDITION.format(same=same),
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
+                        **same_values,
                         ":now": {"N": str(int(now))},
                         ":now_exact": {"N": repr(round(now, 6))},
                         ":gen": {"N": str(record.generation)},
@@ -190,8 +212,9 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
     for key, value in optional.items():
         if value is not None:
             item[key] = {"S": _storable(value)}
-    if r.sent_at is not None and math.isfinite(r.sent_at) and 0 <= r.sent_at <= 1e11:
-        item["sent_at"] = {"N": repr(round(r.sent_at, 6))}
+    sent_at = stored_sent_at(r.sent_at)
+    if sent_at is not None:
+        item["sent_at"] = {"N": repr(sent_at)}
     if r.lease_expires_at is not None:
         item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
     return item

@@ -45,6 +45,10 @@ class TemplateOptions:
         max_receive_count: default of the ``MaxReceiveCount`` parameter (>= 5 unless you accept B15's risk).
         stage: default of the ``Stage`` parameter.
         fargate: render an ECS Fargate service for the worker queues (see :mod:`sqsq.template.fargate`).
+        signing_keys_parameter: an SSM Parameter Store parameter (name or ARN; a SecureString) holding the signing
+            keys: the consumers get ``SQSQ_SIGNING_KEYS_PARAMETER`` and ``ssm:GetParameter`` on exactly it.
+        signing_keys_secret: a Secrets Manager secret (name or ARN) holding them instead: ``SQSQ_SIGNING_KEYS_SECRET``
+            and ``secretsmanager:GetSecretValue`` on exactly it.
 
     Raises:
         ConfigError: a value outside AWS's range.
@@ -62,6 +66,8 @@ class TemplateOptions:
     max_receive_count: int = MIN_SAFE_MAX_RECEIVE_COUNT
     stage: str = DEFAULT_STAGE
     fargate: FargateOptions | None = None
+    signing_keys_parameter: str | None = None
+    signing_keys_secret: str | None = None
 
     def __post_init__(self) -> None:
         # The same ranges as a declared queue's: one place checks them.
@@ -76,6 +82,24 @@ class TemplateOptions:
             raise ConfigError(f"max_receive_count={self.max_receive_count} must be within 1..1000")
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", self.stage):
             raise ConfigError(f"stage={self.stage!r} must be 1-20 lowercase letters, digits or '-'")
+        if self.signing_keys_parameter is not None and self.signing_keys_secret is not None:
+            raise ConfigError("give signing_keys_parameter or signing_keys_secret, not both")
+        if self.signing_keys_parameter is not None and not re.fullmatch(
+            r"arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_.\-/]{1,1011}|[A-Za-z0-9_.\-/]{1,1011}",
+            self.signing_keys_parameter,
+        ):
+            raise ConfigError(
+                f"signing_keys_parameter={self.signing_keys_parameter!r} is not an SSM parameter name "
+                "(letters, digits, . _ - /) or parameter ARN"
+            )
+        if self.signing_keys_secret is not None and not re.fullmatch(
+            r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}|[A-Za-z0-9/_+=.@-]{1,512}",
+            self.signing_keys_secret,
+        ):
+            raise ConfigError(
+                f"signing_keys_secret={self.signing_keys_secret!r} is not a Secrets Manager secret name "
+                "(letters, digits, / _ + = . @ -) or secret ARN"
+            )
         if not re.fullmatch(r"python3\.\d+", self.runtime):
             raise ConfigError(f"runtime={self.runtime!r} must be a Python Lambda runtime such as python3.11")
 

@@ -45,7 +45,17 @@ def consumer_environment(app: App, opts: TemplateOptions) -> dict[str, Any]:
             **_non_default_settings(app.settings),
         }
     )
+    # Where the signing keys are, never the keys: they are read at run time with the role's least-privilege read.
+    if opts.signing_keys_parameter is not None:
+        env["SQSQ_SIGNING_KEYS_PARAMETER"] = opts.signing_keys_parameter
+    if opts.signing_keys_secret is not None:
+        env["SQSQ_SIGNING_KEYS_SECRET"] = opts.signing_keys_secret
     return env
+
+
+def _signing_statements(opts: TemplateOptions) -> list[dict[str, Any]]:
+    statement = res.signing_keys_statement(opts.signing_keys_parameter, opts.signing_keys_secret)
+    return [] if statement is None else [statement]
 
 
 def _lambda_resources(app: App, plans: list[QueuePlan], opts: TemplateOptions) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def _lambda_resources(app: App, plans: list[QueuePlan], opts: TemplateOptions) -
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
     out: dict[str, Any] = {
-        "ConsumerRole": res.consumer_role(plans),
+        "ConsumerRole": res.consumer_role(plans, _signing_statements(opts)),
         "DependenciesLayer": res.dependencies_layer(f"{name}-${{Stage}}-dependencies", opts.layer_uri, opts.runtime),
     }
     for plan in plans:
@@ -171,7 +181,11 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
         environment=consumer_environment(app, opts),
         options=opts.fargate,
     )
-    return section.merge_into(template)
+    merged = section.merge_into(template)
+    worker_role = merged["Resources"].get("WorkerTaskRole")
+    if worker_role is not None:
+        worker_role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].extend(_signing_statements(opts))
+    return merged
 
 
 def dump_template(template: Mapping[str, Any], header: str = "") -> str:

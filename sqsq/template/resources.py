@@ -125,10 +125,33 @@ def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
-def consumer_role(plans: Sequence[QueuePlan]) -> dict[str, Any]:
-    """The Lambda consumers' role: :func:`consumer_statements` on their queues plus writing their own logs."""
+def signing_keys_statement(parameter: str | None, secret: str | None) -> dict[str, Any] | None:
+    """Read access to exactly the parameter or secret holding the signing keys, or ``None`` when neither is given.
+
+    SSM: ``ssm:GetParameter`` on ``arn:...:parameter/<name>`` (a SecureString under the AWS-managed ``aws/ssm`` key
+    needs no KMS grant; a customer-managed key also needs ``kms:Decrypt``). Secrets Manager: ``GetSecretValue``
+    on the secret; a name becomes ``secret:<name>-??????`` (AWS appends six random characters to a secret's ARN,
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html).
+    """
+    if parameter is not None:
+        arn: Any = parameter if parameter.startswith("arn:") else sub(
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + parameter.lstrip("/")
+        )
+        return {"Sid": "ReadSigningKeys", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arn}
+    if secret is not None:
+        arn = secret if secret.startswith("arn:") else sub(
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + secret + "-??????"
+        )
+        return {"Sid": "ReadSigningKeys", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arn}
+    return None
+
+
+def consumer_role(plans: Sequence[QueuePlan], extra_statements: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The Lambda consumers' role: :func:`consumer_statements` on their queues plus writing their own logs (plus
+    ``extra_statements``, e.g. :func:`signing_keys_statement`)."""
     statements = [
         *consumer_statements([p.resource_id for p in plans]),
+        *extra_statements,
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",

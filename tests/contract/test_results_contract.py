@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 from sqsq.results import ResultRecord, ResultStore, Status
@@ -99,3 +100,44 @@ def test_text_with_lone_surrogates_is_stored_not_refused(results: ResultStore) -
     got = results.get("t1")
     assert got is not None and got.status is Status.FAILURE
     assert (got.error_message or "").startswith("bad name a") and (got.error_message or "").endswith(" b")
+
+
+def test_record_of_another_task_name_is_never_replaced_whatever_the_generation(results: ResultStore) -> None:
+    # Issue 9: a message naming another task, with the victim's id and generation 1, replaced SUCCESS 3.
+    assert results.put(_rec(Status.SUCCESS, attempts=1, result_json="3", sent_at=1764470000.25))
+    forged = ResultRecord(task_id="t1", status=Status.SUCCESS, task_name="other", attempts=1, generation=1,
+                          result_json='"FORGED"', sent_at=1764470000.25).stamped(3600)
+    assert not results.put(forged)
+    assert not results.put(replace(forged, status=Status.FAILURE, generation=7))
+    got = results.get("t1")
+    assert got is not None and got.task_name == "x" and got.result_json == "3"
+
+
+def test_record_of_another_message_of_the_same_task_is_never_replaced(results: ResultStore) -> None:
+    # Same task name, another sent_at: not a retry, redelivery or redrive of the message that wrote the record.
+    assert results.put(_rec(Status.RETRY, attempts=1, sent_at=1764470000.25))
+    assert not results.put(_rec(Status.SUCCESS, attempts=2, result_json="666", sent_at=1764470001.5))
+    assert not results.put(_rec(Status.SUCCESS, attempts=1, generation=1, result_json="666", sent_at=1764470001.5))
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="42", sent_at=1764470000.25))
+    got = results.get("t1")
+    assert got is not None and got.result_json == "42"
+
+
+def test_same_message_keeps_its_sent_at_to_the_microsecond(results: ResultStore) -> None:
+    sent_at = 1764470000.1234567  # stored rounded to microseconds; the next write of that message still matches
+    assert results.put(_rec(Status.RETRY, attempts=1, sent_at=sent_at))
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1", sent_at=sent_at))
+
+
+def test_claim_is_refused_by_a_record_of_another_task(results: ResultStore) -> None:
+    assert results.put(_rec(Status.RETRY, attempts=1))
+    foreign = ResultRecord(task_id="t1", status=Status.STARTED, task_name="other", attempts=2, generation=1,
+                           lease_expires_at=time.time() + 60).stamped(3600)
+    holder = results.claim(foreign)
+    assert holder is not None and holder.task_name == "x" and holder.status is Status.RETRY
+
+
+def test_record_without_sent_at_is_matched_by_task_name(results: ResultStore) -> None:
+    # A body that gave no sent_at is recorded without one; its retries are still the same message.
+    assert results.put(_rec(Status.RETRY, attempts=1))
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1", sent_at=1764470000.25))
