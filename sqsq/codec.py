@@ -133,7 +133,7 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def first_difference(sent: Any, arrived: Any, path: str = "") -> str | None:
+def first_difference(sent: Any, arrived: Any, path: str = "", *, json_form_ok: bool = False) -> str | None:
     """Where ``arrived`` differs from ``sent``, strictly: same types, floats and Decimals with the same repr.
 
     Equal means: the same type at every level (a tuple is not a list, ``1`` is not ``1.0`` or ``True``); floats
@@ -141,27 +141,39 @@ def first_difference(sent: Any, arrived: Any, path: str = "") -> str | None:
     times equal, with the same UTC offset and ``fold`` (a named zone may arrive as a fixed offset); models, dataclasses,
     dicts, lists and tuples compared item by item; anything else by ``==``.
 
+    Args:
+        sent: the value before JSON.
+        arrived: the value rebuilt from JSON.
+        path: where the values sit, prefixed to the answer.
+        json_form_ok: accept a value that arrives as its JSON form (a str, list or dict, or a dict whose keys
+            became strings) in place of another type: what a loose annotation (``Any``, ``dict``) asks for. Used
+            for results; arguments are held to the stricter rule.
+
     Returns:
         ``"<path>: <what changed>"`` (never the values themselves), or None when they are the same.
     """
     where = path or "(value)"
     if type(sent) is not type(arrived):
+        if json_form_ok and isinstance(arrived, (str, list, dict)):
+            return None
         return f"{where}: a {type(sent).__name__} arrives as a {type(arrived).__name__}"
     if isinstance(sent, BaseModel):
         pairs = [(name, getattr(sent, name), getattr(arrived, name)) for name in type(sent).model_fields]
         pairs += [(k, v, (arrived.model_extra or {}).get(k)) for k, v in (sent.model_extra or {}).items()]
-        return _first_of(pairs, path)
+        return _first_of(pairs, path, json_form_ok)
     if dataclasses.is_dataclass(sent) and not isinstance(sent, type):
         names = [f.name for f in dataclasses.fields(sent)]
-        return _first_of([(n, getattr(sent, n), getattr(arrived, n)) for n in names], path)
+        return _first_of([(n, getattr(sent, n), getattr(arrived, n)) for n in names], path, json_form_ok)
     if isinstance(sent, Mapping):
-        if len(sent) != len(arrived) or any(k not in arrived for k in sent):
-            return f"{where}: its keys arrive changed (a key of another type becomes a string)"
-        return _first_of([(k, v, arrived[k]) for k, v in sent.items()], path)
+        if len(sent) == len(arrived) and all(k in arrived for k in sent):
+            return _first_of([(k, v, arrived[k]) for k, v in sent.items()], path, json_form_ok)
+        if json_form_ok and len(sent) == len(arrived):
+            return _first_of(list(zip(sent, sent.values(), arrived.values(), strict=True)), path, json_form_ok)
+        return f"{where}: its keys arrive changed (a key of another type becomes a string)"
     if isinstance(sent, (list, tuple)):
         if len(sent) != len(arrived):
             return f"{where}: {len(sent)} items arrive as {len(arrived)}"
-        return _first_of(list(zip(range(len(sent)), sent, arrived, strict=True)), path)
+        return _first_of(list(zip(range(len(sent)), sent, arrived, strict=True)), path, json_form_ok)
     if isinstance(sent, (float, Decimal)):
         same = repr(sent) == repr(arrived)
     elif isinstance(sent, (dt.datetime, dt.time)):
@@ -174,9 +186,9 @@ def first_difference(sent: Any, arrived: Any, path: str = "") -> str | None:
     return None if same else f"{where}: the {type(sent).__name__} arrives changed"
 
 
-def _first_of(pairs: Sequence[tuple[object, Any, Any]], path: str) -> str | None:
+def _first_of(pairs: Sequence[tuple[object, Any, Any]], path: str, json_form_ok: bool) -> str | None:
     for key, sent, arrived in pairs:
-        found = first_difference(sent, arrived, _step(path, key))
+        found = first_difference(sent, arrived, _step(path, key), json_form_ok=json_form_ok)
         if found is not None:
             return found
     return None

@@ -278,12 +278,13 @@ class Task(Generic[P, R]):
         """The return value as JSON text, checked to come back from :meth:`load_result` as it was returned.
 
         Same limits as arguments (:mod:`sqsq.codec`). A value that comes back changed is refused, unless it comes
-        back as pydantic's own validation of it by the return annotation (a tuple for ``-> list[int]``).
+        back as pydantic's own validation of it by the return annotation (a tuple for ``-> list[int]``) or, under
+        a loose annotation (``Any``, ``dict[str, object]``), as its JSON form (a Decimal as its string).
 
         Raises:
             ResultNotReadable: NaN/infinity, too deep, a lone surrogate, not encodable by the return annotation,
-                not readable back by it (``-> int`` returning 1.5), or coming back changed (``-> Any``
-                returning a tuple). The worker records it as the task's FAILURE.
+                not readable back by it (``-> int`` returning 1.5), or coming back as another value of its type
+                (``-> datetime`` with a UTC offset in seconds). The worker records it as the task's FAILURE.
         """
         try:
             bad = codec.non_finite_path(self.return_adapter.dump_python(value), "result")
@@ -303,13 +304,13 @@ class Task(Generic[P, R]):
             raise ResultNotReadable(
                 self.name, f"it does not match the return annotation: {describe_errors(_errors(exc), root='result')}"
             ) from None
-        diff = codec.first_difference(value, loaded, "result")
+        diff = codec.first_difference(value, loaded, "result", json_form_ok=True)
         if diff is not None:
             try:
                 expected = self.return_adapter.validate_python(value)
             except PydanticValidationError:
                 expected = value
-            if codec.first_difference(expected, loaded, "result") is not None:
+            if codec.first_difference(expected, loaded, "result", json_form_ok=True) is not None:
                 raise ResultNotReadable(
                     self.name, f"{diff} from get(); return a value of the annotated return type"
                 )
