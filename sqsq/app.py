@@ -25,6 +25,7 @@ from sqsq.errors import (
     ConfigError,
     LimitExceeded,
     PayloadTooLarge,
+    ResultNotReadable,
     ResultTimeout,
     SendFailed,
     SqsqError,
@@ -329,6 +330,7 @@ class App:
             body = envelope.to_body()
         except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
             raise ValidationError(t.name, f"arguments cannot be encoded as JSON: {exc}") from exc
+        t.check_arrival(model, body)  # what the worker will validate is what was validated here
         return _Prepared(t, envelope, self.queue_name(queue or t.queue), body, delay_seconds)
 
     def _check_size(self, p: _Prepared) -> None:
@@ -357,7 +359,8 @@ class App:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``).
 
         Raises:
-            ValidationError: the arguments do not match the task's schema (nothing sent).
+            ValidationError: the arguments do not match the task's schema, or would not arrive at the worker as
+                they are (see :mod:`sqsq.codec`); nothing sent.
             TaskNotRegistered: no task under that name (nothing sent).
             LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits (nothing sent).
             SendFailed / AwsError: SQS rejected the message.
@@ -525,6 +528,7 @@ class AsyncResult:
 
         Raises:
             TaskFailed: the task ended in FAILURE (remote error type, message, traceback).
+            ResultNotReadable: the stored result cannot be rebuilt by the return annotation.
             ResultTimeout: not finished within ``timeout_seconds``.
             SqsqError: the task was sent with ``ignore_result=True`` and SUCCESS is never stored.
             TaskIdConflict: the record under this id was written by another task (a forged or reused id).
@@ -552,7 +556,7 @@ class AsyncResult:
                         return json.loads(record.result_json)
                     return task.load_result(record.result_json)
                 except Exception as exc:  # stored by another version of the task, or out of range for this Python
-                    raise ValidationError(
+                    raise ResultNotReadable(
                         record.task_name,
                         f"the stored result of task {self.id} cannot be rebuilt as the return annotation: {exc}",
                     ) from exc

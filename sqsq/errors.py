@@ -5,6 +5,7 @@ SqsqError
 ├── ConfigError                 settings missing or malformed (unknown SQSQ_* key, bad value)
 │   └── MissingExtra            an optional dependency is not installed (names the `pip install` to run)
 ├── ValidationError             task arguments (or a return value) do not match the task's schema
+│   └── ResultNotReadable       a return value would not come back from get() as returned
 ├── TaskNotRegistered           no task under that name in the app
 ├── LimitExceeded               an SQS/DynamoDB quota would be broken (checked before any I/O)
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
@@ -66,23 +67,49 @@ class MissingExtra(ConfigError):
 class ValidationError(SqsqError):
     """Arguments or a return value do not match the task's schema.
 
+    The message names each field and the problem, never the value that was given (only its type): a rejected
+    value may be a password or a token, and this text goes to logs, to the stored FAILURE record and to
+    ``sqsq dlq``. The same holds for :attr:`errors`, pydantic's list without its ``input`` entries.
+
     Attributes:
         task_name: the registered task name.
-        errors: pydantic's error list (``[{"loc": ..., "msg": ..., "type": ...}]``).
+        errors: pydantic's error list (``[{"loc": ..., "msg": ..., "type": ...}]``), without input values.
     """
 
     def __init__(self, task_name: str, message: str, errors: list[dict[str, object]] | None = None):
         if errors:
-            # One line, field by field: "x: Input should be a valid integer (got 'one'); y: Field required".
-            parts = []
-            for e in errors[:10]:
-                loc = ".".join(str(p) for p in e.get("loc", ()) or ()) or "(arguments)"  # type: ignore[attr-defined]
-                got = f" (got {e['input']!r:.60})" if "input" in e and e.get("type") != "missing" else ""
-                parts.append(f"{loc}: {e.get('msg', 'invalid')}{got}")
-            message = "; ".join(parts) + (f"; and {len(errors) - 10} more" if len(errors) > 10 else "")
+            message = describe_errors(errors)
         super().__init__(f"invalid arguments for task {task_name!r}: {message}")
         self.task_name = task_name
-        self.errors = errors or []
+        self.errors = [{k: v for k, v in e.items() if k != "input"} for e in errors or []]
+
+
+class ResultNotReadable(ValidationError):
+    """A task's return value would not come back from ``get()`` as it was returned (or a stored one cannot be read).
+
+    The worker records the task as FAILURE with this error type instead of storing a SUCCESS that ``get()``
+    could not rebuild; ``AsyncResult.get`` raises it for a stored result its return annotation cannot read.
+    """
+
+    def __init__(self, task_name: str, message: str):
+        SqsqError.__init__(self, f"the result of task {task_name!r} cannot be read back: {message}")
+        self.task_name = task_name
+        self.errors = []
+
+
+def describe_errors(errors: list[dict[str, object]] | list[object], limit: int = 10, root: str = "(arguments)") -> str:
+    """pydantic's error list as one line, field by field, naming the type of a rejected value but never the value.
+
+    Example: ``"x: Input should be greater than 0 (got int); y: Field required"``.
+    """
+    parts = []
+    for e in errors[:limit]:
+        if not isinstance(e, dict):
+            continue
+        loc = ".".join(str(p) for p in e.get("loc", ()) or ()) or root
+        got = f" (got {type(e['input']).__name__})" if "input" in e and e.get("type") != "missing" else ""
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}{got}")
+    return "; ".join(parts) + (f"; and {len(errors) - limit} more" if len(errors) > limit else "")
 
 
 class TaskNotRegistered(SqsqError):

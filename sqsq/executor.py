@@ -369,7 +369,7 @@ class Executor:
                 return self._dead_letter(body_id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc)
         try:
             task = self.app.get_task(envelope.task)
-            model = task.validate_args(envelope.args)
+            model = task.load_args(envelope.args)
         except (TaskNotRegistered, ValidationError) as exc:
             return self._dead_letter(envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc)
 

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from sqsq.errors import MessageDecodeError
+from sqsq.errors import MessageDecodeError, describe_errors
 
 SCHEMA_VERSION = 1
 
@@ -113,7 +113,9 @@ class Envelope(BaseModel):
         try:
             return cls.model_validate(data)
         except PydanticValidationError as exc:
-            raise MessageDecodeError(f"malformed envelope: {exc.errors(include_url=False)}") from exc
+            # Field and problem only: pydantic's own text would echo the values (arguments may hold secrets).
+            detail = describe_errors(exc.errors(include_url=False), root="(envelope)")  # type: ignore[arg-type]
+            raise MessageDecodeError(f"malformed envelope: {detail}") from None
 
 
 def body_size_bytes(body: str, message_attributes: dict[str, Any] | None = None) -> int:

@@ -251,7 +251,7 @@ def _child_run(task_name: str, args: dict[str, Any]) -> ChildEnded:
     assert _child_app is not None, "pool initializer did not run"
     try:
         task = _child_app.get_task(task_name)
-        model = task.validate_args(args)
+        model = task.load_args(args)
         value = task.run(model)
     except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
         return ChildEnded(error=_portable(exc))
