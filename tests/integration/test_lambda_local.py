@@ -66,7 +66,8 @@ def _template(report_batch_item_failures: bool = True) -> dict[str, Any]:
     if not report_batch_item_failures:
         for fn in functions:
             for event in fn["Events"].values():
-                del event["Properties"]["FunctionResponseTypes"]
+                if event["Type"] == "SQS":  # (the other event is the DLQ sweep's schedule)
+                    del event["Properties"]["FunctionResponseTypes"]
     return copy.deepcopy(template)
 
 
