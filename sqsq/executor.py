@@ -23,6 +23,13 @@ Guaranteed:
   (``Ack(duplicate=True)``) without running the task, and if it is FAILURE it goes to the DLQ again. This
   covers a delete that failed after the result was written. First deliveries read nothing: one DynamoDB write
   per task, no reads.
+* **A redriven copy of a finished task is not run again.** A redrive (``sqsq dlq redrive``) sends each message
+  back with ``generation`` + 1, and may send one twice (a DLQ delete that failed after the send; the operator
+  redrives again). So a message with ``generation > 0`` is read first, even on its first receive: SUCCESS of any
+  generation acknowledges it as a duplicate (the record is never moved back), FAILURE of its own or a later
+  generation dead-letters it again. Then it is *claimed* like a ``claim=True`` task (below), so two copies
+  received at once run once: the other is deferred and acknowledged when it comes back. This costs one
+  consistent GetItem and one conditional write per redriven message; fresh sends are unaffected.
 * **Claimed tasks (``@app.task(claim=True)``) do not run twice at once.** Before running, the executor claims
   the task id with a conditional write of a STARTED record holding a *lease* until
   ``now + max(CLAIM_LEASE_MIN_SECONDS, min(remaining invocation time, time_limit_seconds))``
@@ -316,19 +323,22 @@ class Executor:
             generation=envelope.generation,
             sent_at=envelope.sent_at,
         )
-        if task.claim:
+        redriven = envelope.generation > 0
+        if redriven or (attempt > 1 and not task.claim):
+            # A redelivery or a redriven copy: the results table is the record of what already ran. First
+            # deliveries of fresh sends read nothing; a redriven copy is read even at receive count 1, because a
+            # redrive may have sent it twice (see the module docstring).
+            try:
+                existing = self.app.results.get(envelope.id)
+            except AwsError as exc:
+                return self._store_down(envelope.id, "reading a redelivered task's record", exc)
+            if existing is not None and _finished(existing, envelope.generation):
+                return self._already_final(existing, task.name)
+        if task.claim or redriven:
             blocked = self._claim(task, base, remaining_time_seconds)
             if blocked is not None:
                 return blocked
         else:
-            if attempt > 1:
-                # A redelivery: the results table is the record of what already ran (read only on redelivery).
-                try:
-                    existing = self.app.results.get(envelope.id)
-                except AwsError as exc:
-                    return self._store_down(envelope.id, "reading a redelivered task's record", exc)
-                if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
-                    return self._already_final(existing, task.name)
             if task.track_started:
                 try:
                     self._put(base)
@@ -364,9 +374,9 @@ class Executor:
             return self._dead_letter(
                 base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error
             )
-        if not task.ignore_result or task.claim:
-            # A claimed task always records SUCCESS (without the value when ignore_result): it ends the lease and
-            # lets a racing duplicate be acknowledged instead of running.
+        if not task.ignore_result or task.claim or base.generation > 0:
+            # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
+            # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
             try:
                 self._put(done)
@@ -394,7 +404,7 @@ class Executor:
             return self._store_down(base.task_id, "claiming a task", exc)
         if holder is None:
             return None
-        if holder.status.is_final and holder.generation >= base.generation:
+        if _finished(holder, base.generation):
             return self._already_final(holder, task.name)
         lease_left = (holder.lease_expires_at or now) - now
         delay = max(1.0, lease_left + CLAIM_DEFER_MARGIN_SECONDS)
@@ -458,6 +468,12 @@ class Executor:
             return self._store_down(task_id, "recording FAILURE", store_exc)
         log.warning("task %s %s failed for good: %s: %s", task_id, task_name, error["error_type"], error["error_message"])
         return DeadLetter(str(error["error_type"]), str(error["error_message"]))
+
+
+def _finished(existing: ResultRecord, generation: int) -> bool:
+    """Whether ``existing`` ends a delivery of ``generation``: SUCCESS of any generation (a redriven copy never
+    moves a finished task back), or FAILURE of this generation or a later one (this copy is stale)."""
+    return existing.status is Status.SUCCESS or (existing.status.is_final and existing.generation >= generation)
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
