@@ -12,6 +12,13 @@ Where the failure reason comes from
     :func:`sqsq.message.undecodable_id` of the body, which survives the copy to the DLQ; without a record the
     reason is the decode error, computed again here).
 
+One bad letter never stops a tool
+    A letter that cannot be decoded, or decodes but cannot be rendered safely (arguments nested deeper than
+    :data:`MAX_SHOWN_DEPTH` levels, which pydantic's serializer and Python's recursion limit refuse to print),
+    is an *unreadable* entry: task ``<undecodable>``, shown by its SQS message id and size with the reason, its
+    body never printed. The CLI renders each entry on its own and turns an entry whose rendering still fails
+    into such a line (:meth:`DlqEntry.as_unreadable`), so the other letters still list, show and redrive.
+
 Redrive
     Selected messages go back to their source queue, send first and delete second, so a crash in between
     duplicates a message (it is then in both queues) and never loses one. Each envelope is re-encoded with
@@ -42,7 +49,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +79,13 @@ LIST_WAIT_SECONDS = 1
 """ReceiveMessage WaitTimeSeconds while reading a DLQ: 1 s asks every SQS server; 0 may miss messages."""
 ARGS_SUMMARY_CHARS = 60
 """Longest argument summary in a listing row."""
+MAX_SHOWN_DEPTH = 200
+"""Deepest argument nesting (JSON objects/arrays) the DLQ tools render; deeper letters are listed as unreadable.
+
+pydantic's serializer refuses ~255 levels and Python's recursion limit (1,000 frames) is shared with the CLI's
+own stack, so 200 leaves room for both."""
+DECODE_ERROR_MAX_CHARS = 500
+"""Longest decode error kept per entry (pydantic's errors quote the input, which may be the whole body)."""
 MAX_AGE_SECONDS = 1e11
 """Ages beyond this (~3,000 years: a ``sent_at`` that is no real time) are shown as unknown."""
 _ENTRY_RETRY_ATTEMPTS = 3
@@ -90,12 +104,23 @@ class DlqEntry:
         envelope: the decoded envelope, or ``None`` when the body is not one.
         decode_error: why the body did not decode (``None`` when it did).
         record: the results-table record (by task id, or by undecodable_id(body) when undecodable), or ``None``.
+        unreadable: the body is shown only by message id and size (see the module docstring); ``decode_error``
+            says why. ``envelope`` is then ``None``.
     """
 
     message: ReceivedMessage
     envelope: Envelope | None
     decode_error: str | None
     record: ResultRecord | None
+    unreadable: bool = False
+
+    def as_unreadable(self, reason: str) -> DlqEntry:
+        """This entry shown only by message id, size and ``reason`` (when rendering it failed)."""
+        return replace(self, envelope=None, decode_error=_cut(reason, DECODE_ERROR_MAX_CHARS), unreadable=True)
+
+    def one_line(self) -> str:
+        """``<undecodable> message MID (N bytes): reason``: how ``dlq show`` prints an unreadable entry."""
+        return f"{UNDECODABLE} message {self.message_id} ({self.size_bytes} bytes): {self.decode_error}"
 
     @property
     def message_id(self) -> str:
@@ -168,6 +193,8 @@ class DlqEntry:
 
     def args_summary(self, max_chars: int = ARGS_SUMMARY_CHARS) -> str:
         """Compact JSON of the arguments (or the start of the raw body), cut to ``max_chars`` characters."""
+        if self.unreadable:
+            return _cut(f"(message {self.message_id}, {self.size_bytes} bytes)", max_chars)
         text = (
             json.dumps(self.envelope.args, ensure_ascii=False, separators=(",", ":"))
             if self.envelope
@@ -177,7 +204,7 @@ class DlqEntry:
 
     def redrive_body(self) -> str:
         """The body to send back: the envelope with the next generation, or the raw body when undecodable."""
-        if self.envelope is None:
+        if self.envelope is None:  # undecodable or unreadable: moved unchanged
             return self.message.body
         recorded = self.record.generation if self.record is not None else 0
         return self.envelope.model_copy(update={"generation": max(self.envelope.generation, recorded) + 1}).to_body()
@@ -200,13 +227,14 @@ class DlqEntry:
             "age_seconds": None if age is None else round(age, 3),
             "failed_at": r.updated_at if r else None,
             "size_bytes": self.size_bytes,
+            "unreadable": self.unreadable,
         }
 
     def detail_json(self, now: float | None = None) -> dict[str, Any]:
         """Everything ``sqsq dlq show`` prints: the summary, the full envelope or body, and the traceback."""
         out = self.to_json(now)
         out["envelope"] = self.envelope.model_dump(mode="json") if self.envelope else None
-        out["body"] = None if self.envelope else self.message.body
+        out["body"] = None if self.envelope or self.unreadable else self.message.body
         out["traceback"] = self.record.traceback if self.record else None
         out["message_attributes"] = dict(self.message.message_attributes)
         out["dlq_receive_count"] = self.message.receive_count
@@ -445,15 +473,20 @@ class DeadLetterQueue:
         return _Reader(self.transport, self.dlq_name, self.visibility_timeout_seconds, self.wait_seconds)
 
     def _entry(self, message: ReceivedMessage) -> DlqEntry:
-        try:
-            envelope: Envelope | None = Envelope.from_body(message.body)
-            decode_error = None
-        except MessageDecodeError as exc:
-            envelope, decode_error = None, str(exc)
-        except RecursionError as exc:  # JSON nested too deeply to parse: undecodable like any other non-envelope
-            envelope, decode_error = None, f"message body is not JSON ({exc}); it was not sent by sqsq"
-        record = self.app.results.get(envelope.id if envelope else undecodable_id(message.body))
-        return DlqEntry(message=message, envelope=envelope, decode_error=decode_error, record=record)
+        envelope, decode_error, unreadable = _decode(message.body)
+        record = None
+        if envelope is not None:
+            record = self.app.results.get(envelope.id)
+        if record is None:
+            record = self.app.results.get(undecodable_id(message.body))
+        entry = DlqEntry(message=message, envelope=envelope, decode_error=decode_error, record=record)
+        if unreadable and envelope is not None:
+            return entry.as_unreadable(
+                f"arguments nested more than {MAX_SHOWN_DEPTH} levels deep (task {envelope.task}, id {envelope.id})"
+            )
+        if unreadable:
+            return replace(entry, unreadable=True)
+        return entry
 
     def _scan(self, reader: _Reader) -> Iterator[list[DlqEntry]]:
         while True:
@@ -584,7 +617,11 @@ class DeadLetterQueue:
     ) -> None:
         outgoing: list[tuple[DlqEntry, OutgoingMessage, int]] = []
         for entry in entries:
-            body = entry.redrive_body()
+            try:
+                body = entry.redrive_body()
+            except Exception as exc:  # one letter that cannot be re-encoded stays in the DLQ; the others move
+                report.failed[entry.task_id] = f"cannot re-encode it ({type(exc).__name__}: {_cut(str(exc), 200)})"
+                continue
             attrs = {k: dict(v) for k, v in entry.message.message_attributes.items()}
             size = body_size_bytes(body, attrs)
             if size > self.max_message_size_bytes:
@@ -671,6 +708,37 @@ class DeadLetterQueue:
         ledger.record(url, now)
 
 
+def _cut(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether JSON-like ``value`` nests objects/arrays more than ``limit`` levels (iterative: never recurses)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _decode(body: str) -> tuple[Envelope | None, str | None, bool]:
+    """``(envelope, decode_error, unreadable)`` of a DLQ body; never raises, whatever the body holds."""
+    try:
+        envelope = Envelope.from_body(body)
+    except MessageDecodeError as exc:
+        # JSON nested too deeply to parse: not printable either (the same recursion limit), so unreadable.
+        return None, _cut(str(exc), DECODE_ERROR_MAX_CHARS), isinstance(exc.__cause__, RecursionError)
+    except Exception as exc:  # e.g. RecursionError while describing a malformed envelope's input
+        return None, f"body cannot be decoded ({type(exc).__name__}); it was not sent by sqsq", True
+    if _too_deep(envelope.args, MAX_SHOWN_DEPTH):
+        return envelope, None, True
+    return envelope, None, False
+
+
 def _retry_after(last: float, now: float) -> int:
     return max(1, int(limits.SQS_PURGE_INTERVAL_SECONDS - (now - last) + 0.999))
 
@@ -750,6 +818,7 @@ def format_age(seconds: float | None) -> str:
 
 __all__ = [
     "DEFAULT_VISIBILITY_TIMEOUT_SECONDS",
+    "MAX_SHOWN_DEPTH",
     "UNDECODABLE",
     "DeadLetterQueue",
     "DlqEntry",
