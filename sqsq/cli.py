@@ -421,24 +421,46 @@ def _dlq_console() -> Any:
     return Console() if sys.stdout.isatty() else Console(width=400, soft_wrap=True)
 
 
+_DLQ_SHOW_BODY_MAX_CHARS = 4_000
+"""Longest undecodable body ``dlq show`` prints as text (``--json`` prints it whole)."""
+
+
+def _rendering_failed(exc: Exception) -> str:
+    return f"cannot be shown ({type(exc).__name__})"
+
+
+def _dlq_row(e: Any, now: float) -> list[str]:
+    from sqsq.dlq import format_age
+
+    error = f"{e.error_type or '-'}: {e.error_message or ''}".rstrip(": ")
+    return [
+        e.task_name, e.task_id, e.args_summary(), "-" if e.attempts is None else str(e.attempts), error[:120],
+        format_age(e.age_seconds(now)),
+    ]
+
+
 def _print_dlq_table(entries: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from sqsq.dlq import format_age
-
-    def cell(text: str) -> Text:
-        return Text(_printable(text))  # Text: never read as rich markup ("[/x]" in args would raise)
-
     now = time.time()
     table = Table("task", "task id", "args", "attempts", "error", "age")
     for e in entries:
-        error = f"{e.error_type or '-'}: {e.error_message or ''}".rstrip(": ")
-        table.add_row(
-            cell(e.task_name), cell(e.task_id), cell(e.args_summary()), "-" if e.attempts is None else str(e.attempts),
-            cell(error[:120]), format_age(e.age_seconds(now)),
-        )
+        try:
+            row = _dlq_row(e, now)
+        except Exception as exc:  # one letter that cannot be rendered is listed by message id; the others still list
+            row = _dlq_row(e.as_unreadable(_rendering_failed(exc)), now)
+        table.add_row(*(Text(_printable(c)) for c in row))  # Text: never rich markup ("[/x]" in args would raise)
     _dlq_console().print(table)
+
+
+def _dlq_entry_json(e: Any, now: float | None = None, detail: bool = False) -> str:
+    """One entry as JSON text; an entry whose rendering fails becomes its unreadable form (message id, size)."""
+    try:
+        return _json(e.detail_json(now) if detail else e.to_json(now))
+    except Exception as exc:
+        plain = e.as_unreadable(_rendering_failed(exc))
+        return _json(plain.detail_json(now) if detail else plain.to_json(now))
 
 
 @main.group()
@@ -488,7 +510,7 @@ def dlq_list(
     entries = d.entries(selection)
     if as_json:
         now = time.time()
-        click.echo(_json([e.to_json(now) for e in entries]))
+        click.echo("[" + ", ".join(_dlq_entry_json(e, now) for e in entries) + "]")
         return
     if not entries:
         _echo(f"{d.dlq_name} (DLQ of {d.source_queue}): no messages" + (" match" if selection else ""))
@@ -506,31 +528,47 @@ def dlq_list(
 def dlq_show(app_spec: str, queue: str, task_id: str, as_json: bool, visibility_timeout_seconds: int) -> None:
     """Show one DLQ message by TASK_ID (or SQS message id): full envelope and the recorded error.
 
-    Exits 3 when no message of QUEUE's DLQ has that id.
+    Exits 3 when no message of QUEUE's DLQ has that id. A letter that cannot be shown (nested too deeply,
+    not decodable) is one line: its message id, size and why.
     """
-    from sqsq.dlq import format_age
-
     d = _open_dlq(app_spec, queue, visibility_timeout_seconds)
     entry = d.find(task_id)
     if entry is None:
         _fail(f"no message for task {task_id} in {d.dlq_name} (DLQ of {d.source_queue})", EXIT_CONFIG)
-    detail = entry.detail_json()
     if as_json:
-        click.echo(_json(detail))
+        click.echo(_dlq_entry_json(entry, detail=True))
         return
-    for key in ("task_id", "task", "message_id", "status", "attempts", "generation", "error_type", "error_message"):
-        _echo(f"{key}: {'-' if detail[key] is None else detail[key]}")
-    _echo(f"sent: {format_age(entry.age_seconds())} ago ({entry.sent_at:.3f})")
-    _echo(f"size: {detail['size_bytes']} bytes")
+    try:
+        lines = _dlq_show_lines(entry)
+    except Exception as exc:  # rendering failed: say so in one line, as for any unreadable letter
+        lines = [entry.as_unreadable(_rendering_failed(exc)).one_line()]
+    for line in lines:
+        _echo(line)
+
+
+def _dlq_show_lines(entry: Any) -> list[str]:
+    """What ``dlq show`` prints for one entry (one line for an unreadable one); built whole before printing."""
+    from sqsq.dlq import format_age
+
+    if entry.unreadable:
+        return [entry.one_line()]
+    detail = entry.detail_json()
+    lines = [f"{key}: {'-' if detail[key] is None else detail[key]}" for key in (
+        "task_id", "task", "message_id", "status", "attempts", "generation", "error_type", "error_message")]
+    lines.append(f"sent: {format_age(entry.age_seconds())} ago ({entry.sent_at:.3f})")
+    lines.append(f"size: {detail['size_bytes']} bytes")
     if entry.envelope is not None:
-        _echo("envelope:")
-        _echo(json.dumps(_finite_or_none(detail["envelope"]), indent=2, ensure_ascii=False, allow_nan=False))
+        lines.append("envelope:")
+        lines.append(json.dumps(_finite_or_none(detail["envelope"]), indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        _echo(f"body (undecodable: {entry.decode_error}):")
-        _echo(entry.message.body)
+        body = entry.message.body
+        lines.append(f"body (undecodable: {entry.decode_error}):")
+        lines.append(body if len(body) <= _DLQ_SHOW_BODY_MAX_CHARS else
+                     f"{body[:_DLQ_SHOW_BODY_MAX_CHARS]}… ({len(body)} characters in all; --json prints it whole)")
     if detail["traceback"]:
-        _echo("traceback:")
-        _echo(detail["traceback"].rstrip())
+        lines.append("traceback:")
+        lines.append(detail["traceback"].rstrip())
+    return lines
 
 
 class _RedriveProgressDisplay:

@@ -14,6 +14,13 @@ Where the failure reason comes from
     id held another message's record (``TaskIdConflict``), has its FAILURE under that same body-derived id: an
     envelope whose own id holds no FAILURE of that message is looked up there as well (one more read, only then).
 
+One bad letter never stops a tool
+    A letter that cannot be decoded, or decodes but cannot be rendered safely (arguments nested deeper than
+    :data:`MAX_SHOWN_DEPTH` levels, which pydantic's serializer and Python's recursion limit refuse to print),
+    is an *unreadable* entry: task ``<undecodable>``, shown by its SQS message id and size with the reason, its
+    body never printed. The CLI renders each entry on its own and turns an entry whose rendering still fails
+    into such a line (:meth:`DlqEntry.as_unreadable`), so the other letters still list, show and redrive.
+
 Redrive
     Selected messages go back to their source queue, send first and delete second, so a crash in between
     duplicates a message (it is then in both queues) and never loses one. Each envelope is re-encoded with
@@ -47,7 +54,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +86,13 @@ LIST_WAIT_SECONDS = 1
 """ReceiveMessage WaitTimeSeconds while reading a DLQ: 1 s asks every SQS server; 0 may miss messages."""
 ARGS_SUMMARY_CHARS = 60
 """Longest argument summary in a listing row."""
+MAX_SHOWN_DEPTH = 200
+"""Deepest argument nesting (JSON objects/arrays) the DLQ tools render; deeper letters are listed as unreadable.
+
+pydantic's serializer refuses ~255 levels and Python's recursion limit (1,000 frames) is shared with the CLI's
+own stack, so 200 leaves room for both."""
+DECODE_ERROR_MAX_CHARS = 500
+"""Longest decode error kept per entry (pydantic's errors quote the input, which may be the whole body)."""
 MAX_AGE_SECONDS = 1e11
 """Ages beyond this (~3,000 years: a ``sent_at`` that is no real time) are shown as unknown."""
 _ENTRY_RETRY_ATTEMPTS = 3
@@ -99,6 +113,8 @@ class DlqEntry:
         record: the results-table record (by task id, or by undecodable_id(body) when undecodable), or ``None``.
         record_id: the id ``record`` was found under when it is not the envelope's (:func:`undecodable_id` of the
             body: a signature failure or a ``TaskIdConflict``); ``None`` otherwise.
+        unreadable: the body is shown only by message id and size (see the module docstring); ``decode_error``
+            says why. ``envelope`` is then ``None``.
     """
 
     message: ReceivedMessage
@@ -106,6 +122,15 @@ class DlqEntry:
     decode_error: str | None
     record: ResultRecord | None
     record_id: str | None = None
+    unreadable: bool = False
+
+    def as_unreadable(self, reason: str) -> DlqEntry:
+        """This entry shown only by message id, size and ``reason`` (when rendering it failed)."""
+        return replace(self, envelope=None, decode_error=_cut(reason, DECODE_ERROR_MAX_CHARS), unreadable=True)
+
+    def one_line(self) -> str:
+        """``<undecodable> message MID (N bytes): reason``: how ``dlq show`` prints an unreadable entry."""
+        return f"{UNDECODABLE} message {self.message_id} ({self.size_bytes} bytes): {self.decode_error}"
 
     @property
     def message_id(self) -> str:
@@ -187,6 +212,8 @@ class DlqEntry:
 
     def args_summary(self, max_chars: int = ARGS_SUMMARY_CHARS) -> str:
         """Compact JSON of the arguments (or the start of the raw body), cut to ``max_chars`` characters."""
+        if self.unreadable:
+            return _cut(f"(message {self.message_id}, {self.size_bytes} bytes)", max_chars)
         text = (
             json.dumps(self.envelope.args, ensure_ascii=False, separators=(",", ":"))
             if self.envelope
@@ -196,8 +223,8 @@ class DlqEntry:
 
     def redrive_body(self, keyring: KeyRing | None = None) -> str:
         """The body to send back: the envelope with the next generation (signed again with ``keyring``'s signing
-        key when given), or the raw body when undecodable. See :meth:`redrive_refusal` first."""
-        if self.envelope is None:
+        key when given), or the raw body when undecodable or unreadable. See :meth:`redrive_refusal` first."""
+        if self.envelope is None:  # undecodable or unreadable: moved unchanged
             return self.message.body
         recorded = self.record.generation if self.record is not None else 0
         generation = max(self.envelope.generation, recorded) + 1
@@ -243,13 +270,14 @@ class DlqEntry:
             "age_seconds": None if age is None else round(age, 3),
             "failed_at": r.updated_at if r else None,
             "size_bytes": self.size_bytes,
+            "unreadable": self.unreadable,
         }
 
     def detail_json(self, now: float | None = None) -> dict[str, Any]:
         """Everything ``sqsq dlq show`` prints: the summary, the full envelope or body, and the traceback."""
         out = self.to_json(now)
         out["envelope"] = self.envelope.model_dump(mode="json") if self.envelope else None
-        out["body"] = None if self.envelope else self.message.body
+        out["body"] = None if self.envelope or self.unreadable else self.message.body
         out["traceback"] = self.record.traceback if self.record else None
         out["message_attributes"] = dict(self.message.message_attributes)
         out["dlq_receive_count"] = self.message.receive_count
@@ -489,26 +517,25 @@ class DeadLetterQueue:
         return _Reader(self.transport, self.dlq_name, self.visibility_timeout_seconds, self.wait_seconds)
 
     def _entry(self, message: ReceivedMessage) -> DlqEntry:
-        try:
-            envelope: Envelope | None = Envelope.from_body(message.body)
-            decode_error = None
-        except MessageDecodeError as exc:
-            envelope, decode_error = None, str(exc)
-        except RecursionError as exc:  # JSON nested too deeply to parse: undecodable like any other non-envelope
-            envelope, decode_error = None, f"message body is not JSON ({exc}); it was not sent by sqsq"
-        if envelope is None:
-            record = self.app.results.get(undecodable_id(message.body))
-            return DlqEntry(message=message, envelope=None, decode_error=decode_error, record=record)
+        envelope, decode_error, unreadable = _decode(message.body)
         body_id = undecodable_id(message.body)
+        if envelope is None:
+            entry = DlqEntry(message, None, decode_error, self.app.results.get(body_id))
+            return replace(entry, unreadable=True) if unreadable else entry
         if self.keyring is not None and self._unverified(envelope):
-            return DlqEntry(message, envelope, None, self.app.results.get(body_id), record_id=body_id)
-        record = self.app.results.get(envelope.id)
-        if not _recorded_failure_of(record, envelope):
-            # A TaskIdConflict (or a signature failure seen by a consumer with keys) is filed under the body's id.
-            filed = self.app.results.get(body_id)
-            if filed is not None and filed.status is Status.FAILURE:
-                return DlqEntry(message, envelope, None, filed, record_id=body_id)
-        return DlqEntry(message=message, envelope=envelope, decode_error=None, record=record)
+            entry = DlqEntry(message, envelope, None, self.app.results.get(body_id), record_id=body_id)
+        else:
+            entry = DlqEntry(message, envelope, None, self.app.results.get(envelope.id))
+            if not _recorded_failure_of(entry.record, envelope):
+                # A TaskIdConflict (or a signature failure seen by a consumer with keys) is filed under the body's id.
+                filed = self.app.results.get(body_id)
+                if filed is not None and filed.status is Status.FAILURE:
+                    entry = DlqEntry(message, envelope, None, filed, record_id=body_id)
+        if unreadable:
+            return entry.as_unreadable(
+                f"arguments nested more than {MAX_SHOWN_DEPTH} levels deep (task {envelope.task}, id {envelope.id})"
+            )
+        return entry
 
     def _unverified(self, envelope: Envelope) -> bool:
         assert self.keyring is not None
@@ -685,7 +712,11 @@ class DeadLetterQueue:
             if refusal is not None:
                 report.failed[entry.task_id] = refusal
                 continue
-            body = body_of(entry)
+            try:
+                body = body_of(entry)
+            except Exception as exc:  # one letter that cannot be re-encoded stays in the DLQ; the others move
+                report.failed[entry.task_id] = f"cannot re-encode it ({type(exc).__name__}: {_cut(str(exc), 200)})"
+                continue
             attrs = {k: dict(v) for k, v in entry.message.message_attributes.items()}
             size = body_size_bytes(body, attrs)
             if size > self.max_message_size_bytes:
@@ -770,6 +801,37 @@ class DeadLetterQueue:
                 ) from exc
             raise
         ledger.record(url, now)
+
+
+def _cut(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether JSON-like ``value`` nests objects/arrays more than ``limit`` levels (iterative: never recurses)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _decode(body: str) -> tuple[Envelope | None, str | None, bool]:
+    """``(envelope, decode_error, unreadable)`` of a DLQ body; never raises, whatever the body holds."""
+    try:
+        envelope = Envelope.from_body(body)
+    except MessageDecodeError as exc:
+        # JSON nested too deeply to parse: not printable either (the same recursion limit), so unreadable.
+        return None, _cut(str(exc), DECODE_ERROR_MAX_CHARS), isinstance(exc.__cause__, RecursionError)
+    except Exception as exc:  # e.g. RecursionError while describing a malformed envelope's input
+        return None, f"body cannot be decoded ({type(exc).__name__}); it was not sent by sqsq", True
+    if _too_deep(envelope.args, MAX_SHOWN_DEPTH):
+        return envelope, None, True
+    return envelope, None, False
 
 
 def _retry_after(last: float, now: float) -> int:
@@ -861,6 +923,7 @@ def format_age(seconds: float | None) -> str:
 
 __all__ = [
     "DEFAULT_VISIBILITY_TIMEOUT_SECONDS",
+    "MAX_SHOWN_DEPTH",
     "UNDECODABLE",
     "DeadLetterQueue",
     "DlqEntry",

@@ -29,6 +29,13 @@ Guaranteed:
   pool process killed, a Lambda timeout), the message reaches the DLQ with that record, and the DLQ sweep
   (:mod:`sqsq.sweep`) rescues it or records FAILURE with the reason. A rescued copy (``rescues > 0`` in its
   envelope, see :mod:`sqsq.rescue`) reads the record before running, like a redelivery.
+* **A redriven copy of a finished task is not run again.** A redrive (``sqsq dlq redrive``) sends each message
+  back with ``generation`` + 1, and may send one twice (a DLQ delete that failed after the send; the operator
+  redrives again). So a message with ``generation > 0`` is read first, even on its first receive: SUCCESS of any
+  generation acknowledges it as a duplicate (the record is never moved back), FAILURE of its own or a later
+  generation dead-letters it again. Then it is *claimed* like a ``claim=True`` task (below), so two copies
+  received at once run once: the other is deferred and acknowledged when it comes back. This costs one
+  consistent GetItem and one conditional write per redriven message; fresh sends are unaffected.
 * **Claimed tasks (``@app.task(claim=True)``) do not run twice at once.** Before running, the executor claims
   the task id with a conditional write of a STARTED record holding a *lease* until
   ``now + max(CLAIM_LEASE_MIN_SECONDS, min(remaining invocation time, time_limit_seconds))``
@@ -385,21 +392,24 @@ class Executor:
         )
         last_receive = max_receive_count is not None and attempt >= max_receive_count
         started = _last_receive_marker(base, max_receive_count) if last_receive else base
-        if task.claim:
+        redriven = envelope.generation > 0
+        if redriven or envelope.rescues > 0 or (attempt > 1 and not task.claim):
+            # A redelivery, a rescued or a redriven copy: the results table is the record of what already ran.
+            # First deliveries of fresh sends read nothing; a redriven copy is read even at receive count 1, because
+            # a redrive may have sent it twice (see the module docstring).
+            try:
+                existing = self.app.results.get(envelope.id)
+            except AwsError as exc:
+                return self._store_down(envelope.id, "reading a redelivered task's record", exc)
+            if existing is not None and not same_message(existing, base):
+                return self._conflict(existing, base, body_id, ran=False)
+            if existing is not None and _finished(existing, envelope.generation):
+                return self._already_final(existing, task.name)
+        if task.claim or redriven:
             blocked = self._claim(task, started, remaining_time_seconds, body_id)
             if blocked is not None:
                 return blocked
         else:
-            if attempt > 1 or envelope.rescues > 0:
-                # A redelivery: the results table is the record of what already ran (read only on redelivery).
-                try:
-                    existing = self.app.results.get(envelope.id)
-                except AwsError as exc:
-                    return self._store_down(envelope.id, "reading a redelivered task's record", exc)
-                if existing is not None and not same_message(existing, base):
-                    return self._conflict(existing, base, body_id, ran=False)
-                if existing is not None and existing.generation == envelope.generation and existing.status.is_final:
-                    return self._already_final(existing, task.name)
             if task.track_started or last_receive:
                 try:
                     written = self._put(started)
@@ -439,9 +449,9 @@ class Executor:
                 base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error,
                 conflict_id=prepared.body_id, base=base,
             )
-        if not task.ignore_result or task.claim:
-            # A claimed task always records SUCCESS (without the value when ignore_result): it ends the lease and
-            # lets a racing duplicate be acknowledged instead of running.
+        if not task.ignore_result or task.claim or base.generation > 0:
+            # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
+            # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
             try:
                 written = self._put_final(done)
@@ -501,7 +511,7 @@ class Executor:
             return None
         if body_id and not same_message(holder, base):
             return self._conflict(holder, base, body_id, ran=False)
-        if holder.status.is_final and holder.generation >= base.generation:
+        if _finished(holder, base.generation):
             return self._already_final(holder, task.name)
         lease_left = (holder.lease_expires_at or now) - now
         delay = max(1.0, lease_left + CLAIM_DEFER_MARGIN_SECONDS)
@@ -598,6 +608,12 @@ def _last_receive_marker(base: ResultRecord, max_receive_count: int | None) -> R
             "that timed out or crashed; see the consumer's logs"
         ),
     )
+
+
+def _finished(existing: ResultRecord, generation: int) -> bool:
+    """Whether ``existing`` ends a delivery of ``generation``: SUCCESS of any generation (a redriven copy never
+    moves a finished task back), or FAILURE of this generation or a later one (this copy is stale)."""
+    return existing.status is Status.SUCCESS or (existing.status.is_final and existing.generation >= generation)
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:

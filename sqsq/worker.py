@@ -7,7 +7,7 @@ Threads:
   ``pool="process"`` (``sqsq worker --pool process``, for CPU-bound tasks) prepares it here and runs the task body
   in one of ``concurrency`` child processes (:class:`sqsq.pools.ProcessPool`); the results store is written and
   every SQS call is made from this process either way, so a child holds no AWS client and a dying child loses
-  nothing: its message is released and the pool restarted;
+  nothing: its message is released and that child alone is replaced;
 - ``async def`` tasks are awaited on one long-lived event loop in its own thread (:class:`sqsq.pools.EventLoopThread`),
   up to ``concurrency`` at once, none holding a thread while it awaits;
 - the *acknowledger* turns outcomes into SQS calls in batches of 10 (DeleteMessageBatch,

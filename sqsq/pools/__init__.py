@@ -1,7 +1,7 @@
 """Where a worker runs task bodies besides its own threads: child processes and one long-lived event loop.
 
 - :class:`ProcessPool` (``sqsq worker --pool process``): synchronous task bodies run in child processes
-  (:class:`concurrent.futures.ProcessPoolExecutor`, *spawn* start method). Each child imports the app by its
+  (``pebble.ProcessPool``, *spawn* start method; a child that dies is replaced alone). Each child imports the app by its
   ``module:attribute`` spec, so it has the task registry; only a task's *name* and its envelope's JSON arguments go
   to a child, and only JSON text (the encoded result) or the task's exception comes back. Nothing named by a message
   is ever pickled. Receiving, the visibility heartbeat, the results store and acknowledgements stay in the worker

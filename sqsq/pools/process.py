@@ -8,9 +8,25 @@ What crosses the process boundary:
 * back: :class:`ChildEnded` holding the encoded result (JSON text), or the exception the task raised (when it
   survives a pickle round trip; otherwise a stand-in with the same type name and message) plus its traceback text.
 
-A child that dies (``os._exit``, SIGKILL, the OOM killer) breaks the whole :class:`~concurrent.futures.ProcessPoolExecutor`:
-every run in flight raises :class:`ChildProcessDied` (the worker releases those messages; nothing was recorded for
-them) and the next run starts on a fresh pool.
+A dying child is replaced alone
+    A child that dies (``os._exit``, SIGKILL, the OOM killer) fails only the run it held: :meth:`ProcessPool.run`
+    raises :class:`ChildProcessDied` for it (the worker releases that message; nothing was recorded for it), a new
+    child takes its place, and the runs in the other children go on and finish once.
+
+    Why pebble: the stdlib's :class:`concurrent.futures.ProcessPoolExecutor` (and loky's executor, built the same
+    way) marks the whole pool broken when one child dies, failing every run in flight, so tasks in healthy
+    children ran again. :class:`multiprocessing.Pool` replaces a dead worker but never completes the run it held
+    (the caller waits forever). ``pebble.ProcessPool`` (LGPL, pure Python, maintained since 2013) tracks which
+    child holds which run, fails exactly that run with ``ProcessExpired`` (exit code and pid) and starts a
+    replacement; a per-run timeout that stops the child is also there for time limits. A pool of our own (one
+    Process and pipe per child) would have to re-implement that bookkeeping. One pebble quirk is handled here:
+    a child that dies while *no* run is in flight (an idle child killed) marks its pool broken; the next run then
+    starts a fresh pool (nothing was running, so nothing is re-run).
+
+Why a child died
+    :class:`ChildProcessDied` carries ``exit_code`` (the child's exit status; negative: killed by that signal, as in
+    :attr:`multiprocessing.Process.exitcode`) and ``reason``, one line such as ``"pool child died (SIGKILL)"`` or
+    ``"pool child died (exit code 3)"``, for the worker's log and for a FAILURE record that says why.
 
 Children run in their own process group, so a SIGTERM/SIGINT sent to the worker's group (Ctrl-C, ``kill -TERM
 -PGID``) reaches only the worker, which then shuts down gracefully and stops its children itself. Each child also
@@ -25,6 +41,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import signal
 import sys
 import threading
 import traceback
@@ -32,6 +49,8 @@ import typing
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
+
+import pebble
 
 from sqsq.app import App, import_app
 from sqsq.errors import AttemptLost, ConfigError
@@ -43,9 +62,36 @@ START_TIMEOUT_SECONDS = 120.0
 """Longest the first child may take to start and import the app before the worker gives up at start-up."""
 
 
+def death_reason(exit_code: int | None) -> str:
+    """``"pool child died (SIGKILL)"``, ``"pool child died (exit code 3)"``: why a child ended, in one line.
+
+    Args:
+        exit_code: the child's exit status; negative = killed by that signal number; None = unknown.
+    """
+    if exit_code is None:
+        return "pool child died (exit status unknown)"
+    if exit_code < 0:
+        try:
+            return f"pool child died ({signal.Signals(-exit_code).name})"
+        except ValueError:
+            return f"pool child died (signal {-exit_code})"
+    return f"pool child died (exit code {exit_code})"
+
+
 class ChildProcessDied(AttemptLost):
     """A pool process died while running a task (or the pool was closed): the attempt is lost, not failed by the
-    task (see :class:`sqsq.errors.AttemptLost`)."""
+    task (see :class:`sqsq.errors.AttemptLost`).
+
+    Attributes:
+        exit_code: the dead child's exit status (negative: the signal that killed it); None when no child died
+            (the pool was closed) or it is unknown.
+        reason: one line saying why, e.g. ``"pool child died (SIGKILL)"`` (see :func:`death_reason`).
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.reason = reason or message
 
 
 class RemoteTaskError(Exception):
@@ -92,11 +138,15 @@ def app_spec_of(app: App) -> str | None:
 
 
 class ProcessPool:
-    """``size`` child processes running task bodies by name; rebuilt when a child dies.
+    """``size`` child processes running task bodies by name; a child that dies is replaced alone.
 
     Args:
         app_spec: ``module:attribute`` of the app, imported by every child.
         size: child processes, >= 1 (the worker's concurrency).
+
+    Attributes:
+        restarts: children that died running a task and were replaced (plus pools restarted after an idle child
+            died, see the module docstring).
 
     Example:
         >>> pool = ProcessPool("tests.apps.shop:app", size=2)
@@ -114,35 +164,34 @@ class ProcessPool:
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._generation = 0
+        self._pool: pebble.ProcessPool | None = None
         self._closed = False
 
-    def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.size, mp_context=self._ctx, initializer=_child_init, initargs=(self.app_spec,)
+    def _new_pool(self) -> pebble.ProcessPool:
+        return pebble.ProcessPool(
+            max_workers=self.size, initializer=_child_init, initargs=(self.app_spec,), context=self._ctx
         )
 
     def start(self) -> None:
-        """Start the children: wait until one has imported the app, let the others start in the background.
+        """Start the children and wait until one has imported the app.
 
         Raises:
             ConfigError: a child could not import the app (the message says why).
         """
         with self._lock:
-            self._executor = self._new_executor()
-            futures = [self._executor.submit(_child_ping) for _ in range(self.size)]
+            self._pool = self._new_pool()
+            ping = self._pool.schedule(_child_ping)
         try:
-            futures[0].result(timeout=START_TIMEOUT_SECONDS)
-        except BrokenProcessPool as exc:
-            self.close()
+            ping.result(timeout=START_TIMEOUT_SECONDS)
+        except (BrokenProcessPool, pebble.ProcessExpired) as exc:
+            self.close(kill=True)
             raise ConfigError(
                 f"pool processes cannot start with app {self.app_spec!r} (see the traceback above): the module must "
                 "import in a fresh interpreter from this directory, and a script that starts a worker itself needs "
                 "an `if __name__ == \"__main__\":` guard (pool processes are spawned and import the main module)"
             ) from exc
         except concurrent.futures.TimeoutError as exc:
-            self.close()
+            self.close(kill=True)
             raise ConfigError(f"pool processes did not start within {START_TIMEOUT_SECONDS:.0f} s") from exc
 
     def run(self, task_name: str, args: dict[str, Any]) -> ChildEnded:
@@ -156,67 +205,54 @@ class ProcessPool:
             How the body ended.
 
         Raises:
-            ChildProcessDied: the child died (the pool is rebuilt for the next run), or the pool was closed.
+            ChildProcessDied: the child running it died (``exit_code`` and ``reason`` say how; it is replaced,
+                the other children's runs go on), or the pool was closed.
         """
-        with self._lock:
-            executor, generation = self._executor, self._generation
-        if executor is None:
-            raise ChildProcessDied("the process pool is closed")
-        try:
-            future = executor.submit(_child_run, task_name, args)
-        except BrokenProcessPool:
-            executor, generation = self._rebuild(generation)
-            try:
-                future = executor.submit(_child_run, task_name, args)
-            except (BrokenProcessPool, RuntimeError) as exc:
-                raise ChildProcessDied(f"the process pool cannot run tasks: {exc}") from exc
-        except RuntimeError as exc:  # shut down (the worker is stopping)
-            raise ChildProcessDied(f"the process pool is closed: {exc}") from exc
+        future = self._schedule(task_name, args)
         try:
             ended: ChildEnded = future.result()
-        except BrokenProcessPool as exc:
-            self._rebuild(generation)
-            raise ChildProcessDied(
-                f"a pool process died while running {task_name} (killed, out of memory, or os._exit)"
-            ) from exc
+        except pebble.ProcessExpired as exc:
+            with self._lock:
+                self.restarts += 1
+            reason = death_reason(exc.exitcode)
+            log.warning("%s while running %s (pid %s); a new child replaces it", reason, task_name, exc.pid)
+            raise ChildProcessDied(f"{reason} while running {task_name}", exit_code=exc.exitcode, reason=reason) from exc
+        except BrokenProcessPool as exc:  # an idle child died: pebble gave up on that pool (module docstring)
+            raise ChildProcessDied(f"the process pool broke while running {task_name}: {exc}") from exc
         except concurrent.futures.CancelledError as exc:
             raise ChildProcessDied("the process pool was closed before the task started") from exc
         return ended
 
-    def _rebuild(self, generation: int) -> tuple[concurrent.futures.ProcessPoolExecutor, int]:
-        """Replace the broken executor of ``generation`` (once, however many runs saw it break)."""
+    def _schedule(self, task_name: str, args: dict[str, Any]) -> concurrent.futures.Future[ChildEnded]:
+        """Hand the run to the pool; a pool pebble gave up on (an idle child died) is replaced first."""
         with self._lock:
-            if self._closed:
+            if self._closed or self._pool is None:
                 raise ChildProcessDied("the process pool is closed")
-            if self._generation == generation:
-                old = self._executor
-                if old is not None:
-                    old.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._new_executor()
-                self._generation += 1
+            if not self._pool.active:
+                log.warning("a pool process died while idle: the process pool was restarted")
+                self._pool.stop()  # type: ignore[no-untyped-call]
+                self._pool = self._new_pool()
                 self.restarts += 1
-                log.warning("a pool process died: the process pool was restarted (%d restart(s) so far)", self.restarts)
-            assert self._executor is not None
-            return self._executor, self._generation
+            try:
+                return self._pool.schedule(_child_run, args=(task_name, args))
+            except RuntimeError as exc:
+                raise ChildProcessDied(f"the process pool cannot run tasks: {exc}") from exc
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the children and wait for them.
 
         Args:
-            kill: SIGKILL children still running a task (their messages were released); otherwise wait for them.
+            kill: stop children still running a task at once (their messages were released); otherwise wait.
         """
         with self._lock:
-            executor, self._executor, self._closed = self._executor, None, True
-        if executor is None:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is None:
             return
-        # ProcessPoolExecutor has no public way to stop busy children before Python 3.14 (terminate_workers).
-        processes = list(getattr(executor, "_processes", {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
         if kill:
-            for p in processes:
-                if p.is_alive():
-                    p.kill()
-        executor.shutdown(wait=True)
+            pool.stop()  # type: ignore[no-untyped-call]  # pebble stops busy children (SIGTERM, then SIGKILL)
+        else:
+            pool.close()  # type: ignore[no-untyped-call]
+        pool.join()
 
 
 # -- in the child -----------------------------------------------------------------------------------------------

@@ -150,3 +150,10 @@ async def async_nap(seconds: float, tag: str) -> str:
     await asyncio.sleep(seconds)
     _sink(f"nap-end {tag} {time.time()}")
     return tag
+
+
+@app.task(time_limit_seconds=5)
+def tally(tag: str) -> str:
+    """Writes ``tally TAG`` to the sink (counts runs); its 5 s time limit keeps a redriven copy's claim lease short."""
+    _sink(f"tally {tag}")
+    return tag

@@ -46,7 +46,7 @@ def test_child_process_killed_mid_task_loses_nothing_and_the_worker_keeps_runnin
     record = h.record()
     assert record is not None and record.attempts == 2
     assert [x.get(timeout_seconds=5) for x in later] == [2, 3, 4]
-    assert "a pool process died" in log_of(proc)
+    assert "pool child died (exit code 137)" in log_of(proc)
     assert re.search(r"[1-9]\d* pool process deaths", log_of(proc))
 
 
