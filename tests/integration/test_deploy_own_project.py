@@ -158,6 +158,7 @@ def test_built_functions_in_the_runtime_client_run_the_tasks_and_dead_letter_the
     letters = json.loads(_run([str(project.sqsq), "dlq", "list", APP, "checks", "--json"], project.folder, env))
     assert [(d["task_id"], d["error_type"]) for d in letters] == [(ids[2], "ValueError")]
     assert pools["TotalsFunction"]["cold_starts"] >= 1 and pools["ChecksFunction"]["cold_starts"] >= 1
+    print(f"\ncold starts (init seconds): { {f: p['init_seconds'] for f, p in pools.items()} }")
     assert stats.records_deleted == 3  # two successes; the failure was copied to the DLQ and deleted by sqsq
 
 
@@ -193,6 +194,7 @@ def test_a_layer_without_pydantic_shows_the_import_error_and_loses_no_message(
 
 def _zip_names(s3: Any, bucket: str, key: str) -> list[str]:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    print(f"\nsam package uploaded {key}: {len(body)} bytes")
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sqsq-{uuid.uuid4().hex}.zip"
     path.write_bytes(body)
     try:

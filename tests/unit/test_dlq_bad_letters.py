@@ -63,10 +63,10 @@ def test_letter_that_cannot_be_reencoded_stays_in_the_dlq_and_the_others_move(
     _send(mem, stuck.to_body(), free.to_body())
     real = DlqEntry.redrive_body
 
-    def refuse(self: DlqEntry) -> str:
+    def refuse(self: DlqEntry, keyring: object = None) -> str:
         if self.task_id == stuck.id:
             raise ValueError("Circular reference detected (depth exceeded)")
-        return real(self)
+        return real(self, keyring)  # type: ignore[arg-type]
 
     monkeypatch.setattr(DlqEntry, "redrive_body", refuse)
     report = DeadLetterQueue(mem.app, "default", wait_seconds=0).redrive(Selection(everything=True))
