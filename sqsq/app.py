@@ -590,6 +590,11 @@ def import_app(spec: str) -> App:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
+    except SystemExit as exc:  # the module called sys.exit() while being imported
+        raise ConfigError(f"importing {module_name!r} called sys.exit({exc.code!r}); APP must import without exiting") from exc
+    except Exception as exc:  # SyntaxError, or whatever the module raised at import: one line, not a traceback
+        where = f" ({exc.filename}, line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+        raise ConfigError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}{where}") from exc
     if not hasattr(module, attr):
         raise ConfigError(f"module {module_name!r} has no attribute {attr!r}; APP is module:attribute of a sqsq.App")
     app = getattr(module, attr)

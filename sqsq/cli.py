@@ -860,7 +860,11 @@ def _check_template_file(path: str, parameters: dict[str, str]) -> None:
     from sqsq.template.packaging_checks import check_packaging
 
     template = load_template(path)
-    findings = check_template(template, parameters) + check_packaging(path, template, parameters)
+    try:
+        findings = check_template(template, parameters) + check_packaging(path, template, parameters)
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
+        _fail(f"{path}: the template is malformed where sqsq reads it ({type(exc).__name__}: {str(exc)[:200]}); "
+              "check it with `sam validate --lint`", EXIT_CONFIG)
     for finding in findings:
         click.echo(f"{path}: [{finding.code}] {finding.resource}: {finding.message}", err=True)
     if findings:
@@ -921,6 +925,11 @@ def lambda_local(
         built = is_built_template(template_path, params)
     require(f"sqsq lambda-local {'--built' if built else '--in-process'}",
             "awslambdaric" if built else "aws_lambda_powertools")
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: the function processes are stopped, never orphaned
+
+    signal.signal(signal.SIGTERM, interrupted)
     stop = threading.Event()
     pools: dict[str, Any] = {}
     try:

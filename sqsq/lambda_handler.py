@@ -354,6 +354,8 @@ class SqsLambdaHandler:
             if group is not None:
                 inv.failed_groups.add((source, group))
             if isinstance(exc, Exception):
+                if not isinstance(exc, RecordFailed):  # sqsq's own failures are logged where they happen
+                    self.logger.exception("record failed", extra={"error": _describe(exc)})
                 raise  # Powertools reports the record failed
             # SystemExit and other BaseExceptions from sqsq's own code paths: this record only, not the batch.
             inv.count("failed")

@@ -17,6 +17,8 @@ Consumer = Literal["lambda", "worker"]
 
 
 def _check_range(name: str, value: int | None, low: int, high: int, why: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{name}={value!r} must be a whole number within {low}..{high} ({why})")
     if value is not None and not low <= value <= high:
         raise ConfigError(f"{name}={value} is outside {low}..{high} ({why})")
 

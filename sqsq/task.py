@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from sqsq import codec
-from sqsq.errors import MessageDecodeError, ResultNotReadable, ValidationError, describe_errors
+from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, ValidationError, describe_errors
 from sqsq.message import Envelope
 from sqsq.retry import Backoff
 
@@ -155,6 +155,10 @@ class Task(Generic[P, R]):
     return_adapter: TypeAdapter[Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        limit = self.time_limit_seconds
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                  or not 0 < limit < float("inf")):
+            raise ConfigError(f"task {self.name}: time_limit_seconds={limit!r} must be a finite number of seconds > 0")
         self.args_model, self.single_model = build_args_model(self.fn, self.name)
         hints = typing.get_type_hints(self.fn, include_extras=True)
         self.return_adapter = TypeAdapter(hints.get("return", Any))

@@ -683,7 +683,10 @@ class Worker:
                 return self.executor.finish(prepared, error=exc)
             return self._finish_value(prepared, value, time.monotonic() - started)
         try:
-            ended = self._procs.run(prepared.task.name, prepared.args)
+            ended = self._procs.run(prepared.task.name, prepared.args, prepared.task.time_limit_seconds)
+        except TimeLimitExceeded as exc:  # the pool stopped the child at the limit
+            log.warning("task %s %s: %s", prepared.base.task_id, prepared.task.name, exc)
+            return self.executor.finish(prepared, error=exc)
         except ChildProcessDied as exc:
             # The attempt is lost, not failed: retried whatever retry_on says; the last one records FAILURE.
             self.stats.child_deaths += 1

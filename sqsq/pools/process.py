@@ -53,7 +53,7 @@ from typing import Any
 import pebble
 
 from sqsq.app import App, import_app
-from sqsq.errors import AttemptLost, ConfigError
+from sqsq.errors import AttemptLost, ConfigError, TimeLimitExceeded
 from sqsq.executor import encode_result
 
 log = logging.getLogger("sqsq.pools")
@@ -194,23 +194,33 @@ class ProcessPool:
             self.close(kill=True)
             raise ConfigError(f"pool processes did not start within {START_TIMEOUT_SECONDS:.0f} s") from exc
 
-    def run(self, task_name: str, args: dict[str, Any]) -> ChildEnded:
+    def run(self, task_name: str, args: dict[str, Any], time_limit_seconds: float | None = None) -> ChildEnded:
         """Run a task body in a child and wait for it.
 
         Args:
             task_name: the registered name.
             args: the envelope's JSON arguments (validated again in the child).
+            time_limit_seconds: stop the child when the run takes longer (pebble's per-run timeout); ``None``: no
+                limit.
 
         Returns:
             How the body ended.
 
         Raises:
+            TimeLimitExceeded: the run took longer than ``time_limit_seconds``; its child was stopped and is
+                replaced, the other children's runs go on.
             ChildProcessDied: the child running it died (``exit_code`` and ``reason`` say how; it is replaced,
                 the other children's runs go on), or the pool was closed.
         """
-        future = self._schedule(task_name, args)
+        future = self._schedule(task_name, args, time_limit_seconds)
         try:
             ended: ChildEnded = future.result()
+        except concurrent.futures.TimeoutError as exc:
+            with self._lock:
+                self.restarts += 1
+            raise TimeLimitExceeded(
+                f"task {task_name} ran past its time_limit_seconds={time_limit_seconds}; its pool process was stopped"
+            ) from exc
         except pebble.ProcessExpired as exc:
             with self._lock:
                 self.restarts += 1
@@ -223,7 +233,9 @@ class ProcessPool:
             raise ChildProcessDied("the process pool was closed before the task started") from exc
         return ended
 
-    def _schedule(self, task_name: str, args: dict[str, Any]) -> concurrent.futures.Future[ChildEnded]:
+    def _schedule(
+        self, task_name: str, args: dict[str, Any], time_limit_seconds: float | None = None
+    ) -> concurrent.futures.Future[ChildEnded]:
         """Hand the run to the pool; a pool pebble gave up on (an idle child died) is replaced first."""
         with self._lock:
             if self._closed or self._pool is None:
@@ -234,7 +246,7 @@ class ProcessPool:
                 self._pool = self._new_pool()
                 self.restarts += 1
             try:
-                return self._pool.schedule(_child_run, args=(task_name, args))
+                return self._pool.schedule(_child_run, args=(task_name, args), timeout=time_limit_seconds)
             except RuntimeError as exc:
                 raise ChildProcessDied(f"the process pool cannot run tasks: {exc}") from exc
 

@@ -131,6 +131,21 @@ def write_layer(layer_dir: Path, sqsq_line: str) -> Path:
     return path
 
 
+def shadowing_modules(folder: Path) -> list[str]:
+    """Modules and packages at the top of ``folder`` named like the standard library's (``queue.py``, ``email/``).
+
+    At a Lambda task root they come first on ``sys.path`` and replace the standard module for everything in the
+    function, boto3 included (``import queue`` would load the app's ``queue.py``).
+    """
+    names = sorted(
+        p.stem if p.suffix == ".py" else p.name
+        for p in folder.iterdir()
+        if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()))
+        and (p.stem if p.suffix == ".py" else p.name) in sys.stdlib_module_names
+    ) if folder.is_dir() else []
+    return names
+
+
 def code_uri_for(app_module: str, template_dir: Path) -> str:
     """The narrowest CodeUri for an app module: its top-level package's folder, relative to the template.
 
@@ -143,10 +158,20 @@ def code_uri_for(app_module: str, template_dir: Path) -> str:
     top = app_module.split(".")[0]
     module = sys.modules.get(top)
     where = getattr(module, "__file__", None)
+    if module is not None and where is None and hasattr(module, "__path__"):
+        raise ConfigError(f"{top!r} is a namespace package (no __init__.py): add an __init__.py to it, or pass --code-uri")
     if module is None or where is None:
         raise ConfigError(f"module {top!r} is not imported; cannot tell where the app's code is")
     path = Path(where).resolve()
     folder = path.parent  # a package's __init__.py sits in the package folder; a module's in its folder
+    shadows = shadowing_modules(folder) if hasattr(module, "__path__") else []
+    if shadows:
+        raise ConfigError(
+            f"{folder.name}/{shadows[0]}{'' if (folder / shadows[0]).is_dir() else '.py'} is named like the standard "
+            f"library's {shadows[0]!r}: with CodeUri narrowed to {folder.name}/ it would sit at the Lambda task root and "
+            "replace it for the whole function (boto3 included). Rename it, or pass --code-uri with the folder that "
+            f"holds {folder.name}/"
+        )
     try:
         rel = folder.relative_to(template_dir.resolve())
     except ValueError as exc:

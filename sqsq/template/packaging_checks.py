@@ -25,6 +25,7 @@ from typing import Any
 
 from sqsq.template.checks import Finding
 from sqsq.template.options import GENERIC_HANDLER
+from sqsq.template.packaging import shadowing_modules
 from sqsq.template.reading import FunctionSpec, Resolver, sqs_functions
 
 REQUIRED_IN_LAYER = ("sqsq", "pydantic", "aws_lambda_powertools")
@@ -90,9 +91,15 @@ def _requirements_names(folder: Path) -> set[str]:
     return names
 
 
+def _shadowing(fn: FunctionSpec, code: Path) -> list[Finding]:
+    return [Finding("PKG", fn.resource_id, f"{name!r} at the task root (CodeUri {fn.code_uri!r}) replaces the standard "
+                    f"library's {name!r} for the whole function, boto3 included: rename it")
+            for name in shadowing_modules(code)]
+
+
 def _check_source(template_dir: Path, template: Mapping[str, Any], fn: FunctionSpec) -> list[Finding]:
-    findings = []
     code = template_dir / (fn.code_uri or ".")
+    findings = _shadowing(fn, code)
     module, _ = _handler_module(fn)
     if fn.handler == GENERIC_HANDLER:
         module = fn.environment.get("SQSQ_APP", "").partition(":")[0]
@@ -133,6 +140,9 @@ def _check_built(template_dir: Path, template: Mapping[str, Any], fn: FunctionSp
     if fn.runtime and fn.runtime != version:
         return [Finding("PKG", fn.resource_id, f"runtime {fn.runtime} differs from this interpreter ({version}); "
                         "run the check with a matching Python to import-test the build")]
+    shadows = _shadowing(fn, code)
+    if shadows:
+        return shadows
     module, attr = _handler_module(fn)
     env = {**fn.environment, "LAMBDA_TASK_ROOT": str(code), "AWS_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "check", "AWS_SECRET_ACCESS_KEY": "check", "PYTHONNOUSERSITE": "1"}

@@ -7,6 +7,7 @@ the queues created locally have exactly the attributes the template declares.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from sqsq import limits
@@ -110,11 +111,51 @@ class QueuePlan:
         }
 
 
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+"""What SQS accepts in a queue name (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html)."""
+SQS_MAX_QUEUE_NAME = 80
+LAMBDA_MAX_FUNCTION_NAME = 64
+SWEEP_SCHEDULE_SUFFIX = "-dlq-sweep"
+"""Suffix of the function name that names its DLQ sweep schedule (schedule names: 64 characters at most)."""
+
+
+def check_names(plans: list[QueuePlan], *, prefix: str, dlq_suffix: str) -> None:
+    """Refuse queue names SQS rejects, and names that make one queue another's DLQ or clash as resource ids.
+
+    Args:
+        plans: the queues.
+        prefix: the physical name prefix (``"<app>-"``, or the template's ``"<app>-"`` + the longest Stage + ``"-"``).
+        dlq_suffix: the DLQ name suffix.
+
+    Raises:
+        ConfigError: the first problem, with the names involved and the fix.
+    """
+    physical: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for p in plans:
+        if not QUEUE_NAME.fullmatch(p.logical):
+            raise ConfigError(f"queue name {p.logical!r}: SQS accepts only letters, digits, '-' and '_'; rename it")
+        for name, what in ((f"{prefix}{p.logical}", "queue"), (f"{prefix}{p.logical}{dlq_suffix}", "DLQ")):
+            if len(name) > SQS_MAX_QUEUE_NAME:
+                raise ConfigError(f"the {what} of queue {p.logical!r} would be named {name!r} ({len(name)} characters; "
+                                  f"SQS allows {SQS_MAX_QUEUE_NAME}): shorten the queue or app name")
+            if name in physical:
+                raise ConfigError(f"queue {p.logical!r}'s {what} would be named {name!r}, like {physical[name]}: one "
+                                  "queue would be another's dead-letter queue; rename one of them")
+            physical[name] = f"the {what} of queue {p.logical!r}"
+        for rid in (f"{p.resource_id}{kind}" for kind in ("Queue", "DeadLetterQueue", "DeadLetterAlarm", "Function")):
+            if rid in ids:
+                raise ConfigError(f"queues {ids[rid]!r} and {p.logical!r} both need the CloudFormation id {rid!r}; "
+                                  "rename one of them")
+            ids[rid] = p.logical
+
+
 def plan_queues(app: App, options: TemplateOptions | None = None) -> list[QueuePlan]:
     """One :class:`QueuePlan` per logical queue of the app, sorted by name.
 
     Raises:
-        ConfigError: a Lambda queue's task time limit does not fit Lambda, or two queue names map to one id.
+        ConfigError: a Lambda queue's task time limit does not fit Lambda, a queue name SQS rejects, or names that
+            collide (a queue named like another's DLQ, two queues with one CloudFormation id).
     """
     opts = options or TemplateOptions()
     queues = app.logical_queues()
@@ -145,7 +186,5 @@ def plan_queues(app: App, options: TemplateOptions | None = None) -> list[QueueP
                 maximum_concurrency=config.maximum_concurrency or opts.maximum_concurrency,
             )
         )
-    ids = [p.resource_id for p in plans]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"queue names {[p.logical for p in plans]} collide as CloudFormation logical ids {ids}")
+    check_names(plans, prefix=app.settings.queue_prefix or "", dlq_suffix=app.settings.dlq_suffix)
     return plans

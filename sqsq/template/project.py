@@ -19,6 +19,10 @@ from sqsq.template.plan import plan_queues
 from sqsq.template.render import render_template_yaml
 
 SAMCONFIG_FILE = "samconfig.toml"
+DOCKERIGNORE = (
+    "# What the worker image does not need (written by `sqsq template --fargate`; .sqsq/wheels must stay in).\n"
+    ".git\n.venv\nvenv\n.aws-sam\n**/__pycache__\n**/*.pyc\n.pytest_cache\n.mypy_cache\ntests\n"
+)
 
 
 def samconfig_text(app_name: str, stage: str, template_file: str) -> str:
@@ -120,6 +124,8 @@ def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig
     docker_written = dockerfile is not None and _write_once(
         dockerfile, lambda: worker_dockerfile(options.app_spec or "", sqsq_requirement=sqsq_line)
     )
+    if dockerfile is not None:
+        _write_once(folder / ".dockerignore", lambda: DOCKERIGNORE)
     return WrittenProject(output, requirements, config_path, written, options, dockerfile, docker_written, sqsq_line)
 
 

@@ -53,12 +53,17 @@ def load_template(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     for tag in _SHORT_TAGS:
         _Loader.add_constructor(f"!{tag}", construct(tag))
     text = source
-    is_path = isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
+    is_path = isinstance(source, str) and "\n" not in source and (
+        source.lower().endswith((".yaml", ".yml", ".json", ".template", ".cfn")) or Path(source).is_file()
+    )
     if isinstance(source, Path) or is_path:
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"template {str(path)!r} does not exist")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"template {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         data = yaml.load(str(text), Loader=_Loader)  # a SafeLoader with the CFN tags only
     except yaml.YAMLError as exc:

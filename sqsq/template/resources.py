@@ -235,7 +235,7 @@ def consumer_function(
                     "Type": "ScheduleV2",
                     "Properties": {
                         # Named per stack: schedule names are unique per schedule group and account.
-                        "Name": sub(f"{function_name}-dlq-sweep"[:64]),
+                        "Name": sub(f"{function_name}-dlq-sweep"),  # within 64: see render.longest_stage
                         "ScheduleExpression": DLQ_SWEEP_SCHEDULE,
                         "Description": f"sqsq: sweep the DLQ of queue {plan.logical!r}",
                         "Input": json.dumps({"sqsq": "sweep", "queues": [plan.logical]}),

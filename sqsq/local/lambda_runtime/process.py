@@ -16,6 +16,8 @@ and to the function's log file, with Lambda-style START/END/REPORT lines (durati
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -215,17 +217,22 @@ class FunctionProcess:
         return outcome
 
     def stop(self) -> None:
-        """SIGKILL the process (by its PID) if it runs, reap it, and stop its Runtime API."""
+        """SIGKILL the process and every process it started (its process group: Lambda freezes the whole sandbox),
+        reap it, and stop its Runtime API. A child the handler started never keeps the run going."""
         proc = self._proc
         if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session (start_new_session): the group is its pid
+            except (ProcessLookupError, PermissionError):
+                pass
             if proc.poll() is None:
-                proc.kill()  # os.kill(proc.pid, SIGKILL); safe once it was reaped
+                proc.kill()
             proc.wait()
         self._api.close()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()  # a grandchild that escaped the group cannot hold the log reader open
         if self._reader is not None:
             self._reader.join(timeout=5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
 
     def _exit(self) -> str:
         code = self._proc.returncode if self._proc is not None else None
@@ -235,10 +242,19 @@ class FunctionProcess:
         if stream is None:
             return
         try:
-            for raw in iter(stream.readline, b""):
-                self.log.write(raw.decode("utf-8", "replace").rstrip("\n"))
-        except ValueError:  # the stream was closed under us by stop()
+            while raw := stream.readline(LOG_LINE_MAX_BYTES + 1):
+                line = raw[:LOG_LINE_MAX_BYTES].decode("utf-8", "replace").rstrip("\n")
+                if len(raw) > LOG_LINE_MAX_BYTES:
+                    line += " [cut at 256 KB, as Lambda cuts a log event]"
+                    while raw and not raw.endswith(b"\n"):  # skip the rest of the line without holding it
+                        raw = stream.readline(LOG_LINE_MAX_BYTES)
+                self.log.write(line)
+        except (ValueError, OSError):  # the stream was closed under us by stop()
             pass
+
+
+LOG_LINE_MAX_BYTES = 256 * 1024
+"""Longest log line kept (CloudWatch Logs' event limit is 256 KB; Lambda cuts longer ones too)."""
 
 
 def _message(payload: Any) -> str:
