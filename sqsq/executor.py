@@ -529,8 +529,10 @@ class Executor:
         max_receive_count: int | None,
         body_id: str = "",
     ) -> Outcome:
-        allowed = attempts_allowed(task.max_retries, max_receive_count)
-        retryable = isinstance(exc, Retry | AttemptLost) or isinstance(exc, task.retry_on)
+        # A lost attempt (its process died) is not the task's failure: it gets the queue's receives, not max_retries.
+        lost = isinstance(exc, AttemptLost)
+        allowed = attempts_allowed(None if lost else task.max_retries, max_receive_count)
+        retryable = lost or isinstance(exc, Retry) or isinstance(exc, task.retry_on)
         error = _error_fields(exc)
         if retryable and base.attempts < allowed:
             delay: float | None

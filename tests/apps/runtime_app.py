@@ -48,3 +48,14 @@ def allocate(mb: int) -> int:
     """Allocate and touch ``mb`` MB (fails with MemoryError past the function's MemorySize)."""
     block = bytearray(mb * 1024 * 1024)
     return len(block) // (1024 * 1024)
+
+
+@app.task(name="rt.spawn")
+def spawn(pid_file: str) -> int:
+    """Start a long-running child process, note its pid, and return without waiting for it."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(pid_file, "w") as f:
+        f.write(str(child.pid))
+    return child.pid

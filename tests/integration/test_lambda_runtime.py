@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -236,7 +237,7 @@ def test_layer_without_pydantic_fails_at_import_and_deletes_nothing(
     broken = _deploy(local_aws, sources, tmp_path, layer="NoPydanticLayer")
     runtime_app.app.send("rt.add", {"x": 1, "y": 1})
 
-    stats, pools = broken.run(stop_when_empty=False, timeout_seconds=1)
+    stats, pools = broken.run(stop_when_empty=False, timeout_seconds=6)  # room for a cold start on a busy machine
 
     assert stats.batch_errors >= 1 and stats.records_deleted == 0
     pool = pools["DefaultFunction"]
@@ -325,3 +326,27 @@ def _no_stray_processes() -> Iterator[None]:
         except psutil.Error:  # exited meanwhile
             pass
     assert mine == []
+
+
+def test_a_process_the_handler_started_is_stopped_with_its_function_and_does_not_hold_the_run(
+    built: Built, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    handle = runtime_app.app.send("rt.spawn", {"pid_file": str(pid_file)})
+    stats, _ = built.run()
+    assert handle.get(timeout_seconds=5) > 0 and stats.records_deleted == 1
+    pid = int(pid_file.read_text())
+    # the run is over and its processes stopped: the handler's child went with its process group
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), f"child {pid} outlived its function"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped by init) is not running
+        return f.read().split()[2] != "Z"

@@ -97,3 +97,31 @@ def test_a_built_function_with_its_layer_complete_imports(tmp_path: Path) -> Non
         assert spec is not None and spec.origin is not None
         (python / Path(spec.origin).name).symlink_to(spec.origin)
     assert _messages(path) == []
+
+
+def test_a_package_module_named_like_the_standard_library_is_refused_when_narrowing_and_flagged_by_check(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    pkg = tmp_path / "shadowy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "queue.py").write_text("X = 1\n")
+    (pkg / "tasks.py").write_text("import sqsq\napp = sqsq.App('shadowy')\n")
+    done = subprocess.run([sys.executable, "-m", "sqsq.cli", "template", "shadowy.tasks:app", "-o", "template.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 3, done.stderr
+    assert "shadowy/queue.py is named like the standard library's 'queue'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    app = sqsq.App("shadowy")
+    path = tmp_path / "by-hand.yaml"
+    path.write_text(dump_template(render_template(app, TemplateOptions(app_spec="shadowy.tasks:app",
+                                                                       code_uri="shadowy"))))
+    (tmp_path / "sqsq-layer").mkdir(exist_ok=True)
+    (tmp_path / "sqsq-layer" / "requirements.txt").write_text("sqsq[lambda]\n")
+    lines = _messages(path)
+    assert any("'queue' at the task root" in line and "replaces the standard library's 'queue'" in line
+               for line in lines), lines

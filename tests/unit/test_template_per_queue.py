@@ -93,3 +93,44 @@ def test_an_explicit_visibility_timeout_setting_wins_for_every_queue() -> None:
     app = _app()
     app.configure(visibility_timeout_seconds=900)
     assert {p.visibility_timeout_seconds for p in plan_queues(app)} == {900}
+
+
+@pytest.mark.parametrize(
+    ("queues", "message"),
+    [
+        (["a", "a-dlq"], "dead-letter queue"),  # a-dlq would be the DLQ of a
+        (["a", "a-dead-letter"], "CloudFormation id 'ADeadLetterQueue'"),
+        (["images.v2"], "letters, digits, '-' and '_'"),
+        (["q" * 75], "SQS allows 80"),
+    ],
+)
+def test_queue_names_sqs_would_reject_or_that_collide_are_refused(queues: list[str], message: str) -> None:
+    app = sqsq.App("nm")
+    for q in queues:
+        app.declare_queue(q)
+    with pytest.raises(ConfigError, match=message):
+        plan_queues(app)
+
+
+def test_the_stage_pattern_shrinks_so_every_name_fits_and_a_default_stage_too_long_is_refused() -> None:
+    app = sqsq.App("orders-service")
+    app.declare_queue("thumbnail-generation-xl")
+    pattern = render_template(app)["Parameters"]["Stage"]["AllowedPattern"]
+    longest = 64 - len("orders-service--thumbnail-generation-xl-dlq-sweep")
+    assert 3 <= longest < 20
+    assert pattern == f"^[a-z0-9][a-z0-9-]{{0,{longest - 1}}}$"
+    with pytest.raises(ConfigError, match="AWS allows 64"):
+        render_template(app, TemplateOptions(stage="x" * (longest + 1)))
+
+
+@pytest.mark.parametrize("value", [256.5, True, "512"])
+def test_declared_queue_settings_must_be_whole_numbers(value: object) -> None:
+    with pytest.raises(ConfigError, match="whole number"):
+        sqsq.App("x").declare_queue("q", memory_size_mb=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit", [float("nan"), float("inf"), 0, -1])
+def test_a_time_limit_must_be_a_finite_positive_number(limit: float) -> None:
+    app = sqsq.App("x")
+    with pytest.raises(ConfigError, match="finite number of seconds > 0"):
+        app.task(name="t", time_limit_seconds=limit)(lambda: None)
