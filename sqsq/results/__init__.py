@@ -2,7 +2,8 @@
 
 A record only moves forward. A write is accepted when there is no record yet, or the record belongs to an
 earlier generation (a redrive from the DLQ starts a new one), or it is not final (SUCCESS/FAILURE) and its
-attempt is not later than the write's. So a late or duplicate writer never moves a finished task back.
+attempt is not later than the write's, or not final while the write is (a rescued copy starts its receive count
+again, see sqsq.rescue). So a late or duplicate writer never moves a finished task back.
 
 A record is also only ever replaced by the *same message* (:func:`same_message`: the same task name and the same
 ``sent_at``, which a retry, a redelivery and a DLQ redrive all keep) until it expires. Task ids are random, so
@@ -111,7 +112,9 @@ def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) 
         return False
     if new.generation != existing.generation:
         return new.generation > existing.generation
-    return not existing.status.is_final and existing.attempts <= new.attempts
+    # A final outcome replaces any non-final record of its generation: a rescued copy (sqsq.rescue) starts its
+    # receive count again, so its SUCCESS may carry a lower attempt than the marker its original left.
+    return not existing.status.is_final and (new.status.is_final or existing.attempts <= new.attempts)
 
 
 def may_claim(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:

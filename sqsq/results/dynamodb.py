@@ -27,11 +27,16 @@ _SAME_NAME = "task_name = :task_name"
 _SAME_NAME_AND_SENT_AT = "task_name = :task_name AND (attribute_not_exists(sent_at) OR sent_at = :sent_at)"
 # The forward-only rule of sqsq.results.may_overwrite, as a condition DynamoDB evaluates atomically with the
 # write: a record that is missing or expired may be replaced; one of the same message may be replaced from a later
-# generation, or when it is not final and not from a later attempt. Anything else means a later writer got there
-# first (or the record is another message's).
+# generation, or when it is not final and not from a later attempt (a final write: whatever its attempt, since a
+# rescued copy starts its receive count again). Anything else means a later writer got there first (or the record
+# is another message's).
 _CONDITION = (
     "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
     "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)))"
+)
+_FINAL_CONDITION = (
+    "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
+    "(generation = :gen AND NOT #status IN (:success, :failure))))"
 )
 # The claim rule of sqsq.results.may_claim: no live record, or a record of the same message that is of an earlier
 # generation, or not final and holding no live lease. DynamoDB evaluates it atomically with the write, so of two
@@ -106,13 +111,13 @@ class DynamoResults:
             self._clients.dynamodb.put_item(
                 TableName=self.table_name,
                 Item=item,
-                ConditionExpression=_CONDITION.format(same=same),
+                ConditionExpression=(_FINAL_CONDITION if record.status.is_final else _CONDITION).format(same=same),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     **same_values,
                     ":now": {"N": str(int(time.time()))},
                     ":gen": {"N": str(record.generation)},
-                    ":attempts": {"N": str(record.attempts)},
+                    **({} if record.status.is_final else {":attempts": {"N": str(record.attempts)}}),
                     ":success": {"S": Status.SUCCESS.value},
                     ":failure": {"S": Status.FAILURE.value},
                 },

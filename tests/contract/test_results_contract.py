@@ -141,3 +141,14 @@ def test_record_without_sent_at_is_matched_by_task_name(results: ResultStore) ->
     # A body that gave no sent_at is recorded without one; its retries are still the same message.
     assert results.put(_rec(Status.RETRY, attempts=1))
     assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1", sent_at=1764470000.25))
+
+
+def test_a_final_outcome_replaces_a_non_final_record_of_a_later_attempt(results: ResultStore) -> None:
+    # A rescued copy (sqsq.rescue) starts its receive count again: its SUCCESS at attempt 1 must replace the
+    # ConsumerDied marker its original wrote at attempt 3, or the outcome would be lost.
+    marker = ResultRecord("t-rescued", Status.STARTED, "t", attempts=3, error_type="ConsumerDied").stamped(3600)
+    assert results.put(marker)
+    assert not results.put(ResultRecord("t-rescued", Status.RETRY, "t", attempts=1).stamped(3600))
+    assert results.put(ResultRecord("t-rescued", Status.SUCCESS, "t", result_json="1", attempts=1).stamped(3600))
+    got = results.get("t-rescued")
+    assert got is not None and got.status is Status.SUCCESS

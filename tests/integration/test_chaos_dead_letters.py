@@ -29,11 +29,14 @@ from tests.apps import chaos
 from tests.conftest import Deployed, deploy, stop_process
 from tests.integration.test_reliability_delivery import log_of, sink, spawn_logged
 
-N_INNOCENT, N_POISON, N_HANG = 960, 20, 20
+N_INNOCENT, N_POISON, N_HANG = 970, 10, 20
 THREAD_WORKER = ("worker", "tests.apps.chaos:app", "--wait-time-seconds", "1", "-c", "8", "--prefetch", "4",
                  "--dlq-sweep-interval-seconds", "0", "--shutdown-grace-seconds", "1")
 PROCESS_WORKER = (*THREAD_WORKER, "--pool", "process")
-RUN_SECONDS = 150
+RUN_SECONDS = 120
+"""Chaos (faults and SIGKILLs) lasts this long at most; then the workers go on without either until every task is
+final (up to FINISH_SECONDS), as a deployment recovers after an incident."""
+FINISH_SECONDS = 150
 SWEEP_EVERY_SECONDS = 3.0
 KILL_EVERY_SECONDS = 6.0
 
@@ -69,21 +72,23 @@ def test_chaos_every_task_ends_success_or_failure_with_reason_and_no_innocent_is
     rng = random.Random(7)
     d.server.set_faults(rate={"dynamodb": 0.4, "sqs": 0.2}, services=[], kinds=["throttle", "500", "drop"], seed=11)
     workers: dict[str, subprocess.Popen[bytes]] = {}
-    starts = kills = 0
-    started = time.monotonic()
-    next_kill = started + KILL_EVERY_SECONDS
-    next_sweep = started
-    done: dict[str, Any] = {}
-    try:
-        while time.monotonic() - started < RUN_SECONDS:
+    counts = {"starts": 0, "kills": 0}
+    faults: dict[str, int] = {}
+
+    def supervise(seconds: float, chaos_on: bool) -> bool:
+        """Keep a thread-pool and a process-pool worker running, SIGKILL one now and then (chaos_on), play the
+        sweep's schedule; True once every task is final."""
+        started = time.monotonic()
+        next_kill, next_sweep = started + KILL_EVERY_SECONDS, started
+        while time.monotonic() - started < seconds:
             for name, args in (("thread", THREAD_WORKER), ("process", PROCESS_WORKER)):
                 if name not in workers or workers[name].poll() is not None:
-                    workers[name] = spawn_logged(d, *args, name=f"{name}{starts}")
-                    starts += 1
+                    workers[name] = spawn_logged(d, *args, name=f"{name}{counts['starts']}")
+                    counts["starts"] += 1
             now = time.monotonic()
-            if now >= next_kill:
+            if chaos_on and now >= next_kill:
                 stop_process(workers[rng.choice(["thread", "process"])], signal.SIGKILL)
-                kills += 1
+                counts["kills"] += 1
                 next_kill = now + KILL_EVERY_SECONDS
             if now >= next_sweep:
                 try:
@@ -91,27 +96,23 @@ def test_chaos_every_task_ends_success_or_failure_with_reason_and_no_innocent_is
                 except SqsqError:
                     pass  # faults: the next sweep tries again
                 next_sweep = now + SWEEP_EVERY_SECONDS
-                done = {k: v for k, v in _final(d, ids).items() if v is not None and v.status.is_final}
-                if len(done) == len(ids):
-                    break
+                records = _final(d, ids)
+                if records and all(r is not None and r.status.is_final for r in records.values()):
+                    return True
             time.sleep(0.2)
+        return False
+
+    try:
+        supervise(RUN_SECONDS, chaos_on=True)
     finally:
         faults = d.server.clear_faults()
+    try:
+        supervise(FINISH_SECONDS, chaos_on=False)
+    finally:
         for proc in workers.values():
             if proc.poll() is None:
                 stop_process(proc, signal.SIGKILL)
-    # without faults: let the last dead letters reach the DLQ and the sweep record them
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        sweep_dead_letters(d.app, "default", max_rescues=1)
-        records = _final(d, ids)
-        if all(r is not None and r.status.is_final for r in records.values()) and d.app.transport.depth(
-                d.queue()).in_flight == 0:
-            break
-        if d.app.transport.depth(d.queue()).visible:
-            finisher = spawn_logged(d, *THREAD_WORKER, "--burst", name="finisher")
-            finisher.wait(timeout=60)
-        time.sleep(1)
+    starts, kills = counts["starts"], counts["kills"]
 
     records = _final(d, ids)
     runs = Counter(line.split()[1] for line in sink(d))
