@@ -390,10 +390,25 @@ class Executor:
             # retries would not be the same message (sqsq.results.same_message).
             sent_at=envelope.sent_at if "sent_at" in envelope.model_fields_set else None,
         )
-        last_receive = max_receive_count is not None and attempt >= max_receive_count
+        blocked = self._before_run(task, envelope, base, body_id, max_receive_count, remaining_time_seconds)
+        if blocked is not None:
+            return blocked
+        return Prepared(task, model, dict(envelope.args), base, max_receive_count, body_id)
+
+    def _before_run(
+        self,
+        task: Task[Any, Any],
+        envelope: Envelope,
+        base: ResultRecord,
+        body_id: str,
+        max_receive_count: int | None,
+        remaining_time_seconds: float | None,
+    ) -> Outcome | None:
+        """Read the record where a copy may have run already, then claim or mark the run; None: run it."""
+        last_receive = max_receive_count is not None and base.attempts >= max_receive_count
         started = _last_receive_marker(base, max_receive_count) if last_receive else base
         redriven = envelope.generation > 0
-        if redriven or envelope.rescues > 0 or (attempt > 1 and not task.claim):
+        if redriven or envelope.rescues > 0 or (base.attempts > 1 and not task.claim):
             # A redelivery, a rescued or a redriven copy: the results table is the record of what already ran.
             # First deliveries of fresh sends read nothing; a redriven copy is read even at receive count 1, because
             # a redrive may have sent it twice (see the module docstring).
@@ -406,19 +421,14 @@ class Executor:
             if existing is not None and _finished(existing, envelope.generation):
                 return self._already_final(existing, task.name)
         if task.claim or redriven:
-            blocked = self._claim(task, started, remaining_time_seconds, body_id)
-            if blocked is not None:
-                return blocked
-        else:
-            if task.track_started or last_receive:
-                try:
-                    written = self._put(started)
-                except AwsError as exc:
-                    return self._store_down(envelope.id, "recording STARTED", exc)
-                refused = None if written else self._check_refused(base, body_id, ran=False)
-                if refused is not None:
-                    return refused
-        return Prepared(task, model, dict(envelope.args), base, max_receive_count, body_id)
+            return self._claim(task, started, remaining_time_seconds, body_id)
+        if task.track_started or last_receive:
+            try:
+                written = self._put(started)
+            except AwsError as exc:
+                return self._store_down(envelope.id, "recording STARTED", exc)
+            return None if written else self._check_refused(base, body_id, ran=False)
+        return None
 
     def finish(
         self,
