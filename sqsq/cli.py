@@ -886,7 +886,8 @@ def _check_template_file(path: str, parameters: dict[str, str]) -> None:
 @click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", help="Local AWS endpoint.")
 @click.option("--stop-when-empty", is_flag=True, help="Exit once the queues are empty and nothing runs.")
 @click.option("--timeout-seconds", default=None, type=_Finite(),
-              help="Exit after this many seconds at the latest.")
+              help="Stop polling after this many seconds; invocations in flight still finish (within their function's "
+                   "Timeout), as when an event source mapping is disabled. Ctrl-C or SIGTERM stops them at once.")
 @click.option("--built/--in-process", "built", default=None,
               help="Run the functions as built artifacts in runtime processes, or import them here; default: "
                    "built when the template is `sam build` output.")

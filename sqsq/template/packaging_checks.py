@@ -78,15 +78,20 @@ def _requirements_names(folder: Path) -> set[str]:
     if not path.is_file():
         return names
     for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()  # comments and environment markers
+        if line.startswith("-"):
+            continue  # an option line (-r other.txt, --index-url): what it brings cannot be read from here
+        if " @ " in line:  # name[extras] @ url
+            line = line.split(" @ ", 1)[0].strip()
         m = re.match(r"(?:[^\s\[]*/)?([A-Za-z0-9_.-]+?)(?:-\d[^/]*\.whl)?(?:\[([^\]]*)\])?\s*(?:[=<>~!@;].*)?$", line)
         if not m:
             continue
         name = m.group(1).lower().replace("_", "-")
+        extras = (m.group(2) or "").lower()
         names.add(name)
         if name == "sqsq":
             names.add("pydantic")  # a dependency of sqsq
-            if "lambda" in (m.group(2) or ""):
+            if "lambda" in extras:
                 names.add("aws-lambda-powertools")
     return names
 
@@ -184,5 +189,5 @@ def check_packaging(
             continue  # packaged: the zips are in S3
         layers = _layer_folders(template_dir, template, fn)
         check = _check_built if _is_built(layers) else _check_source
-        findings += check(template_dir, template, fn)
+        findings += [f for f in check(template_dir, template, fn) if f not in findings]  # a shared layer: once
     return findings

@@ -112,10 +112,11 @@ def write_project(app: App, output: Path, options: TemplateOptions, *, samconfig
         OSError: a file cannot be written.
     """
     folder = output.resolve().parent
+    text = render_template_yaml(app, options)  # first: a template that cannot be rendered leaves no files behind
     sqsq_line = sqsq_requirement(folder)
     has_functions = any(p.consumer == "lambda" for p in plan_queues(app, options))
     requirements = write_layer(folder / options.layer_uri, sqsq_line) if has_functions else None
-    output.write_text(render_template_yaml(app, options), encoding="utf-8")
+    output.write_text(text, encoding="utf-8")
     config_path = folder / SAMCONFIG_FILE if samconfig else None
     written = config_path is not None and _write_once(
         config_path, lambda: samconfig_text(app.name, options.stage, output.name)

@@ -112,10 +112,11 @@ class RuntimeApiServer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        with self._cond:  # two closes at once (a second Ctrl-C) must not both shut the server down
+            httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
 
     # -- the caller's side ------------------------------------------------------------------------------------
 
