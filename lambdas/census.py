@@ -1,4 +1,8 @@
-"""Lambda entry point of the demo app (template.yaml: ``Handler: lambdas/census.handler``)."""
+"""A handler file of your own, the alternative to sqsq's generic entry point (``sqsq.lambda_entry.handler``).
+
+The demo's template uses the generic one; render it with ``--handler census.handler --code-uri lambdas`` to use
+this file instead (``lambdas/`` is the function's CodeUri, so the module is ``census`` at the task root).
+"""
 
 from __future__ import annotations
 
