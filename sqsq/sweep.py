@@ -15,6 +15,9 @@ sqsq gives back). The sweep reads a DLQ and, for each sqsq message without a FAI
 
 Dead letters of tasks that have since succeeded (a copy left behind by a delete that failed) are removed.
 
+A letter that fails signature verification (signing on) is never rescued nor recorded under the id it claims: its
+FAILURE (``Signature*``) is filed under the id derived from its body, as the executor files it.
+
 A task that kills its consumer every time thus ends FAILURE with its reason after ``MAX_RESCUES`` + 1 rounds; a task
 that was only unlucky (received alongside it, or during an outage) runs again. Records are written conditionally,
 so two sweeps racing do no harm; a rescue is sent first and deleted second, so a crash duplicates, never loses (the
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from sqsq.app import App
 from sqsq.dlq import DeadLetterQueue, DlqEntry, Selection
+from sqsq.errors import SignatureError
 from sqsq.executor import CONSUMER_DIED
 from sqsq.rescue import MAX_RESCUES, rescued_body
 from sqsq.results import ResultRecord, Status
@@ -66,8 +70,8 @@ class SweepReport:
 
 def _needs_attention(entry: DlqEntry) -> bool:
     """A sqsq message with no final record of its generation."""
-    if entry.envelope is None:
-        return False  # undecodable: the executor recorded its FAILURE under the body-derived id
+    if entry.envelope is None or entry.record_id is not None:
+        return False  # undecodable, unverified or conflicting: filed under the body-derived id (see _unverified)
     r = entry.record
     return r is None or not (r.status.is_final and r.generation >= entry.envelope.generation)
 
@@ -111,6 +115,22 @@ def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord
     )
 
 
+def _unverified_failure(dlq: DeadLetterQueue, entry: DlqEntry) -> ResultRecord | None:
+    """The FAILURE to file for a letter that fails signature verification and has none yet (a results-store outage
+    kept the executor from filing it): under the id derived from its body, never under the id it claims."""
+    env = entry.envelope
+    if env is None or entry.record_id is None or dlq.keyring is None:
+        return None
+    if entry.record is not None and entry.record.status is Status.FAILURE:
+        return None
+    try:
+        dlq.keyring.verify(env)
+    except SignatureError as exc:
+        return ResultRecord(task_id=entry.record_id, status=Status.FAILURE, task_name=env.task,
+                            error_type=type(exc).__name__, error_message=str(exc), generation=env.generation)
+    return None
+
+
 def sweep_dead_letters(
     app: App, queue: str, *, max_rescues: int = MAX_RESCUES, max_spent_rescues: int = MAX_SPENT_RESCUES
 ) -> SweepReport:
@@ -138,6 +158,9 @@ def sweep_dead_letters(
     mrc = app.transport.queue_info(dlq.source_queue).max_receive_count
     to_rescue, stale = [], []
     for entry in entries:
+        unverified = _unverified_failure(dlq, entry)
+        if unverified is not None and app.results.put(unverified.stamped(app.settings.result_ttl_seconds)):
+            report.recorded[unverified.task_id] = unverified.error_type or ""
         if _stale(entry):
             stale.append(entry.task_id)
         if not _needs_attention(entry):

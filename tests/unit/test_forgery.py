@@ -212,3 +212,23 @@ def test_lambda_handler_dead_letters_an_unsigned_message_without_running_it() ->
     assert shop.runs == [] and shop.results.get("victim") is None
     filed = shop.results.get(undecodable_id(body))
     assert filed is not None and filed.error_type == "SignatureMissing"
+
+
+def test_the_dlq_sweep_never_records_a_forged_letter_under_the_id_it_claims() -> None:
+    # A forger without the key puts a letter in the DLQ claiming a queued task's id, with rescues at the bound so the
+    # sweep would record rather than rescue (rescues is not signed). Found by a break-it pass on the sweep.
+    from sqsq.sweep import MAX_SPENT_RESCUES, sweep_dead_letters
+
+    shop = Shop(signing_keys=KEYS)
+    h = sqsq.send(shop.add, {"x": 20, "y": 22}, delay_seconds=60)
+    forged = json.dumps({"v": 1, "id": h.id, "task": "add", "args": {"x": 600, "y": 66}, "sent_at": 1764470000.5,
+                         "generation": 0, "rescues": MAX_SPENT_RESCUES, "kid": "k1",
+                         "sig": base64.b64encode(bytes(32)).decode()})
+    assert not shop.transport.send_batch("unit-default-dlq", [OutgoingMessage("0", forged)])
+
+    report = sweep_dead_letters(shop.app, "default")
+
+    assert shop.results.get(h.id) is None  # nothing under the id it claims
+    filed = shop.results.get(undecodable_id(forged))
+    assert filed is not None and filed.status is Status.FAILURE and filed.error_type == "SignatureInvalid"
+    assert report.recorded == {undecodable_id(forged): "SignatureInvalid"} and report.rescued == []
