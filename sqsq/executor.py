@@ -105,6 +105,7 @@ from sqsq.errors import (
     ValidationError,
 )
 from sqsq.message import Envelope, undecodable_id
+from sqsq.rescue import is_last_receive
 from sqsq.results import ResultRecord, Status, same_message
 from sqsq.task import Task
 from sqsq.transport import ReceivedMessage
@@ -405,7 +406,7 @@ class Executor:
         remaining_time_seconds: float | None,
     ) -> Outcome | None:
         """Read the record where a copy may have run already, then claim or mark the run; None: run it."""
-        last_receive = max_receive_count is not None and base.attempts >= max_receive_count
+        last_receive = is_last_receive(base.attempts, max_receive_count)
         started = _last_receive_marker(base, max_receive_count) if last_receive else base
         redriven = envelope.generation > 0
         if redriven or envelope.rescues > 0 or (base.attempts > 1 and not task.claim):

@@ -63,7 +63,7 @@ from sqsq.errors import AwsError, MessageDecodeError, SqsqError
 from sqsq.executor import Ack, DeadLetter, Executor, Outcome, Release, RetryAfter
 from sqsq.extras import require
 from sqsq.message import Envelope
-from sqsq.rescue import send_rescue
+from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import clamp_visibility_seconds
 from sqsq.sweep import sweep_dead_letters
 from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
@@ -409,8 +409,8 @@ class SqsLambdaHandler:
             raise RecordFailed(f"retry: {outcome.error}")
         if isinstance(outcome, Release):
             inv.count("released")
-            mrc = info.max_receive_count
-            if mrc is not None and message.receive_count >= mrc and send_rescue(self.app, message.queue_name, message):
+            last = is_last_receive(message.receive_count, info.max_receive_count)
+            if last and send_rescue(self.app, message.queue_name, message):
                 # Its last receive, given back without an outcome: a fresh copy instead of the DLQ (sqsq.rescue).
                 inv.count("rescued")
                 self.logger.warning("last receive given back without an outcome: rescued as a fresh copy",

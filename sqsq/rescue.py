@@ -24,6 +24,11 @@ MAX_RESCUES = 3
 """Copies sqsq sends of one generation of a task before it lets SQS's redrive policy take it."""
 
 
+def is_last_receive(receive_count: int, max_receive_count: int | None) -> bool:
+    """Whether this receive is the last SQS delivers before its redrive policy moves the message to the DLQ."""
+    return max_receive_count is not None and receive_count >= max_receive_count
+
+
 def rescued_body(body: str, max_rescues: int = MAX_RESCUES) -> str | None:
     """The body of the rescued copy (the envelope with ``rescues`` + 1), or None when there is none to send.
 

@@ -30,7 +30,7 @@ interval while it is empty); ``sqsq dlq sweep APP QUEUE`` sweeps by hand.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqsq.app import App
 from sqsq.dlq import DeadLetterQueue, DlqEntry, Selection
@@ -172,7 +172,7 @@ def sweep_dead_letters(
             continue
         record = _failure_for(entry, mrc)
         ttl = app.settings.result_ttl_seconds
-        if app.results.put(replace(record).stamped(ttl)):
+        if app.results.put(record.stamped(ttl)):
             report.recorded[entry.task_id] = record.error_type or ""
             log.warning("dead letter %s %s: recorded FAILURE %s", entry.task_id, entry.task_name, record.error_type)
     if stale:

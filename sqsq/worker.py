@@ -64,7 +64,7 @@ from sqsq.executor import (
     encode_result,
 )
 from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool, app_spec_of
-from sqsq.rescue import send_rescue
+from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import clamp_visibility_seconds
 from sqsq.sweep import sweep_dead_letters
 from sqsq.task import Task
@@ -627,8 +627,7 @@ class Worker:
             return True
 
     def _last_receive(self, held: _Held) -> bool:
-        mrc = held.info.max_receive_count
-        return mrc is not None and held.message.receive_count >= mrc
+        return is_last_receive(held.message.receive_count, held.info.max_receive_count)
 
     def _run_one(self, held: _Held) -> None:
         if not self._start(held):
