@@ -6,13 +6,14 @@ Queue names here are physical SQS names (``"shop-images"``); the app maps logica
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqsq import limits
 from sqsq.errors import AwsError
+from sqsq.retry import Backoff
+from sqsq.transport.batch_retry import BatchRetry
 
 T = TypeVar("T")
 
@@ -201,24 +202,12 @@ def send_batch_with_retries(
 
     Entries SQS accepted are never sent again; entries it rejected as the sender's fault (too large, invalid) are
     reported at once; throttled or internal failures are retried up to ``attempts`` times with exponential backoff
-    from ``base_delay_seconds``. A request that raises stops the retries and reports what was still pending.
+    and full jitter from ``base_delay_seconds`` (:class:`sqsq.transport.batch_retry.BatchRetry`). A request that
+    raises stops the retries and reports what was still pending.
     """
-    pending = {m.id: m for m in messages}
-    failed: dict[str, str] = {}
-    for attempt in range(attempts):
-        try:
-            rejected = transport.send_batch(queue_name, list(pending.values()))
-        except AwsError as exc:
-            failed.update({i: f"{exc.code or 'AwsError'}: {exc}" for i in pending})
-            return BatchSendResult(failed, exc)
-        retry: dict[str, OutgoingMessage] = {}
-        for f in rejected:
-            if f.sender_fault or attempt == attempts - 1:
-                failed[f.id] = f"{f.code}: {f.message}"
-            else:
-                retry[f.id] = pending[f.id]
-        if not retry:
-            break
-        pending = retry
-        time.sleep(base_delay_seconds * 2**attempt)
-    return BatchSendResult(failed)
+    batch = BatchRetry(
+        messages, attempts=attempts, backoff=Backoff(base_seconds=base_delay_seconds), entry_id=lambda _, m: m.id,
+        retry_errors=False,
+    )
+    batch.run(lambda entries: transport.send_batch(queue_name, entries))
+    return BatchSendResult({m.id: why for m, why in batch.failed}, batch.error)
