@@ -134,8 +134,8 @@ def test_messages_given_back_at_shutdown_on_their_last_receive_are_rescued_not_d
 def test_a_results_store_outage_on_the_last_receive_rescues_the_message(
     mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sqsq.executor.STORE_UNAVAILABLE_RETRY_SECONDS", 0)
-    monkeypatch.setattr("sqsq.executor.FINAL_WRITE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("sqsq.executor.recording.STORE_UNAVAILABLE_RETRY_SECONDS", 0)
+    monkeypatch.setattr("sqsq.executor.recording.FINAL_WRITE_RETRY_SECONDS", 0.0)
     original_put = mem.results.put
     outage = [True]
 

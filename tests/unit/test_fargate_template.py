@@ -120,7 +120,7 @@ def test_task_role_actions_cover_every_transport_and_results_call_of_the_worker(
            "delete_batch": {"sqs:DeleteMessage"}, "change_visibility_batch": {"sqs:ChangeMessageVisibility"},
            "depth": {"sqs:GetQueueAttributes"}, "send_batch": {"sqs:SendMessage"},
            "put": {"dynamodb:PutItem"}, "claim": {"dynamodb:PutItem", "dynamodb:GetItem"}, "get": {"dynamodb:GetItem"}}
-    modules = [SQSQ / m for m in ("worker.py", "executor.py", "rescue.py", "sweep.py")]
+    modules = [*(SQSQ / "worker").glob("*.py"), *(SQSQ / "executor").glob("*.py"), SQSQ / "rescue.py", SQSQ / "sweep.py"]
     transport = set().union(*(_attribute_calls(m, "transport") for m in modules))
     results = set().union(*(_attribute_calls(m, "results") for m in modules))
     assert transport <= set(iam), f"new transport calls: {transport - set(iam)}"

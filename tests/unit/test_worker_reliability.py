@@ -487,7 +487,7 @@ def test_receive_failures_back_off_log_once_with_a_clock_skew_hint_and_recover(
 def test_results_store_outage_pauses_receiving_and_loses_nothing(
     mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sqsq.executor.STORE_UNAVAILABLE_RETRY_SECONDS", 1)
+    monkeypatch.setattr("sqsq.executor.recording.STORE_UNAVAILABLE_RETRY_SECONDS", 1)
     outage = [True]
     original_put = mem.results.put
 

@@ -1,0 +1,218 @@
+"""The :class:`Executor`: prepare a message (decode, check, claim), run its task, record how it ended."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqsq.app import App
+from sqsq.errors import AwsError, MessageDecodeError, SignatureError, TaskNotRegistered, ValidationError
+from sqsq.executor.outcomes import Ack, Outcome, Prepared
+from sqsq.executor.recording import Recorder
+from sqsq.executor.rules import encode_result, finished, last_receive_marker
+from sqsq.message import Envelope, undecodable_id
+from sqsq.rescue import is_last_receive
+from sqsq.results import ResultRecord, Status, same_message
+from sqsq.transport import ReceivedMessage
+
+log = logging.getLogger("sqsq.executor")
+
+
+class Executor:
+    """Runs one received message through the app's tasks and records the outcome.
+
+    Args:
+        app: the app whose registry and results store to use.
+        clock: epoch seconds now, for leases and record times (default ``time.time``; tests pass a fake).
+
+    Example:
+        >>> outcome = Executor(app).execute(message, max_receive_count=5)
+    """
+
+    def __init__(self, app: App, *, clock: Callable[[], float] = time.time):
+        self.app = app
+        self._record = Recorder(app, clock)
+        # Read once, here (a Lambda function builds its executor at init; a worker at start): a parameter or
+        # secret that cannot be read fails the start, not every message.
+        self._keyring = app.keyring
+
+    def _put(self, record: ResultRecord) -> bool:
+        """Write ``record`` stamped now (:meth:`Recorder.put`; tests use it to plant records)."""
+        return self._record.put(record)
+
+    def execute(
+        self, message: ReceivedMessage, max_receive_count: int | None, *, remaining_time_seconds: float | None = None
+    ) -> Outcome:
+        """Handle one message: :meth:`prepare`, run the task here, :meth:`finish`.
+
+        Args:
+            message: the received message (``receive_count`` is the attempt number).
+            max_receive_count: the source queue's redrive maxReceiveCount, or None.
+            remaining_time_seconds: time left to run (a Lambda invocation's remaining time); bounds the lease of
+                a claimed task. ``None`` (poller): the task's ``time_limit_seconds`` bounds it.
+
+        Returns:
+            Ack, RetryAfter, DeadLetter or Release. Never raises for anything the message or task does.
+        """
+        prepared = self.prepare(message, max_receive_count, remaining_time_seconds=remaining_time_seconds)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        started = time.monotonic()
+        try:
+            value = prepared.task.run(prepared.model)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
+            return self.finish(prepared, error=exc)
+        return self.finish_value(prepared, value, time.monotonic() - started)
+
+    def prepare(
+        self,
+        message: ReceivedMessage,
+        max_receive_count: int | None,
+        *,
+        remaining_time_seconds: float | None = None,
+        envelope: Envelope | None = None,
+    ) -> Prepared | Outcome:
+        """The first half of :meth:`execute`: decode, look up, validate, claim or check for a finished duplicate.
+
+        The worker calls this, runs the task where it chooses (a thread, a pool process, the event loop), then
+        calls :meth:`finish`, so everything written to the results store is written from the worker process.
+
+        Args:
+            message: the received message (``receive_count`` is the attempt number).
+            max_receive_count: the source queue's redrive maxReceiveCount, or None.
+            remaining_time_seconds: as for :meth:`execute`.
+            envelope: ``message``'s body already decoded (by the worker's receiver), so it is parsed once; None:
+                decoded here.
+
+        Returns:
+            A :class:`Prepared` to run, or the outcome when the message must not run (it was recorded if needed).
+        """
+        attempt = message.receive_count
+        if envelope is None:
+            try:
+                envelope = Envelope.from_body(message.body)
+            except MessageDecodeError as exc:
+                # No task id to file it under: an id derived from the body names the record (see undecodable_id).
+                body_id = undecodable_id(message.body)
+                return self._record.dead_letter(body_id, "<undecodable>", attempt, 0, None, exc, "MessageDecodeError")
+        if self._keyring is not None:
+            try:
+                self._keyring.verify(envelope)
+            except SignatureError as exc:
+                # Not run, and nothing written under the id it claims: filed under its body's id, then the DLQ.
+                return self._record.dead_letter(
+                    undecodable_id(message.body), envelope.task, attempt, envelope.generation, envelope.sent_at, exc
+                )
+        try:
+            task = self.app.get_task(envelope.task)
+            model = task.load_args(envelope.args)
+        except (TaskNotRegistered, ValidationError) as exc:
+            return self._record.dead_letter(
+                envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
+            )
+        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count)
+        blocked = self._before_run(prepared, remaining_time_seconds)
+        return prepared if blocked is None else blocked
+
+    def _before_run(self, prepared: Prepared, remaining_time_seconds: float | None) -> Outcome | None:
+        """Read the record where a copy may have run already, then claim or mark the run; None: run it.
+
+        A first delivery of a fresh send of a plain task does none of this and builds no record.
+        """
+        task, envelope, max_receive_count = prepared.task, prepared.envelope, prepared.max_receive_count
+        last_receive = is_last_receive(prepared.attempt, max_receive_count)
+        redriven = envelope.generation > 0
+        if redriven or envelope.rescues > 0 or (prepared.attempt > 1 and not task.claim):
+            # A redelivery, a rescued or a redriven copy: the results table is the record of what already ran.
+            # First deliveries of fresh sends read nothing; a redriven copy is read even at receive count 1, because
+            # a redrive may have sent it twice (see the module docstring).
+            try:
+                existing = self.app.results.get(envelope.id)
+            except AwsError as exc:
+                return self._record.store_down(envelope.id, "reading a redelivered task's record", exc)
+            if existing is not None and not same_message(existing, prepared.base):
+                return self._record.conflict(existing, prepared.base, prepared.body_id, ran=False)
+            if existing is not None and finished(existing, envelope.generation):
+                return self._record.already_final(existing, task.name)
+        if not (task.claim or redriven or task.track_started or last_receive):
+            return None
+        base = prepared.base
+        started = last_receive_marker(base, max_receive_count) if last_receive else base
+        if task.claim or redriven:
+            return self._record.claim(task, started, remaining_time_seconds, prepared.body_id)
+        try:
+            written = self._record.put(started)
+        except AwsError as exc:
+            return self._record.store_down(envelope.id, "recording STARTED", exc)
+        return None if written else self._record.check_refused(base, prepared.body_id, ran=False)
+
+    def finish_value(self, prepared: Prepared, value: Any, duration_seconds: float = 0.0) -> Outcome:
+        """:meth:`finish` a run that returned ``value``: encoded by :func:`encode_result` unless the task ignores its
+        result (nothing is then encoded: the value is not stored), a permanent failure when it cannot be encoded.
+
+        Args:
+            prepared: from :meth:`prepare`.
+            value: what the task returned.
+            duration_seconds: how long the run took (for the log).
+
+        Returns:
+            As :meth:`finish`.
+        """
+        if prepared.task.ignore_result:
+            return self.finish(prepared, duration_seconds=duration_seconds)
+        try:
+            result_json = encode_result(prepared.task, value)
+        except Exception as exc:
+            return self.finish(prepared, encode_error=exc)
+        return self.finish(prepared, result_json=result_json, duration_seconds=duration_seconds)
+
+    def finish(
+        self,
+        prepared: Prepared,
+        *,
+        result_json: str | None = None,
+        error: BaseException | None = None,
+        encode_error: Exception | None = None,
+        duration_seconds: float = 0.0,
+    ) -> Outcome:
+        """The second half of :meth:`execute`: record how a prepared run ended and say what to do with the message.
+
+        Args:
+            prepared: from :meth:`prepare`.
+            result_json: the return value encoded by :func:`encode_result` (the run succeeded).
+            error: what the task raised (a retry or a failure, by its ``retry_on`` and attempts left).
+            encode_error: what :func:`encode_result` raised (a permanent failure).
+            duration_seconds: how long the run took (for the log).
+
+        Returns:
+            Ack, RetryAfter, DeadLetter or Release (the results store could not be written).
+        """
+        task = prepared.task
+        if error is not None:
+            return self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+        if encode_error is not None:
+            base = prepared.base
+            return self._record.dead_letter(
+                base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error,
+                conflict_id=prepared.body_id, base=base,
+            )
+        if not task.ignore_result or task.claim or prepared.envelope.generation > 0:
+            # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
+            # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
+            base = prepared.base
+            done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
+            try:
+                written = self._record.put_final(done)
+            except AwsError as exc:
+                return self._record.store_down(base.task_id, "recording SUCCESS", exc)
+            refused = None if written else self._record.check_refused(base, prepared.body_id, ran=True)
+            if refused is not None:
+                return refused
+        log.debug(
+            "task %s %s succeeded in %.3f s (attempt %d)", prepared.task_id, task.name, duration_seconds,
+            prepared.attempt,
+        )
+        return Ack()

@@ -1,0 +1,186 @@
+"""The slots: the messages a worker holds (received, not yet acknowledged) and who may start running.
+
+At most ``concurrency + prefetch`` held messages are *unfinished* (waiting or running); a finished message waiting
+for its batched delete no longer takes a slot (its outcome is durable). One condition variable guards the lot, and
+every part of the worker waits on it: the receiver for room, the pool for its turn, shutdown for running tasks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqsq.executor import Ack, DeadLetter, Outcome, Prepared
+from sqsq.message import Envelope
+from sqsq.transport import QueueInfo, ReceivedMessage
+
+START_WAIT_TICK_SECONDS = 0.1
+"""How often a message waiting for its turn to run alone looks again (it is also woken on every change)."""
+
+
+@dataclass(eq=False)
+class Held:
+    """One received message, from its receive until it is acknowledged, released or forgotten.
+
+    Attributes:
+        message: as received (``receipt_handle`` there is the first one; :attr:`receipt_handle` is the newest).
+        info: its queue's attributes.
+        receipt_handle: the newest receipt handle (a lapsed message received again gets a new one).
+        received_at: monotonic seconds of the receive.
+        visible_until: monotonic seconds when it becomes visible again unless extended.
+        envelope: the decoded body (decoded once, on the receiver), or None when it did not decode (the executor
+            records why).
+        time_limit_seconds: its task's time limit, or None.
+    """
+
+    message: ReceivedMessage
+    info: QueueInfo
+    receipt_handle: str
+    received_at: float
+    visible_until: float
+    envelope: Envelope | None = None
+    time_limit_seconds: float | None = None
+    started_at: float | None = None
+    finished: bool = False
+    released: bool = False
+    outcome: Outcome | None = None
+    child_died: bool = False
+    prepared: Prepared | None = None
+    """Set while its task body runs on a pool thread (the time-limit watchdog finishes it from there)."""
+    finishing: bool = False
+    """Its thread is recording the outcome: the watchdog keeps off."""
+    timed_out: bool = False
+    """The watchdog recorded TimeLimitExceeded: the thread's late outcome is discarded."""
+    counted: bool = False
+    """Counted among the pool runs in progress (for running last-receive messages alone)."""
+
+    @property
+    def running(self) -> bool:
+        """Started and neither finished nor released."""
+        return self.started_at is not None and not self.finished and not self.released
+
+    @property
+    def absorbs_redelivery(self) -> bool:
+        """True while a new receive of this message is a lapse to absorb, not a delivery to run.
+
+        That is while it waits, runs, or waits for its delete. Once its outcome put it back in the queue (a retry
+        or release by visibility change), a new receive is the next attempt and must run.
+        """
+        return not self.released and (self.outcome is None or isinstance(self.outcome, Ack | DeadLetter))
+
+
+class Slots:
+    """The held messages by SQS message id, the room left, and the rule that a last receive runs alone.
+
+    Args:
+        size: unfinished messages held at most (``concurrency + prefetch``), >= 1.
+        stopping: set when the worker stops; nothing starts once it is set.
+    """
+
+    def __init__(self, size: int, stopping: threading.Event):
+        self.size = size
+        self.cond = threading.Condition()
+        self.held: dict[str, Held] = {}
+        self._stopping = stopping
+        self._running = 0  # pool runs in progress
+        self._exclusive_waiting = 0  # last-receive messages waiting to run alone
+        self._exclusive_running = False
+
+    def unfinished(self) -> int:
+        """Held messages that still take a slot: waiting or running. Caller holds :attr:`cond`."""
+        return sum(1 for h in self.held.values() if not h.finished and not h.released)
+
+    def wait_for_room(self, want: int) -> int:
+        """Block until ``want`` slots are free (or stopping); returns the free slots."""
+        with self.cond:
+            while self.size - self.unfinished() < want and not self._stopping.is_set():
+                self.cond.wait(0.5)
+            return self.size - self.unfinished()
+
+    def forget(self, held: Held) -> None:
+        """Drop ``held`` (acknowledged, released or left to come back) and wake whoever waits for room."""
+        with self.cond:
+            if self.held.get(held.message.message_id) is held:
+                del self.held[held.message.message_id]
+            self.cond.notify_all()
+
+    def start(self, held: Held, *, exclusive: bool, isolate: bool = True) -> bool:
+        """Mark ``held`` started unless stopping or released. False: do not run it.
+
+        A message on its last receive runs alone (``exclusive``; pool runs, not the event loop's, which pass
+        ``isolate=False``): it waits until nothing else runs here, and nothing else starts until it is done. So if
+        this worker dies during that run, the ConsumerDied marker it left (:mod:`sqsq.executor`) blames the one task
+        that was running, not innocent neighbours that happened to share the process with a poison task.
+        """
+        exclusive = isolate and exclusive
+        with self.cond:
+            if exclusive:
+                self._exclusive_waiting += 1
+            try:
+                while True:
+                    # Checked under the lock shutdown uses to pick unstarted messages, so a message is either
+                    # released or run, never both.
+                    if self._stopping.is_set() or held.released:
+                        return False
+                    if exclusive and self._running == 0:
+                        break
+                    if not exclusive and not (isolate and (self._exclusive_waiting or self._exclusive_running)):
+                        break
+                    self.cond.wait(START_WAIT_TICK_SECONDS)
+            finally:
+                if exclusive:
+                    self._exclusive_waiting -= 1
+            held.started_at = time.monotonic()
+            if isolate:
+                held.counted = True
+                self._running += 1
+                self._exclusive_running = self._exclusive_running or exclusive
+            return True
+
+    def finish(self, held: Held) -> None:
+        """Mark ``held`` finished (its outcome was handed to the acknowledger) and wake the waiters."""
+        with self.cond:
+            held.finished = True
+            if held.counted:
+                held.counted = False
+                self._running -= 1
+                if self._running == 0:
+                    self._exclusive_running = False
+            self.cond.notify_all()
+
+    def take_unstarted(self) -> list[Held]:
+        """Mark every held message not yet started as released and return them (to give back to the queue)."""
+        with self.cond:
+            unstarted = [h for h in self.held.values() if h.started_at is None and not h.released]
+            for h in unstarted:
+                h.released = True
+        return unstarted
+
+    def take_running(self) -> list[Held]:
+        """Mark every running message as released and return them (their tasks ran past the grace period)."""
+        with self.cond:
+            still = [h for h in self.held.values() if h.running]
+            for h in still:
+                h.released = True
+        return still
+
+    def any_running(self) -> bool:
+        """Whether a task is running."""
+        with self.cond:
+            return any(h.running for h in self.held.values())
+
+    def any_busy(self) -> bool:
+        """Whether a task started and did not finish (released ones included: their run may go on)."""
+        with self.cond:
+            return any(h.started_at is not None and not h.finished for h in self.held.values())
+
+    def empty(self) -> bool:
+        """Whether nothing is held."""
+        with self.cond:
+            return not self.held
+
+    def holds_from(self, queue_name: str) -> bool:
+        """Whether a message of ``queue_name`` is held."""
+        with self.cond:
+            return any(h.message.queue_name == queue_name for h in self.held.values())
