@@ -1,0 +1,64 @@
+"""The worker's acknowledger: failed delete entries wait for a later turn of its loop, so other batches go on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+import sqsq
+from sqsq.executor import Ack, LogThrottle
+from sqsq.retry import Backoff
+from sqsq.transport import BatchFailure
+from sqsq.worker.acknowledger import Acknowledger
+from sqsq.worker.slots import Held, Slots
+from sqsq.worker.stats import WorkerStats
+from tests.unit.conftest import MemoryApp
+
+Q = "unit-default"
+
+
+def test_a_failed_delete_is_retried_later_while_the_next_batch_is_acknowledged(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sqsq.worker.acknowledger.ACK_ENTRY_BACKOFF", Backoff(base_seconds=1.0, jitter=False))
+
+    @mem.app.task()
+    def t(i: int) -> None: ...
+
+    sqsq.send_many(t, [{"i": 0}, {"i": 1}])
+    first, second = (mem.transport.receive(Q, 1, 0)[0] for _ in range(2))
+    info = mem.transport.queue_info(Q)
+    deletes: list[str] = []
+    real_delete = mem.transport.delete_batch
+
+    def delete_batch(queue_name: str, handles: Sequence[str]) -> list[BatchFailure]:
+        if handles == [first.receipt_handle] and first.message_id not in deletes:
+            deletes.append(first.message_id)
+            return [BatchFailure("0", "InternalError", "injected", False)]
+        deletes.extend(m.message_id for m in (first, second) if m.receipt_handle in handles)
+        return real_delete(queue_name, handles)
+
+    mem.transport.delete_batch = delete_batch  # type: ignore[method-assign]
+    slots = Slots(10, threading.Event())
+    acks = Acknowledger(mem.app, slots, WorkerStats(), LogThrottle(logging.getLogger("test")))
+    now = time.monotonic()
+    held = [Held(m, info, m.receipt_handle, now, now + 30, finished=True) for m in (first, second)]
+    for h in held:
+        slots.held[h.message.message_id] = h
+    thread = threading.Thread(target=acks.run, daemon=True)
+    thread.start()
+    try:
+        acks.put(held[0], Ack())
+        while deletes == []:
+            time.sleep(0.01)
+        acks.put(held[1], Ack())  # arrives while the first entry waits for its retry
+    finally:
+        acks.close()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert deletes == [first.message_id, second.message_id, first.message_id]  # not blocked behind the retry
+    assert slots.held == {} and mem.transport.depth(Q).in_flight == 0
