@@ -3,7 +3,8 @@
 ```
 SqsqError
 ├── ConfigError                 settings missing or malformed (unknown SQSQ_* key, bad value)
-│   └── MissingExtra            an optional dependency is not installed (names the `pip install` to run)
+│   ├── MissingExtra            an optional dependency is not installed (names the `pip install` to run)
+│   └── MotoVersionMismatch     the installed moto is not the one the local AWS's patches were written for
 ├── ValidationError             task arguments (or a return value) do not match the task's schema
 │   └── ResultNotReadable       a return value would not come back from get() as returned
 ├── TaskNotRegistered           no task under that name in the app
@@ -62,6 +63,28 @@ class MissingExtra(ConfigError):
         self.feature = feature
         self.missing = missing
         self.extras = extras
+
+
+class MotoVersionMismatch(ConfigError):
+    """The installed moto is not the version the local AWS's patches of it were written for.
+
+    Raised when the local AWS starts (:class:`sqsq.local.server.LocalAwsServer`, ``python -m sqsq.local.server``),
+    before anything is patched.
+
+    Attributes:
+        service: the local AWS service whose patches do not fit (``"sqs"``).
+        supported: the moto version they were written for (``"5.2.5"``).
+        installed: the moto version found.
+    """
+
+    def __init__(self, service: str, supported: str, installed: str):
+        super().__init__(
+            f"the local AWS's {service} patches were written for moto {supported}, but moto {installed} is "
+            f'installed; install the supported one: pip install "moto[server]=={supported}" (or "sqsq[local]")'
+        )
+        self.service = service
+        self.supported = supported
+        self.installed = installed
 
 
 class ValidationError(SqsqError):

@@ -186,10 +186,29 @@ def deploy_template(
 
     clients = AwsClients(settings)
     cf = clients.client("cloudformation")
-    where = clients.describe_endpoint()
     cfn_params = [{"ParameterKey": k, "ParameterValue": v} for k, v in all_params.items()]
     request = {"StackName": name, "TemplateBody": json.dumps(cfn), "Parameters": cfn_params,
                "Capabilities": ["CAPABILITY_IAM"]}
+    stack = _create_or_update_stack(clients, name, request)
+    resources = clients.call(f"reading stack {name!r}", cf.describe_stack_resources, StackName=name)["StackResources"]
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if "LogicalResourceId" in r}
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+    applied = [f"{rid}: created disabled (sqsq lambda-local polls instead of moto)" for rid in disabled]
+    applied += _apply_skipped_settings(clients, cfn, resolver, physical)
+    for line in applied:
+        log.debug("stack %s: %s", name, line)  # returned in DeployedStack.applied: callers show them
+    return DeployedStack(
+        stack_name=name, parameters=all_params, outputs=outputs, physical_ids=physical, applied=applied, template=sam
+    )
+
+
+def _create_or_update_stack(clients: AwsClients, name: str, request: dict[str, Any]) -> dict[str, Any]:
+    """CreateStack (UpdateStack when it exists), then the stack as DescribeStacks reads it.
+
+    Raises:
+        StackDeployFailed: the stack did not end in a ``*_COMPLETE`` status without rollback (with the reasons).
+    """
+    cf = clients.client("cloudformation")
     try:
         clients.call(f"creating stack {name!r}", cf.create_stack, **request)
     except AwsError as exc:
@@ -205,17 +224,9 @@ def deploy_template(
             for e in events.get("StackEvents", [])
             if e.get("ResourceStatusReason")
         )
+        where = clients.describe_endpoint()
         raise StackDeployFailed(f"stack {name} ended {status} at {where}: {reasons or 'no reason given'}")
-    resources = clients.call(f"reading stack {name!r}", cf.describe_stack_resources, StackName=name)["StackResources"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if "LogicalResourceId" in r}
-    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
-    applied = [f"{rid}: created disabled (sqsq lambda-local polls instead of moto)" for rid in disabled]
-    applied += _apply_skipped_settings(clients, cfn, resolver, physical)
-    for line in applied:
-        log.debug("stack %s: %s", name, line)  # returned in DeployedStack.applied: callers show them
-    return DeployedStack(
-        stack_name=name, parameters=all_params, outputs=outputs, physical_ids=physical, applied=applied, template=sam
-    )
+    return stack  # type: ignore[no-any-return]
 
 
 def _default_stack_name(template: Mapping[str, Any], parameters: Mapping[str, str]) -> str:
