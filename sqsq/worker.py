@@ -63,6 +63,7 @@ from sqsq.executor import (
     attempts_allowed,
     encode_result,
 )
+from sqsq.logs import task_log_context
 from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool, app_spec_of
 from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import clamp_visibility_seconds
@@ -672,6 +673,10 @@ class Worker:
         prepared = self.executor.prepare(held.message, held.info.max_receive_count)
         if not isinstance(prepared, Prepared):
             return prepared
+        with task_log_context(prepared.task.name, prepared.base.task_id) as task_log:  # sqsq.logs: task on each line
+            return task_log.finished(self._run_prepared(held, prepared))  # the one INFO line per finished task
+
+    def _run_prepared(self, held: _Held, prepared: Prepared) -> Outcome | None:
         if self._procs is None:
             return self._run_on_thread(held, prepared)
         started = time.monotonic()
