@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 __all__ = [
     "JsonFormatter",
@@ -53,6 +53,7 @@ TASK_LOGGER = "sqsq.task"
 EXTRA_FIELDS = ("task_name", "task_id", "duration_seconds", "outcome")
 """``extra=`` keys the JSON format copies to its object."""
 _HANDLER_NAME = "sqsq"
+T = TypeVar("T")
 
 _task: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("sqsq_task", default=None)
 log = logging.getLogger(TASK_LOGGER)
@@ -123,7 +124,7 @@ class TaskLog:
     task_id: str
     started: float
 
-    def finished(self, outcome: object) -> Any:
+    def finished(self, outcome: T) -> T:
         """Log the task's one INFO line (duration since :attr:`started`) and return ``outcome`` unchanged."""
         log_task_finished(self.task_name, self.task_id, time.monotonic() - self.started, outcome)
         return outcome
