@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from sqsq.cli.options import app_argument, load_app, parse_parameters
 from sqsq.cli.output import EXIT_CONFIG, fail
 from sqsq.extras import require
+
+if TYPE_CHECKING:
+    from sqsq.app import App
+    from sqsq.template import TemplateOptions
 
 
 @click.command()
@@ -106,6 +111,12 @@ def template(
     if not output:
         click.echo(render_template_yaml(app, options), nl=False)
         return
+    _write_project(app, app_spec, output, options, code_uri, samconfig)
+
+
+def _write_project(app: App, app_spec: str, output: str, options: TemplateOptions, code_uri: str | None,
+                   samconfig: bool) -> None:
+    """``template -o FILE``: the template, its layer folder, a samconfig.toml (and Dockerfile) beside it."""
     from pathlib import Path
 
     from sqsq.template.project import resolve_code_uri, write_project
@@ -125,6 +136,7 @@ def template(
             click.echo(f"{'wrote' if new else 'kept the existing'} {path}")
     click.echo("next: sam build && sam deploy" + (" (build and push the worker image first: see the Dockerfile)"
                                                   if written.dockerfile else ""))
+
 
 
 def _check_template_file(path: str, parameters: dict[str, str]) -> None:
