@@ -10,6 +10,7 @@ extra               brings                                  for
 ``cli``             rich, PyYAML                            the CLI's tables and progress, ``sqsq template``
 ``local``           ``sqsq[cli]``, moto[server],            ``sqsq local``, ``python -m sqsq.demo``,
                     aws-sam-translator, awslambdaric        ``python -m sqsq.local.server``, ``sqsq lambda-local``
+``reload``          watchfiles                              ``sqsq worker --reload`` (development only)
 ==================  ======================================  ==================================================
 
 Code that needs one of them calls :func:`require` first and imports the module after it, so a missing extra is a
@@ -54,6 +55,7 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "moto": OptionalDependency("moto[server]", "local", ("moto", "werkzeug", "flask", "flask_cors")),
     "samtranslator": OptionalDependency("aws-sam-translator", "local", ("samtranslator",)),
     "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
+    "watchfiles": OptionalDependency("watchfiles", "reload", ("watchfiles",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 
@@ -76,7 +78,7 @@ def require(feature: str, *names: str) -> None:
     Args:
         feature: what needs them, as the user asked for it (``"sqsq template"``, ``"sqsq.lambda_handler"``).
         names: keys of :data:`OPTIONAL` (``"yaml"``, ``"rich"``, ``"moto"``, ``"samtranslator"``,
-            ``"aws_lambda_powertools"``).
+            ``"aws_lambda_powertools"``, ``"watchfiles"``).
 
     Raises:
         MissingExtra: one or more are not importable; the message names every missing distribution and the one

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from sqsq.app import App
 from sqsq.errors import TimeLimitExceeded
 from sqsq.executor import Executor, Outcome, Prepared, Release
+from sqsq.logs import task_log_context
 from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool
 from sqsq.rescue import is_last_receive
 from sqsq.worker.acknowledger import Acknowledger
@@ -164,6 +165,10 @@ class Dispatcher:
         prepared = self._prepare(held)
         if not isinstance(prepared, Prepared):
             return prepared
+        with task_log_context(prepared.task.name, prepared.task_id) as task_log:  # sqsq.logs: task on each line
+            return task_log.finished(self._run_prepared(held, prepared))  # the one INFO line per finished task
+
+    def _run_prepared(self, held: Held, prepared: Prepared) -> Outcome | None:
         if self.procs is None:
             return self._run_on_thread(held, prepared)
         started = time.monotonic()

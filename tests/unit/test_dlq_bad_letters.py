@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from sqsq.dlq import MAX_SHOWN_DEPTH, UNDECODABLE, DeadLetterQueue, DlqEntry, Selection, _too_deep
+from sqsq.dlq import MAX_SHOWN_DEPTH, UNDECODABLE, DeadLetterQueue, DlqEntry, Selection
+from sqsq.dlq.decode import too_deep as _too_deep
 from sqsq.message import Envelope, new_task_id
 from sqsq.results import ResultRecord, Status
 from sqsq.transport import OutgoingMessage

@@ -8,7 +8,9 @@ import tomllib
 
 import pytest
 
-from sqsq.cli import EXIT_CONFIG, _exit_code, _RedriveProgressDisplay
+from sqsq.cli import EXIT_CONFIG
+from sqsq.cli.dlq_render import RedriveProgressDisplay as _RedriveProgressDisplay
+from sqsq.cli.output import exit_code as _exit_code
 from sqsq.errors import ConfigError, MissingExtra
 from sqsq.extras import OPTIONAL, require
 from tests.conftest import ROOT

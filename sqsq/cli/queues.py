@@ -1,0 +1,43 @@
+"""``sqsq queues``: depth, in flight, delayed and DLQ depth of each of APP's queues."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sqsq.cli.options import app_argument, load_app
+from sqsq.extras import require
+
+
+@click.command()
+@app_argument
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def queues(app_spec: str, as_json: bool) -> None:
+    """Depth, in flight, delayed and DLQ depth of each of APP's queues (APP may also be given as -A APP)."""
+    if not as_json:
+        require("sqsq queues without --json", "rich")
+    app = load_app(app_spec)
+    rows = []
+    for logical in app.logical_queues():
+        name = app.queue_name(logical)
+        d = app.transport.depth(name)
+        info = app.transport.queue_info(name)
+        dlq = info.dead_letter_target_arn.rsplit(":", 1)[1] if info.dead_letter_target_arn else None
+        dlq_depth = app.transport.depth(dlq).visible if dlq else None
+        rows.append({"queue": name, "visible": d.visible, "in_flight": d.in_flight, "delayed": d.delayed,
+                     "dlq": dlq, "dlq_visible": dlq_depth, "max_receive_count": info.max_receive_count})
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("queue", "visible", "in flight", "delayed", "DLQ", "DLQ visible", "maxReceiveCount")
+    for r in rows:
+        table.add_row(*(str(r[k]) if r[k] is not None else "-" for k in
+                        ("queue", "visible", "in_flight", "delayed", "dlq", "dlq_visible", "max_receive_count")))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped output: never truncate queue names
+    console.print(table)

@@ -1,0 +1,93 @@
+"""``sqsq send`` and ``sqsq result``: send a task by name, read a result by id."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sqsq.cli.options import Finite, load_app
+from sqsq.cli.output import EXIT_TASK_FAILED, EXIT_TIMEOUT, EXIT_USAGE, fail
+
+if TYPE_CHECKING:
+    from sqsq.app import AsyncResult
+
+
+@click.command()
+@click.argument("app_spec", metavar="APP")
+@click.argument("task_name", metavar="TASK")
+@click.argument("args_json", metavar="JSON", default="{}")
+@click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+@click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
+@click.option("--delay-seconds", default=0, show_default=True, type=int, help="SQS DelaySeconds, 0-900.")
+@click.option("--queue", default=None, help="Logical queue to send to instead of the task's own.")
+def send(
+    app_spec: str, task_name: str, args_json: str, wait: bool, timeout_seconds: float, delay_seconds: int, queue: str | None
+) -> None:
+    """Send TASK of APP with JSON arguments; prints the task id (and the result with --wait)."""
+    app = load_app(app_spec)
+    try:
+        args = json.loads(args_json)
+    except ValueError as exc:
+        fail(f"JSON arguments do not parse: {exc}", EXIT_USAGE)
+    if not isinstance(args, dict):
+        fail('JSON arguments must be an object, e.g. \'{"x": 1}\'', EXIT_USAGE)
+    handle = app.send(task_name, args, delay_seconds=delay_seconds, queue=queue)
+    click.echo(handle.id)
+    if wait:
+        value = handle.get(timeout_seconds=timeout_seconds)
+        click.echo(json.dumps(_jsonable(handle, value)))
+
+
+def _jsonable(handle: AsyncResult, value: Any) -> Any:
+    record = handle.record()
+    return json.loads(record.result_json) if record and record.result_json else value
+
+
+@click.command()
+@click.argument("task_id")
+@click.option("-A", "--app", "app_spec", default=None,
+              help="APP (module:attribute) to rebuild the value; default: raw JSON.")
+@click.option("--wait", is_flag=True, help="Wait until the task is SUCCESS or FAILURE.")
+@click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: float, as_json: bool) -> None:
+    """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME)."""
+    from sqsq.app import App, AsyncResult
+    from sqsq.errors import ResultsTableNotFound, TaskFailed
+    from sqsq.results import Status
+
+    app = load_app(app_spec) if app_spec else App(os.environ.get("SQSQ_APP_NAME", "sqsq"))
+    handle = AsyncResult(task_id, app=app)
+    try:
+        if wait:
+            try:
+                handle.get(timeout_seconds=timeout_seconds)
+            except TaskFailed:
+                pass
+        record = handle.record()
+    except ResultsTableNotFound as exc:
+        if app_spec or os.environ.get("SQSQ_APP_NAME") or os.environ.get("SQSQ_RESULTS_TABLE"):
+            raise
+        raise ResultsTableNotFound(
+            f"{exc}. Which app's table? Pass --app module:attribute, or set SQSQ_APP_NAME (or SQSQ_RESULTS_TABLE)",
+            code=exc.code,
+        ) from exc
+    if as_json:
+        click.echo(json.dumps(record.__dict__ if record else {"task_id": task_id, "status": "PENDING"}, default=str))
+    elif record is None:
+        click.echo(f"{task_id} PENDING")
+        click.echo(f"(no record in table {app.settings.table_name}: not run yet, expired, or another app's task; "
+                   "pass --app to read another app's table)", err=True)
+    elif record.status is Status.SUCCESS:
+        click.echo(f"{task_id} SUCCESS {record.result_json}")
+    else:
+        click.echo(f"{task_id} {record.status.value} attempts={record.attempts} {record.error_type or ''}: "
+                   f"{record.error_message or ''}".rstrip(": "))
+    if record is not None and record.status is Status.FAILURE:
+        sys.exit(EXIT_TASK_FAILED)
+    if wait and (record is None or not record.status.is_final):
+        sys.exit(EXIT_TIMEOUT)

@@ -1,0 +1,83 @@
+"""``sqsq worker``: run a poller worker for APP (or, with ``--reload``, a child worker restarted on code change)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+import click
+
+from sqsq.cli.group import LOG_LEVEL_KEY
+from sqsq.cli.options import Finite, app_argument, load_app
+
+
+@click.command()
+@app_argument
+@click.option("-Q", "--queue", "queues", multiple=True, help="Logical queue to consume (repeatable); default: all.")
+@click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 256), help="Tasks at once.")
+@click.option("--prefetch", default=10, show_default=True, type=click.IntRange(0, 100),
+              help="Messages received ahead of free threads.")
+@click.option("--wait-time-seconds", default=None, type=click.IntRange(0, 20),
+              help="Long poll WaitTimeSeconds (default 20).")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--shutdown-grace-seconds", default=30.0, show_default=True, type=Finite(),
+              help="After SIGTERM, how long running tasks may finish.")
+@click.option("--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="Run def tasks on threads, or in -c child processes (CPU-bound tasks; they import APP).")
+@click.option("--dlq-sweep-interval-seconds", default=60.0, show_default=True, type=Finite(),
+              help="How often to sweep the queues' DLQs: rescue or record what SQS's redrive moved there without an "
+                   "outcome (0: never).")
+@click.option("-l", "--loglevel", "--log-level", "log_level", default=None,
+              help="Logging level of this worker (default: sqsq's --log-level, INFO).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text, or as JSON objects with the task id and name on every line logged by a task.")
+@click.option("--reload", is_flag=True,
+              help="Development only: run the worker in a child process and restart it when a .py file under the "
+                   "current directory changes (needs watchfiles: sqsq[reload]).")
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    app_spec: str,
+    queues: tuple[str, ...],
+    concurrency: int,
+    prefetch: int,
+    wait_time_seconds: int | None,
+    burst: bool,
+    shutdown_grace_seconds: float,
+    pool: str,
+    dlq_sweep_interval_seconds: float,
+    log_level: str | None,
+    log_format: Literal["text", "json"],
+    reload: bool,
+) -> None:
+    """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches.
+
+    APP may also be given as -A APP (Celery's form).
+    """
+    from sqsq.logs import configure_logging
+
+    level = log_level or ctx.meta.get(LOG_LEVEL_KEY) or "INFO"
+    if log_level or log_format != "text":
+        configure_logging(level, log_format)
+    if reload:
+        from sqsq.cli.reload import run_with_reload
+
+        sys.exit(run_with_reload(sys.argv[1:], Path.cwd()))
+    from sqsq.worker import Worker
+
+    app = load_app(app_spec)
+    w = Worker(
+        app,
+        list(queues) or None,
+        concurrency=concurrency,
+        prefetch=prefetch,
+        wait_time_seconds=wait_time_seconds,
+        burst=burst,
+        shutdown_grace_seconds=shutdown_grace_seconds,
+        pool="process" if pool == "process" else "thread",
+        app_spec=app_spec,
+        dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
+    )
+    w.install_signal_handlers()
+    sys.exit(w.run())
