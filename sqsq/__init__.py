@@ -13,9 +13,9 @@ Example:
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from sqsq.app import App, AsyncResult, send, send_many
 from sqsq.errors import (
     AwsError,
     ConfigError,
@@ -37,34 +37,66 @@ from sqsq.errors import (
     TaskNotRegistered,
     ValidationError,
 )
-from sqsq.results import Status
-from sqsq.retry import Backoff
-from sqsq.task import Task
 
 if TYPE_CHECKING:
+    from sqsq.app import App, AsyncResult, send, send_many
     from sqsq.lambda_handler import lambda_handler
+    from sqsq.results import Status
+    from sqsq.retry import Backoff
+    from sqsq.task import Task
 
     __version__: str
 
 UNKNOWN_VERSION = "0+unknown"
 """``sqsq.__version__`` when sqsq is imported from a source tree that was never installed."""
 
+_LAZY = {
+    "App": "sqsq.app",
+    "AsyncResult": "sqsq.app",
+    "send": "sqsq.app",
+    "send_many": "sqsq.app",
+    "Status": "sqsq.results",
+    "Backoff": "sqsq.retry",
+    "Task": "sqsq.task",
+}
+"""Public names loaded on first use (``import sqsq`` alone loads neither pydantic nor the app), by module."""
+
+# ``sqsq.lambda_handler`` is both a package (``from sqsq.lambda_handler import SqsLambdaHandler``) and, as an
+# attribute of sqsq, the function (``sqsq.lambda_handler(app)``). Python binds a subpackage to its parent's
+# attribute once, when it is first imported; importing the package here (its __init__ imports nothing), then
+# dropping that binding, lets the attribute resolve through __getattr__ below to the function whatever the
+# caller imports first.
+import_module("sqsq.lambda_handler")
+del globals()["lambda_handler"]
+
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing sqsq must not import aws_lambda_powertools (only Lambda functions need it, and without it
-    # this raises MissingExtra), nor read package metadata (Lambda cold starts).
-    if name == "lambda_handler":
-        from sqsq.lambda_handler import lambda_handler
+    # Lazy: importing sqsq imports neither pydantic nor boto3 nor aws_lambda_powertools (only Lambda functions
+    # need it, and without it sqsq.lambda_handler raises MissingExtra), nor reads package metadata (Lambda cold
+    # starts). A name, once loaded, is kept in the module's namespace.
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(import_module(module), name)
+    elif name == "lambda_handler":
+        from sqsq.extras import require
 
-        return lambda_handler
-    if name == "__version__":
+        require("sqsq.lambda_handler", "aws_lambda_powertools")
+        value = import_module("sqsq.lambda_handler").lambda_handler
+    elif name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
         try:
             return version("sqsq")
         except PackageNotFoundError:
             return UNKNOWN_VERSION
-    raise AttributeError(f"module 'sqsq' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'sqsq' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

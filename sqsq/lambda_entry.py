@@ -18,10 +18,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqsq.app import App, import_app
 from sqsq.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqsq.app import App
 
 APP_VARIABLE = "SQSQ_APP"
 """The environment variable naming the app as ``module:attribute``."""
@@ -75,13 +77,19 @@ def load_app_from_environment(environ: Mapping[str, str] | None = None) -> App:
     top = spec.partition(":")[0].split(".")[0]
     if top:
         mount_task_root(top, Path(env.get("LAMBDA_TASK_ROOT") or os.getcwd()))
+    from sqsq.app import import_app
+
     return import_app(spec)
 
 
 def _build() -> Any:
-    from sqsq.lambda_handler import lambda_handler
+    # The handler first: without Powertools this is MissingExtra before anything else, and Powertools' batch
+    # module is imported before the app brings pydantic in. (Powertools' batch types import all its pydantic
+    # parser models when pydantic is already in sys.modules: aws_lambda_powertools/utilities/batch/types.py,
+    # ~30 ms of a cold start that sqsq does not use; see bench/lambda_imports.py.)
+    from sqsq.lambda_handler.handler import SqsLambdaHandler
 
-    return lambda_handler(load_app_from_environment())
+    return SqsLambdaHandler(load_app_from_environment())
 
 
 handler = _build()
