@@ -130,7 +130,7 @@ class Task(Generic[P, R]):
     ignore_result: bool = False
     max_retries: int | None = None
     backoff: Backoff | None = None
-    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    retry_on: tuple[type[BaseException], ...] = ()
     time_limit_seconds: float | None = None
     track_started: bool = False
     claim: bool = False

@@ -98,7 +98,7 @@ def needs_marker(marker: str) -> str:
     return "fixed"
 
 
-@app.task(max_retries=3, backoff=sqsq.Backoff(base_seconds=1, factor=2, max_seconds=10, jitter=False))
+@app.task(max_retries=3, retry_on=(RuntimeError,), backoff=sqsq.Backoff(base_seconds=1, factor=2, max_seconds=10, jitter=False))
 def always_fails(tag: str) -> None:
     """Fails on every run; its runs are 1 s, 2 s and 4 s apart (backoff without jitter), then it is dead-lettered."""
     _sink(f"always_fails {tag} {time.time()}")
