@@ -39,7 +39,7 @@ from sqsq.errors import (
 )
 from sqsq.results import Status
 from sqsq.retry import Backoff
-from sqsq.task import Task
+from sqsq.task import Task, TaskCall
 
 if TYPE_CHECKING:
     from sqsq.lambda_handler import lambda_handler
@@ -88,6 +88,7 @@ __all__ = [
     "SqsqError",
     "Status",
     "Task",
+    "TaskCall",
     "TaskFailed",
     "TaskIdConflict",
     "TaskNotRegistered",
