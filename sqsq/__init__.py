@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sqsq.lambda_handler import lambda_handler
     from sqsq.results import Status
     from sqsq.retry import Backoff
-    from sqsq.task import Task
+    from sqsq.task import Task, TaskCall
 
     __version__: str
 
@@ -58,6 +58,7 @@ _LAZY = {
     "Status": "sqsq.results",
     "Backoff": "sqsq.retry",
     "Task": "sqsq.task",
+    "TaskCall": "sqsq.task",
 }
 """Public names loaded on first use (``import sqsq`` alone loads neither pydantic nor the app), by module."""
 
@@ -120,6 +121,7 @@ __all__ = [
     "SqsqError",
     "Status",
     "Task",
+    "TaskCall",
     "TaskFailed",
     "TaskIdConflict",
     "TaskNotRegistered",

@@ -1,123 +1,107 @@
-"""A registered task: its name, queue, argument schema, return schema and retry policy.
+"""A registered task: its name, queue, argument schema, return schema and retry policy; typed sending.
 
-Decorating builds schemas only; it does no I/O.
+Decorating builds schemas only; it does no I/O. A task is generic in its parameters and return type
+(``Task[P, R]``), so the ways to send it are checked by mypy and pyright against the function's signature:
+
+* ``add.delay(x=1, y=2)`` (or ``add.send(...)``, the same call): returns ``AsyncResult[R]``.
+* ``add.options(delay_seconds=30, queue="slow").delay(x=1, y=2)``: send options are keyword-only on their own
+  call, so they never collide with the task's parameter names.
+* ``sqsq.send(add.s(x=1, y=2), delay_seconds=30)``: ``s()`` checks the call and returns a :class:`TaskCall`
+  (Celery's signature) for :func:`sqsq.send`/:func:`sqsq.send_many`.
+
+A task knows its app only as a :class:`TaskOwner` (what it needs: ``send`` and ``send_many``), so this module
+does not import :mod:`sqsq.app`.
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from sqsq import codec
 from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, ValidationError, describe_errors
+from sqsq.handle import AsyncResult
 from sqsq.message import Envelope
 from sqsq.retry import Backoff
-
-if TYPE_CHECKING:
-    from sqsq.app import App
+from sqsq.args_model import build_args_model, refuse_secrets
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+Args = BaseModel | Mapping[str, Any]
+"""Arguments as ``send`` takes them: a mapping of parameter name to value, or a model-argument task's model."""
 
 
-non_finite_path = codec.non_finite_path  # kept importable from here
+class TaskOwner(Protocol):
+    """What a task needs of its app (:class:`sqsq.App` is one): sending, one call or many."""
+
+    @property
+    def name(self) -> str: ...
+
+    def send(
+        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+    ) -> AsyncResult[Any]: ...
+
+    def send_many(
+        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+    ) -> list[AsyncResult[Any]]: ...
 
 
-class _ArgsBase(BaseModel):
-    # By name or by alias: a parameter declared with Field(alias=...) can be sent either way.
-    model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=False, validate_by_name=True, validate_by_alias=True
-    )
+@dataclass(frozen=True)
+class SendOptions:
+    """Options of one send, apart from the task's arguments (keyword-only wherever they are given).
 
-
-def _is_model(annotation: Any) -> bool:
-    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
-
-
-def build_args_model(fn: Callable[..., Any], task_name: str) -> tuple[type[BaseModel], bool]:
-    """The pydantic model for a task's arguments.
-
-    Returns:
-        ``(model, single)``: ``single`` is True when the function takes one pydantic-model parameter (the model
-        is then that class); otherwise a model with one field per parameter, extra keys forbidden.
-
-    Raises:
-        TypeError: a parameter has no annotation, or is ``*args``/``**kwargs``.
-
-    Annotations keep their ``Annotated[...]`` metadata (``Field(gt=0)``, ``annotated_types.Gt(0)``,
-    ``Field(default=...)``), so send and worker validate everything pydantic would for the same signature.
+    Attributes:
+        delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+        queue: logical queue to send to instead of the task's own (``None`` = the task's).
     """
-    signature = inspect.signature(fn)
-    hints = typing.get_type_hints(fn, include_extras=True)
-    params = list(signature.parameters.values())
-    if len(params) == 1 and _is_model(hints.get(params[0].name)):
-        return hints[params[0].name], True
-    fields: dict[str, Any] = {}
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"task {task_name!r}: *args/**kwargs cannot be validated; name every parameter")
-        if p.name not in hints:
-            raise TypeError(f"task {task_name!r}: parameter {p.name!r} needs a type annotation")
-        # Without a Python default the annotation alone: an Annotated[..., Field(default=...)] keeps its default.
-        fields[p.name] = hints[p.name] if p.default is inspect.Parameter.empty else (hints[p.name], p.default)
-    model = create_model(f"{fn.__name__}_args", __base__=_ArgsBase, **fields)
-    return model, False
+
+    delay_seconds: int = 0
+    queue: str | None = None
 
 
-def secret_field(schema_of: Callable[[], dict[str, Any]]) -> str | None:
-    """The first place a JSON schema marks as a secret (``SecretStr``/``SecretBytes``: ``writeOnly``), or None.
+@dataclass(frozen=True)
+class TaskCall(Generic[R_co]):
+    """One call of a task, arguments bound but not validated or sent (Celery's signature): ``add.s(x=1, y=2)``.
 
-    Args:
-        schema_of: builds the JSON schema; a type pydantic cannot describe is not examined (returns None).
+    Send it with :func:`sqsq.send` (one) or :func:`sqsq.send_many` (many); the handle's ``get()`` returns ``R``.
 
-    Returns:
-        A dotted path of property names (``"token"``, ``"creds.password"``; ``"(value)"`` for the root).
+    Attributes:
+        task: the task.
+        args: the arguments, as ``send`` takes them (validated when sent).
     """
-    try:
-        schema = schema_of()
-    except Exception:  # no JSON schema for some types (callables, arbitrary classes): the send-side check remains
-        return None
-    defs = schema.get("$defs", {})
-    stack: list[tuple[Any, str, frozenset[str]]] = [(schema, "", frozenset())]
-    while stack:
-        node, path, seen = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, path, seen) for item in node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        if node.get("writeOnly") is True:
-            return path or "(value)"
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in seen:
-            stack.append((defs.get(ref.removeprefix("#/$defs/")), path, seen | {ref}))
-        for key, sub in node.items():
-            if key == "properties" and isinstance(sub, dict):
-                stack.extend((v, f"{path}.{k}" if path else str(k), seen) for k, v in sub.items())
-            elif key not in ("$defs", "$ref", "properties"):
-                stack.append((sub, path, seen))
-    return None
+
+    task: Task[..., R_co]
+    args: Args
 
 
-def _refuse_secrets(task_name: str, args_model: type[BaseModel], return_adapter: TypeAdapter[Any]) -> None:
-    where = secret_field(args_model.model_json_schema)
-    what = f"parameter {where}"
-    if where is None:
-        where = secret_field(lambda: return_adapter.json_schema(mode="serialization"))
-        what = "its return value" if where == "(value)" else f"return value field {where}"
-    if where is not None:
-        raise TypeError(
-            f"task {task_name!r}: {what} is a SecretStr/SecretBytes; sqsq refuses secrets in messages and results "
-            "(they would sit in clear text in SQS, its DLQ and DynamoDB, and pydantic's JSON would send "
-            "'**********' instead). Pass the name of a secret in Secrets Manager or SSM Parameter Store and "
-            "read it in the task"
-        )
+class Options(Generic[P, R]):
+    """A task with send options bound: ``add.options(delay_seconds=30).delay(x=1, y=2)``.
+
+    Made by :meth:`Task.options`; ``delay``/``send`` take the task's own parameters, checked by type checkers.
+    """
+
+    def __init__(self, task: Task[P, R], options: SendOptions):
+        self.task = task
+        self.send_options = options
+
+    def __repr__(self) -> str:
+        return f"<Options of {self.task.name}: {self.send_options}>"
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
+        """Validate and enqueue one call with these options. Same errors as :meth:`sqsq.App.send`."""
+        bound = self.task.bind(args, kwargs)
+        o = self.send_options
+        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue)
+
+    send = delay
 
 
 @dataclass(eq=False)
@@ -139,14 +123,14 @@ class Task(Generic[P, R]):
             racing on two workers run it once (one extra DynamoDB write; see :mod:`sqsq.executor`).
     """
 
-    app: App
+    app: TaskOwner
     name: str
     fn: Callable[P, R]
     queue: str | None = None
     ignore_result: bool = False
     max_retries: int | None = None
     backoff: Backoff | None = None
-    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    retry_on: tuple[type[BaseException], ...] = ()
     time_limit_seconds: float | None = None
     track_started: bool = False
     claim: bool = False
@@ -162,11 +146,71 @@ class Task(Generic[P, R]):
         self.args_model, self.single_model = build_args_model(self.fn, self.name)
         hints = typing.get_type_hints(self.fn, include_extras=True)
         self.return_adapter = TypeAdapter(hints.get("return", Any))
-        _refuse_secrets(self.name, self.args_model, self.return_adapter)
+        refuse_secrets(self.name, self.args_model, self.return_adapter)
         self.__doc__ = self.fn.__doc__
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
+        """Validate and enqueue one call, with the task's parameters (checked by type checkers).
+
+        ``add.delay(x=1, y=2)`` is ``sqsq.send(add, {"x": 1, "y": 2})``; a model-argument task takes its model
+        (``resize.delay(Resize(key="a.png"))``). For send options use :meth:`options`.
+
+        Returns:
+            A handle whose ``get()`` returns the task's return type.
+
+        Raises:
+            ValidationError, LimitExceeded, PayloadTooLarge, SendFailed, AwsError: as :meth:`sqsq.App.send`.
+        """
+        return self.app.send(self, self.bind(args, kwargs))
+
+    send = delay
+
+    def options(self, *, delay_seconds: int = 0, queue: str | None = None) -> Options[P, R]:
+        """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
+
+        Args:
+            delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+            queue: logical queue to send to instead of the task's own.
+
+        Returns:
+            An :class:`Options` whose ``delay``/``send`` take the task's parameters.
+        """
+        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue))
+
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
+        """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
+        return TaskCall(self, self.bind(args, kwargs))
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Args:
+        """Python call arguments as ``send`` takes them (a mapping by parameter name, or the single model).
+
+        Positional arguments take the parameters in order; validation (missing, unknown, wrong type) is left to
+        :meth:`validate_args`, so its errors read the same however the task is sent.
+
+        Raises:
+            ValidationError: more positional arguments than parameters, or one given twice.
+        """
+        names = list(self.args_model.model_fields) if not self.single_model else list(
+            inspect.signature(self.fn).parameters
+        )
+        if len(args) > len(names):
+            raise ValidationError(self.name, f"takes {len(names)} arguments, {len(args)} were given positionally")
+        bound = dict(zip(names, args, strict=False))
+        twice = sorted(set(bound) & set(kwargs))
+        if twice:
+            raise ValidationError(self.name, f"{', '.join(twice)}: given both by position and by name")
+        bound.update(kwargs)
+        if not self.single_model or list(bound) != names:
+            return bound  # a single-model task given its model's fields by name validates them as the model
+        value = bound[names[0]]
+        if not isinstance(value, BaseModel | Mapping):
+            raise ValidationError(
+                self.name, f"{names[0]}: expected {self.args_model.__name__}, got {type(value).__name__}"
+            )
+        return value
 
     @property
     def is_async(self) -> bool:
@@ -320,9 +364,9 @@ class Task(Generic[P, R]):
                 )
         return text
 
-    def load_result(self, text: str) -> Any:
+    def load_result(self, text: str) -> R:
         """Rebuild the return value from its JSON text."""
-        return self.return_adapter.validate_json(text)
+        return typing.cast(R, self.return_adapter.validate_json(text))
 
 
 def _errors(exc: PydanticValidationError) -> list[dict[str, object]]:

@@ -23,13 +23,13 @@ def add(x: int, y: int) -> int:
     return x + y
 
 
-@app.task(name="lam.flaky", backoff=Backoff(base_seconds=7, jitter=False), max_retries=3)
+@app.task(name="lam.flaky", backoff=Backoff(base_seconds=7, jitter=False), max_retries=3, retry_on=(RuntimeError,))
 def flaky(key: str) -> str:
     """Always raises: retried with a 7 s backoff (per-message visibility) until its 4 attempts are used."""
     raise RuntimeError(f"flaky {key}")
 
 
-@app.task(name="lam.poison", backoff=Backoff(base_seconds=0, jitter=False))
+@app.task(name="lam.poison", retry_on=(ValueError,), backoff=Backoff(base_seconds=0, jitter=False))
 def poison(key: str) -> None:
     """Always raises; retried at once (visibility 0) until the queue's maxReceiveCount, then dead-lettered."""
     raise ValueError(f"poison {key}")

@@ -21,7 +21,7 @@ def add(x: int, y: int) -> int:
     return x + y
 
 
-@app.task(name="rt.poison", backoff=Backoff(base_seconds=0, jitter=False))
+@app.task(name="rt.poison", retry_on=(ValueError,), backoff=Backoff(base_seconds=0, jitter=False))
 def poison(key: str) -> None:
     """Always raises; retried at once until the queue's maxReceiveCount, then dead-lettered."""
     raise ValueError(f"poison {key}")

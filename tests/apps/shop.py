@@ -65,7 +65,7 @@ def precise() -> dict[str, object]:
     return {"float": 0.1, "decimal": Decimal("0.10"), "big": 2**80}
 
 
-@app.task()
+@app.task(retry_on=(RuntimeError,))
 def boom(message: str) -> None:
     _sink(f"boom {message}")
     raise RuntimeError(message)
@@ -89,7 +89,7 @@ def sleepy(seconds: float, tag: str = "") -> str:
     return tag
 
 
-@app.task()
+@app.task(retry_on=(FileNotFoundError,))
 def needs_marker(marker: str) -> str:
     """Fails while the file ``marker`` is absent (a cause that can be fixed), succeeds once it exists."""
     if not os.path.exists(marker):
@@ -98,7 +98,7 @@ def needs_marker(marker: str) -> str:
     return "fixed"
 
 
-@app.task(max_retries=3, backoff=sqsq.Backoff(base_seconds=1, factor=2, max_seconds=10, jitter=False))
+@app.task(max_retries=3, retry_on=(RuntimeError,), backoff=sqsq.Backoff(base_seconds=1, factor=2, max_seconds=10, jitter=False))
 def always_fails(tag: str) -> None:
     """Fails on every run; its runs are 1 s, 2 s and 4 s apart (backoff without jitter), then it is dead-lettered."""
     _sink(f"always_fails {tag} {time.time()}")

@@ -38,7 +38,7 @@ def test_success_is_recorded_then_acknowledged(mem: MemoryApp) -> None:
 
 
 def test_failing_attempt_records_retry_with_the_error(mem: MemoryApp) -> None:
-    @mem.app.task()
+    @mem.app.task(retry_on=(Exception,))
     def boom() -> None:
         raise RuntimeError("disk full")
 
@@ -83,7 +83,7 @@ def test_retry_raised_by_task_sets_its_own_delay(mem: MemoryApp) -> None:
 
 
 def test_backoff_sets_the_delay_between_attempts(mem: MemoryApp) -> None:
-    @mem.app.task(backoff=sqsq.Backoff(base_seconds=2, factor=3, max_seconds=100, jitter=False))
+    @mem.app.task(retry_on=(ConnectionError,), backoff=sqsq.Backoff(base_seconds=2, factor=3, max_seconds=100, jitter=False))
     def flaky() -> None:
         raise ConnectionError("reset")
 

@@ -107,10 +107,11 @@ def rig() -> Rig:
             name=task.name,
             backoff=task.backoff,
             max_retries=task.max_retries,
+            retry_on=task.retry_on,
             time_limit_seconds=task.time_limit_seconds,
         )(task.fn)
 
-    @app.task(name="lam.plain_fail")
+    @app.task(name="lam.plain_fail", retry_on=(RuntimeError,))
     def plain_fail(key: str) -> None:
         raise RuntimeError(key)
 

@@ -11,7 +11,8 @@ LAYERS = {
     "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0, "sqsq.logs": 0,
     "sqsq.config": 1, "sqsq.codec": 1, "sqsq.message": 1, "sqsq.signing": 1, "sqsq.retry": 1, "sqsq.queue_config": 1,
     "sqsq.transport": 2, "sqsq.results": 2,
-    "sqsq.task": 3, "sqsq.app": 3,
+    "sqsq.args_model": 3, "sqsq.handle": 3, "sqsq.task": 3, "sqsq.sending": 3, "sqsq.calls": 3, "sqsq.backends": 3,
+    "sqsq.app": 3,
     "sqsq.executor": 4, "sqsq.rescue": 4,
     "sqsq.worker": 5, "sqsq.pools": 5, "sqsq.lambda_handler": 5, "sqsq.lambda_entry": 5, "sqsq.dlq": 5, "sqsq.sweep": 5,
     "sqsq.cli": 6, "sqsq.local": 6, "sqsq.template": 6, "sqsq.demo": 6,
@@ -72,3 +73,16 @@ def test_aws_sdks_powertools_and_click_are_imported_only_where_they_belong() -> 
             if allowed and not any(name == a or name.startswith(a + ".") for a in allowed):
                 misplaced.append(f"{name} imports {imported}")
     assert misplaced == []
+
+
+def test_the_task_layer_modules_import_no_cycle() -> None:
+    # Issue 11: sqsq.app and sqsq.task imported each other (the task's app type). Counted here even under
+    # TYPE_CHECKING, since a type checker follows those imports too.
+    layer3 = {name: path for name, path in _modules() if _layer(name) == 3}
+    graph = {name: {i for i in _imports(path) if i in layer3 and i != name} for name, path in layer3.items()}
+    order: list[str] = []
+    while graph:
+        free = sorted(n for n, deps in graph.items() if not deps - set(order))
+        assert free, f"import cycle among {sorted(graph)}"
+        order += free
+        graph = {n: d for n, d in graph.items() if n not in free}

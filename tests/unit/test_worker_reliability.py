@@ -434,7 +434,7 @@ def test_retry_whose_visibility_change_fails_is_not_deleted_and_runs_again(mem: 
     flaky.raise_on["change_visibility_batch"] = [AwsError("throttled", code="ThrottlingException")] * 3
     runs: list[int] = []
 
-    @mem.app.task(backoff=sqsq.Backoff(base_seconds=0.1, jitter=False))
+    @mem.app.task(retry_on=(ConnectionError,), backoff=sqsq.Backoff(base_seconds=0.1, jitter=False))
     def flaky_task(n: int) -> int:
         runs.append(n)
         if len(runs) == 1:

@@ -1,0 +1,122 @@
+"""An app's configuration and its backends, built lazily on first use: settings, signing keys, SQS, DynamoDB.
+
+:class:`sqsq.App` is one (it adds the task registry and sending). Backends given to the constructor are used as
+they are (the in-memory twins in tests); otherwise they are built from the settings when first asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqsq.config import Settings, load_settings
+from sqsq.results import ResultStore
+from sqsq.signing import KeyRing
+from sqsq.transport import Transport
+
+
+class AppBackends:
+    """Settings and lazily built backends, shared by every thread of the process.
+
+    Args:
+        name: the app's name (resources are named after it).
+        settings: full settings; by default read from the environment on first use.
+        transport: queue backend (default: SQS via boto3, built on first use).
+        results: results backend (default: DynamoDB, built on first use).
+        **setting_overrides: any :class:`Settings` field.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings | None = None,
+        transport: Transport | None = None,
+        results: ResultStore | None = None,
+        **setting_overrides: Any,
+    ):
+        self.name = name
+        self._settings = settings
+        self._setting_overrides = setting_overrides
+        self._transport = transport
+        self._results = results
+        self._lock = threading.Lock()
+        self._aws_clients: Any = None
+        self._keyring: KeyRing | None = None
+        self._keyring_loaded = False
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, read from the environment on first use."""
+        if self._settings is None:
+            self._settings = load_settings(app_name=self.name, **self._setting_overrides)
+        return self._settings
+
+    def configure(self, **overrides: Any) -> None:
+        """Replace settings before first use (e.g. from CLI options); drops backends built from the old ones."""
+        self._setting_overrides.update({k: v for k, v in overrides.items() if v is not None})
+        self._settings = None
+        self._transport = None
+        self._results = None
+        self._aws_clients = None
+        self._keyring = None
+        self._keyring_loaded = False
+
+    @property
+    def keyring(self) -> KeyRing | None:
+        """The signing keys (:mod:`sqsq.signing`), or ``None`` when signing is off. Read once, on first use.
+
+        From ``settings.signing_keys``, or read through AWS from ``signing_keys_parameter`` (SSM) /
+        ``signing_keys_secret`` (Secrets Manager) the first time it is asked for (a Lambda cold start builds its
+        executor at init, so that is when); kept for the App's life.
+
+        Raises:
+            ConfigError: the keys are malformed, or the parameter/secret does not exist.
+            AwsError: the parameter/secret could not be read (e.g. AccessDenied).
+        """
+        if not self._keyring_loaded:
+            with self._lock:
+                if not self._keyring_loaded:
+                    self._keyring = self._load_keyring()
+                    self._keyring_loaded = True
+        return self._keyring
+
+    def _load_keyring(self) -> KeyRing | None:
+        settings = self.settings
+        parameter, secret = settings.signing_keys_parameter, settings.signing_keys_secret
+        if parameter is None and secret is None:
+            return settings.signing_keyring()
+        from sqsq.transport.secrets import read_signing_keys
+
+        spec = read_signing_keys(self._aws(), parameter=parameter, secret=secret)
+        source = f"SSM parameter {parameter!r}" if parameter is not None else f"Secrets Manager secret {secret!r}"
+        return KeyRing.parse(spec, source=source)
+
+    @property
+    def transport(self) -> Transport:
+        """The queue backend (SQS unless one was injected)."""
+        if self._transport is None:
+            with self._lock:
+                if self._transport is None:
+                    from sqsq.transport.sqs import SqsTransport
+
+                    self._transport = SqsTransport(self._aws())
+        return self._transport
+
+    @property
+    def results(self) -> ResultStore:
+        """The results backend (DynamoDB unless one was injected)."""
+        if self._results is None:
+            with self._lock:
+                if self._results is None:
+                    from sqsq.results.dynamodb import DynamoResults
+
+                    self._results = DynamoResults(self._aws(), self.settings.table_name)
+        return self._results
+
+    def _aws(self) -> Any:
+        from sqsq.transport.aws import AwsClients
+
+        if self._aws_clients is None:
+            self._aws_clients = AwsClients(self.settings)
+        return self._aws_clients

@@ -1,0 +1,73 @@
+"""``sqsq.send`` and ``sqsq.send_many``: send a task (or a checked :class:`sqsq.task.TaskCall`) on its own app.
+
+Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the task's app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ParamSpec, TypeVar, overload
+
+from sqsq.errors import ValidationError
+from sqsq.handle import AsyncResult
+from sqsq.task import Args, Task, TaskCall
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _task_of(task: object, function: str) -> Task[Any, Any]:
+    if isinstance(task, Task):
+        return task
+    if callable(task):
+        what = getattr(task, "__qualname__", type(task).__name__)
+        raise ValidationError(
+            str(what), f"sqsq.{function} takes a task, got the plain function {what}: decorate it with @app.task"
+        )
+    raise ValidationError(str(task), f"sqsq.{function} takes a task object; use app.{function}(name, ...) for names")
+
+
+@overload
+def send(task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+
+
+@overload
+def send(task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+
+
+def send(
+    task: Task[Any, Any] | TaskCall[Any],
+    args: Args | None = None,
+    *,
+    delay_seconds: int = 0,
+    queue: str | None = None,
+) -> AsyncResult[Any]:
+    """Validate and enqueue one task on its app. See :meth:`App.send`.
+
+    Two forms: ``sqsq.send(add, {"x": 1, "y": 2})`` (arguments as a mapping or the task's model; the handle is
+    typed, the mapping is checked at run time) and ``sqsq.send(add.s(x=1, y=2))`` (the call checked by type
+    checkers too). Options are keyword-only in both.
+
+    Raises:
+        ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
+    """
+    if isinstance(task, TaskCall):
+        if args is not None:
+            raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
+        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue)
+    t = _task_of(task, "send")
+    if args is None:
+        raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
+    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue)
+
+
+def send_many(
+    task: Task[P, R],
+    args_list: Iterable[Args],
+    *,
+    delay_seconds: int = 0,
+    queue: str | None = None,
+) -> list[AsyncResult[R]]:
+    """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
+    t = _task_of(task, "send_many")
+    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue)
