@@ -108,27 +108,31 @@ class InMemoryEnv(MemoryEnv):
             The worker's counters (received, succeeded, retried, dead_lettered, ...).
 
         Raises:
-            DrainTimeout: messages were still queued or running after ``timeout_seconds`` (the worker is stopped;
-                what it held goes back to its queue).
+            DrainTimeout: the work was not done within ``timeout_seconds``; the message says what was left then.
+                The worker is stopped first (running tasks get 5 s to finish; what it still held goes back to its
+                queue).
         """
         with self.app.using(transport=self.transport, results=self.results):
             worker = self._worker(queues, concurrency, burst=True)
-            timer = threading.Timer(timeout_seconds, worker.stop)
+            left: list[str] = []
+
+            def time_out() -> None:
+                left.append(self._describe(worker.logical_queues))
+                worker.stop()
+
+            timer = threading.Timer(timeout_seconds, time_out)
             timer.daemon = True
             timer.start()
             try:
                 worker.run()
             finally:
                 timer.cancel()
-            if timer.finished.is_set() and not self._empty(worker.logical_queues):
-                raise DrainTimeout(
-                    f"the queues were not drained within {timeout_seconds} s ({self._describe(worker.logical_queues)}); "
-                    "a task that does not return, or one that keeps sending tasks? raise timeout_seconds if it is slow"
-                )
+        if left:
+            raise DrainTimeout(
+                f"the queues were not drained within {timeout_seconds} s ({left[0]}); a task that does not return, "
+                "or tasks that keep sending tasks? Give a larger timeout_seconds if the work is only slow"
+            )
         return worker.stats
-
-    def _empty(self, queues: Sequence[str]) -> bool:
-        return all(d.visible == d.in_flight == d.delayed == 0 for d in (self.depth(q) for q in queues))
 
     def _describe(self, queues: Sequence[str]) -> str:
         parts = []
