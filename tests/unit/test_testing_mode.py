@@ -265,3 +265,17 @@ def test_plugin_is_registered_and_its_import_loads_neither_the_worker_nor_boto3_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+
+
+other = sqsq.App("tm2")
+
+
+@other.task(name="tm2.double")
+def double(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.parametrize("sqsq_app", [other])
+def test_sqsq_app_can_be_parametrized_per_test(sqsq_eager: EagerEnv) -> None:
+    assert sqsq_eager.app is other
+    assert sqsq.send(double, {"x": 21}).get() == 42

@@ -1,5 +1,6 @@
-"""The plugin's local-AWS fixtures: fresh resources per test on the session's server, a server started and stopped
-by PID when nobody overrides it, and a missing ``local`` extra reported as an error (never a skip)."""
+"""The pytest plugin as a user meets it: the app from a fixture, the ini option or neither; the local-AWS fixtures
+(fresh resources per test on the session's server, a server started and stopped by PID when nobody overrides it,
+a missing ``local`` extra reported as an error, never a skip)."""
 
 from __future__ import annotations
 
@@ -87,8 +88,11 @@ def test_send_and_run_on_local_aws(sqsq_local_aws, sqsq_local_aws_server):
 '''
 
 
-def _run_pytest(tmp_path: Path, test_code: str, conftest: str = "") -> subprocess.CompletedProcess[str]:
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+def _run_pytest(
+    tmp_path: Path, test_code: str, conftest: str = "", ini: str = "[pytest]\n"
+) -> subprocess.CompletedProcess[str]:
+    """pytest in ``tmp_path`` (its own rootdir) on ``test_it.py``, with the sqsq plugin loaded by its entry point."""
+    (tmp_path / "pytest.ini").write_text(ini)
     (tmp_path / "conftest.py").write_text(conftest)
     (tmp_path / "test_it.py").write_text(test_code)
     return subprocess.run(
@@ -113,3 +117,34 @@ def test_local_aws_fixture_without_the_local_extra_errors_with_the_pip_install_l
     assert 'MissingExtra: the local AWS (sqsq.local.server.LocalAwsServer) needs moto[server]: pip install "sqsq[local]"' in (
         done.stdout
     ), done.stdout[-4000:]
+
+
+EAGER_TEST = '''
+import sqsq
+import tasks
+
+def test_eager(sqsq_eager):
+    assert sqsq.send(tasks.add, {"x": 1, "y": 2}).get() == 3
+'''
+TASKS = '''
+import sqsq
+
+app = sqsq.App("tli")
+
+@app.task(name="tli.add")
+def add(x: int, y: int) -> int:
+    return x + y
+'''
+
+
+def test_plugin_takes_the_app_from_the_sqsq_app_ini_option(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text(TASKS)
+    done = _run_pytest(tmp_path, EAGER_TEST, ini="[pytest]\nsqsq_app = tasks:app\n")
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_plugin_without_an_app_fails_the_test_saying_how_to_name_one(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text(TASKS)
+    done = _run_pytest(tmp_path, EAGER_TEST)
+    assert done.returncode == 1 and "1 error" in done.stdout, done.stdout[-4000:]
+    assert "no sqsq app for the sqsq_* fixtures: define a `sqsq_app` fixture" in done.stdout, done.stdout[-4000:]
