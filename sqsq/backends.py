@@ -6,13 +6,18 @@ they are (the in-memory twins in tests); otherwise they are built from the setti
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Self
 
 from sqsq.config import Settings, load_settings
 from sqsq.results import ResultStore
 from sqsq.signing import KeyRing
 from sqsq.transport import Transport
+
+# What AppBackends.using() swaps and puts back (besides _setting_overrides, which it copies).
+_SWAPPABLE = ("_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded")
 
 
 class AppBackends:
@@ -61,6 +66,53 @@ class AppBackends:
         self._aws_clients = None
         self._keyring = None
         self._keyring_loaded = False
+
+    @contextlib.contextmanager
+    def using(
+        self,
+        *,
+        transport: Transport | None = None,
+        results: ResultStore | None = None,
+        **setting_overrides: Any,
+    ) -> Iterator[Self]:
+        """Use other backends and/or settings inside the block; the app's configuration is restored on exit.
+
+        The public seam for tests and tools (:mod:`sqsq.testing` is built on it): the registered tasks and declared
+        queues stay as they are. Settings given here apply as with :meth:`configure` (backends built from the old
+        settings are dropped and built again lazily from the new ones, unless given here). On exit the settings,
+        backends and signing keys the app had before are put back, whatever the block raised. Blocks nest. Not
+        meant to be entered while other threads send through the same app.
+
+        Args:
+            transport: the queue backend to use inside the block (e.g. a
+                :class:`sqsq.transport.memory.MemoryTransport`); default: the current one (rebuilt when settings
+                are given).
+            results: the results backend to use inside the block (e.g. :class:`sqsq.results.memory.MemoryResults`).
+            **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``queue_prefix=``.
+
+        Yields:
+            This app.
+
+        Raises:
+            ConfigError: an unknown setting or a bad value (when the settings are first used in the block).
+
+        Example:
+            >>> with app.using(transport=MemoryTransport(), results=MemoryResults()):  # doctest: +SKIP
+            ...     sqsq.send(add, {"x": 1, "y": 2})
+        """
+        saved = {name: getattr(self, name) for name in _SWAPPABLE}
+        saved["_setting_overrides"] = dict(self._setting_overrides)
+        try:
+            if setting_overrides:
+                self.configure(**setting_overrides)
+            if transport is not None:
+                self._transport = transport
+            if results is not None:
+                self._results = results
+            yield self
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
 
     @property
     def keyring(self) -> KeyRing | None:

@@ -69,6 +69,12 @@ def local_aws() -> Iterator[LocalAwsServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def sqsq_local_aws_server(local_aws: LocalAwsServer) -> LocalAwsServer:
+    """The sqsq pytest plugin's server fixture, overridden: its ``sqsq_local_aws`` uses this session's server."""
+    return local_aws
+
+
 @dataclass
 class Deployed:
     """An app bound to fresh resources on the local AWS, plus what a subprocess needs to reach them."""
