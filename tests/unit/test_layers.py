@@ -11,7 +11,7 @@ LAYERS = {
     "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0,
     "sqsq.config": 1, "sqsq.codec": 1, "sqsq.message": 1, "sqsq.signing": 1, "sqsq.retry": 1, "sqsq.queue_config": 1,
     "sqsq.transport": 2, "sqsq.results": 2,
-    "sqsq.task": 3, "sqsq.app": 3,
+    "sqsq.task": 3, "sqsq.app": 3, "sqsq.schema": 3,
     "sqsq.executor": 4, "sqsq.rescue": 4,
     "sqsq.worker": 5, "sqsq.pools": 5, "sqsq.lambda_handler": 5, "sqsq.lambda_entry": 5, "sqsq.dlq": 5, "sqsq.sweep": 5,
     "sqsq.cli": 6, "sqsq.local": 6, "sqsq.template": 6, "sqsq.demo": 6,
