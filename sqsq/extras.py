@@ -10,6 +10,7 @@ extra               brings                                  for
 ``cli``             rich, PyYAML                            the CLI's tables and progress, ``sqsq template``
 ``local``           ``sqsq[cli]``, moto[server],            ``sqsq local``, ``python -m sqsq.demo``,
                     aws-sam-translator, awslambdaric        ``python -m sqsq.local.server``, ``sqsq lambda-local``
+``web``             FastAPI, uvicorn                        the web example, ``uvicorn sqsq.demo.web:api``
 ==================  ======================================  ==================================================
 
 Code that needs one of them calls :func:`require` first and imports the module after it, so a missing extra is a
@@ -54,6 +55,7 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "moto": OptionalDependency("moto[server]", "local", ("moto", "werkzeug", "flask", "flask_cors")),
     "samtranslator": OptionalDependency("aws-sam-translator", "local", ("samtranslator",)),
     "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
+    "fastapi": OptionalDependency("fastapi", "web", ("fastapi",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 
