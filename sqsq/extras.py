@@ -11,6 +11,7 @@ extra               brings                                  for
 ``local``           ``sqsq[cli]``, moto[server],            ``sqsq local``, ``python -m sqsq.demo``,
                     aws-sam-translator, awslambdaric        ``python -m sqsq.local.server``, ``sqsq lambda-local``
 ``reload``          watchfiles                              ``sqsq worker --reload`` (development only)
+``web``             FastAPI, uvicorn                        the web example, ``uvicorn sqsq.demo.web:api``
 ==================  ======================================  ==================================================
 
 Code that needs one of them calls :func:`require` first and imports the module after it, so a missing extra is a
@@ -56,6 +57,7 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "samtranslator": OptionalDependency("aws-sam-translator", "local", ("samtranslator",)),
     "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
     "watchfiles": OptionalDependency("watchfiles", "reload", ("watchfiles",)),
+    "fastapi": OptionalDependency("fastapi", "web", ("fastapi",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 

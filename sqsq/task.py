@@ -25,11 +25,11 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from sqsq import codec
+from sqsq.args_model import build_args_model, refuse_secrets
 from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, ValidationError, describe_errors
 from sqsq.handle import AsyncResult
 from sqsq.message import Envelope
 from sqsq.retry import Backoff
-from sqsq.args_model import build_args_model, refuse_secrets
 
 P = ParamSpec("P")
 R = TypeVar("R")

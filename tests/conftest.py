@@ -24,7 +24,7 @@ from sqsq.local.server import LocalAwsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".sqsq", ".aws-sam"
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".sqsq", ".aws-sam", "node_modules"
 )
 
 
