@@ -249,6 +249,10 @@ def provision(app_spec: str) -> None:
 @click.option("--dlq-sweep-interval-seconds", default=60.0, show_default=True, type=_Finite(),
               help="How often to sweep the queues' DLQs: rescue or record what SQS's redrive moved there without an "
                    "outcome (0: never).")
+@click.option("--processes", type=click.IntRange(1, 256), default=None, envvar="SQSQ_PROCESSES", show_envvar=True,
+              help="Worker processes under one supervisor, each with its own receivers and -c pool; one that dies is "
+                   f"restarted. 1: one process, no supervisor. [default: the CPUs, os.cpu_count() = {os.cpu_count()} "
+                   "here]")
 def worker(
     app_spec: str,
     queues: tuple[str, ...],
@@ -259,25 +263,35 @@ def worker(
     shutdown_grace_seconds: float,
     pool: str,
     dlq_sweep_interval_seconds: float,
+    processes: int | None,
 ) -> None:
     """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches."""
+    from sqsq.supervisor import run_worker
     from sqsq.worker import Worker
 
     app = load_app(app_spec)
-    w = Worker(
-        app,
-        list(queues) or None,
-        concurrency=concurrency,
-        prefetch=prefetch,
-        wait_time_seconds=wait_time_seconds,
-        burst=burst,
-        shutdown_grace_seconds=shutdown_grace_seconds,
-        pool="process" if pool == "process" else "thread",
-        app_spec=app_spec,
-        dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
-    )
-    w.install_signal_handlers()
-    sys.exit(w.run())
+    child_args = [  # one supervised child: this command with --processes 1
+        "--log-level", click.get_current_context().find_root().params["log_level"], "worker", app_spec,
+        *[arg for q in queues for arg in ("-Q", q)], "-c", str(concurrency), "--prefetch", str(prefetch),
+        *(["--wait-time-seconds", str(wait_time_seconds)] if wait_time_seconds is not None else []),
+        *(["--burst"] if burst else []), "--shutdown-grace-seconds", repr(shutdown_grace_seconds), "--pool", pool,
+        "--dlq-sweep-interval-seconds", repr(dlq_sweep_interval_seconds), "--processes", "1",
+    ]
+    sys.exit(run_worker(
+        lambda: Worker(
+            app,
+            list(queues) or None,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            wait_time_seconds=wait_time_seconds,
+            burst=burst,
+            shutdown_grace_seconds=shutdown_grace_seconds,
+            pool="process" if pool == "process" else "thread",
+            app_spec=app_spec,
+            dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
+        ),
+        processes=processes, child_args=child_args, burst=burst,
+    ))
 
 
 @main.command()
