@@ -267,9 +267,8 @@ def worker(
 ) -> None:
     """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches."""
     from sqsq.supervisor import run_worker
-    from sqsq.worker import Worker
 
-    app = load_app(app_spec)
+    app = load_app(app_spec)  # a bad APP fails here, once, before any worker process starts
     child_args = [  # one supervised child: this command with --processes 1
         "--log-level", click.get_current_context().find_root().params["log_level"], "worker", app_spec,
         *[arg for q in queues for arg in ("-Q", q)], "-c", str(concurrency), "--prefetch", str(prefetch),
@@ -277,8 +276,11 @@ def worker(
         *(["--burst"] if burst else []), "--shutdown-grace-seconds", repr(shutdown_grace_seconds), "--pool", pool,
         "--dlq-sweep-interval-seconds", repr(dlq_sweep_interval_seconds), "--processes", "1",
     ]
-    sys.exit(run_worker(
-        lambda: Worker(
+
+    def build() -> Any:  # only without a supervisor (its children build their own)
+        from sqsq.worker import Worker
+
+        return Worker(
             app,
             list(queues) or None,
             concurrency=concurrency,
@@ -289,9 +291,9 @@ def worker(
             pool="process" if pool == "process" else "thread",
             app_spec=app_spec,
             dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
-        ),
-        processes=processes, child_args=child_args, burst=burst,
-    ))
+        )
+
+    sys.exit(run_worker(build, processes=processes, child_args=child_args, burst=burst))
 
 
 @main.command()
