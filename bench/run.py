@@ -53,7 +53,7 @@ import boto3  # noqa: E402
 import psutil  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from bench import workload  # noqa: E402
+from bench import scaling, workload  # noqa: E402
 
 # -- prices (list prices, us-east-1, as given in issue #5; free tiers ignored) ---------------------------------------
 SQS_USD_PER_MILLION_REQUESTS = 0.40
@@ -469,9 +469,10 @@ def worker_env(h: Harness, prefix: str, sink_path: Path) -> dict[str, str]:
             workload.SINK_ENV: str(sink_path)}
 
 
-def sqsq_worker_command(concurrency: int, *extra: str) -> list[str]:
-    """``python -m sqsq.cli worker bench.bench_app:app -c N ...``."""
-    return [sys.executable, "-m", "sqsq.cli", "worker", "bench.bench_app:app", "-c", str(concurrency), *extra]
+def sqsq_worker_command(concurrency: int, *extra: str, processes: int = 1) -> list[str]:
+    """``python -m sqsq.cli worker bench.bench_app:app -c N --processes P ...`` (one process unless scaling)."""
+    return [sys.executable, "-m", "sqsq.cli", "worker", "bench.bench_app:app", "-c", str(concurrency),
+            "--processes", str(processes), *extra]
 
 
 def task_args(wl: Workload, i: int) -> dict[str, Any]:
@@ -484,8 +485,8 @@ def task_args(wl: Workload, i: int) -> dict[str, Any]:
     return args
 
 
-def run_sqsq(h: Harness, wl: Workload, pool: str = "thread") -> RunResult:
-    """sqsq on ``wl``: ``send_many`` producer (in this process), ``sqsq worker --pool POOL`` subprocess consumer."""
+def run_sqsq(h: Harness, wl: Workload, pool: str = "thread", processes: int = 1) -> RunResult:
+    """sqsq on ``wl``: ``send_many`` producer (in this process), ``sqsq worker --pool POOL --processes P``."""
     app, prefix = configure_app(h)
     queue = app.queue_name(None)
     url = h.queue_url(queue)
@@ -496,8 +497,10 @@ def run_sqsq(h: Harness, wl: Workload, pool: str = "thread") -> RunResult:
     app.send_many(task, [task_args(wl, i) for i in range(wl.n)])
     enqueue_seconds = time.monotonic() - started
     after_produce = h.snapshot()
-    command = sqsq_worker_command(wl.concurrency, *(["--pool", pool] if pool != "thread" else []))
-    system = "sqsq" if pool == "thread" else f"sqsq --pool {pool}"
+    command = sqsq_worker_command(wl.concurrency, *(["--pool", pool] if pool != "thread" else []),
+                                  processes=processes)
+    system = ("sqsq" if pool == "thread" else f"sqsq --pool {pool}") + (f" --processes {processes}"
+                                                                         if processes > 1 else "")
     result = run_worker_and_drain(h, system, wl, command, worker_env(h, prefix, sink_path), url, Sink(sink_path),
                                   before, after_produce, enqueue_seconds)
     if wl.results:
@@ -781,6 +784,7 @@ class Report:
     idle: IdleResult | None = None
     imports: list[ImportResult] = field(default_factory=list)
     import_note: str = ""
+    scaled: scaling.Scaling | None = None
     seconds: float = 0.0
 
     def add(self, wl: Workload, r: RunResult) -> None:
@@ -920,6 +924,8 @@ class Report:
                 stmt = ir.statement if len(ir.statement) < 90 else ir.statement[:87] + "..."
                 lines.append(f"| {ir.label} | `{stmt}` | {ir.import_ms:.0f} | {ir.wall_ms:.0f} |")
             lines.append("")
+        if self.scaled is not None:
+            lines += scaling.markdown(self.scaled)
         lines += self.targets()
         return "\n".join(lines) + "\n"
 
@@ -1039,7 +1045,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="sqsq vs a plain boto3 loop on a local AWS (figures, not pass/fail)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repetition: about one minute")
     parser.add_argument("--reps", type=int, default=None, help="repetitions of each drain workload (default 3; 1 quick)")
-    parser.add_argument("--only", default="abcd", help="drain workloads to run, e.g. 'ac' (default abcd)")
+    parser.add_argument("--only", default="abcds",
+                        help="drain workloads to run, e.g. 'ac'; s: the --processes scaling of (a) and (d) "
+                             "(default abcds)")
     parser.add_argument("--skip-extras", action="store_true", help="drain workloads only (no producers/idle/imports)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md", help="markdown file to write")
     args = parser.parse_args(argv)
@@ -1066,6 +1074,9 @@ def main(argv: list[str] | None = None) -> int:
                     if wl.kind == "cpu":  # CPU-bound: also in child processes (no GIL contention)
                         report.add(wl, step(f"rep {rep + 1}/{plan.reps} {wl.title}: sqsq --pool process",
                                             lambda wl=wl: run_sqsq(h, wl, pool="process")))
+            if "s" in args.only:
+                scaled = [w for w in workloads(plan, cpu_loops) if w.key in "ad"]
+                report.scaled = scaling.measure(lambda wl, p: run_sqsq(h, wl, processes=p), scaled, plan.reps, step)
             if not args.skip_extras:
                 report.producers = step("producers", lambda: run_producers(h, plan.n_producer))
                 report.latency = [step(f"paced latency: {s}", lambda s=s: run_paced(h, plan, s))

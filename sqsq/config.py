@@ -16,9 +16,11 @@ from sqsq import limits
 from sqsq.errors import ConfigError
 from sqsq.signing import KeyRing
 
-NON_SETTING_VARIABLES = frozenset({"SQSQ_APP"})
+NON_SETTING_VARIABLES = frozenset({"SQSQ_APP", "SQSQ_PROCESSES", "SQSQ_SUPERVISOR_PID"})
 """``SQSQ_*`` variables that are not settings but are known: ``SQSQ_APP`` names the app (``module:attribute``) for
-the generic Lambda entry point :mod:`sqsq.lambda_entry` and the worker image."""
+the generic Lambda entry point :mod:`sqsq.lambda_entry` and the worker image; ``SQSQ_PROCESSES`` is ``sqsq worker
+--processes`` when not given; ``SQSQ_SUPERVISOR_PID`` marks a worker process started by
+:mod:`sqsq.supervisor`."""
 
 
 class Settings(BaseModel):

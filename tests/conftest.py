@@ -139,6 +139,7 @@ def deploy(app: App, server: LocalAwsServer, tmp: Path, **settings: object) -> D
         **server.client_environment(),
         "PYTHONPATH": str(ROOT),
         "SHOP_TEST_SINK": str(tmp / "sink.txt"),
+        "SQSQ_PROCESSES": "1",  # the tests pin the single-process worker; tests of --processes pass it explicitly
         **{f"SQSQ_{k.upper()}": str(v) for k, v in overrides.items() if k != "endpoint_url"},
     }
     return Deployed(app=app, env=env, server=server, tmp=tmp)

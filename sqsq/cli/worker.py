@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import click
 
@@ -35,6 +36,10 @@ from sqsq.cli.options import Finite, app_argument, load_app
 @click.option("--reload", is_flag=True,
               help="Development only: run the worker in a child process and restart it when a .py file under the "
                    "current directory changes (needs watchfiles: sqsq[reload]).")
+@click.option("--processes", type=click.IntRange(1, 256), default=None, envvar="SQSQ_PROCESSES", show_envvar=True,
+              help="Worker processes under one supervisor, each with its own receivers and -c pool; one that dies is "
+                   f"restarted. 1: one process, no supervisor. [default: the CPUs, os.cpu_count() = {os.cpu_count()} "
+                   "here]")
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -50,6 +55,7 @@ def worker(
     log_level: str | None,
     log_format: Literal["text", "json"],
     reload: bool,
+    processes: int | None,
 ) -> None:
     """Run a poller worker for APP: long-poll its queues, run tasks, record results, delete in batches.
 
@@ -64,20 +70,32 @@ def worker(
         from sqsq.cli.reload import run_with_reload
 
         sys.exit(run_with_reload(sys.argv[1:], Path.cwd()))
-    from sqsq.worker import Worker
+    from sqsq.supervisor import run_worker
 
-    app = load_app(app_spec)
-    w = Worker(
-        app,
-        list(queues) or None,
-        concurrency=concurrency,
-        prefetch=prefetch,
-        wait_time_seconds=wait_time_seconds,
-        burst=burst,
-        shutdown_grace_seconds=shutdown_grace_seconds,
-        pool="process" if pool == "process" else "thread",
-        app_spec=app_spec,
-        dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
-    )
-    w.install_signal_handlers()
-    sys.exit(w.run())
+    app = load_app(app_spec)  # a bad APP fails here, once, before any worker process starts
+    child_args = [  # one supervised child: this command with --processes 1
+        "worker", app_spec, *[arg for q in queues for arg in ("-Q", q)], "-c", str(concurrency),
+        "--prefetch", str(prefetch),
+        *(["--wait-time-seconds", str(wait_time_seconds)] if wait_time_seconds is not None else []),
+        *(["--burst"] if burst else []), "--shutdown-grace-seconds", repr(shutdown_grace_seconds), "--pool", pool,
+        "--dlq-sweep-interval-seconds", repr(dlq_sweep_interval_seconds), "--loglevel", str(level),
+        "--log-format", log_format, "--processes", "1",
+    ]
+
+    def build() -> Any:  # only without a supervisor (its children build their own)
+        from sqsq.worker import Worker
+
+        return Worker(
+            app,
+            list(queues) or None,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            wait_time_seconds=wait_time_seconds,
+            burst=burst,
+            shutdown_grace_seconds=shutdown_grace_seconds,
+            pool="process" if pool == "process" else "thread",
+            app_spec=app_spec,
+            dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
+        )
+
+    sys.exit(run_worker(build, processes=processes, child_args=child_args, burst=burst))
