@@ -37,7 +37,7 @@ def flaky(key: str) -> str:
     return key
 
 
-@app.task(name="tm.broken", max_retries=1)
+@app.task(name="tm.broken", max_retries=1, retry_on=(RuntimeError,))
 def broken(reason: str) -> None:
     calls.append("broken")
     raise RuntimeError(reason)
