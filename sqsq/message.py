@@ -42,6 +42,10 @@ def _escape_forbidden(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group(0)):04x}"
 
 
+_INTEGER_FIELDS = ("v", "generation", "rescues")
+"""The envelope's integer fields."""
+
+
 def undecodable_id(body: str) -> str:
     """The id an undecodable body's FAILURE record is filed under: ``"undecodable-"`` + 32 hex of SHA-256(body).
 
@@ -105,13 +109,17 @@ class Envelope(BaseModel):
         if not isinstance(data, dict):
             raise MessageDecodeError("message body is JSON but not an object; it was not sent by sqsq")
         version = data.get("v")
-        if version != SCHEMA_VERSION:
+        if isinstance(version, bool) or version != SCHEMA_VERSION:  # JSON true is not the integer 1
             raise MessageDecodeError(
                 f"envelope schema version {version!r} is not supported (this sqsq reads {SCHEMA_VERSION}); "
                 "upgrade the worker or check the producer"
             )
-        try:
-            return cls.model_validate(data)
+        for name in _INTEGER_FIELDS:  # JSON Schema's integers include 2.0; strict validation would refuse it
+            value = data.get(name)
+            if isinstance(value, float) and value.is_integer():
+                data[name] = int(value)
+        try:  # strict: a value of the wrong JSON type ("1", true) is refused, as the published schema refuses it
+            return cls.model_validate(data, strict=True)
         except PydanticValidationError as exc:
             # Field and problem only: pydantic's own text would echo the values (arguments may hold secrets).
             detail = describe_errors(exc.errors(include_url=False), root="(envelope)")  # type: ignore[arg-type]

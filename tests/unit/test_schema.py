@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 import sqsq
 from sqsq.cli import main
-from sqsq.errors import TaskNotRegistered
+from sqsq.errors import MessageDecodeError, TaskNotRegistered
 from sqsq.message import Envelope
 from sqsq.schema import ENVELOPE_FIELDS, EXAMPLE_KEY, SIGNED_FIELDS, app_schema
 from sqsq.signing import KeyRing, canonical_bytes
@@ -131,3 +131,24 @@ def test_cli_schema_prints_json_and_refuses_unknown_task() -> None:
     unknown = runner.invoke(main, ["schema", "sqsq.demo.app:app", "census.nope"])
     assert unknown.exit_code == 3
     assert "census.nope" in unknown.output
+
+
+def test_worker_refuses_envelope_values_the_published_schema_refuses(mem: MemoryApp) -> None:
+    """A JSON ``true`` is not the integer 1, nor ``"1"`` an integer: what the schema refuses, the worker refuses."""
+    _register(mem.app)
+    body_schema = app_schema(mem.app)["tasks"]["unit.add"]["body_schema"]
+    good = {"v": 1, "id": "t1", "task": "unit.add", "args": {"x": 1}, "sent_at": 1.5}
+    Envelope.from_body(json.dumps(good))
+    for field, value in [("v", True), ("generation", "1"), ("generation", True), ("sent_at", True),
+                         ("sent_at", "1.5"), ("rescues", "2"), ("kid", 5)]:
+        body = {**good, field: value}
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(body, body_schema)
+        with pytest.raises(MessageDecodeError):
+            Envelope.from_body(json.dumps(body))
+
+
+def test_worker_reads_whole_number_floats_in_integer_envelope_fields_as_the_schema_does() -> None:
+    body = {"v": 1.0, "id": "t1", "task": "unit.add", "args": {"x": 1}, "sent_at": 2, "generation": 2.0}
+    envelope = Envelope.from_body(json.dumps(body))
+    assert (envelope.v, envelope.generation, envelope.sent_at) == (1, 2, 2.0)
