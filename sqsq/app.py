@@ -208,6 +208,9 @@ class App(AppBackends):
     def _register(self, fn: Callable[P, R], name: str | None, options: dict[str, Any]) -> Task[P, R]:
         if isinstance(fn, Task):
             raise TypeError(f"@app.task was applied to {fn.name!r}, which is already a task; decorate it once")
+        if isinstance(fn, type):  # a class is callable, but a task is a function (no class-based tasks as in Celery)
+            raise TypeError(f"@app.task decorates a function; got the class {fn.__name__!r}: decorate a function "
+                            "that does the work")
         if not callable(fn):
             raise TypeError(f"@app.task decorates a function; got {type(fn).__name__} {fn!r}")
         task_name = name or f"{fn.__module__}.{fn.__qualname__}"

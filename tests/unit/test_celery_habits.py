@@ -112,3 +112,15 @@ def test_a_handle_by_id_alone_reads_the_result_through_the_registry(mem: MemoryA
     _record(mem, h.id, Status.SUCCESS, result_json="3")
     by_id = sqsq.AsyncResult(h.id, app=mem.app)
     assert (by_id.result, by_id.get(timeout_seconds=0)) == (3, 3)
+
+
+def test_a_decorated_class_is_refused_not_registered() -> None:
+    app = App("klass")
+
+    with pytest.raises(TypeError, match="decorates a function; got the class 'Resize'"):
+        @app.task
+        class Resize:
+            def __init__(self, key: str) -> None:
+                self.key = key
+
+    assert app.tasks == {}
