@@ -36,6 +36,13 @@ _DYNAMODB_ITEM_ACTIONS = frozenset({
 })
 
 
+def _rate(value: Any) -> float:
+    """A share of requests, 0..1, from JSON; a bool is not a number here (``true`` would fail every request)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"rate must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 class FaultPlan:
     """Which requests fail, and how; guarded by the injector's lock."""
 
@@ -59,10 +66,12 @@ class FaultPlan:
             raise ValueError(f"unknown keys {sorted(unknown)}; use rate, services, kinds, seed")
         services = data.get("services") or ["sqs", "dynamodb"]
         kinds = data.get("kinds") or list(FAULT_KINDS)
-        if not all(isinstance(s, str) for s in services):
+        if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
             raise ValueError("services must be a list of service names such as 'sqs', 'dynamodb'")
+        if not isinstance(kinds, list):
+            raise ValueError(f"kinds must be a list of fault kinds, some of {list(FAULT_KINDS)}")
         raw = data.get("rate", 0.0)  # one rate for the services, or a rate per service ({"dynamodb": 0.4})
-        rates = {str(k): float(v) for k, v in raw.items()} if isinstance(raw, dict) else dict.fromkeys(services, float(raw))
+        rates = {str(k): _rate(v) for k, v in raw.items()} if isinstance(raw, dict) else dict.fromkeys(services, _rate(raw))
         for service, rate in rates.items():
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"rate={rate} for {service} is outside 0..1")
