@@ -66,7 +66,11 @@ def _built(tmp: Path, layer_packages: list[str]) -> Path:
 
     for name in layer_packages:
         module: Any = importlib.import_module(name)
-        (python / name).symlink_to(Path(module.__file__).parent)
+        source_path = Path(module.__file__)
+        if source_path.name == "__init__.py":  # a package: link its folder; a single-module distribution: its file
+            (python / name).symlink_to(source_path.parent)
+        else:
+            (python / source_path.name).symlink_to(source_path)
     source = _project(tmp, "sqsq[lambda]\n")
     template = load_template(source)
     template["Resources"]["DefaultFunction"]["Properties"]["CodeUri"] = "DefaultFunction"
@@ -77,7 +81,7 @@ def _built(tmp: Path, layer_packages: list[str]) -> Path:
 
 
 def test_a_built_layer_without_pydantic_fails_the_import_test_with_the_import_error(tmp_path: Path) -> None:
-    lines = _messages(_built(tmp_path, ["sqsq", "aws_lambda_powertools"]))
+    lines = _messages(_built(tmp_path, ["sqsq", "aws_lambda_powertools", "jmespath", "typing_extensions"]))
     assert any(line.startswith("DefaultFunction: the layer lacks pydantic") for line in lines), lines
     assert any("does not import from CodeUri + layers: ModuleNotFoundError: No module named 'pydantic'" in line
                for line in lines), lines
