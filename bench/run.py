@@ -53,7 +53,7 @@ import boto3  # noqa: E402
 import psutil  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from bench import scaling, workload  # noqa: E402
+from bench import scaling, startup, workload  # noqa: E402
 
 # -- prices (list prices, us-east-1, as given in issue #5; free tiers ignored) ---------------------------------------
 SQS_USD_PER_MILLION_REQUESTS = 0.40
@@ -788,6 +788,7 @@ class Report:
     imports: list[ImportResult] = field(default_factory=list)
     import_note: str = ""
     scaled: scaling.Scaling | None = None
+    startup_rows: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def add(self, wl: Workload, r: RunResult) -> None:
@@ -929,6 +930,13 @@ class Report:
             lines.append("")
         if self.scaled is not None:
             lines += scaling.markdown(self.scaled)
+        if self.startup_rows:
+            lines += ["## Start-up", "", f"{len(next(iter(self.startup_rows.values())))} repetitions, interleaved; "
+                      "median wall ms and CPU ms (user + system of the process; for a worker, by its first "
+                      "ReceiveMessage).", "", "| what | wall ms | CPU ms |", "|---|---|---|"]
+            for label, values in self.startup_rows.items():
+                lines.append(f"| {label} | {med([v[0] for v in values]):.0f} | {med([v[1] for v in values]):.0f} |")
+            lines.append("")
         lines += self.targets()
         return "\n".join(lines) + "\n"
 
@@ -990,10 +998,46 @@ class Report:
             added = handler.import_ms - base.import_ms
             add("Lambda handler import adds <= 50 ms over boto3 + Powertools",
                 f"+{added:.0f} ms ({handler.import_ms:.0f} vs {base.import_ms:.0f})", added <= 50)
-        out = ["## Targets (issue #5)", "", "| target | measured | met? |", "|---|---|---|"]
+        rows += self.issue11_rows()
+        out = ["## Targets (issues #5 and #11)", "", "| target | measured | met? |", "|---|---|---|"]
         for target, measured, ok in rows:
             out.append(f"| {target} | {measured} | {'-' if ok is None else 'yes' if ok else '**no**'} |")
         return [*out, ""]
+
+
+    def issue11_rows(self) -> list[tuple[str, str, bool | None]]:
+        """Issue #11's table: the figures it names, against its targets."""
+        rows: list[tuple[str, str, bool | None]] = []
+        if ("b", "sqsq") in self.runs:
+            r = self.ratios("b", "sqsq", "plain boto3 + PutItem")
+            if r:
+                rows.append(("#11: results on >= 0.9x plain + one PutItem per task", span_x(r), med(r) >= 0.9))
+            r = self.ratios("b", "sqsq")
+            rows.append(("#11: results on >= 0.5x the plain loop", span_x(r), med(r) >= 0.5))
+        if ("c", "sqsq") in self.runs:
+            r = self.ratios("c", "sqsq")
+            rows.append(("#11: W2 200 x 50 ms at concurrency 8 >= 1.0x plain", span_x(r), med(r) >= 1.0))
+        sqsq_runs = [r for (k, s), rs in self.runs.items() if s == "sqsq" and k == "b" for r in rs]
+        if sqsq_runs:
+            peak = max(r.rss_mib for r in sqsq_runs)
+            rows.append(("#11: worker peak RSS with results on <= 55 MiB", f"{peak:.0f} MiB", peak <= 55))
+        help_rows = [v for k, v in self.startup_rows.items() if k.endswith("sqsq --help")]
+        spawn_rows = [v for k, v in self.startup_rows.items() if k.endswith("first ReceiveMessage") and "sqsq" in k]
+        plain = self.startup_rows.get(startup.PLAIN_SPAWN)
+        if help_rows:
+            wall, cpu = med([v[0] for v in help_rows[0]]), med([v[1] for v in help_rows[0]])
+            rows.append(("#11: `sqsq --help` <= 100 ms", f"{wall:.0f} ms wall, {cpu:.0f} ms CPU", wall <= 100))
+        if spawn_rows and plain:
+            ratio = med([v[0] for v in spawn_rows[0]]) / med([v[0] for v in plain])
+            cpu_ratio = med([v[1] for v in spawn_rows[0]]) / med([v[1] for v in plain])
+            rows.append(("#11: worker spawn -> first ReceiveMessage <= 1.2x plain",
+                         f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU", ratio <= 1.2))
+        return rows
+
+
+def span_x(ratios: list[float]) -> str:
+    """Median ratio with its range, e.g. ``0.82x [0.74-0.90]``."""
+    return f"{med(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
 
 
 def machine_note() -> str:
@@ -1085,6 +1129,8 @@ def main(argv: list[str] | None = None) -> int:
                 report.latency = [step(f"paced latency: {s}", lambda s=s: run_paced(h, plan, s))
                                   for s in ("plain boto3", "sqsq")]
                 report.idle = step(f"idle worker ({plan.idle_seconds:.0f} s)", lambda: run_idle(h, plan))
+                report.startup_rows = step("start-up (--help, spawn -> first ReceiveMessage)",
+                                           lambda: startup.measure(server, plan.import_reps))
         if not args.skip_extras:
             report.imports, report.import_note = step("import cost", lambda: run_imports(plan.import_reps))
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -80,6 +81,49 @@ def summary(values: list[tuple[float, float]]) -> str:
             f"CPU {statistics.median(cpu):6.1f} ms (min {min(cpu):6.1f})")
 
 
+def measure(server: Any, reps: int, trees: list[Path] | None = None) -> dict[str, list[tuple[float, float]]]:
+    """Start-up rows measured on ``server`` (a running local AWS): ``--help`` and spawn -> first ReceiveMessage of
+    sqsq's worker per tree, beside ``python -c pass`` and the plain boto3 loop; (wall ms, CPU ms) per repetition."""
+    from sqsq.local.provision import provision
+
+    trees = trees or [ROOT]
+    os.environ.update(server.client_environment())  # this process provisions the queue
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
+    prefix = f"s{uuid.uuid4().hex[:6]}-"
+    from bench.bench_app import app
+
+    with app.using(endpoint_url=server.endpoint_url, queue_prefix=prefix, results_table=f"{prefix}results"):
+        provision(app)
+        url = app.transport.queue_info(app.queue_name(None)).url
+    worker_env = {**base_env, "SQSQ_QUEUE_PREFIX": prefix, "SQSQ_RESULTS_TABLE": f"{prefix}results"}
+    rows: dict[str, list[tuple[float, float]]] = {PASS: []}
+    plain = [sys.executable, str(ROOT / "bench" / "plain_worker.py"), "--queue-url", url, "--threads", "4"]
+    rows[PLAIN_SPAWN] = []
+    for _ in range(reps):
+        rows[PASS].append(wall_ms([sys.executable, "-c", "pass"], base_env, ROOT))
+        rows[PLAIN_SPAWN].append(first_receive_ms(plain, base_env, ROOT, server))
+        for tree in trees:
+            env = {**worker_env, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}"}
+            rows.setdefault(help_label(tree), []).append(wall_ms([sys.executable, "-c", HELP, "--help"], env, tree))
+            worker = [sys.executable, "-m", "sqsq.cli", "worker", "bench.bench_app:app", "-c", "4", "--processes", "1"]
+            rows.setdefault(spawn_label(tree), []).append(first_receive_ms(worker, env, tree, server))
+    return rows
+
+
+PASS = "python -c pass"
+PLAIN_SPAWN = "plain boto3 loop: spawn -> first ReceiveMessage"
+
+
+def help_label(tree: Path) -> str:
+    """Row label of ``sqsq --help`` for a source tree."""
+    return f"[{tree.name}] sqsq --help"
+
+
+def spawn_label(tree: Path) -> str:
+    """Row label of the sqsq worker's spawn -> first ReceiveMessage for a source tree."""
+    return f"[{tree.name}] sqsq worker: spawn -> first ReceiveMessage"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=15)
@@ -87,43 +131,20 @@ def main() -> int:
     args = parser.parse_args()
     trees: list[Path] = [t.resolve() for t in (args.tree or [ROOT])]
 
-    from sqsq.local.provision import provision
     from sqsq.local.server import LocalAwsServer
 
     server = LocalAwsServer(port=None)
     server.start()
     try:
-        os.environ.update(server.client_environment())  # this process provisions the queue
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
-        prefix = f"s{uuid.uuid4().hex[:6]}-"
-        from bench.bench_app import app
-
-        app.configure(endpoint_url=server.endpoint_url, queue_prefix=prefix, results_table=f"{prefix}results")
-        provision(app)
-        url = app.transport.queue_info(app.queue_name(None)).url
-        worker_env = {**base_env, "SQSQ_QUEUE_PREFIX": prefix, "SQSQ_RESULTS_TABLE": f"{prefix}results"}
-        rows: dict[str, list[tuple[float, float]]] = {"python -c pass": []}
-        plain = [sys.executable, str(ROOT / "bench" / "plain_worker.py"), "--queue-url", url, "--threads", "4"]
-        rows["plain boto3 loop: spawn -> first ReceiveMessage"] = []
-        for _ in range(args.reps):
-            rows["python -c pass"].append(wall_ms([sys.executable, "-c", "pass"], base_env, ROOT))
-            rows["plain boto3 loop: spawn -> first ReceiveMessage"].append(
-                first_receive_ms(plain, base_env, ROOT, server))
-            for tree in trees:
-                env = {**worker_env, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}"}
-                rows.setdefault(f"[{tree.name}] sqsq --help", []).append(
-                    wall_ms([sys.executable, "-c", HELP, "--help"], env, tree))
-                worker = [sys.executable, "-m", "sqsq.cli", "worker", "bench.bench_app:app", "-c", "4"]
-                rows.setdefault(f"[{tree.name}] sqsq worker: spawn -> first ReceiveMessage", []).append(
-                    first_receive_ms(worker, env, tree, server))
+        rows = measure(server, args.reps, trees)
         width = max(len(k) for k in rows)
         print(f"{args.reps} reps, interleaved; python {sys.version.split()[0]}; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         for label, values in rows.items():
             print(f"{label:<{width}}  {summary(values)}")
-        plain = rows["plain boto3 loop: spawn -> first ReceiveMessage"]
+        plain = rows[PLAIN_SPAWN]
         for tree in trees:
-            mine = rows[f"[{tree.name}] sqsq worker: spawn -> first ReceiveMessage"]
+            mine = rows[spawn_label(tree)]
             ratios = [statistics.median(v[k] for v in mine) / statistics.median(v[k] for v in plain) for k in (0, 1)]
             print(f"[{tree.name}] worker spawn / plain loop: wall {ratios[0]:.2f}x, CPU {ratios[1]:.2f}x")
     finally:
