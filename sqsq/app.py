@@ -168,7 +168,8 @@ class App(AppBackends):
             backoff: delay between attempts (:class:`sqsq.retry.Backoff`); ``None`` = the visibility timeout.
             retry_on: exception types that retry; any other exception fails the task at once.
             time_limit_seconds: the longest one run may take (seconds); bounds the visibility heartbeat.
-            track_started: record STARTED before running (one more DynamoDB write per run).
+            track_started: record STARTED before running (one more DynamoDB write per run). Ignored with
+                ``ignore_result=True``, which stores no state (a STARTED record would never be followed by SUCCESS).
             claim: before running, claim the task id with a conditional write holding a lease of
                 ``time_limit_seconds`` (default 15 minutes); a second delivery that finds a live lease is put back
                 with a delay instead of running. Two deliveries racing on two workers then run the task once,

@@ -118,7 +118,8 @@ class Task(Generic[P, R]):
         backoff: delay between attempts; ``None`` leaves it to the queue's visibility timeout.
         retry_on: exception types that cause a retry; others fail at once.
         time_limit_seconds: longest a run may take; the worker keeps the message invisible up to this long.
-        track_started: write a STARTED record before running (one extra DynamoDB write).
+        track_started: write a STARTED record before running (one extra DynamoDB write); ignored with
+            ``ignore_result`` (no state is stored then).
         claim: claim the task id with a leased conditional write before running, so two deliveries of one task
             racing on two workers run it once (one extra DynamoDB write; see :mod:`sqsq.executor`).
     """
