@@ -24,7 +24,7 @@ from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
-from sqsq.task import Args, Task
+from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
@@ -233,6 +233,7 @@ class App(AppBackends):
 
     def _prepare(self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
+        check_send_queue(queue)
         return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring)
 
     @overload
