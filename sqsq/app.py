@@ -24,7 +24,7 @@ from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
-from sqsq.task import Args, Task
+from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
@@ -168,7 +168,8 @@ class App(AppBackends):
             backoff: delay between attempts (:class:`sqsq.retry.Backoff`); ``None`` = the visibility timeout.
             retry_on: exception types that retry; any other exception fails the task at once.
             time_limit_seconds: the longest one run may take (seconds); bounds the visibility heartbeat.
-            track_started: record STARTED before running (one more DynamoDB write per run).
+            track_started: record STARTED before running (one more DynamoDB write per run). Ignored with
+                ``ignore_result=True``, which stores no state (a STARTED record would never be followed by SUCCESS).
             claim: before running, claim the task id with a conditional write holding a lease of
                 ``time_limit_seconds`` (default 15 minutes); a second delivery that finds a live lease is put back
                 with a delay instead of running. Two deliveries racing on two workers then run the task once,
@@ -232,6 +233,7 @@ class App(AppBackends):
 
     def _prepare(self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
+        check_send_queue(queue)
         return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring)
 
     @overload

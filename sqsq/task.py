@@ -54,6 +54,20 @@ class TaskOwner(Protocol):
     ) -> list[AsyncResult[Any]]: ...
 
 
+def check_send_queue(queue: object) -> None:
+    """Refuse a send's ``queue`` that is given but not a non-empty string (``""`` would silently mean the default
+    queue, ``5`` the queue ``<prefix>5``).
+
+    Raises:
+        ConfigError: ``queue`` is neither ``None`` nor a non-empty ``str``.
+    """
+    if queue is not None and (not isinstance(queue, str) or not queue):
+        raise ConfigError(
+            f"queue={queue!r}: a send's queue must be a non-empty logical queue name (a str such as \"slow\"); "
+            "leave it out (None) to send to the task's own queue"
+        )
+
+
 @dataclass(frozen=True)
 class SendOptions:
     """Options of one send, apart from the task's arguments (keyword-only wherever they are given).
@@ -118,7 +132,8 @@ class Task(Generic[P, R]):
         backoff: delay between attempts; ``None`` leaves it to the queue's visibility timeout.
         retry_on: exception types that cause a retry; others fail at once.
         time_limit_seconds: longest a run may take; the worker keeps the message invisible up to this long.
-        track_started: write a STARTED record before running (one extra DynamoDB write).
+        track_started: write a STARTED record before running (one extra DynamoDB write); ignored with
+            ``ignore_result`` (no state is stored then).
         claim: claim the task id with a leased conditional write before running, so two deliveries of one task
             racing on two workers run it once (one extra DynamoDB write; see :mod:`sqsq.executor`).
     """
@@ -173,11 +188,15 @@ class Task(Generic[P, R]):
 
         Args:
             delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
-            queue: logical queue to send to instead of the task's own.
+            queue: logical queue to send to instead of the task's own (a non-empty name).
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
+
+        Raises:
+            ConfigError: ``queue`` is not a non-empty string.
         """
+        check_send_queue(queue)
         return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:

@@ -137,7 +137,8 @@ class Executor:
                 return self._record.conflict(existing, prepared.base, prepared.body_id, ran=False)
             if existing is not None and finished(existing, envelope.generation):
                 return self._record.already_final(existing, task.name)
-        if not (task.claim or redriven or task.track_started or last_receive):
+        track_started = task.track_started and not task.ignore_result  # ignore_result stores no state at all
+        if not (task.claim or redriven or track_started or last_receive):
             return None
         base = prepared.base
         started = last_receive_marker(base, max_receive_count) if last_receive else base

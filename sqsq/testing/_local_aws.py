@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqsq.app import App
+from sqsq.dlq import DeadLetterQueue, DlqEntry
 from sqsq.local.provision import Provisioned, provision
 from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
+from sqsq.results import ResultRecord, ResultStore
+from sqsq.transport import QueueDepth, Transport
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,39 @@ class LocalAwsEnv:
         provisioned: the queue URLs and the table name created for this block.
         settings: the settings applied to the app in the block (``endpoint_url``, ``queue_prefix``,
             ``results_table`` and any given).
+        transport: the app's queue backend in the block (SQS on the local AWS).
+        results: the app's results backend in the block (DynamoDB on the local AWS).
     """
 
     app: App
     server: LocalAwsServer
     provisioned: Provisioned
     settings: Mapping[str, Any] = field(default_factory=dict)
+    transport: Transport = field(kw_only=True)
+    results: ResultStore = field(kw_only=True)
+
+    def depth(self, queue: str | None = None) -> QueueDepth:
+        """Visible, in-flight and delayed messages of a logical queue (``None``: the default queue); SQS's
+        ApproximateNumberOfMessages* attributes, so approximate."""
+        return self.transport.depth(self.app.queue_name(queue))
+
+    def record(self, task_id: str) -> ResultRecord | None:
+        """The stored result record of a task (status, result JSON, error, attempts), or ``None`` (PENDING)."""
+        return self.results.get(task_id)
+
+    def dead_letters(self, queue: str | None = None) -> list[DlqEntry]:
+        """The messages in the DLQ of a logical queue, or of every queue of the app (``queue=None``), oldest first.
+
+        Each :class:`sqsq.dlq.DlqEntry` has ``task_id``, ``task_name``, ``error_type``, ``error_message``,
+        ``attempts`` and the ``envelope``; nothing is consumed (as ``sqsq dlq list`` reads them: each read message
+        is made visible again).
+        """
+        queues = [queue] if queue is not None else self.app.logical_queues()
+        entries: list[DlqEntry] = []
+        with self.app.using(transport=self.transport, results=self.results):
+            for q in queues:
+                entries.extend(DeadLetterQueue(self.app, q, wait_seconds=0).entries())
+        return entries
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables for a subprocess (``sqsq worker APP``, a service) to use the same resources:
@@ -102,7 +132,7 @@ def local_aws(app: App, server: LocalAwsServer | None = None, **setting_override
         }
         with _environ(LOCAL_CREDENTIALS), app.using(**settings):
             provisioned = provision(app)
-            yield LocalAwsEnv(app, server, provisioned, settings)
+            yield LocalAwsEnv(app, server, provisioned, settings, transport=app.transport, results=app.results)
     finally:
         if own:
             server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import sqsq
 
@@ -20,3 +21,10 @@ def greet(name: str) -> str:
 def refuse(name: str) -> None:
     log.warning("refusing %s", name)
     raise ValueError(f"no greeting for {name}")
+
+
+@app.task(name="chatty.nap")
+def nap(seconds: float) -> str:
+    log.info("napping %.1f s", seconds)
+    time.sleep(seconds)
+    return "rested"

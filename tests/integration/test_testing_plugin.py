@@ -49,6 +49,20 @@ def test_local_aws_fixture_gives_the_app_fresh_queues_with_dlqs_and_a_table(sqsq
     assert env["AWS_ENDPOINT_URL"] == sqsq_local_aws.server.endpoint_url and env["SQSQ_QUEUE_PREFIX"] in queue
 
 
+def test_local_aws_env_reads_depth_records_and_dead_letters_like_the_other_modes(sqsq_local_aws: LocalAwsEnv) -> None:
+    env = sqsq_local_aws
+    ok, bad = sqsq.send(add, {"x": 2, "y": 3}), sqsq.send(fail, {})
+    assert env.depth().visible == 2 and env.depth("default").visible == 2
+    assert env.record(ok.id) is None and env.dead_letters() == []
+    Worker(app, burst=True, wait_time_seconds=1, dlq_sweep_interval_seconds=0).run()
+    assert env.depth().visible == 0
+    record = env.record(ok.id)
+    assert record is not None and record.status is sqsq.Status.SUCCESS
+    (letter,) = env.dead_letters()
+    assert (letter.task_id, letter.error_type, letter.error_message) == (bad.id, "ValueError", "no")
+    assert [e.task_id for e in env.dead_letters("default")] == [bad.id]  # read, not consumed
+
+
 def test_local_aws_blocks_get_their_own_queues_and_restore_the_app_and_environment(
     sqsq_local_aws_server: LocalAwsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -115,3 +115,33 @@ def test_reload_restarts_the_worker_when_a_python_file_changes(chatty: Deployed,
     assert code == 0, log_path.read_text()
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # the reloader's child is gone too
+
+
+def test_ctrl_c_on_a_reloading_worker_stops_it_gracefully_letting_the_running_task_finish(
+    chatty: Deployed, tmp_path: Path
+) -> None:
+    from tests.apps.chatty import nap
+
+    watched = tmp_path / "project"
+    watched.mkdir()
+    log_path = tmp_path / "reload.log"
+    env = {**chatty.env, "PYTHONPATH": str(ROOT)}
+    handle = chatty.app.send(nap, {"seconds": 2.0})
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(  # the default --processes (2) is given: the reload child must still be one process
+            [sys.executable, "-m", "sqsq.cli", "worker", APP, "--reload", "--wait-time-seconds", "1",
+             "--processes", "2"],
+            cwd=watched, env=env, stdout=out, stderr=out, start_new_session=True,
+        )
+    try:
+        assert _wait_for(lambda: "napping" in log_path.read_text(errors="replace"), 60), log_path.read_text()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group, so the worker also gets watchfiles' copy
+        proc.wait(timeout=60)
+    finally:
+        code = stop_process(proc, signal.SIGKILL, timeout_seconds=10)
+    text = log_path.read_text(errors="replace")
+    assert code == 0, text
+    assert "second signal" not in text
+    assert f"task chatty.nap[{handle.id}] success in " in text
+    assert "worker stopped:" in text
+    assert handle.get(timeout_seconds=10) == "rested"

@@ -182,6 +182,19 @@ def test_ignore_result_stores_no_success(mem: MemoryApp) -> None:
         h.get(timeout_seconds=1)
 
 
+def test_ignore_result_with_track_started_stores_no_state_so_the_task_is_not_left_started(mem: MemoryApp) -> None:
+    @mem.app.task(ignore_result=True, track_started=True)
+    def fire() -> int:
+        return 1
+
+    h = sqsq.send(fire, {})
+    assert Executor(mem.app).execute(_receive(mem), 3) == Ack()
+    assert mem.results.writes == 0
+    assert h.record() is None  # not a STARTED record that never ends
+    with pytest.raises(sqsq.SqsqError, match="ignore_result"):  # not a misleading ResultTimeout
+        h.get(timeout_seconds=1)
+
+
 def test_float_decimal_and_big_int_results_survive(mem: MemoryApp) -> None:
     @mem.app.task()
     def precise() -> dict[str, float | Decimal | int]:

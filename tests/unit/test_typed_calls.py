@@ -94,6 +94,20 @@ def test_options_are_keyword_only_and_apart_from_the_arguments(mem: MemoryApp, t
         add.options(delay_seconds=901).delay(x=1, y=2)
 
 
+@pytest.mark.parametrize("queue", ["", 5])
+def test_a_queue_that_is_not_a_non_empty_string_is_refused_at_options_and_at_send(
+    mem: MemoryApp, tasks: Any, queue: Any
+) -> None:
+    add, _ = tasks
+    with pytest.raises(sqsq.ConfigError, match="non-empty logical queue name"):
+        add.options(queue=queue)
+    with pytest.raises(sqsq.ConfigError, match="non-empty logical queue name"):
+        sqsq.send(add, {"x": 1, "y": 2}, queue=queue)
+    with pytest.raises(sqsq.ConfigError, match="non-empty logical queue name"):
+        mem.app.send_many(add, [{"x": 1, "y": 2}], queue=queue)
+    assert _sent_args(mem) == []  # nothing went to the default queue (nor to "<app>-5")
+
+
 def test_delay_refuses_what_the_worker_would_refuse(tasks: Any) -> None:
     add, resize = tasks
     with pytest.raises(sqsq.ValidationError, match="x"):
