@@ -12,7 +12,27 @@
 
 from __future__ import annotations
 
-from sqsq.pools.aio import EventLoopThread
-from sqsq.pools.process import ChildEnded, ChildProcessDied, ProcessPool, app_spec_of
+from typing import TYPE_CHECKING, Any
+
+from sqsq.pools.common import ChildProcessDied, app_spec_of
+
+if TYPE_CHECKING:
+    from sqsq.pools.aio import EventLoopThread
+    from sqsq.pools.process import ChildEnded, ProcessPool
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: a worker that runs neither ``--pool process`` nor async tasks never imports pebble/multiprocessing or
+    # asyncio (start-up time and memory).
+    if name == "EventLoopThread":
+        from sqsq.pools.aio import EventLoopThread
+
+        return EventLoopThread
+    if name in ("ChildEnded", "ProcessPool"):
+        from sqsq.pools import process
+
+        return getattr(process, name)
+    raise AttributeError(f"module 'sqsq.pools' has no attribute {name!r}")
+
 
 __all__ = ["ChildEnded", "ChildProcessDied", "EventLoopThread", "ProcessPool", "app_spec_of"]

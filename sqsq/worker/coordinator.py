@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqsq import limits
 from sqsq.app import App
 from sqsq.executor import Executor, LogThrottle
-from sqsq.pools import ProcessPool, app_spec_of
+from sqsq.pools import app_spec_of
 from sqsq.transport import QueueInfo
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.dispatch import Dispatcher
@@ -21,6 +21,9 @@ from sqsq.worker.slots import Slots
 from sqsq.worker.startup import report_startup
 from sqsq.worker.stats import WorkerStats
 from sqsq.worker.sweeper import DLQ_SWEEP_INTERVAL_SECONDS, sweep_loop
+
+if TYPE_CHECKING:
+    from sqsq.pools.process import ProcessPool
 
 log = logging.getLogger("sqsq.worker")
 

@@ -15,22 +15,27 @@ its late outcome is discarded. The process pool and the event loop stop their ru
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue as queue_mod
 import threading
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqsq.app import App
 from sqsq.errors import TimeLimitExceeded
 from sqsq.executor import Executor, Outcome, Prepared, Release
 from sqsq.logs import task_log_context
-from sqsq.pools import ChildProcessDied, EventLoopThread, ProcessPool
+from sqsq.pools import ChildProcessDied
 from sqsq.rescue import is_last_receive
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from sqsq.pools.aio import EventLoopThread
+    from sqsq.pools.process import ProcessPool
 
 log = logging.getLogger("sqsq.worker")
 
@@ -76,7 +81,7 @@ class Dispatcher:
         self._app_spec = app_spec
         self._work: queue_mod.Queue[Held | None] = queue_mod.Queue()
         self._threads: list[threading.Thread] = []
-        self._async_slots = asyncio.Semaphore(concurrency)
+        self._async_slots: asyncio.Semaphore | None = None  # made with the event loop: asyncio loads only then
         self.procs: ProcessPool | None = None
         self.loop: EventLoopThread | None = None
 
@@ -88,9 +93,17 @@ class Dispatcher:
         """
         if self._pool == "process":
             assert self._app_spec is not None
+            from sqsq.pools.process import ProcessPool
+
             self.procs = ProcessPool(self._app_spec, self._concurrency)
             self.procs.start()
         if any(t.is_async for t in self._app.tasks.values()):
+            import asyncio
+
+            from sqsq.pools.aio import EventLoopThread
+
+            self._async_slots = asyncio.Semaphore(self._concurrency)
+
             self.loop = EventLoopThread(io_threads=max(4, min(32, self._concurrency)))
             self.loop.start()
         self._threads = [
@@ -245,6 +258,7 @@ class Dispatcher:
 
     async def _run_async(self, held: Held) -> None:
         """Await one async task on the loop: up to ``concurrency`` at once; store I/O on the loop's threads."""
+        assert self._async_slots is not None, "async tasks run only once start() made the event loop"
         async with self._async_slots:
             if not self._slots.start(held, exclusive=False, isolate=False):  # never block the loop waiting to isolate
                 return
@@ -256,10 +270,18 @@ class Dispatcher:
             self.done(held, outcome)
 
     async def _execute_async(self, held: Held) -> Outcome:
-        loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(None, self._prepare, held)
+        import asyncio
+
+        prepared = await asyncio.get_running_loop().run_in_executor(None, self._prepare, held)
         if not isinstance(prepared, Prepared):
             return prepared
+        with task_log_context(prepared.task.name, prepared.task_id) as task_log:  # as for the thread pool's runs
+            return task_log.finished(await self._await_prepared(prepared))
+
+    async def _await_prepared(self, prepared: Prepared) -> Outcome:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
         started = time.monotonic()
         limit = prepared.task.time_limit_seconds
         try:
