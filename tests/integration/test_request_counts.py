@@ -111,7 +111,9 @@ def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one
     shop = deploy(shop_app.app, local_aws, tmp_path, visibility_timeout_seconds=30)
     handles = sqsq.send_many(shop_app.add, [{"x": i, "y": 0} for i in range(1000)])
     shop.server.reset_request_counts()
-    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8")  # one queue: one long poll
+    # One queue: one long poll. --loglevel WARNING: stderr is a pipe nobody reads until the end, and 1,000 tasks'
+    # INFO lines (one per finished task) would fill it and block the worker.
+    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8", "--loglevel", "WARNING")
     try:
         last_task = _wait_for_lines(shop.tmp / "sink.txt", 1000, timeout_seconds=180)
         deadline = time.monotonic() + 60
