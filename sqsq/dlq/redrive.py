@@ -32,26 +32,10 @@ def run_redrive(
     on_progress: Callable[[RedriveProgress], None] | None = None,
     body: Callable[[DlqEntry], str] | None = None,
 ) -> RedriveReport:
-    """Move the selected messages of ``dlq`` back to its source queue: :meth:`DeadLetterQueue.redrive`.
+    """Move the selected messages of ``dlq`` back to its source queue.
 
-    Args:
-        selection: which messages; an empty selection moves nothing.
-        dry_run: only list what would move (``report.selected``).
-        native: with ``selection.everything`` and no other filter, use SQS's StartMessageMoveTask
-            (bodies unchanged, generation not advanced); falls back to moving client-side when refused.
-        max_per_second: client-side cap on messages sent per second (also passed to a native move,
-            rounded, 1-500); ``None`` = as fast as SQS answers.
-        on_progress: called after every batch with the counts so far.
-        body: the body to send for an entry; default :meth:`DlqEntry.redrive_body` (the next generation).
-            The DLQ sweep passes a rescued copy (same generation, see :mod:`sqsq.rescue`).
-
-    Returns:
-        The report; ``report.ok`` is False when some selected messages could not be moved (they are
-        still in the DLQ, listed in ``failed``) or were sent but not deleted (``not_deleted``).
-
-    Raises:
-        ConfigError: ``native`` with filters, or ``max_per_second`` <= 0.
-        AwsError: a receive from the DLQ failed (what was sent so far stays sent; nothing is lost).
+    The body of :meth:`sqsq.dlq.DeadLetterQueue.redrive`, whose docstring gives the arguments, the report returned
+    and the errors raised (ConfigError, AwsError): kept there, once, for the users who call the method.
     """
     if max_per_second is not None and max_per_second <= 0:
         raise ConfigError(f"max_per_second must be > 0, got {max_per_second}")
