@@ -87,11 +87,16 @@ class Envelope(BaseModel):
     rescues: int = Field(default=0, ge=0)
     kid: str | None = Field(default=None, max_length=64)
     sig: str | None = Field(default=None, max_length=128)
+    # -- issue 12: periodic tasks (sqsq.scheduling.periodic) --------------------------------------------------
+    # Set on the messages EventBridge Scheduler sends for a periodic task: the schedule's fixed id. The task id is
+    # then "<periodic>:<scheduled time>" (the scheduler substitutes the time at each firing), and a signature
+    # covers the fixed id instead (see sqsq.signing.canonical_bytes).
+    periodic: str | None = Field(default=None, min_length=1, max_length=80)
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
+        omitted = {name for name in ("kid", "sig", "periodic") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 

@@ -40,6 +40,11 @@ ENVELOPE_FIELDS: dict[str, str] = {
     "rescues": "Set by sqsq only (copies it sent of a message whose receive was spent); producers omit it.",
     "kid": "Signing key id; only when signing (see signing). Omit otherwise.",
     "sig": "Base64 HMAC-SHA256 signature; only when signing (see signing). Omit otherwise.",
+    # issue 12: periodic tasks
+    "periodic": (
+        "Set by sqsq's periodic schedules only: the schedule's fixed id; the id is then '<periodic>:<firing "
+        "time>' and a signature covers id=<periodic> without sent_at. Producers omit it."
+    ),
 }
 """What each envelope field means to a producer (a test checks every Envelope field is described)."""
 
