@@ -79,6 +79,7 @@ class App(AppBackends):
         names = {t.queue or self.settings.default_queue for t in self.tasks.values()}
         names.add(self.settings.default_queue)
         names.update(self.queue_configs)
+        names.update(p.queue for p in self.periodic_tasks.values() if p.queue)
         return sorted(names)
 
     def declare_queue(

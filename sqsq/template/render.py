@@ -12,6 +12,7 @@ from sqsq.extras import require
 from sqsq.template import resources as res
 from sqsq.template.fargate import fargate_resources
 from sqsq.template.options import TemplateOptions
+from sqsq.template.scheduling import schedule_resources
 from sqsq.template.plan import (
     LAMBDA_MAX_FUNCTION_NAME,
     SQS_MAX_QUEUE_NAME,
@@ -189,6 +190,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
     if lambda_plans:
         resources.update(_lambda_resources(app, lambda_plans, opts))
+    resources.update(schedule_resources(app, {p.logical: p.resource_id for p in plans}))  # issue 12
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["UNIVERSAL_SQS_SEND", "Firing", "fire", "substitute"]
+__all__ = ["UNIVERSAL_SQS_SEND", "Firing", "fire", "substitute", "supported"]
 
 UNIVERSAL_SQS_SEND = "arn:aws:scheduler:::aws-sdk:sqs:sendMessage"
 """The universal target that calls SQS SendMessage with the Input as its request."""
@@ -90,6 +90,9 @@ def fire(firing: Firing) -> bool:
         True when the target call succeeded.
     """
     target = firing.target
+    if not supported(target):
+        _log.debug("schedule %s: target %s is not invoked locally", firing.schedule_arn, target.get("Arn"))
+        return False
     retries = (target.get("RetryPolicy") or {}).get("MaximumRetryAttempts", _DEFAULT_RETRY_ATTEMPTS)
     error = TargetError("Unknown", "no attempt made")
     attempt = 0
@@ -106,6 +109,13 @@ def fire(firing: Firing) -> bool:
     _log.warning("schedule %s failed after %d attempt(s): %s %s", firing.schedule_arn, attempt, error.code, error)
     _dead_letter(firing, payload, attempt, error)
     return False
+
+
+def supported(target: dict[str, Any]) -> bool:
+    """True for the targets the local scheduler invokes (SQS queues, SQS SendMessage); others (a Lambda function,
+    as the DLQ sweep schedules have) are not invoked, retried or dead-lettered."""
+    arn = str(target.get("Arn", ""))
+    return arn == UNIVERSAL_SQS_SEND or (arn.startswith("arn:") and ":sqs:" in arn)
 
 
 def _invoke(target: dict[str, Any], payload: str, firing: Firing) -> None:
