@@ -96,7 +96,8 @@ class Envelope(BaseModel):
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig", "periodic") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
+        omitted = {name for name in ("kid", "sig", "periodic") if getattr(self, name) is None}
+        omitted |= {"rescues"} if not self.rescues else set()
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 

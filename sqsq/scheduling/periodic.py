@@ -29,10 +29,13 @@ from sqsq.scheduling.expressions import Cron, Every
 from sqsq.signing import KeyRing
 
 if TYPE_CHECKING:
+    from sqsq.config import Settings
     from sqsq.task import Args, Task
 
 __all__ = [
     "FIRING_TIME",
+    "RETRY_POLICY",
+    "schedule_group",
     "MAX_FLEXIBLE_WINDOW_MINUTES",
     "PeriodicTask",
     "declare",
@@ -48,6 +51,16 @@ MAX_FLEXIBLE_WINDOW_MINUTES = 1440
 (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_FlexibleTimeWindow.html)."""
 
 _NAME_RE = re.compile(r"^[0-9a-zA-Z._-]{1,64}$")
+
+RETRY_POLICY = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+"""The periodic schedules' RetryPolicy: EventBridge Scheduler's defaults, stated (retry a failed SendMessage for up
+to 24 h, at most 185 times; https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html)."""
+
+
+def schedule_group(settings: Settings) -> str:
+    """The app's schedule group: its queue prefix without the trailing ``-`` (``census-dev-`` -> ``census-dev``),
+    which is what the template names it (``<app>-<Stage>``) and where one-time schedules go too."""
+    return (settings.queue_prefix or f"{settings.app_name}-").rstrip("-")
 
 
 def periodic_id(name: str) -> str:
@@ -102,6 +115,31 @@ class PeriodicTask:
         data = json.loads(envelope.to_body())
         data.pop("sent_at", None)  # the firing's own decode time stands in (recorded as unknown)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+
+
+def create_request(
+    periodic: PeriodicTask, group: str, queue_arn: str, dlq_arn: str, role_arn: str, keyring: KeyRing | None
+) -> dict[str, Any]:
+    """CreateSchedule's request for a periodic task (what the template declares, with ARNs resolved).
+
+    Used by ``sqsq provision`` (schedules without SAM); the template renders the same fields with intrinsics.
+    """
+    return {
+        "Name": periodic.name,
+        "GroupName": group,
+        "Description": f"sqsq periodic task {periodic.task.name} ({periodic.schedule.expression})",
+        "ScheduleExpression": periodic.schedule.expression,
+        "ScheduleExpressionTimezone": periodic.schedule.timezone,
+        "FlexibleTimeWindow": periodic.flexible_time_window(),
+        "State": "ENABLED",
+        "Target": {
+            "Arn": queue_arn,
+            "RoleArn": role_arn,
+            "Input": periodic.input(keyring),
+            "RetryPolicy": dict(RETRY_POLICY),
+            "DeadLetterConfig": {"Arn": dlq_arn},
+        },
+    }
 
 
 def declare(

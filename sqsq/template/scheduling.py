@@ -8,8 +8,8 @@ Per app and stage:
   scheduler's dead-letter target);
 * per ``app.schedule(...)``: an ``AWS::Scheduler::Schedule`` in that group: the task's ScheduleExpression and
   ScheduleExpressionTimezone, FlexibleTimeWindow as declared, the queue as its SQS target with the envelope as
-  Input (:meth:`sqsq.scheduling.periodic.PeriodicTask.input`), :data:`RETRY_POLICY`, and the queue's DLQ as its
-  DeadLetterConfig.
+  Input (:meth:`sqsq.scheduling.periodic.PeriodicTask.input`),
+  :data:`sqsq.scheduling.periodic.RETRY_POLICY`, and the queue's DLQ as its DeadLetterConfig.
 
 https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-scheduler-schedule.html
 """
@@ -19,19 +19,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqsq.errors import ConfigError
+from sqsq.scheduling.periodic import RETRY_POLICY
 from sqsq.template.naming import logical_id
 from sqsq.template.resources import get_att, sub
 
 if TYPE_CHECKING:
     from sqsq.app import App
 
-__all__ = ["GROUP_RESOURCE", "RETRY_POLICY", "ROLE_RESOURCE", "schedule_group_name", "schedule_resources"]
+__all__ = ["GROUP_RESOURCE", "ROLE_RESOURCE", "schedule_group_name", "schedule_resources"]
 
 GROUP_RESOURCE = "SchedulesGroup"
 ROLE_RESOURCE = "SchedulerRole"
-RETRY_POLICY = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
-"""EventBridge Scheduler's defaults, stated: retry a failed SendMessage for up to 24 h, at most 185 times
-(https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html)."""
 
 
 def schedule_group_name(app_name: str, stage: str = "${Stage}") -> str:

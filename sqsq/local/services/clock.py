@@ -30,7 +30,7 @@ __all__ = ["ClockService", "add_listener", "advance", "now", "offset_seconds"]
 
 _lock = threading.Lock()
 _offset_seconds = 0.0
-_listeners: list[Callable[[], None]] = []
+_listeners: list[Callable[[], object]] = []
 _patch_lock = threading.Lock()
 _PATCHED_MARK = "_sqsq_clock_patched"
 
@@ -68,7 +68,7 @@ def advance(seconds: float) -> float:
     return _offset_seconds
 
 
-def add_listener(listener: Callable[[], None]) -> None:
+def add_listener(listener: Callable[[], object]) -> None:
     """Call ``listener()`` before and after every advance (the local scheduler fires what is due)."""
     with _lock:
         _listeners.append(listener)
