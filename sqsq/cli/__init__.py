@@ -13,7 +13,7 @@ imports here to the standard library, click, :mod:`sqsq.errors` and :mod:`sqsq.e
 
 from __future__ import annotations
 
-from sqsq.cli import dlq, local, queues, schema, tasks, template, worker
+from sqsq.cli import dlq, local, queues, schedules, schema, tasks, template, worker
 from sqsq.cli.group import main
 from sqsq.cli.options import load_app
 from sqsq.cli.output import (
@@ -27,7 +27,8 @@ from sqsq.cli.output import (
 )
 
 for _command in (local.local, local.provision, worker.worker, tasks.send, tasks.result, queues.queues, dlq.dlq,
-                 template.template, local.lambda_local, schema.schema_command):
+                 template.template, local.lambda_local, schema.schema_command,
+                 schedules.schedules):  # issue 12
     main.add_command(_command)
 
 __all__ = [

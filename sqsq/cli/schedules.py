@@ -1,0 +1,40 @@
+"""``sqsq schedules APP [--json]``: the app's recurring schedules with their next firings, and pending one-time
+schedules (delayed tasks and ETAs past 900 s), read from EventBridge Scheduler (see :mod:`sqsq.scheduling.listing`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from sqsq.cli.options import load_app
+
+
+def _when(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@click.command()
+@click.argument("app_spec", metavar="APP")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (times in epoch seconds) for scripts.")
+@click.option("--group", default=None, help="Schedule group to read; default the app's (its queue prefix without '-').")
+def schedules(app_spec: str, as_json: bool, group: str | None) -> None:
+    """List APP's schedules: recurring ones (name, expression, time zone, state, next 3 firings in UTC) and
+    pending one-time ones (task, id, due time)."""
+    from sqsq.scheduling.listing import list_app_schedules
+    from sqsq.scheduling.periodic import schedule_group
+    from sqsq.transport.aws import AwsClients
+
+    app = load_app(app_spec)
+    listing = list_app_schedules(AwsClients(app.settings), group or schedule_group(app.settings))
+    if as_json:
+        click.echo(json.dumps(listing.to_json()))
+        return
+    click.echo(f"schedule group {listing.group}: {len(listing.recurring)} recurring, "
+               f"{len(listing.one_time)} pending one-time")
+    for r in listing.recurring:
+        upcoming = ", ".join(_when(t) for t in r.next_firings) or "none"
+        click.echo(f"  {r.name}  {r.expression}  {r.timezone}  {r.state}  task={r.task or '?'}  next: {upcoming}")
+    for o in listing.one_time:
+        click.echo(f"  {o.name}  due {_when(o.due)}  task={o.task or '?'}  id={o.task_id or '?'}")
