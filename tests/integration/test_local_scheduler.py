@@ -7,6 +7,7 @@ jumps do not reach other test modules.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import uuid
@@ -151,7 +152,7 @@ def test_rate_schedule_fires_at_creation_then_every_period(aws: LocalAwsServer, 
     aws.advance_clock(16 * 60)
     times = sorted(datetime.fromisoformat(m["Body"].replace("Z", "+00:00")).timestamp() for m in _drain(sqs, url))
     assert len(times) == 4
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [300.0, 300.0, 300.0]
+    assert [b - a for a, b in itertools.pairwise(times)] == [300.0, 300.0, 300.0]
 
 
 def test_cron_schedule_fires_at_the_wall_time_of_its_time_zone(aws: LocalAwsServer, sqs: Any, scheduler: Any) -> None:
@@ -296,3 +297,29 @@ def test_each_firing_of_a_periodic_task_runs_with_its_own_id_and_record(
         assert recurring["task"] == "clockwork.stamp" and len(recurring["next_firings"]) == 3
     finally:
         deployed.close()
+
+
+def test_the_demo_templates_periodic_schedule_is_created_by_the_local_deploy_and_fires(
+    aws: LocalAwsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqsq.local.cloudformation import deploy_template
+    from sqsq.scheduling.expressions import parse
+    from tests.integration.test_template_file import TEMPLATE
+
+    for key, value in aws.client_environment().items():
+        monkeypatch.setenv(key, value)
+    stage = f"t{uuid.uuid4().hex[:8]}"
+    stack = deploy_template(TEMPLATE, aws.endpoint_url, parameters={"Stage": stage})
+    scheduler = _client(aws, "scheduler")
+    schedule = scheduler.get_schedule(Name="census-nightly-count", GroupName=f"census-{stage}")
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == (
+        "cron(0 3 * * ? *)", "Europe/Berlin")
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(f"census-{stage}-files-dlq")
+    now = aws.clock()["now"]
+    due = parse("cron(0 3 * * ? *)", "Europe/Berlin").next_after(now)
+    assert due is not None
+    aws.advance_clock(due - now + 1)
+    sqs = _client(aws, "sqs")
+    bodies = [json.loads(m["Body"]) for m in _drain(sqs, stack.physical_ids["FilesQueue"])]
+    assert [(b["task"], b["id"], b["args"]) for b in bodies] == [
+        ("census.count_files", f"periodic.census-nightly-count:{_iso(due)}", {"top_level_only": True})]
