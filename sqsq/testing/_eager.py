@@ -117,7 +117,8 @@ class EagerTransport(MemoryTransport):
         if info.dead_letter_target_arn is None:
             return  # as a worker does for a queue without a DLQ: FAILURE is recorded, the message deleted
         dlq_name = info.dead_letter_target_arn.rsplit(":", 1)[1]
-        copy = OutgoingMessage(id="0", body=message.body, message_attributes=dict(message.message_attributes))
+        copy = OutgoingMessage(id="0", body=message.body, message_attributes=dict(message.message_attributes),
+                               group_id=message.group_id)
         super().send_batch(dlq_name, [copy])
 
 

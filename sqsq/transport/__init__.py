@@ -51,12 +51,16 @@ class OutgoingMessage:
         body: the message body (already size-checked).
         delay_seconds: 0-900 (SQS's per-message DelaySeconds).
         message_attributes: SQS MessageAttributes (``{"name": {"DataType": "String", "StringValue": "…"}}``).
+        group_id: MessageGroupId: the message group on a FIFO queue, the tenant on a fair (standard) queue.
+        deduplication_id: MessageDeduplicationId (FIFO queues only).
     """
 
     id: str
     body: str
     delay_seconds: int = 0
     message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    group_id: str | None = None
+    deduplication_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class SqsTransport:
                 entry["DelaySeconds"] = m.delay_seconds
             if m.message_attributes:
                 entry["MessageAttributes"] = dict(m.message_attributes)
+            if m.group_id is not None:
+                entry["MessageGroupId"] = m.group_id
+            if m.deduplication_id is not None:
+                entry["MessageDeduplicationId"] = m.deduplication_id
             entries.append(entry)
         response = self._call("SendMessageBatch", queue_name, self._clients.sqs.send_message_batch, Entries=entries)
         return _failures(response)
