@@ -116,6 +116,10 @@ class QueueInfo:
         visibility_timeout_seconds: VisibilityTimeout.
         max_receive_count: the redrive policy's maxReceiveCount, or ``None`` without a redrive policy.
         dead_letter_target_arn: the redrive policy's target, or ``None``.
+        fifo: a FIFO queue (FifoQueue).
+        deduplication_scope: a FIFO queue's DeduplicationScope (``"queue"``/``"messageGroup"``), else ``None``.
+        fifo_throughput_limit: a FIFO queue's FifoThroughputLimit (``"perQueue"``/``"perMessageGroupId"``), else
+            ``None``.
     """
 
     url: str
@@ -124,6 +128,9 @@ class QueueInfo:
     visibility_timeout_seconds: int
     max_receive_count: int | None
     dead_letter_target_arn: str | None
+    fifo: bool = False
+    deduplication_scope: str | None = None
+    fifo_throughput_limit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,9 @@ class SqsTransport:
             visibility_timeout_seconds=int(attrs.get("VisibilityTimeout", 30)),
             max_receive_count=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
             dead_letter_target_arn=redrive.get("deadLetterTargetArn"),
+            fifo=attrs.get("FifoQueue") == "true",
+            deduplication_scope=attrs.get("DeduplicationScope"),
+            fifo_throughput_limit=attrs.get("FifoThroughputLimit"),
         )
         with self._lock:
             self._info[queue_name] = info

@@ -8,6 +8,7 @@ MessageGroupId on a standard queue, no more); the tests here pin the pass-throug
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,18 @@ def test_fifo_only_options_are_refused_on_a_standard_queue_and_tenant_on_a_fifo_
     with pytest.raises(sqsq.ValidationError, match="pass group_id="):
         fifo_app.step.options(tenant="acme").delay(customer="c", seq=0)
     assert fifo.app.transport.depth(fifo.app.queue_name("default")).visible == 0
+
+
+def test_cli_send_takes_group_options_and_queues_shows_the_queue_type(fifo: Deployed) -> None:
+    app_spec = "tests.apps.fifo_app:app"
+    sent = fifo.cli("send", app_spec, "fifo.broken", '{"customer": "c"}', "--group-id", "c-7")
+    assert sent.returncode == 0, sent.stderr
+    [message] = fifo.app.transport.receive(_orders(fifo), 10, 1)
+    assert message.attributes["MessageGroupId"] == "c-7"
+    refused = fifo.cli("send", app_spec, "fifo.broken", '{"customer": "c"}')
+    assert refused.returncode != 0 and "needs a message group" in refused.stderr
+    listed = fifo.cli("queues", app_spec, "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["queue"]: r for r in json.loads(listed.stdout)}
+    assert (rows[_orders(fifo)]["type"], rows[_orders(fifo)]["fifo"]) == ("fifo", True)
+    assert rows[fifo.app.queue_name("default")]["type"] == "standard"
