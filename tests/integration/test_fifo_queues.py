@@ -194,3 +194,16 @@ def test_cli_send_takes_group_options_and_queues_shows_the_queue_type(fifo: Depl
     rows = {r["queue"]: r for r in json.loads(listed.stdout)}
     assert (rows[_orders(fifo)]["type"], rows[_orders(fifo)]["fifo"]) == ("fifo", True)
     assert rows[fifo.app.queue_name("default")]["type"] == "standard"
+
+
+def test_a_rescued_fifo_copy_keeps_its_group_with_a_new_deduplication_id(fifo: Deployed) -> None:
+    from sqsq.rescue import send_rescue
+
+    app = fifo.app
+    fifo_app.step.delay(customer="c-5", seq=0)
+    [original] = app.transport.receive(_orders(fifo), 10, 1)
+    assert send_rescue(app, _orders(fifo), original)  # a re-send: SQS would drop it under the original's dedup id
+    assert not app.transport.delete_batch(_orders(fifo), [original.receipt_handle])
+    [copy] = app.transport.receive(_orders(fifo), 10, 1)
+    assert copy.attributes["MessageGroupId"] == "c-5"
+    assert copy.attributes["MessageDeduplicationId"] == f"rescue-{original.message_id}"
