@@ -90,7 +90,8 @@ class EagerTransport(MemoryTransport):
                 body=message.body,
                 receive_count=receive_count,
                 sent_timestamp_seconds=sent_at,
-                attributes={"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(sent_at * 1000))},
+                attributes={"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(sent_at * 1000)),
+                            **({"MessageGroupId": message.group_id} if message.group_id is not None else {})},
                 message_attributes=dict(message.message_attributes),
             )
             outcome = self._execute(received, info.max_receive_count)

@@ -207,3 +207,18 @@ def test_a_rescued_fifo_copy_keeps_its_group_with_a_new_deduplication_id(fifo: D
     [copy] = app.transport.receive(_orders(fifo), 10, 1)
     assert copy.attributes["MessageGroupId"] == "c-5"
     assert copy.attributes["MessageDeduplicationId"] == f"rescue-{original.message_id}"
+
+
+def test_lambda_dead_letters_a_fifo_message_with_its_group_into_the_fifo_dlq(fifo: Deployed) -> None:
+    app = fifo.app
+    app.declare_queue("orders", fifo=True)  # a Lambda consumer this time
+    try:
+        app.send(fifo_app.broken, {"customer": "c-3"}, group_id="c-3")
+        stats = run_local_esm(app, fifo.server.endpoint_url, stop_when_empty=True, timeout_seconds=30,
+                              wait_time_seconds=1)
+    finally:
+        app.declare_queue("orders", fifo=True, consumer="worker")
+    assert stats.records_deleted == 1  # copied to the DLQ first, then deleted
+    [entry] = DeadLetterQueue(app, "orders", visibility_timeout_seconds=1).entries()
+    assert entry.message.attributes["MessageGroupId"] == "c-3"
+    assert entry.message.attributes["MessageDeduplicationId"].startswith("dlq-")

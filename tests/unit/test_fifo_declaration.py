@@ -182,3 +182,24 @@ def test_the_gate_gives_back_a_groups_waiting_messages_when_one_fails_and_moves_
     _finish(gate, a[1], RetryAfter(0, "again"))
     assert submitted == ["a0", "a1"] and released == [["a2", "a3"]]
     assert a[2].released and a[3].released and gate.waiting() == 0
+
+
+def test_the_eager_and_in_memory_test_modes_run_a_fifo_app() -> None:
+    from sqsq.testing import eager, in_memory
+
+    app = sqsq.App("fifotest")
+    app.declare_queue("orders", fifo=True)
+    ran: list[int] = []
+
+    @app.task(name="ordered", queue="orders", group_key=lambda args: "one")
+    def ordered(n: int) -> int:
+        ran.append(n)
+        return n
+
+    with eager(app):
+        assert ordered.delay(n=1).get(timeout_seconds=1) == 1
+    with in_memory(app) as env:
+        handles = [ordered.delay(n=i) for i in range(2, 5)]
+        env.drain()
+        assert [h.get(timeout_seconds=1) for h in handles] == [2, 3, 4]
+    assert ran == [1, 2, 3, 4]
