@@ -189,3 +189,13 @@ def test_the_eager_and_in_memory_test_modes_run_a_fifo_app() -> None:
         env.drain()
         assert [h.get(timeout_seconds=1) for h in handles] == [2, 3, 4]
     assert ran == [1, 2, 3, 4]
+
+
+def test_the_schema_marks_tasks_on_a_fifo_queue() -> None:
+    from sqsq.schema import task_schema
+
+    app = _app()
+    app.task(name="plain")(lambda: None)
+    assert task_schema(app, app.get_task("pay"))["fifo"] is True
+    assert task_schema(app, app.get_task("pay"))["queue_name"] == "shop-orders.fifo"
+    assert "fifo" not in task_schema(app, app.get_task("plain"))
