@@ -15,12 +15,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
+from sqsq import limits
 from sqsq.backends import AppBackends
 from sqsq.calls import send, send_many
 from sqsq.config import Settings
 from sqsq.errors import ConfigError, TaskNotRegistered
+from sqsq.grouping import NO_GROUP, GroupOptions
 from sqsq.handle import AsyncResult
-from sqsq.queue_config import Consumer, QueueConfig
+from sqsq.queue_config import Consumer, DeduplicationScope, FifoThroughputLimit, QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
 from sqsq.scheduling.expressions import Cron, Every
@@ -71,8 +73,18 @@ class App(AppBackends):
         self._batch = threading.local()
 
     def queue_name(self, logical: str | None) -> str:
-        """Physical SQS queue name of a logical queue (``None`` = the default queue)."""
-        return self.settings.physical_queue_name(logical or self.settings.default_queue)
+        """Physical SQS queue name of a logical queue (``None`` = the default queue); ``.fifo`` ends a FIFO queue's."""
+        name = logical or self.settings.default_queue
+        return self.settings.physical_queue_name(name) + self._fifo_suffix(name)
+
+    def dlq_name(self, logical: str | None) -> str:
+        """Physical SQS name of a logical queue's dead-letter queue (a FIFO queue's DLQ is FIFO, ``.fifo`` last)."""
+        name = logical or self.settings.default_queue
+        return self.settings.dlq_name(name) + self._fifo_suffix(name)
+
+    def _fifo_suffix(self, logical: str) -> str:
+        config = self.queue_configs.get(logical)
+        return limits.SQS_FIFO_SUFFIX if config is not None and config.fifo else ""
 
     def logical_queues(self) -> list[str]:
         """Logical queue names the registered tasks use, plus declared queues and the default queue, sorted."""
@@ -91,6 +103,9 @@ class App(AppBackends):
         batch_size: int | None = None,
         batching_window_seconds: int | None = None,
         maximum_concurrency: int | None = None,
+        fifo: bool = False,
+        deduplication_scope: DeduplicationScope | None = None,
+        fifo_throughput_limit: FifoThroughputLimit | None = None,
     ) -> QueueConfig:
         """Declare how a logical queue is consumed when deployed (``sqsq template``). Does no I/O.
 
@@ -101,15 +116,22 @@ class App(AppBackends):
             batch_size: records per invocation, 1-10.
             batching_window_seconds: MaximumBatchingWindowInSeconds, 0-300.
             maximum_concurrency: ScalingConfig.MaximumConcurrency, 2-1,000.
+            fifo: a FIFO queue, named ``<app>-<name>.fifo`` with a FIFO DLQ: messages of one message group run in
+                order, one at a time. Every send then needs a group: ``group_id=`` or the task's ``group_key``.
+            deduplication_scope: FIFO only: ``"queue"`` (default) or ``"messageGroup"``.
+            fifo_throughput_limit: FIFO only: ``"perQueue"`` (default) or ``"perMessageGroupId"`` (with
+                ``deduplication_scope="messageGroup"``: SQS's high throughput mode).
 
         Returns:
             The :class:`sqsq.queue_config.QueueConfig` (a second call for the same name replaces it).
 
         Raises:
-            ConfigError: a value outside AWS's range.
+            ConfigError: a value outside AWS's range, or FIFO settings SQS refuses.
 
         Example:
             >>> app = App("shop")
+            >>> app.declare_queue("orders", fifo=True).fifo
+            True
             >>> app.declare_queue("images", memory_size_mb=1024, maximum_concurrency=20).memory_size_mb
             1024
         """
@@ -120,6 +142,9 @@ class App(AppBackends):
             batch_size=batch_size,
             batching_window_seconds=batching_window_seconds,
             maximum_concurrency=maximum_concurrency,
+            fifo=fifo,
+            deduplication_scope=deduplication_scope,
+            fifo_throughput_limit=fifo_throughput_limit,
         )
         self.queue_configs[name] = config
         return config
@@ -146,6 +171,7 @@ class App(AppBackends):
         time_limit_seconds: float | None = None,
         track_started: bool = False,
         claim: bool = False,
+        group_key: Callable[[Any], str] | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -160,6 +186,7 @@ class App(AppBackends):
         time_limit_seconds: float | None = None,
         track_started: bool = False,
         claim: bool = False,
+        group_key: Callable[[Any], str] | None = None,
     ) -> Any:
         """Register a function as a task: ``@app.task`` or ``@app.task(...)`` with options. Does no I/O.
 
@@ -178,6 +205,8 @@ class App(AppBackends):
                 ``time_limit_seconds`` (default 15 minutes); a second delivery that finds a live lease is put back
                 with a delay instead of running. Two deliveries racing on two workers then run the task once,
                 unless the first outlives its lease. One more DynamoDB write per run. See :mod:`sqsq.executor`.
+            group_key: on a FIFO queue, the message group of a send that passes no ``group_id=``: called with the
+                validated arguments (the task's argument model), returns a str (``lambda args: args.customer_id``).
 
         Returns:
             The :class:`Task` (bare decorator), or a decorator returning it.
@@ -194,6 +223,7 @@ class App(AppBackends):
         options: dict[str, Any] = dict(
             queue=queue, ignore_result=ignore_result, max_retries=max_retries, backoff=backoff,
             retry_on=tuple(retry_on), time_limit_seconds=time_limit_seconds, track_started=track_started, claim=claim,
+            group_key=group_key,
         )
         if isinstance(name, Task):
             raise TypeError(f"@app.task was applied to {name.name!r}, which is already a task; decorate it once")
@@ -278,23 +308,29 @@ class App(AppBackends):
 
     # -- sending (the mechanics are in sqsq.sending) ------------------------------------------------------
 
-    def _prepare(self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None) -> Prepared:
+    def _prepare(
+        self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None,
+        group: GroupOptions = NO_GROUP,
+    ) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
-        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring)
+        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring, group)
 
     @overload
     def send(
-        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
     ) -> AsyncResult[R]: ...
 
     @overload
     def send(
-        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send(
-        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
     ) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
@@ -303,6 +339,11 @@ class App(AppBackends):
             args: the arguments (a mapping or the task's pydantic model instance).
             delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds).
             queue: logical queue to send to instead of the task's own.
+            group_id: FIFO queues: the message group (order is kept within it); default: the task's
+                ``group_key`` of the arguments. See :mod:`sqsq.grouping`.
+            deduplication_id: FIFO queues: MessageDeduplicationId (default: the task id). SQS enqueues one message
+                per id within 5 minutes.
+            tenant: standard queues: the fair-queue tenant (sent as MessageGroupId).
 
         Returns:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``); typed by the task's return type.
@@ -311,10 +352,12 @@ class App(AppBackends):
             ValidationError: the arguments do not match the task's schema, or would not arrive at the worker as
                 they are (see :mod:`sqsq.codec`); nothing sent.
             TaskNotRegistered: no task under that name (nothing sent).
-            LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits (nothing sent).
+            LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits, or a delay on a FIFO queue (nothing
+                sent).
             SendFailed / AwsError: SQS rejected the message.
         """
-        prepared = self._prepare(task, args, delay_seconds, queue)
+        group = GroupOptions(group_id=group_id, deduplication_id=deduplication_id, tenant=tenant)
+        prepared = self._prepare(task, args, delay_seconds, queue, group)
         buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
         if buffer is not None:
             buffer.add(prepared)
@@ -325,20 +368,25 @@ class App(AppBackends):
 
     @overload
     def send_many(
-        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, tenant: str | None = None,
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
-        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, tenant: str | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
-        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, tenant: str | None = None,
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
-        Every argument set is validated before the first request, so a bad one sends nothing.
+        Every argument set is validated before the first request, so a bad one sends nothing. ``group_id`` /
+        ``tenant`` as in :meth:`send`, for every message (a task's ``group_key`` gives each its own group); each
+        entry carries its own MessageGroupId and MessageDeduplicationId (its task id).
 
         Returns:
             One handle per argument set, in order.
@@ -347,7 +395,8 @@ class App(AppBackends):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
-        prepared = [self._prepare(task, a, delay_seconds, queue) for a in args_list]
+        group = GroupOptions(group_id=group_id, tenant=tenant)
+        prepared = [self._prepare(task, a, delay_seconds, queue, group) for a in args_list]
         for p in prepared:
             check_size(self.transport, p)
         send_prepared(self.transport, prepared)

@@ -28,11 +28,17 @@ def _task_of(task: object, function: str) -> Task[Any, Any]:
 
 
 @overload
-def send(task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+def send(
+    task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
+    deduplication_id: str | None = None, tenant: str | None = None,
+) -> AsyncResult[R]: ...
 
 
 @overload
-def send(task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+def send(
+    task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
+    deduplication_id: str | None = None, tenant: str | None = None,
+) -> AsyncResult[R]: ...
 
 
 def send(
@@ -41,12 +47,16 @@ def send(
     *,
     delay_seconds: int = 0,
     queue: str | None = None,
+    group_id: str | None = None,
+    deduplication_id: str | None = None,
+    tenant: str | None = None,
 ) -> AsyncResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
     Two forms: ``sqsq.send(add, {"x": 1, "y": 2})`` (arguments as a mapping or the task's model; the handle is
     typed, the mapping is checked at run time) and ``sqsq.send(add.s(x=1, y=2))`` (the call checked by type
-    checkers too). Options are keyword-only in both.
+    checkers too). Options are keyword-only in both; ``group_id``/``deduplication_id`` (FIFO queues) and
+    ``tenant`` (fair queues) as in :meth:`App.send`.
 
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
@@ -54,11 +64,13 @@ def send(
     if isinstance(task, TaskCall):
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
-        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue)
+        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
+                                  deduplication_id=deduplication_id, tenant=tenant)
     t = _task_of(task, "send")
     if args is None:
         raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
-    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue)
+    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
+                      deduplication_id=deduplication_id, tenant=tenant)
 
 
 def send_many(
@@ -67,7 +79,9 @@ def send_many(
     *,
     delay_seconds: int = 0,
     queue: str | None = None,
+    group_id: str | None = None,
+    tenant: str | None = None,
 ) -> list[AsyncResult[R]]:
     """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
     t = _task_of(task, "send_many")
-    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue)
+    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, group_id=group_id, tenant=tenant)

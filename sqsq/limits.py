@@ -25,6 +25,22 @@ SQS_MAX_MESSAGE_ATTRIBUTES = 10
 SQS_PURGE_INTERVAL_SECONDS = 60
 """One PurgeQueue per queue per 60 s."""
 
+# FIFO queues and fair queues (issue 14):
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-fifo.html,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+SQS_FIFO_SUFFIX = ".fifo"
+"""A FIFO queue's name ends with it; the suffix counts toward the 80-character name limit."""
+SQS_MAX_MESSAGE_GROUP_ID_LENGTH = 128
+"""Longest MessageGroupId (alphanumeric characters and punctuation)."""
+SQS_MAX_DEDUPLICATION_ID_LENGTH = 128
+"""Longest MessageDeduplicationId (alphanumeric characters and punctuation)."""
+SQS_DEDUPLICATION_INTERVAL_SECONDS = 300
+"""A FIFO queue drops a message whose MessageDeduplicationId it accepted within the last 5 minutes."""
+SQS_FIFO_TPS_PER_ACTION = 300
+"""FIFO requests per second per API action (Send/Receive/DeleteMessage), without high throughput mode."""
+SQS_FIFO_BATCHED_MESSAGES_PER_SECOND = 3_000
+"""FIFO messages per second per API action when batched by 10, without high throughput mode."""
+
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
 DYNAMODB_MAX_ITEM_SIZE_BYTES = 400 * 1024
 """Largest DynamoDB item, names and values included."""

@@ -14,6 +14,10 @@ from sqsq import limits
 from sqsq.errors import ConfigError
 
 Consumer = Literal["lambda", "worker"]
+DeduplicationScope = Literal["queue", "messageGroup"]
+"""A FIFO queue's DeduplicationScope: a deduplication id is unique per queue, or per message group."""
+FifoThroughputLimit = Literal["perQueue", "perMessageGroupId"]
+"""A FIFO queue's FifoThroughputLimit; ``"perMessageGroupId"`` with ``"messageGroup"`` scope = high throughput mode."""
 
 
 def _check_range(name: str, value: int | None, low: int, high: int, why: str) -> None:
@@ -36,9 +40,16 @@ class QueueConfig:
         batch_size: records per invocation, 1-10.
         batching_window_seconds: MaximumBatchingWindowInSeconds, 0-300.
         maximum_concurrency: ScalingConfig.MaximumConcurrency of the event source mapping, 2-1,000.
+        fifo: a FIFO queue (physical name ``<name>.fifo``, DLQ FIFO too): per message group, in order and one at
+            a time; every send needs a message group (``group_id=`` or the task's ``group_key``).
+        deduplication_scope: FIFO only: ``"queue"`` (SQS's default) or ``"messageGroup"``.
+        fifo_throughput_limit: FIFO only: ``"perQueue"`` (SQS's default) or ``"perMessageGroupId"`` (needs
+            ``deduplication_scope="messageGroup"``; the two together are SQS's high throughput mode).
 
     Raises:
-        ConfigError: a value outside AWS's range (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+        ConfigError: a value outside AWS's range (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), or
+            a FIFO setting on a standard queue or a combination SQS refuses
+            (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html).
     """
 
     name: str
@@ -47,6 +58,9 @@ class QueueConfig:
     batch_size: int | None = None
     batching_window_seconds: int | None = None
     maximum_concurrency: int | None = None
+    fifo: bool = False
+    deduplication_scope: DeduplicationScope | None = None
+    fifo_throughput_limit: FifoThroughputLimit | None = None
 
     def __post_init__(self) -> None:
         if self.consumer not in ("lambda", "worker"):
@@ -59,3 +73,38 @@ class QueueConfig:
                      limits.SQS_EVENT_MAX_BATCHING_WINDOW_SECONDS, "MaximumBatchingWindowInSeconds")
         _check_range("maximum_concurrency", self.maximum_concurrency, limits.SQS_EVENT_MIN_MAXIMUM_CONCURRENCY,
                      limits.SQS_EVENT_MAX_MAXIMUM_CONCURRENCY, "ScalingConfig.MaximumConcurrency")
+        self._check_fifo()
+
+    def _check_fifo(self) -> None:
+        where = f"queue {self.name!r}"
+        if not isinstance(self.fifo, bool):
+            raise ConfigError(f"{where}: fifo={self.fifo!r} must be True or False")
+        if self.deduplication_scope not in (None, "queue", "messageGroup"):
+            raise ConfigError(f"{where}: deduplication_scope={self.deduplication_scope!r} must be 'queue' or "
+                              "'messageGroup'")
+        if self.fifo_throughput_limit not in (None, "perQueue", "perMessageGroupId"):
+            raise ConfigError(f"{where}: fifo_throughput_limit={self.fifo_throughput_limit!r} must be 'perQueue' or "
+                              "'perMessageGroupId'")
+        if not self.fifo and (self.deduplication_scope or self.fifo_throughput_limit):
+            raise ConfigError(f"{where}: deduplication_scope and fifo_throughput_limit apply to FIFO queues only; "
+                              "declare it with fifo=True or leave them out")
+        if self.fifo and self.batching_window_seconds:
+            raise ConfigError(f"{where}: batching_window_seconds={self.batching_window_seconds}: Lambda supports no "
+                              "batching window on a FIFO queue; leave it out")
+        if self.fifo_throughput_limit == "perMessageGroupId" and self.deduplication_scope != "messageGroup":
+            raise ConfigError(f"{where}: fifo_throughput_limit='perMessageGroupId' needs "
+                              "deduplication_scope='messageGroup' (SQS's high throughput mode sets both)")
+
+    def fifo_attributes(self) -> dict[str, object]:
+        """The FIFO attributes of the queue as SQS and CloudFormation take them (empty for a standard queue).
+
+        Content-based deduplication stays off: sqsq sends a MessageDeduplicationId (the task id by default).
+        """
+        if not self.fifo:
+            return {}
+        attributes: dict[str, object] = {"FifoQueue": True, "ContentBasedDeduplication": False}
+        if self.deduplication_scope is not None:
+            attributes["DeduplicationScope"] = self.deduplication_scope
+        if self.fifo_throughput_limit is not None:
+            attributes["FifoThroughputLimit"] = self.fifo_throughput_limit
+        return attributes

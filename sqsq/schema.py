@@ -99,7 +99,8 @@ def task_schema(app: App, task: Task[Any, Any]) -> dict[str, Any]:
         task: the task.
 
     Returns:
-        ``{"name", "queue", "queue_name", "ignore_result", "args", "result", "body_schema"}``: ``args`` and
+        ``{"name", "queue", "queue_name", "ignore_result", "args", "result", "body_schema"}``, plus ``"fifo": true``
+        for a task on a FIFO queue (send it with MessageGroupId and MessageDeduplicationId): ``args`` and
         ``result`` are JSON Schemas (``args`` is the ``args`` object of the envelope; for a task taking one
         pydantic model it is that model's schema), ``body_schema`` a whole message body's.
     """
@@ -121,6 +122,8 @@ def task_schema(app: App, task: Task[Any, Any]) -> dict[str, Any]:
         "args": args,
         "result": result,
         "body_schema": body,
+        # FIFO queues (issue 14): a producer must send MessageGroupId and MessageDeduplicationId to this queue
+        **({"fifo": True} if app.queue_config(logical).fifo else {}),
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqsq import limits
 from sqsq.errors import AwsError, LimitExceeded, PayloadTooLarge, SendFailed, ValidationError
+from sqsq.grouping import NO_GROUP, NO_IDS, GroupOptions, MessageIds, message_ids
 from sqsq.message import Envelope, body_size_bytes, new_task_id
 from sqsq.signing import KeyRing
 from sqsq.task import Args, Task
@@ -30,6 +31,7 @@ class Prepared:
     queue_name: str
     body: str
     delay_seconds: int
+    ids: MessageIds = NO_IDS  # FIFO / fair queues (issue 14): MessageGroupId, MessageDeduplicationId
 
 
 def check_delay(delay_seconds: int) -> None:
@@ -43,16 +45,27 @@ def check_delay(delay_seconds: int) -> None:
         )
 
 
-def prepare(task: Task[Any, Any], args: Args, delay_seconds: int, queue_name: str, keyring: KeyRing | None) -> Prepared:
+def prepare(
+    task: Task[Any, Any],
+    args: Args,
+    delay_seconds: int,
+    queue_name: str,
+    keyring: KeyRing | None,
+    group: GroupOptions = NO_GROUP,
+) -> Prepared:
     """Validate ``args``, build and sign the envelope, and check the worker will read it back as validated.
 
+    ``group``: the send's message group options (FIFO and fair queues, :mod:`sqsq.grouping`).
+
     Raises:
-        LimitExceeded: ``delay_seconds`` out of SQS's range.
-        ValidationError: arguments invalid, not encodable as JSON, or not arriving as they are.
+        LimitExceeded: ``delay_seconds`` out of SQS's range, or any per-message delay on a FIFO queue.
+        ValidationError: arguments invalid, not encodable as JSON, or not arriving as they are; a FIFO send
+            without a message group, or group options the queue's type does not take.
     """
     check_delay(delay_seconds)
     model = task.validate_args(args)
     envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model))
+    ids = message_ids(task, model, envelope.id, group, queue_name=queue_name, delay_seconds=delay_seconds)
     try:
         if keyring is not None:
             envelope = keyring.sign(envelope)
@@ -60,7 +73,7 @@ def prepare(task: Task[Any, Any], args: Args, delay_seconds: int, queue_name: st
     except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
         raise ValidationError(task.name, f"arguments cannot be encoded as JSON: {exc}") from exc
     task.check_arrival(model, body)  # what the worker will validate is what was validated here
-    return Prepared(task, envelope, queue_name, body, delay_seconds)
+    return Prepared(task, envelope, queue_name, body, delay_seconds, ids)
 
 
 def check_size(transport: Transport, p: Prepared) -> None:
@@ -106,7 +119,11 @@ def _send_chunk(
     transport: Transport, queue_name: str, chunk: list[Prepared]
 ) -> tuple[dict[str, str], list[str], AwsError | None]:
     """One batch: (failures by task id, sent task ids, the error of a request that failed outright)."""
-    messages = [OutgoingMessage(p.envelope.id, p.body, p.delay_seconds) for p in chunk]
+    messages = [
+        OutgoingMessage(p.envelope.id, p.body, p.delay_seconds, group_id=p.ids.group_id,
+                        deduplication_id=p.ids.deduplication_id)
+        for p in chunk
+    ]
     result = send_batch_with_retries(transport, queue_name, messages, attempts=ENTRY_RETRY_ATTEMPTS)
     sent = [p.envelope.id for p in chunk if p.envelope.id not in result.failed]
     return result.failed, sent, result.error

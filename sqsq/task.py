@@ -46,11 +46,13 @@ class TaskOwner(Protocol):
     def name(self) -> str: ...
 
     def send(
-        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send_many(
-        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        group_id: str | None = None, tenant: str | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
 
@@ -75,10 +77,16 @@ class SendOptions:
     Attributes:
         delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
         queue: logical queue to send to instead of the task's own (``None`` = the task's).
+        group_id: FIFO queues: the message group (``None`` = the task's ``group_key``); see :mod:`sqsq.grouping`.
+        deduplication_id: FIFO queues: MessageDeduplicationId (``None`` = the task id).
+        tenant: standard queues: the fair-queue tenant, sent as MessageGroupId.
     """
 
     delay_seconds: int = 0
     queue: str | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,8 @@ class Options(Generic[P, R]):
         """Validate and enqueue one call with these options. Same errors as :meth:`sqsq.App.send`."""
         bound = self.task.bind(args, kwargs)
         o = self.send_options
-        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue)
+        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, group_id=o.group_id,
+                                  deduplication_id=o.deduplication_id, tenant=o.tenant)
 
     send = delay
 
@@ -136,6 +145,8 @@ class Task(Generic[P, R]):
             ``ignore_result`` (no state is stored then).
         claim: claim the task id with a leased conditional write before running, so two deliveries of one task
             racing on two workers run it once (one extra DynamoDB write; see :mod:`sqsq.executor`).
+        group_key: FIFO queues: the message group of a send that gives no ``group_id``, computed from the
+            validated arguments (``lambda args: args.customer_id``); see :mod:`sqsq.grouping`.
     """
 
     app: TaskOwner
@@ -149,6 +160,7 @@ class Task(Generic[P, R]):
     time_limit_seconds: float | None = None
     track_started: bool = False
     claim: bool = False
+    group_key: Callable[[Any], str] | None = None
     args_model: type[BaseModel] = field(init=False)
     single_model: bool = field(init=False)
     return_adapter: TypeAdapter[Any] = field(init=False)
@@ -158,6 +170,9 @@ class Task(Generic[P, R]):
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
                                   or not 0 < limit < float("inf")):
             raise ConfigError(f"task {self.name}: time_limit_seconds={limit!r} must be a finite number of seconds > 0")
+        if self.group_key is not None and not callable(self.group_key):
+            raise ConfigError(f"task {self.name}: group_key must be a function of the arguments returning the message "
+                              f"group (a str), got {type(self.group_key).__name__}")
         self.args_model, self.single_model = build_args_model(self.fn, self.name)
         hints = typing.get_type_hints(self.fn, include_extras=True)
         self.return_adapter = TypeAdapter(hints.get("return", Any))
@@ -183,12 +198,17 @@ class Task(Generic[P, R]):
 
     send = delay
 
-    def options(self, *, delay_seconds: int = 0, queue: str | None = None) -> Options[P, R]:
+    def options(
+        self, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
+        deduplication_id: str | None = None, tenant: str | None = None,
+    ) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
         Args:
             delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
             queue: logical queue to send to instead of the task's own (a non-empty name).
+            group_id, deduplication_id: FIFO queues (see :meth:`sqsq.App.send`).
+            tenant: standard queues: the fair-queue tenant (see :meth:`sqsq.App.send`).
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
@@ -197,7 +217,8 @@ class Task(Generic[P, R]):
             ConfigError: ``queue`` is not a non-empty string.
         """
         check_send_queue(queue)
-        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue))
+        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, group_id=group_id,
+                                         deduplication_id=deduplication_id, tenant=tenant))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""

@@ -1,4 +1,4 @@
-"""``sqsq queues``: depth, in flight, delayed and DLQ depth of each of APP's queues."""
+"""``sqsq queues``: depth, in flight, delayed and DLQ depth of each of APP's queues, and their type (FIFO or not)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from sqsq.cli.options import app_argument, load_app
 from sqsq.extras import require
+from sqsq.transport import QueueInfo
 
 
 @click.command()
@@ -26,18 +27,30 @@ def queues(app_spec: str, as_json: bool) -> None:
         dlq = info.dead_letter_target_arn.rsplit(":", 1)[1] if info.dead_letter_target_arn else None
         dlq_depth = app.transport.depth(dlq).visible if dlq else None
         rows.append({"queue": name, "visible": d.visible, "in_flight": d.in_flight, "delayed": d.delayed,
-                     "dlq": dlq, "dlq_visible": dlq_depth, "max_receive_count": info.max_receive_count})
+                     "dlq": dlq, "dlq_visible": dlq_depth, "max_receive_count": info.max_receive_count,
+                     **_fifo_columns(info)})
     if as_json:
         click.echo(json.dumps(rows))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("queue", "visible", "in flight", "delayed", "DLQ", "DLQ visible", "maxReceiveCount")
+    table = Table("queue", "type", "visible", "in flight", "delayed", "DLQ", "DLQ visible", "maxReceiveCount")
     for r in rows:
         table.add_row(*(str(r[k]) if r[k] is not None else "-" for k in
-                        ("queue", "visible", "in_flight", "delayed", "dlq", "dlq_visible", "max_receive_count")))
+                        ("queue", "type", "visible", "in_flight", "delayed", "dlq", "dlq_visible",
+                         "max_receive_count")))
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # piped output: never truncate queue names
     console.print(table)
+
+
+def _fifo_columns(info: QueueInfo) -> dict[str, object]:
+    """FIFO figures GetQueueAttributes gives: the type ("fifo", "fifo high throughput" or "standard") and, for a
+    FIFO queue, DeduplicationScope and FifoThroughputLimit. Fair-queue figures (ApproximateNumberOfNoisyGroups and
+    the ...InQuietGroups counts) exist only as CloudWatch metrics, which this command does not read."""
+    high = info.deduplication_scope == "messageGroup" and info.fifo_throughput_limit == "perMessageGroupId"
+    kind = ("fifo high throughput" if high else "fifo") if info.fifo else "standard"
+    return {"type": kind, "fifo": info.fifo, "deduplication_scope": info.deduplication_scope,
+            "fifo_throughput_limit": info.fifo_throughput_limit}

@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 @click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
 @click.option("--delay-seconds", default=0, show_default=True, type=int, help="SQS DelaySeconds, 0-900.")
 @click.option("--queue", default=None, help="Logical queue to send to instead of the task's own.")
+@click.option("--group-id", default=None, help="FIFO queues: the message group (default: the task's group_key).")
+@click.option("--deduplication-id", default=None, help="FIFO queues: MessageDeduplicationId (default: the task id).")
+@click.option("--tenant", default=None, help="Standard queues: the fair-queue tenant (sent as MessageGroupId).")
 def send(
-    app_spec: str, task_name: str, args_json: str, wait: bool, timeout_seconds: float, delay_seconds: int, queue: str | None
+    app_spec: str, task_name: str, args_json: str, wait: bool, timeout_seconds: float, delay_seconds: int, queue: str | None,
+    group_id: str | None, deduplication_id: str | None, tenant: str | None,
 ) -> None:
     """Send TASK of APP with JSON arguments; prints the task id (and the result with --wait)."""
     app = load_app(app_spec)
@@ -35,7 +39,8 @@ def send(
         fail(f"JSON arguments do not parse: {exc}", EXIT_USAGE)
     if not isinstance(args, dict):
         fail('JSON arguments must be an object, e.g. \'{"x": 1}\'', EXIT_USAGE)
-    handle = app.send(task_name, args, delay_seconds=delay_seconds, queue=queue)
+    handle = app.send(task_name, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
+                      deduplication_id=deduplication_id, tenant=tenant)
     click.echo(handle.id)
     if wait:
         value = handle.get(timeout_seconds=timeout_seconds)

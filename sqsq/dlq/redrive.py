@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqsq.dlq.entry import DlqEntry, cut
@@ -13,6 +14,7 @@ from sqsq.dlq.selection import RedriveProgress, RedriveReport, Selection
 from sqsq.errors import AwsError, ConfigError, QueueNotFound
 from sqsq.message import body_size_bytes
 from sqsq.transport import BatchFailure, OutgoingMessage, send_batch_with_retries, split_batches
+from sqsq.transport.copies import copy_of
 
 if TYPE_CHECKING:
     from sqsq.dlq.queue import DeadLetterQueue
@@ -117,7 +119,8 @@ def _move(
                 f"{dlq.max_message_size_bytes} bytes; raise the queue's MaximumMessageSize to redrive it"
             )
             continue
-        outgoing.append((entry, OutgoingMessage(id="", body=body, message_attributes=attrs), size))
+        copy = copy_of(entry.message, dlq.source_queue, "redrive", entry_id="", body=body, message_attributes=attrs)
+        outgoing.append((entry, copy, size))
     for chunk in split_batches(outgoing, _item_size, dlq.max_message_size_bytes):
         if max_per_second is not None:
             # Wait until sending this chunk keeps the average at or below max_per_second.
@@ -132,7 +135,7 @@ def _send_chunk(
     dlq: DeadLetterQueue, chunk: Sequence[tuple[DlqEntry, OutgoingMessage]], report: RedriveReport
 ) -> list[DlqEntry]:
     """Send one batch; returns the entries SQS accepted. Every failed entry is recorded, never dropped."""
-    messages = [OutgoingMessage(str(i), m.body, 0, m.message_attributes) for i, (_, m) in enumerate(chunk)]
+    messages = [replace(m, id=str(i)) for i, (_, m) in enumerate(chunk)]
     result = send_batch_with_retries(dlq.transport, dlq.source_queue, messages, attempts=_ENTRY_RETRY_ATTEMPTS)
     for i, (entry, _) in enumerate(chunk):
         if str(i) in result.failed:

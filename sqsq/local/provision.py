@@ -48,7 +48,7 @@ def queue_specs(app: App) -> list[QueueSpec]:
         out.append(
             QueueSpec(
                 name=app.queue_name(plan.logical),
-                dlq_name=s.dlq_name(plan.logical),
+                dlq_name=app.dlq_name(plan.logical),
                 max_receive_count=s.max_receive_count,
                 visibility_timeout_seconds=plan.visibility_timeout_seconds,
                 max_message_size_bytes=limits.SQS_MAX_MESSAGE_SIZE_BYTES,

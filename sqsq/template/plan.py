@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqsq import limits
 from sqsq.app import App
@@ -79,6 +80,8 @@ class QueuePlan:
         batch_size: records per invocation.
         batching_window_seconds: MaximumBatchingWindowInSeconds.
         maximum_concurrency: ScalingConfig.MaximumConcurrency.
+        fifo_attributes: a FIFO queue's ``FifoQueue``/``ContentBasedDeduplication``/``DeduplicationScope``/
+            ``FifoThroughputLimit`` (empty for a standard queue; see :meth:`sqsq.queue_config.QueueConfig.fifo_attributes`).
     """
 
     logical: str
@@ -90,6 +93,17 @@ class QueuePlan:
     batch_size: int
     batching_window_seconds: int
     maximum_concurrency: int
+    fifo_attributes: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def fifo(self) -> bool:
+        """Whether the queue (and its DLQ) is FIFO."""
+        return bool(self.fifo_attributes)
+
+    @property
+    def name_suffix(self) -> str:
+        """``".fifo"`` for a FIFO queue (ends both the queue's and its DLQ's physical name), else ``""``."""
+        return limits.SQS_FIFO_SUFFIX if self.fifo else ""
 
     def queue_attributes(self, max_receive_count: object, dlq_arn: object) -> dict[str, object]:
         """The source queue's SQS attributes as the template declares them (``dlq_arn`` may be an intrinsic)."""
@@ -99,15 +113,17 @@ class QueuePlan:
             "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
             "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count},
+            **self.fifo_attributes,
         }
 
-    @staticmethod
-    def dead_letter_queue_attributes() -> dict[str, object]:
-        """The dead-letter queue's SQS attributes as the template declares them."""
+    def dead_letter_queue_attributes(self) -> dict[str, object]:
+        """The dead-letter queue's SQS attributes as the template declares them (a FIFO queue's DLQ is FIFO:
+        SQS's redrive needs the two of one type; no content-based deduplication, sqsq's copies carry an id)."""
         return {
             "MaximumMessageSize": limits.SQS_MAX_MESSAGE_SIZE_BYTES,
             "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
             "SqsManagedSseEnabled": True,
+            **({"FifoQueue": True, "ContentBasedDeduplication": False} if self.fifo else {}),
         }
 
 
@@ -135,7 +151,8 @@ def check_names(plans: list[QueuePlan], *, prefix: str, dlq_suffix: str) -> None
     for p in plans:
         if not QUEUE_NAME.fullmatch(p.logical):
             raise ConfigError(f"queue name {p.logical!r}: SQS accepts only letters, digits, '-' and '_'; rename it")
-        for name, what in ((f"{prefix}{p.logical}", "queue"), (f"{prefix}{p.logical}{dlq_suffix}", "DLQ")):
+        names = (f"{prefix}{p.logical}{p.name_suffix}", "queue"), (f"{prefix}{p.logical}{dlq_suffix}{p.name_suffix}", "DLQ")
+        for name, what in names:
             if len(name) > SQS_MAX_QUEUE_NAME:
                 raise ConfigError(f"the {what} of queue {p.logical!r} would be named {name!r} ({len(name)} characters; "
                                   f"SQS allows {SQS_MAX_QUEUE_NAME}): shorten the queue or app name")
@@ -166,6 +183,8 @@ def plan_queues(app: App, options: TemplateOptions | None = None) -> list[QueueP
         config = app.queue_config(q)
         consumer: Consumer = "worker" if all_workers else config.consumer
         window = opts.batching_window_seconds if config.batching_window_seconds is None else config.batching_window_seconds
+        if config.fifo:
+            window = 0  # Lambda supports no batching window on a FIFO queue (QueueConfig refuses a declared one)
         if consumer == "lambda":
             timeout = function_timeout_seconds(app, q)
             visibility = required_visibility_timeout_seconds(timeout, window)
@@ -184,6 +203,7 @@ def plan_queues(app: App, options: TemplateOptions | None = None) -> list[QueueP
                 batch_size=config.batch_size or opts.batch_size,
                 batching_window_seconds=window,
                 maximum_concurrency=config.maximum_concurrency or opts.maximum_concurrency,
+                fifo_attributes=config.fifo_attributes(),
             )
         )
     check_names(plans, prefix=app.settings.queue_prefix or "", dlq_suffix=app.settings.dlq_suffix)

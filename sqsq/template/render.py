@@ -98,7 +98,7 @@ def longest_stage(app: App, plans: list[QueuePlan], stage: str) -> int:
         ConfigError: ``stage`` itself is too long for some name (says which, and the limit).
     """
     suffix = app.settings.dlq_suffix
-    limits_by_name = [(SQS_MAX_QUEUE_NAME, f"{app.name}--{p.logical}{suffix}") for p in plans]
+    limits_by_name = [(SQS_MAX_QUEUE_NAME, f"{app.name}--{p.logical}{suffix}{p.name_suffix}") for p in plans]
     limits_by_name += [(LAMBDA_MAX_FUNCTION_NAME, f"{app.name}--{p.logical}{SWEEP_SCHEDULE_SUFFIX}")
                        for p in plans if p.consumer == "lambda"]
     longest = MAX_STAGE_LENGTH

@@ -31,19 +31,21 @@ def queue_resources(plan: QueuePlan, prefix: str, dlq_suffix: str) -> dict[str, 
     return {
         dlq_res: {
             "Type": "AWS::SQS::Queue",
-            "Properties": {"QueueName": sub(f"{prefix}{q}{dlq_suffix}"), **plan.dead_letter_queue_attributes()},
+            "Properties": {
+                "QueueName": sub(f"{prefix}{q}{dlq_suffix}{plan.name_suffix}"), **plan.dead_letter_queue_attributes(),
+            },
         },
         queue_res: {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": sub(f"{prefix}{q}"),
+                "QueueName": sub(f"{prefix}{q}{plan.name_suffix}"),
                 **plan.queue_attributes({"Ref": "MaxReceiveCount"}, get_att(dlq_res, "Arn")),
             },
         },
         f"{qid}DeadLetterAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
-                "AlarmName": sub(f"{prefix}{q}{dlq_suffix}-not-empty"),
+                "AlarmName": sub(f"{prefix}{q}{dlq_suffix}{plan.name_suffix}-not-empty"),
                 "AlarmDescription": sub(
                     f"Messages in the dead-letter queue of {prefix}{q}: inspect with `sqsq dlq`, then redrive"
                 ),
@@ -223,7 +225,8 @@ def consumer_function(
                     "Properties": {
                         "Queue": get_att(f"{qid}Queue", "Arn"),
                         "BatchSize": plan.batch_size,
-                        "MaximumBatchingWindowInSeconds": plan.batching_window_seconds,
+                        # Lambda supports no batching window on a FIFO queue: left out there
+                        **({} if plan.fifo else {"MaximumBatchingWindowInSeconds": plan.batching_window_seconds}),
                         "FunctionResponseTypes": ["ReportBatchItemFailures"],
                         "ScalingConfig": {"MaximumConcurrency": plan.maximum_concurrency},
                     },

@@ -90,7 +90,8 @@ class EagerTransport(MemoryTransport):
                 body=message.body,
                 receive_count=receive_count,
                 sent_timestamp_seconds=sent_at,
-                attributes={"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(sent_at * 1000))},
+                attributes={"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(sent_at * 1000)),
+                            **({"MessageGroupId": message.group_id} if message.group_id is not None else {})},
                 message_attributes=dict(message.message_attributes),
             )
             outcome = self._execute(received, info.max_receive_count)
@@ -117,7 +118,8 @@ class EagerTransport(MemoryTransport):
         if info.dead_letter_target_arn is None:
             return  # as a worker does for a queue without a DLQ: FAILURE is recorded, the message deleted
         dlq_name = info.dead_letter_target_arn.rsplit(":", 1)[1]
-        copy = OutgoingMessage(id="0", body=message.body, message_attributes=dict(message.message_attributes))
+        copy = OutgoingMessage(id="0", body=message.body, message_attributes=dict(message.message_attributes),
+                               group_id=message.group_id)
         super().send_batch(dlq_name, [copy])
 
 

@@ -31,7 +31,7 @@ def create_app_queues(
     """
     names = []
     for logical in app.logical_queues():
-        dlq = app.settings.dlq_name(logical)
+        dlq = app.dlq_name(logical)  # a FIFO queue's DLQ ends with .fifo too
         transport.create_queue(dlq, visibility_timeout_seconds, limits.SQS_MAX_MESSAGE_SIZE_BYTES)
         name = app.queue_name(logical)
         transport.create_queue(

@@ -51,12 +51,16 @@ class OutgoingMessage:
         body: the message body (already size-checked).
         delay_seconds: 0-900 (SQS's per-message DelaySeconds).
         message_attributes: SQS MessageAttributes (``{"name": {"DataType": "String", "StringValue": "…"}}``).
+        group_id: MessageGroupId: the message group on a FIFO queue, the tenant on a fair (standard) queue.
+        deduplication_id: MessageDeduplicationId (FIFO queues only).
     """
 
     id: str
     body: str
     delay_seconds: int = 0
     message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    group_id: str | None = None
+    deduplication_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,10 @@ class QueueInfo:
         visibility_timeout_seconds: VisibilityTimeout.
         max_receive_count: the redrive policy's maxReceiveCount, or ``None`` without a redrive policy.
         dead_letter_target_arn: the redrive policy's target, or ``None``.
+        fifo: a FIFO queue (FifoQueue).
+        deduplication_scope: a FIFO queue's DeduplicationScope (``"queue"``/``"messageGroup"``), else ``None``.
+        fifo_throughput_limit: a FIFO queue's FifoThroughputLimit (``"perQueue"``/``"perMessageGroupId"``), else
+            ``None``.
     """
 
     url: str
@@ -120,6 +128,9 @@ class QueueInfo:
     visibility_timeout_seconds: int
     max_receive_count: int | None
     dead_letter_target_arn: str | None
+    fifo: bool = False
+    deduplication_scope: str | None = None
+    fifo_throughput_limit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,9 @@ def _create_or_update(sqs: Any, name: str, attributes: dict[str, str]) -> str:
         if exc.response.get("Error", {}).get("Code") not in ("QueueAlreadyExists", "QueueNameExists"):
             raise
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        if attributes:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        settable = {k: v for k, v in attributes.items() if k != "FifoQueue"}  # fixed at creation (the name says it)
+        if settable:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=settable)
     return url
 
 

@@ -2,7 +2,8 @@
 
 It models what sqsq's semantics depend on, held to the same contract tests as SQS: visibility timeouts,
 ApproximateReceiveCount, per-message delay, long polling, MaximumMessageSize, and redrive to a dead-letter queue
-on the receive that would exceed maxReceiveCount. Not modelled: FIFO, message retention, purge's 60 s rule.
+on the receive that would exceed maxReceiveCount. Not modelled: FIFO (a MessageGroupId is stored and returned, no
+more), message retention, purge's 60 s rule.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class _Stored:
     receive_count: int = 0
     receipt_handle: str | None = None
     first_receive_at: float | None = None
+    group_id: str | None = None  # MessageGroupId, passed through (FIFO ordering itself is not modelled)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class MemoryTransport:
                     sent_at=now,
                     visible_at=now + m.delay_seconds,
                     message_attributes=dict(m.message_attributes),
+                    group_id=m.group_id,
                 )
             self._cond.notify_all()
         return failures
@@ -172,6 +175,7 @@ class MemoryTransport:
                         "ApproximateReceiveCount": str(stored.receive_count),
                         "SentTimestamp": str(int(stored.sent_at * 1000)),
                         "ApproximateFirstReceiveTimestamp": str(int((stored.first_receive_at or now) * 1000)),
+                        **({"MessageGroupId": stored.group_id} if stored.group_id is not None else {}),
                     },
                     message_attributes=dict(stored.message_attributes),
                 )

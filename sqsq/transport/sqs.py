@@ -71,6 +71,9 @@ class SqsTransport:
             visibility_timeout_seconds=int(attrs.get("VisibilityTimeout", 30)),
             max_receive_count=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
             dead_letter_target_arn=redrive.get("deadLetterTargetArn"),
+            fifo=attrs.get("FifoQueue") == "true",
+            deduplication_scope=attrs.get("DeduplicationScope"),
+            fifo_throughput_limit=attrs.get("FifoThroughputLimit"),
         )
         with self._lock:
             self._info[queue_name] = info
@@ -100,6 +103,10 @@ class SqsTransport:
                 entry["DelaySeconds"] = m.delay_seconds
             if m.message_attributes:
                 entry["MessageAttributes"] = dict(m.message_attributes)
+            if m.group_id is not None:
+                entry["MessageGroupId"] = m.group_id
+            if m.deduplication_id is not None:
+                entry["MessageDeduplicationId"] = m.deduplication_id
             entries.append(entry)
         response = self._call("SendMessageBatch", queue_name, self._clients.sqs.send_message_batch, Entries=entries)
         return _failures(response)

@@ -29,8 +29,9 @@ from sqsq.errors import AwsError
 from sqsq.executor import Ack, DeadLetter, LogThrottle, Outcome, Release, RetryAfter
 from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import Backoff, clamp_visibility_seconds
-from sqsq.transport import BatchFailure, OutgoingMessage
+from sqsq.transport import BatchFailure
 from sqsq.transport.batch_retry import BatchRetry
+from sqsq.transport.copies import copy_of
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
 
@@ -202,7 +203,7 @@ class Acknowledger:
             )
             return True
         dlq_name = arn.rsplit(":", 1)[1]
-        copy = OutgoingMessage(id="0", body=held.message.body, message_attributes=dict(held.message.message_attributes))
+        copy = copy_of(held.message, dlq_name, "dlq")  # keeps its MessageGroupId; a FIFO DLQ gets a dedup id
         try:
             failed = self._app.transport.send_batch(dlq_name, [copy])
         except AwsError as exc:

@@ -14,6 +14,7 @@ from sqsq.pools import app_spec_of
 from sqsq.transport import QueueInfo
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.dispatch import Dispatcher
+from sqsq.worker.groups import GroupGate
 from sqsq.worker.heartbeat import Heartbeat
 from sqsq.worker.receiver import Receiver
 from sqsq.worker.shutdown import install_signal_handlers, shut_down
@@ -91,12 +92,14 @@ class Worker:
         self._throttle = LogThrottle(log)
         self._slots = Slots(concurrency + prefetch, self._stopping)
         self._acks = Acknowledger(app, self._slots, self.stats, self._throttle)
+        # FIFO queues: one message per message group at a time, in order (sqsq.worker.groups)
+        self._groups = GroupGate(submit=lambda held: self._dispatcher.submit(held), release=self._acks.release)
         self._dispatcher = Dispatcher(
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,
-            app_spec=app_spec,
+            app_spec=app_spec, after_done=self._groups.finished,
         )
         self._receiver = Receiver(
-            app, self._slots, self._acks, self.stats, self._stopping, self._dispatcher.submit,
+            app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
             wait_time_seconds=self.wait_time_seconds, burst=burst, throttle=self._throttle,
         )
         self._heartbeat = Heartbeat(app, self._slots, self._closed, self._dispatcher.enforce_time_limits, self._throttle)

@@ -19,6 +19,7 @@ import logging
 import queue as queue_mod
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqsq.app import App
@@ -57,6 +58,8 @@ class Dispatcher:
         concurrency: threads (or processes) for ``def`` tasks, and ``async def`` tasks awaited at once.
         pool: ``"thread"`` or ``"process"``.
         app_spec: the app's ``module:attribute`` (``pool="process"`` only).
+        after_done: called with each message and its outcome once handed on (the FIFO group gate,
+            :class:`sqsq.worker.groups.GroupGate`), or None.
     """
 
     def __init__(
@@ -70,7 +73,9 @@ class Dispatcher:
         concurrency: int,
         pool: Literal["thread", "process"],
         app_spec: str | None,
+        after_done: Callable[[Held, Outcome], None] | None = None,
     ):
+        self._after_done = after_done
         self._app = app
         self._executor = executor
         self._slots = slots
@@ -164,6 +169,8 @@ class Dispatcher:
         held.outcome = outcome
         self._acks.put(held, outcome)
         self._slots.finish(held)
+        if self._after_done is not None:
+            self._after_done(held, outcome)
 
     def _prepare(self, held: Held) -> Prepared | Outcome:
         return self._executor.prepare(held.message, held.info.max_receive_count, envelope=held.envelope)

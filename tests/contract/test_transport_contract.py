@@ -120,3 +120,14 @@ def test_batch_over_the_size_limit_is_refused_whole(queues: QueueFactory) -> Non
     # AWS answers BatchRequestTooLong or InvalidParameterValue ("Message must be shorter than…") for the request.
     assert err.value.code in ("AWS.SimpleQueueService.BatchRequestTooLong", "BatchRequestTooLong", "InvalidParameterValue")
     assert queues.transport.depth(name).visible == 0  # so sqsq must size its batches itself
+
+
+def test_a_message_group_id_passes_through_a_standard_queue(queues: QueueFactory) -> None:
+    # Fair queues (issue 14): a standard queue takes MessageGroupId (the tenant) and returns it on receive.
+    name = name_of(queues.create())
+    assert queues.transport.send_batch(name, [OutgoingMessage("0", "a", group_id="tenant-1"),
+                                              OutgoingMessage("1", "b")]) == []
+    got = queues.transport.receive(name, 10, 1)
+    got += queues.transport.receive(name, 10, 0) if len(got) < 2 else []
+    groups = {m.body: m.attributes.get("MessageGroupId") for m in got}
+    assert groups == {"a": "tenant-1", "b": None}

@@ -81,3 +81,47 @@ def test_provision_creates_the_queues_and_table_the_template_declares(local_aws:
     assert _queue(sqs, f"{name}-prov-fast")["SqsManagedSseEnabled"] == "true"
     assert _queue(sqs, f"{name}-prov-fast-dlq")["MessageRetentionPeriod"] == "1209600"
     assert _table(ddb, f"{name}-prov-results")["PITR"] == "ENABLED"
+
+
+FIFO_ATTRIBUTES = ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
+
+
+def _fifo_app(name: str) -> sqsq.App:
+    app = sqsq.App(name)
+    app.declare_queue("orders", fifo=True, deduplication_scope="messageGroup", fifo_throughput_limit="perMessageGroupId")
+    app.declare_queue("ledger", fifo=True, consumer="worker")
+    return app
+
+
+def test_provision_creates_the_fifo_queues_and_dlqs_the_template_declares(local_aws: LocalAwsServer) -> None:
+    name = f"pf{uuid.uuid4().hex[:6]}"
+    stage = "t1"
+    templated = _fifo_app(name)
+    deploy_template(render_template(templated), local_aws.endpoint_url, parameters={"Stage": stage})
+    provisioned = _fifo_app(name)
+    provisioned.configure(endpoint_url=local_aws.endpoint_url, queue_prefix=f"{name}-prov-",
+                          results_table=f"{name}-prov-results")
+    provision(provisioned)
+    provision(provisioned)  # again: idempotent (FifoQueue cannot be set on an existing queue)
+
+    sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
+
+    def shape(prefix: str, queue: str) -> dict[str, Any]:
+        url = sqs.get_queue_url(QueueName=prefix + queue)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        found = {**_queue(sqs, prefix + queue), **{k: attrs.get(k) for k in FIFO_ATTRIBUTES}}
+        if "deadLetterTarget" in found:  # the DLQ's name without the prefix (not without the queue's: .fifo ends both)
+            target = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].rsplit(":", 1)[1]
+            found["deadLetterTarget"] = target.removeprefix(prefix)
+        return found
+
+    template_prefix, provision_prefix = f"{name}-{stage}-", f"{name}-prov-"
+    for logical in ("orders", "ledger"):
+        for suffix in ("", "-dlq"):
+            from_template = shape(template_prefix, f"{logical}{suffix}.fifo")
+            from_provision = shape(provision_prefix, f"{logical}{suffix}.fifo")
+            assert from_provision == from_template, f"{logical}{suffix}"
+            assert (from_provision["FifoQueue"], from_provision["ContentBasedDeduplication"]) == ("true", "false")
+    orders = shape(provision_prefix, "orders.fifo")
+    assert (orders["DeduplicationScope"], orders["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    assert orders["deadLetterTarget"] == "orders-dlq.fifo"

@@ -234,6 +234,12 @@ def _scan_queue(queue: Any, count: int, visibility_timeout: int) -> tuple[list[A
     to_dlq: list[Any] = []
     next_change_ms: float | None = None
     pending = queue.pending_messages
+    if queue.fifo_queue:
+        # Forget every lapsed in-flight message before looking at groups: otherwise a group's head (visible again)
+        # is skipped because a later message of its group, also lapsed, is still counted in flight until the scan
+        # reaches it, and that later message is then delivered first (out of order; SQS never does that).
+        for message in [m for m in pending if now_ms > m.visible_at]:
+            pending.discard(message)
     pending_groups: set[str] = set(queue.pending_message_groups) if queue.fifo_queue else set()
     max_receive_count = (
         queue.redrive_policy["maxReceiveCount"]
