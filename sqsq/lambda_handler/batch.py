@@ -1,9 +1,11 @@
 """One batch through Powertools' batch processors, on their public API only.
 
-Standard queues: ``BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)``. FIFO queues (a record
-has a ``MessageGroupId``): ``SqsFifoPartialProcessor(skip_group_on_error=True)``, so once a record of a message
-group fails, the later records of that group are reported failed without running (order within a group holds)
-while other groups go on. Both run as a context manager around ``process()``, with a record handler
+Standard queues: ``BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)``. FIFO queues (the
+record's ``eventSourceARN`` names a ``.fifo`` queue): ``SqsFifoPartialProcessor(skip_group_on_error=True)``, so once a
+record of a message group fails, the later records of that group are reported failed without running (order within a
+group holds) while other groups go on. A fair queue is a standard queue whose records also carry a ``MessageGroupId``
+(the tenant): it keeps the standard processor, since no order is promised there and holding a tenant's later
+records back would only cost them a visibility timeout and a receive each. Both run as a context manager around ``process()``, with a record handler
 (https://docs.powertools.aws.dev/lambda/python/latest/utilities/batch/).
 
 Only this module and :mod:`sqsq.lambda_handler.handler` import aws_lambda_powertools.
@@ -28,7 +30,7 @@ from aws_lambda_powertools.utilities.batch import (  # noqa: E402
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError  # noqa: E402
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
 
-from sqsq.lambda_handler.records import group_of  # noqa: E402
+from sqsq.lambda_handler.records import is_fifo_record  # noqa: E402
 
 __all__ = ["POWERTOOLS_BEFORE_PYDANTIC", "RecordHandler", "process_batch"]
 
@@ -54,7 +56,7 @@ def process_batch(records: list[Mapping[str, Any]], record_handler: RecordHandle
     Returns:
         The ``messageId`` of every record reported failed, in event order.
     """
-    fifo = any(group_of(r) is not None for r in records)
+    fifo = any(is_fifo_record(r) for r in records)
     processor: BatchProcessor = (
         SqsFifoPartialProcessor(skip_group_on_error=True)
         if fifo

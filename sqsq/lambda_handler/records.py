@@ -18,6 +18,7 @@ __all__ = [
     "RecordFailed",
     "describe",
     "group_of",
+    "is_fifo_record",
     "malformed",
     "peek",
     "queue_name_of",
@@ -47,6 +48,13 @@ def group_of(record: Mapping[str, Any]) -> str | None:
     attrs = record.get("attributes")
     group = attrs.get("MessageGroupId") if isinstance(attrs, Mapping) else None
     return None if group is None else str(group)
+
+
+def is_fifo_record(record: Mapping[str, Any]) -> bool:
+    """Whether the record came from a FIFO queue: its ``eventSourceARN`` ends in ``.fifo`` (SQS names every FIFO
+    queue so). A ``MessageGroupId`` alone does not say FIFO: fair queues (standard) carry one too."""
+    arn = record.get("eventSourceARN")
+    return isinstance(arn, str) and arn.endswith(".fifo")
 
 
 def peek(body: str) -> tuple[str, str]:
