@@ -5,8 +5,8 @@ record's ``eventSourceARN`` names a ``.fifo`` queue): ``SqsFifoPartialProcessor(
 record of a message group fails, the later records of that group are reported failed without running (order within a
 group holds) while other groups go on. A fair queue is a standard queue whose records also carry a ``MessageGroupId``
 (the tenant): it keeps the standard processor, since no order is promised there and holding a tenant's later
-records back would only cost them a visibility timeout and a receive each. Both run as a context manager around ``process()``, with a record handler
-(https://docs.powertools.aws.dev/lambda/python/latest/utilities/batch/).
+records back would only cost them a visibility timeout and a receive each. Both run as a context manager around
+``process()``, with a record handler (https://docs.powertools.aws.dev/lambda/python/latest/utilities/batch/).
 
 Only this module and :mod:`sqsq.lambda_handler.handler` import aws_lambda_powertools.
 """
