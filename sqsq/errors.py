@@ -12,6 +12,7 @@ SqsqError
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
 │   └── ResultTooLarge          result over DynamoDB's 400 KB item size
 ├── MessageDecodeError          a message body is not a sqsq envelope this version understands
+│   └── PayloadMissing          the S3 object an offloaded message or result points to is gone
 ├── SignatureError              a message failed signature verification (signing on: it never runs)
 │   ├── SignatureMissing        the message carries no signature
 │   ├── SignatureKeyUnknown     signed with a key id none of the configured keys has
@@ -172,6 +173,22 @@ class ResultTooLarge(LimitExceeded):
 
 class MessageDecodeError(SqsqError):
     """A message body is not an envelope this version of sqsq can read."""
+
+
+class PayloadMissing(MessageDecodeError):
+    """The S3 object an offloaded message (or result) points to does not exist (deleted, expired, wrong bucket).
+
+    Attributes:
+        where: ``s3://bucket/key``.
+    """
+
+    def __init__(self, where: str, code: str | None = None):
+        super().__init__(
+            f"the payload object {where} does not exist ({code or 'not found'}): it was deleted or expired (the "
+            "bucket's lifecycle rule), or the bucket is not the one the sender used; the message cannot be run"
+        )
+        self.where = where
+        self.code = code
 
 
 class SignatureError(SqsqError):
