@@ -12,8 +12,8 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from sqsq.backends import AppBackends
 from sqsq.calls import send, send_many
@@ -26,6 +26,9 @@ from sqsq.retry import Backoff
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
+
+if TYPE_CHECKING:
+    from sqsq.transport.payloads import PayloadStore
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
 
@@ -41,6 +44,7 @@ class App(AppBackends):
         settings: full settings; by default read from the environment (see :class:`sqsq.config.Settings`).
         transport: queue backend (default: SQS via boto3, built on first use).
         results: results backend (default: DynamoDB, built on first use).
+        payloads: S3 payload store for large bodies and results (default: S3 when ``payload_bucket`` is set).
         **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``region=``.
 
     Raises:
@@ -60,9 +64,12 @@ class App(AppBackends):
         settings: Settings | None = None,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        payloads: PayloadStore | None = None,
         **setting_overrides: Any,
     ):
-        super().__init__(name, settings=settings, transport=transport, results=results, **setting_overrides)
+        super().__init__(
+            name, settings=settings, transport=transport, results=results, payloads=payloads, **setting_overrides
+        )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
         self._batch = threading.local()
@@ -231,23 +238,29 @@ class App(AppBackends):
 
     # -- sending (the mechanics are in sqsq.sending) ------------------------------------------------------
 
-    def _prepare(self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None) -> Prepared:
+    def _prepare(
+        self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None,
+        attributes: Mapping[str, object] | None = None,
+    ) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
-        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring)
+        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring, attributes)
 
     @overload
     def send(
-        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[R]: ...
 
     @overload
     def send(
-        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send(
-        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
@@ -256,6 +269,8 @@ class App(AppBackends):
             args: the arguments (a mapping or the task's pydantic model instance).
             delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds).
             queue: logical queue to send to instead of the task's own.
+            attributes: SQS message attributes (name -> str, int, float, Decimal or bytes; at most 9), read in the
+                task through :func:`sqsq.context.current`; see :mod:`sqsq.attributes`.
 
         Returns:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``); typed by the task's return type.
@@ -267,27 +282,30 @@ class App(AppBackends):
             LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits (nothing sent).
             SendFailed / AwsError: SQS rejected the message.
         """
-        prepared = self._prepare(task, args, delay_seconds, queue)
+        prepared = self._prepare(task, args, delay_seconds, queue, attributes)
         buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
         if buffer is not None:
             buffer.add(prepared)
         else:
-            check_size(self.transport, prepared)
+            prepared = check_size(self.transport, prepared, self.payloads)
             send_prepared(self.transport, [prepared])
         return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
 
     @overload
     def send_many(
-        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
-        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
-        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
@@ -300,9 +318,8 @@ class App(AppBackends):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
-        prepared = [self._prepare(task, a, delay_seconds, queue) for a in args_list]
-        for p in prepared:
-            check_size(self.transport, p)
+        prepared = [self._prepare(task, a, delay_seconds, queue, attributes) for a in args_list]
+        prepared = [check_size(self.transport, p, self.payloads) for p in prepared]
         send_prepared(self.transport, prepared)
         return [AsyncResult(p.envelope.id, app=self, task=p.task) for p in prepared]
 
@@ -323,7 +340,7 @@ class App(AppBackends):
         if getattr(self._batch, "buffer", None) is not None:
             yield  # nested: the outer block flushes
             return
-        buffer = BatchBuffer(lambda: self.transport)
+        buffer = BatchBuffer(lambda: self.transport, lambda: self.payloads)
         self._batch.buffer = buffer
         try:
             yield

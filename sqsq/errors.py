@@ -160,8 +160,8 @@ class PayloadTooLarge(LimitExceeded):
     def __init__(self, size_bytes: int, limit_bytes: int, queue: str):
         super().__init__(
             f"message for queue {queue!r} is {size_bytes} bytes; the queue's MaximumMessageSize is "
-            f"{limit_bytes} bytes. Pass a reference (e.g. an S3 key) instead of the data, "
-            f"or raise the queue's MaximumMessageSize (SQS allows up to 1 MiB)"
+            f"{limit_bytes} bytes. Set SQSQ_PAYLOAD_BUCKET (payload_bucket=) to carry it through S3, pass a reference "
+            f"instead of the data, or raise the queue's MaximumMessageSize (SQS allows up to 1 MiB)"
         )
         self.size_bytes = size_bytes
         self.limit_bytes = limit_bytes

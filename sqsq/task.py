@@ -46,11 +46,13 @@ class TaskOwner(Protocol):
     def name(self) -> str: ...
 
     def send(
-        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send_many(
-        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
 
@@ -75,10 +77,12 @@ class SendOptions:
     Attributes:
         delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
         queue: logical queue to send to instead of the task's own (``None`` = the task's).
+        attributes: SQS message attributes (:mod:`sqsq.attributes`; checked at send), or ``None``.
     """
 
     delay_seconds: int = 0
     queue: str | None = None
+    attributes: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,9 @@ class Options(Generic[P, R]):
         """Validate and enqueue one call with these options. Same errors as :meth:`sqsq.App.send`."""
         bound = self.task.bind(args, kwargs)
         o = self.send_options
-        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue)
+        return self.task.app.send(
+            self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, attributes=o.attributes
+        )
 
     send = delay
 
@@ -183,12 +189,15 @@ class Task(Generic[P, R]):
 
     send = delay
 
-    def options(self, *, delay_seconds: int = 0, queue: str | None = None) -> Options[P, R]:
+    def options(
+        self, *, delay_seconds: int = 0, queue: str | None = None, attributes: Mapping[str, object] | None = None
+    ) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
         Args:
             delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
             queue: logical queue to send to instead of the task's own (a non-empty name).
+            attributes: SQS message attributes (:mod:`sqsq.attributes`), checked at send.
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
@@ -197,7 +206,7 @@ class Task(Generic[P, R]):
             ConfigError: ``queue`` is not a non-empty string.
         """
         check_send_queue(queue)
-        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue))
+        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, attributes=attributes))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
