@@ -70,6 +70,26 @@ class PayloadPointer:
         return f"s3://{self.bucket}/{self.key}"
 
 
+LIFECYCLE_MARGIN_DAYS = 1
+"""Days an object outlives what may still point to it before the bucket's lifecycle rule expires it."""
+
+
+def expiry_days(dlq_retention_seconds: int, result_ttl_seconds: int) -> dict[str, int]:
+    """Days after which the bucket's lifecycle rules expire each prefix: the backstop behind sqsq's own deletes.
+
+    A message body may be pointed to for as long as the message can live: at most its DLQ's retention (a DLQ keeps
+    the pointer; SQS keeps a moved message's original enqueue time only for FIFO, so this is generous for standard
+    queues). A result lives as long as its record (the results TTL). One day of margin on each.
+
+    Returns:
+        ``{"sqsq/messages/": days, "sqsq/results/": days}``.
+    """
+    def days(seconds: int) -> int:
+        return -(-seconds // 86_400) + LIFECYCLE_MARGIN_DAYS
+
+    return {MESSAGE_PREFIX: days(dlq_retention_seconds), RESULT_PREFIX: days(result_ttl_seconds)}
+
+
 def message_key(task_id: str) -> str:
     """The object key of a task's offloaded message body (``sqsq/messages/<task id>``)."""
     return f"{MESSAGE_PREFIX}{task_id}"

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from sqsq import limits
 from sqsq.app import App
+from sqsq.payloads import expiry_days
 from sqsq.template import plan_queues
-from sqsq.transport.admin import QueueSpec, ensure_queue, ensure_results_table
+from sqsq.template.plan import DLQ_RETENTION_SECONDS
+from sqsq.transport.admin import QueueSpec, ensure_payload_bucket, ensure_queue, ensure_results_table
 from sqsq.transport.aws import AwsClients
 
 
@@ -20,10 +22,12 @@ class Provisioned:
     Attributes:
         queue_urls: physical queue name -> URL (DLQs not listed).
         table_name: the results table.
+        payload_bucket: the S3 payload bucket (``payload_bucket`` setting), or None when not set.
     """
 
     queue_urls: dict[str, str]
     table_name: str
+    payload_bucket: str | None = None
 
 
 def _as_sqs_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
@@ -58,7 +62,7 @@ def queue_specs(app: App) -> list[QueueSpec]:
 
 
 def provision(app: App) -> Provisioned:
-    """Create (or update) the app's queues, DLQs and results table at the configured endpoint.
+    """Create (or update) the app's queues, DLQs, results table and (when ``payload_bucket`` is set) payload bucket.
 
     Raises:
         AwsError: the endpoint refused or is unreachable.
@@ -66,4 +70,7 @@ def provision(app: App) -> Provisioned:
     clients = AwsClients(app.settings)
     urls = {spec.name: ensure_queue(clients, spec) for spec in queue_specs(app)}
     ensure_results_table(clients, app.settings.table_name)
-    return Provisioned(queue_urls=urls, table_name=app.settings.table_name)
+    bucket = app.settings.payload_bucket
+    if bucket is not None:
+        ensure_payload_bucket(clients, bucket, expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
+    return Provisioned(queue_urls=urls, table_name=app.settings.table_name, payload_bucket=bucket)

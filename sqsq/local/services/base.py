@@ -113,6 +113,9 @@ class LocalService:
         """
         return None
 
+    def on_response(self, request: AwsRequest, response_bytes: int) -> None:
+        """Look at the size of moto's response to ``request`` (called only for requests moto served)."""
+
 
 def read_body(environ: WSGIEnvironment) -> bytes:
     """The request body, leaving ``wsgi.input`` rewound for the next reader."""
