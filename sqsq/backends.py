@@ -174,11 +174,12 @@ class AppBackends:
     def results(self) -> ResultStore:
         """The results backend (DynamoDB unless one was injected)."""
         if self._results is None:
+            payloads = self.payloads  # before the lock: it takes the lock itself
             with self._lock:
                 if self._results is None:
                     from sqsq.results.dynamodb import DynamoResults
 
-                    self._results = DynamoResults(self._aws(), self.settings.table_name)
+                    self._results = DynamoResults(self._aws(), self.settings.table_name, payloads)
         return self._results
 
     @property

@@ -194,7 +194,7 @@ class Executor:
         if prepared.task.ignore_result:
             return self.finish(prepared, duration_seconds=duration_seconds)
         try:
-            result_json = encode_result(prepared.task, value)
+            result_json = encode_result(prepared.task, value, offload=self.app.payloads is not None)
         except Exception as exc:
             return self.finish(prepared, encode_error=exc)
         return self.finish(prepared, result_json=result_json, duration_seconds=duration_seconds)

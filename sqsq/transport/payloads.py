@@ -4,7 +4,7 @@ A small interface (:class:`PayloadStore`), a boto3 S3 implementation (:class:`S3
 (:class:`MemoryPayloadStore`). The pointer format is in :mod:`sqsq.payloads`.
 
 S3 limits relied on (https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html): one PutObject
-holds up to 5 GB (:data:`S3_MAX_PUT_BYTES`), far above anything a task should carry; sqsq refuses more than that.
+holds up to 5 GB (:data:`sqsq.limits.S3_MAX_PUT_BYTES`), far above anything a task should carry; sqsq refuses more than that.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import threading
 from typing import Any, Protocol
 
 from sqsq.errors import AwsError, LimitExceeded, PayloadMissing
+from sqsq.limits import S3_MAX_PUT_BYTES
 from sqsq.payloads import PayloadPointer
 
-S3_MAX_PUT_BYTES = 5 * 1024**3
-"""Largest object one PutObject request may upload (5 GB)."""
 _MISSING_CODES = {"NoSuchKey", "NoSuchBucket", "404"}
 
 
