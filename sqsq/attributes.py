@@ -69,7 +69,7 @@ def _number(value: int | float | Decimal, name: str) -> str:
     number = Decimal(value) if isinstance(value, int) else Decimal(str(value)) if isinstance(value, float) else value
     if not number.is_finite():
         raise ValidationError("attributes", f"attribute {name!r}: NaN and infinity are not SQS Numbers")
-    digits = len(number.normalize().as_tuple().digits)
+    digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))  # not normalize(): it rounds to 28 digits
     exponent = number.adjusted() if number else 0
     if digits > NUMBER_MAX_DIGITS or not -128 <= exponent <= 126:
         raise ValidationError(
