@@ -40,6 +40,7 @@ from sqsq.config import load_settings
 from sqsq.errors import AwsError, ConfigError
 from sqsq.extras import require
 from sqsq.local.cfn_ecs import apply_ecs_gaps
+from sqsq.local.cfn_s3 import ensure_bucket_settings
 from sqsq.template import Resolver, load_template, sqs_functions
 from sqsq.transport.aws import AwsClients
 
@@ -245,6 +246,10 @@ def settings_exports(stack: DeployedStack) -> dict[str, str]:
     out: dict[str, str] = {}
     for fn in sqs_functions(stack.template, stack.parameters):
         out.update({k: v for k, v in fn.environment.items() if k.startswith("SQSQ_")})
+    # The payload bucket's name is CloudFormation's choice: offline it resolves to its logical id, deployed to this.
+    physical = getattr(stack, "physical_ids", None) or {}
+    if out.get("SQSQ_PAYLOAD_BUCKET") in physical:
+        out["SQSQ_PAYLOAD_BUCKET"] = physical[out["SQSQ_PAYLOAD_BUCKET"]]
     return out
 
 
@@ -262,6 +267,10 @@ def _apply_skipped_settings(
             continue
         if kind == "AWS::Scheduler::Schedule":
             applied += _ensure_schedule(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}), physical)
+            continue
+        if kind == "AWS::S3::Bucket" and rid in physical:
+            props = cfn_resolver.resolve(res.get("Properties") or {})
+            applied += ensure_bucket_settings(clients, rid, physical[rid], props)
             continue
         if kind not in ("AWS::DynamoDB::Table", "AWS::SQS::Queue") or rid not in physical:
             continue

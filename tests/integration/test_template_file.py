@@ -83,6 +83,7 @@ def test_template_uses_the_names_the_runtime_computes() -> None:
         "SQSQ_APP_NAME": app.name,
         "SQSQ_QUEUE_PREFIX": runtime.queue_prefix,
         "SQSQ_RESULTS_TABLE": runtime.table_name,
+        "SQSQ_PAYLOAD_BUCKET": "PayloadBucket",  # offline, the logical id; a deployed stack's physical name
     }
     from sqsq.template import Resolver
 
