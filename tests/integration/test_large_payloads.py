@@ -215,3 +215,41 @@ def test_billed_requests_count_each_64_kib_chunk(big: Deployed) -> None:
     assert billed is not None
     assert billed["by_action"]["sqs:SendMessageBatch"] == {"requests": 1, "billed_requests": 4}
     assert billed["by_queue"][big.queue()] == {"requests": 1, "billed_requests": 4}
+
+
+def test_the_lambda_handler_runs_an_offloaded_message_with_its_attributes_and_deletes_the_object(big: Deployed) -> None:
+    from sqsq.lambda_handler import lambda_handler
+    from sqsq.local.esm import lambda_record
+
+    app = big.app
+    handler = lambda_handler(app, emit_metrics=False)
+    handle = app.send("big.second_time", {"data": "w" * (2 * MIB)}, attributes={"tenant": "acme"})
+    arn = app.transport.queue_info(big.queue()).arn
+    [message] = peek(big, big.queue())
+    first = handler({"Records": [lambda_record(message, arn, "us-east-1")]}, None)
+    assert first == {"batchItemFailures": []}  # failed for good: copied to the DLQ, pointer and attributes with it
+    assert app.transport.delete_batch(big.queue(), [message.receipt_handle]) == []  # what the mapping does on success
+    DeadLetterQueue(app, "default").redrive(Selection(everything=True))
+    assert keys(big, MESSAGE_PREFIX) == [f"{MESSAGE_PREFIX}{handle.id}"]
+    [redriven] = peek(big, big.queue())
+    second = handler({"Records": [lambda_record(redriven, arn, "us-east-1")]}, None)
+    assert second == {"batchItemFailures": []}
+    assert handle.get(timeout_seconds=5) == {"size": 2 * MIB, "attributes": {"tenant": "'acme'"}}
+    assert keys(big, MESSAGE_PREFIX) == []
+
+
+def test_sqsq_queues_json_reports_requests_and_billed_requests_per_queue(shop: Deployed) -> None:
+    from click.testing import CliRunner
+
+    from sqsq.cli import main
+
+    shop.app.transport.queue_info(shop.queue())
+    shop.server.reset_request_counts()
+    shop.app.send("tests.apps.shop.boom", {"message": "m" * (130 * 1024)})  # one SendMessageBatch of 3 chunks
+    done = CliRunner().invoke(main, ["queues", "tests.apps.shop:app", "--json"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    rows = {r["queue"]: r for r in json.loads(done.stdout)}
+    default = rows[shop.queue()]
+    assert default["max_message_size_bytes"] == 1_048_576
+    # the send (3 chunks) plus the command's own GetQueueAttributes calls on the queue, 1 chunk each
+    assert default["billed_requests"] - default["requests"] == 2
