@@ -253,3 +253,25 @@ def test_sqsq_queues_json_reports_requests_and_billed_requests_per_queue(shop: D
     assert default["max_message_size_bytes"] == 1_048_576
     # the send (3 chunks) plus the command's own GetQueueAttributes calls on the queue, 1 chunk each
     assert default["billed_requests"] - default["requests"] == 2
+
+
+def test_the_sweep_rescues_an_offloaded_letter_with_its_rescue_count_in_the_stored_envelope(big: Deployed) -> None:
+    from sqsq.sweep import sweep_dead_letters
+    from sqsq.transport import OutgoingMessage
+
+    app = big.app
+    handle = app.send("big.size", {"data": "v" * (2 * MIB)})
+    [message] = peek(big, big.queue())  # as SQS's redrive policy moves it: body and attributes unchanged, no record
+    copy = OutgoingMessage("0", message.body, 0, message.message_attributes)
+    assert app.transport.send_batch(app.settings.dlq_name("default"), [copy]) == []
+    assert app.transport.delete_batch(big.queue(), [message.receipt_handle]) == []
+    report = sweep_dead_letters(app, "default")
+    assert report.rescued == [handle.id]
+    [rescued] = peek(big, big.queue())
+    pointer = parse_pointer(rescued.body)
+    assert pointer is not None
+    stored = Envelope.from_body(s3(big).get_object(Bucket=pointer.bucket, Key=pointer.key)["Body"].read().decode())
+    assert (stored.id, stored.rescues) == (handle.id, 1)
+    drain(big)
+    assert handle.get(timeout_seconds=10) == 2 * MIB
+    assert keys(big, MESSAGE_PREFIX) == []
