@@ -184,6 +184,9 @@ def deploy_template(
     name = stack_name or _default_stack_name(sam, all_params)
     cfn = translate_sam(sam, all_params, region=region_name)
     disabled = _disable_event_source_mappings(cfn)
+    for rid, res in (cfn.get("Resources") or {}).items():  # named as the local functions resolve them offline
+        if res.get("Type") == "AWS::S3::Bucket" and "BucketName" not in (res.get("Properties") or {}):
+            res.setdefault("Properties", {})["BucketName"] = resolver.offline_bucket_name(rid)
 
     clients = AwsClients(settings)
     cf = clients.client("cloudformation")
@@ -246,10 +249,6 @@ def settings_exports(stack: DeployedStack) -> dict[str, str]:
     out: dict[str, str] = {}
     for fn in sqs_functions(stack.template, stack.parameters):
         out.update({k: v for k, v in fn.environment.items() if k.startswith("SQSQ_")})
-    # The payload bucket's name is CloudFormation's choice: offline it resolves to its logical id, deployed to this.
-    physical = getattr(stack, "physical_ids", None) or {}
-    if out.get("SQSQ_PAYLOAD_BUCKET") in physical:
-        out["SQSQ_PAYLOAD_BUCKET"] = physical[out["SQSQ_PAYLOAD_BUCKET"]]
     return out
 
 

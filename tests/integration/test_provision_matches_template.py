@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 import sqsq
-from sqsq.local.cloudformation import deploy_template
+from sqsq.local.cloudformation import deploy_template, settings_exports
 from sqsq.local.provision import provision
 from sqsq.local.server import LocalAwsServer
 from sqsq.template import render_template
@@ -103,6 +103,7 @@ def test_provision_creates_the_payload_bucket_the_template_declares(local_aws: L
     s3 = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
     from_provision = _bucket(s3, f"{name}-prov-payloads")
     assert _bucket(s3, stack.physical_ids["PayloadBucket"]) == from_provision
+    assert settings_exports(stack)["SQSQ_PAYLOAD_BUCKET"] == stack.physical_ids["PayloadBucket"]  # what functions get
     assert from_provision == {
         "encryption": "AES256",
         "public_access_block": {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
