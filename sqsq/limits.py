@@ -17,7 +17,9 @@ SQS_MAX_DELAY_SECONDS = 900
 SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 """Longest visibility timeout, counted from the receive (12 hours)."""
 SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES = 262_144
-"""Default MaximumMessageSize of a new queue; read the queue's own attribute, do not assume this."""
+"""The MaximumMessageSize sqsq falls back to only when a queue does not report the attribute (moto 5.2.5 still gives
+new queues this; AWS raised its queues to 1 MiB in 2025). sqsq reads each queue's own attribute and provisions
+:data:`SQS_MAX_MESSAGE_SIZE_BYTES`; nothing else assumes this figure."""
 SQS_MAX_MESSAGE_SIZE_BYTES = 1_048_576
 """Largest MaximumMessageSize a queue may be given (1 MiB since 2025)."""
 SQS_MAX_MESSAGE_ATTRIBUTES = 10
