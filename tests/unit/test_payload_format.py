@@ -105,3 +105,20 @@ def test_an_offloaded_send_runs_on_the_memory_twins_and_its_object_goes_with_the
         assert isinstance(Executor(mem.app).execute(message, None), Ack)
         assert handle.get(timeout_seconds=1) == 5000
         assert delete_payload(mem.app, message) and store.objects == {}
+
+
+def test_attributes_reach_the_task_in_eager_testing_mode() -> None:
+    import sqsq
+    import sqsq.testing
+
+    app = sqsq.App("ctx", endpoint_url="http://unused.invalid")
+
+    @app.task()
+    def tenant() -> str:
+        ctx = sqsq.context.current()
+        assert ctx is not None and ctx.task_name.endswith("tenant") and ctx.attempt == 1
+        return str(ctx.attributes["tenant"])
+
+    with sqsq.testing.eager(app):
+        assert tenant.options(attributes={"tenant": "acme"}).delay().get() == "acme"
+    assert sqsq.context.current() is None
