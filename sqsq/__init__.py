@@ -39,6 +39,7 @@ from sqsq.errors import (
 )
 
 if TYPE_CHECKING:
+    from sqsq import context
     from sqsq.app import App, AsyncResult, send, send_many
     from sqsq.lambda_handler import lambda_handler
     from sqsq.results import Status
@@ -81,6 +82,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is not None:
         value = getattr(import_module(module), name)
+    elif name == "context":  # sqsq.context.current(): the running task's id, attempt and message attributes
+        value = import_module("sqsq.context")
     elif name == "lambda_handler":
         from sqsq.extras import require
 
@@ -129,6 +132,7 @@ __all__ = [
     "TaskIdConflict",
     "TaskNotRegistered",
     "ValidationError",
+    "context",
     "lambda_handler",
     "send",
     "send_many",

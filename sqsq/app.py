@@ -12,8 +12,8 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from sqsq import limits
 from sqsq.backends import AppBackends
@@ -31,6 +31,9 @@ from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepar
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
 
+if TYPE_CHECKING:
+    from sqsq.transport.payloads import PayloadStore
+
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
 
 P = ParamSpec("P")
@@ -45,6 +48,7 @@ class App(AppBackends):
         settings: full settings; by default read from the environment (see :class:`sqsq.config.Settings`).
         transport: queue backend (default: SQS via boto3, built on first use).
         results: results backend (default: DynamoDB, built on first use).
+        payloads: S3 payload store for large bodies and results (default: S3 when ``payload_bucket`` is set).
         **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``region=``.
 
     Raises:
@@ -64,9 +68,12 @@ class App(AppBackends):
         settings: Settings | None = None,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        payloads: PayloadStore | None = None,
         **setting_overrides: Any,
     ):
-        super().__init__(name, settings=settings, transport=transport, results=results, **setting_overrides)
+        super().__init__(
+            name, settings=settings, transport=transport, results=results, payloads=payloads, **setting_overrides
+        )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
         self.periodic_tasks: dict[str, PeriodicTask] = {}  # issue 12: app.schedule(...), by schedule name
@@ -311,26 +318,30 @@ class App(AppBackends):
     def _prepare(
         self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None,
         group: GroupOptions = NO_GROUP,
+        attributes: Mapping[str, object] | None = None,
     ) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
-        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring, group)
+        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring, group, attributes)
 
     @overload
     def send(
         self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[R]: ...
 
     @overload
     def send(
         self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send(
         self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
@@ -344,6 +355,8 @@ class App(AppBackends):
             deduplication_id: FIFO queues: MessageDeduplicationId (default: the task id). SQS enqueues one message
                 per id within 5 minutes.
             tenant: standard queues: the fair-queue tenant (sent as MessageGroupId).
+            attributes: SQS message attributes (name -> str, int, float, Decimal or bytes; at most 9), read in the
+                task through :func:`sqsq.context.current`; see :mod:`sqsq.attributes`.
 
         Returns:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``); typed by the task's return type.
@@ -357,12 +370,12 @@ class App(AppBackends):
             SendFailed / AwsError: SQS rejected the message.
         """
         group = GroupOptions(group_id=group_id, deduplication_id=deduplication_id, tenant=tenant)
-        prepared = self._prepare(task, args, delay_seconds, queue, group)
+        prepared = self._prepare(task, args, delay_seconds, queue, group, attributes)
         buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
         if buffer is not None:
             buffer.add(prepared)
         else:
-            check_size(self.transport, prepared)
+            prepared = check_size(self.transport, prepared, self.payloads)
             send_prepared(self.transport, [prepared])
         return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
 
@@ -370,17 +383,20 @@ class App(AppBackends):
     def send_many(
         self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
         self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
         self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
@@ -396,9 +412,8 @@ class App(AppBackends):
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
         group = GroupOptions(group_id=group_id, tenant=tenant)
-        prepared = [self._prepare(task, a, delay_seconds, queue, group) for a in args_list]
-        for p in prepared:
-            check_size(self.transport, p)
+        prepared = [self._prepare(task, a, delay_seconds, queue, group, attributes) for a in args_list]
+        prepared = [check_size(self.transport, p, self.payloads) for p in prepared]
         send_prepared(self.transport, prepared)
         return [AsyncResult(p.envelope.id, app=self, task=p.task) for p in prepared]
 
@@ -419,13 +434,14 @@ class App(AppBackends):
         if getattr(self._batch, "buffer", None) is not None:
             yield  # nested: the outer block flushes
             return
-        buffer = BatchBuffer(lambda: self.transport)
+        buffer = BatchBuffer(lambda: self.transport, lambda: self.payloads)
         self._batch.buffer = buffer
         try:
             yield
         finally:
             self._batch.buffer = None
         buffer.flush_all()
+
 
 def import_app(spec: str) -> App:
     """Import ``module:attribute`` and return that :class:`App` (the current directory is importable).

@@ -9,15 +9,20 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqsq.config import Settings, load_settings
 from sqsq.results import ResultStore
 from sqsq.signing import KeyRing
 from sqsq.transport import Transport
 
+if TYPE_CHECKING:
+    from sqsq.transport.payloads import PayloadStore
+
 # What AppBackends.using() swaps and puts back (besides _setting_overrides, which it copies).
-_SWAPPABLE = ("_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded")
+_SWAPPABLE = (
+    "_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded", "_payloads", "_payloads_given"
+)
 
 
 class AppBackends:
@@ -38,9 +43,12 @@ class AppBackends:
         settings: Settings | None = None,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        payloads: PayloadStore | None = None,
         **setting_overrides: Any,
     ):
         self.name = name
+        self._payloads = payloads
+        self._payloads_given = payloads is not None
         self._settings = settings
         self._setting_overrides = setting_overrides
         self._transport = transport
@@ -64,6 +72,8 @@ class AppBackends:
         self._transport = None
         self._results = None
         self._aws_clients = None
+        if not self._payloads_given:
+            self._payloads = None
         self._keyring = None
         self._keyring_loaded = False
 
@@ -73,6 +83,7 @@ class AppBackends:
         *,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        payloads: PayloadStore | None = None,
         **setting_overrides: Any,
     ) -> Iterator[Self]:
         """Use other backends and/or settings inside the block; the app's configuration is restored on exit.
@@ -88,6 +99,8 @@ class AppBackends:
                 :class:`sqsq.transport.memory.MemoryTransport`); default: the current one (rebuilt when settings
                 are given).
             results: the results backend to use inside the block (e.g. :class:`sqsq.results.memory.MemoryResults`).
+            payloads: the payload store to use inside the block (e.g.
+                :class:`sqsq.transport.payloads.MemoryPayloadStore`).
             **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``queue_prefix=``.
 
         Yields:
@@ -109,6 +122,8 @@ class AppBackends:
                 self._transport = transport
             if results is not None:
                 self._results = results
+            if payloads is not None:
+                self._payloads, self._payloads_given = payloads, True
             yield self
         finally:
             for name, value in saved.items():
@@ -159,12 +174,24 @@ class AppBackends:
     def results(self) -> ResultStore:
         """The results backend (DynamoDB unless one was injected)."""
         if self._results is None:
+            payloads = self.payloads  # before the lock: it takes the lock itself
             with self._lock:
                 if self._results is None:
                     from sqsq.results.dynamodb import DynamoResults
 
-                    self._results = DynamoResults(self._aws(), self.settings.table_name)
+                    self._results = DynamoResults(self._aws(), self.settings.table_name, payloads)
         return self._results
+
+    @property
+    def payloads(self) -> PayloadStore | None:
+        """The S3 payload store (:mod:`sqsq.payloads`), or ``None`` when ``payload_bucket`` is not set."""
+        if self._payloads is None and self.settings.payload_bucket is not None:
+            with self._lock:
+                if self._payloads is None:
+                    from sqsq.transport.payloads import S3PayloadStore
+
+                    self._payloads = S3PayloadStore(self._aws(), self.settings.payload_bucket)
+        return self._payloads
 
     def _aws(self) -> Any:
         from sqsq.transport.aws import AwsClients

@@ -5,7 +5,7 @@ Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the tas
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.errors import ValidationError
@@ -30,14 +30,14 @@ def _task_of(task: object, function: str) -> Task[Any, Any]:
 @overload
 def send(
     task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-    deduplication_id: str | None = None, tenant: str | None = None,
+    deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
 ) -> AsyncResult[R]: ...
 
 
 @overload
 def send(
     task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-    deduplication_id: str | None = None, tenant: str | None = None,
+    deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
 ) -> AsyncResult[R]: ...
 
 
@@ -50,6 +50,7 @@ def send(
     group_id: str | None = None,
     deduplication_id: str | None = None,
     tenant: str | None = None,
+    attributes: Mapping[str, object] | None = None,
 ) -> AsyncResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
@@ -65,12 +66,12 @@ def send(
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
         return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                  deduplication_id=deduplication_id, tenant=tenant)
+                                  deduplication_id=deduplication_id, tenant=tenant, attributes=attributes)
     t = _task_of(task, "send")
     if args is None:
         raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
     return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                      deduplication_id=deduplication_id, tenant=tenant)
+                      deduplication_id=deduplication_id, tenant=tenant, attributes=attributes)
 
 
 def send_many(
@@ -81,7 +82,9 @@ def send_many(
     queue: str | None = None,
     group_id: str | None = None,
     tenant: str | None = None,
+    attributes: Mapping[str, object] | None = None,
 ) -> list[AsyncResult[R]]:
     """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
     t = _task_of(task, "send_many")
-    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, group_id=group_id, tenant=tenant)
+    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, group_id=group_id, tenant=tenant,
+                           attributes=attributes)

@@ -52,6 +52,10 @@ class Settings(BaseModel):
             list, read once per process (App) on first use; ``sqsq template --signing-keys-parameter`` grants it.
         signing_keys_secret: name or ARN of a Secrets Manager secret (SecretString) holding the key list, read
             likewise. At most one of the three signing settings may be set.
+        payload_bucket: S3 bucket for payloads past the queue's MaximumMessageSize and results past DynamoDB's
+            item size (:mod:`sqsq.payloads`); ``None`` (default): nothing is offloaded, a send that is too large
+            raises PayloadTooLarge. ``sqsq template`` creates the bucket and sets ``SQSQ_PAYLOAD_BUCKET`` on its
+            functions; ``sqsq local``/``sqsq provision`` create ``<app_name>-payloads`` when it is set to that.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -75,6 +79,8 @@ class Settings(BaseModel):
     signing_keys: SecretStr | None = None
     signing_keys_parameter: str | None = Field(default=None, min_length=1, max_length=2048)
     signing_keys_secret: str | None = Field(default=None, min_length=1, max_length=2048)
+    # S3 payloads (issue 14): S3 bucket names are 3-63 characters.
+    payload_bucket: str | None = Field(default=None, min_length=3, max_length=63)
 
     @field_validator("signing_keys")
     @classmethod

@@ -13,6 +13,7 @@ SqsqError
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
 │   └── ResultTooLarge          result over DynamoDB's 400 KB item size
 ├── MessageDecodeError          a message body is not a sqsq envelope this version understands
+│   └── PayloadMissing          the S3 object an offloaded message or result points to is gone
 ├── SignatureError              a message failed signature verification (signing on: it never runs)
 │   ├── SignatureMissing        the message carries no signature
 │   ├── SignatureKeyUnknown     signed with a key id none of the configured keys has
@@ -164,8 +165,8 @@ class PayloadTooLarge(LimitExceeded):
     def __init__(self, size_bytes: int, limit_bytes: int, queue: str):
         super().__init__(
             f"message for queue {queue!r} is {size_bytes} bytes; the queue's MaximumMessageSize is "
-            f"{limit_bytes} bytes. Pass a reference (e.g. an S3 key) instead of the data, "
-            f"or raise the queue's MaximumMessageSize (SQS allows up to 1 MiB)"
+            f"{limit_bytes} bytes. Set SQSQ_PAYLOAD_BUCKET (payload_bucket=) to carry it through S3, pass a reference "
+            f"instead of the data, or raise the queue's MaximumMessageSize (SQS allows up to 1 MiB)"
         )
         self.size_bytes = size_bytes
         self.limit_bytes = limit_bytes
@@ -177,6 +178,22 @@ class ResultTooLarge(LimitExceeded):
 
 class MessageDecodeError(SqsqError):
     """A message body is not an envelope this version of sqsq can read."""
+
+
+class PayloadMissing(MessageDecodeError):
+    """The S3 object an offloaded message (or result) points to does not exist (deleted, expired, wrong bucket).
+
+    Attributes:
+        where: ``s3://bucket/key``.
+    """
+
+    def __init__(self, where: str, code: str | None = None):
+        super().__init__(
+            f"the payload object {where} does not exist ({code or 'not found'}): it was deleted or expired (the "
+            "bucket's lifecycle rule), or the bucket is not the one the sender used; the message cannot be run"
+        )
+        self.where = where
+        self.code = code
 
 
 class SignatureError(SqsqError):

@@ -17,11 +17,14 @@ SQS_MAX_DELAY_SECONDS = 900
 SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 """Longest visibility timeout, counted from the receive (12 hours)."""
 SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES = 262_144
-"""Default MaximumMessageSize of a new queue; read the queue's own attribute, do not assume this."""
+"""The MaximumMessageSize sqsq falls back to only when a queue does not report the attribute (moto 5.2.5 still gives
+new queues this; AWS raised its queues to 1 MiB in 2025). sqsq reads each queue's own attribute and provisions
+:data:`SQS_MAX_MESSAGE_SIZE_BYTES`; nothing else assumes this figure."""
 SQS_MAX_MESSAGE_SIZE_BYTES = 1_048_576
 """Largest MaximumMessageSize a queue may be given (1 MiB since 2025)."""
 SQS_MAX_MESSAGE_ATTRIBUTES = 10
-"""Message attributes per message. sqsq reserves none: its metadata lives in the JSON envelope."""
+"""Message attributes per message. sqsq sets one itself, ``ExtendedPayloadSize``, on a message whose body it
+offloaded to S3 (:mod:`sqsq.payloads`); the rest of its metadata lives in the JSON envelope."""
 SQS_PURGE_INTERVAL_SECONDS = 60
 """One PurgeQueue per queue per 60 s."""
 
@@ -40,12 +43,16 @@ SQS_FIFO_TPS_PER_ACTION = 300
 """FIFO requests per second per API action (Send/Receive/DeleteMessage), without high throughput mode."""
 SQS_FIFO_BATCHED_MESSAGES_PER_SECOND = 3_000
 """FIFO messages per second per API action when batched by 10, without high throughput mode."""
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html
+S3_MAX_PUT_BYTES = 5 * 1024**3
+"""Largest object one PutObject request may upload (5 GB): the limit of an offloaded body or result."""
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
 DYNAMODB_MAX_ITEM_SIZE_BYTES = 400 * 1024
 """Largest DynamoDB item, names and values included."""
 DYNAMODB_RESULT_SIZE_BUDGET_BYTES = DYNAMODB_MAX_ITEM_SIZE_BYTES - 16 * 1024
-"""Bytes a result's JSON may take; the rest of the item (error, names, timestamps) fits in 16 KB."""
+"""Bytes a result's JSON may take inline; the rest of the item (error, names, timestamps) fits in 16 KB. A larger
+result is stored in S3 when a payload bucket is set (:mod:`sqsq.payloads`), else refused (ResultTooLarge)."""
 
 # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 LAMBDA_VISIBILITY_TIMEOUT_FACTOR = 6

@@ -8,7 +8,8 @@
   (pydantic's, validation mode: what the worker accepts) and of its result (serialization mode: what the results
   table holds), and ``body_schema``: the envelope with ``task`` fixed and ``args`` replaced by that task's schema,
   enough to validate a whole message body;
-* ``message_attributes``: the SQS message attributes sqsq's own sender sets (none: metadata travels in the body);
+* ``message_attributes``: the SQS message attributes sqsq's own sender sets (none on an inline body: metadata travels
+  in the body; ``ExtendedPayloadSize`` on a body offloaded to S3, see :mod:`sqsq.payloads`);
 * ``limits``: sizes and JSON limits the worker enforces (:mod:`sqsq.limits`, :mod:`sqsq.codec`);
 * ``signing``: whether this app's settings turn signing on, and the rule (:mod:`sqsq.signing`) with a worked
   example computed by the same code the worker verifies with, so another language can test its implementation.
@@ -49,7 +50,8 @@ ENVELOPE_FIELDS: dict[str, str] = {
 """What each envelope field means to a producer (a test checks every Envelope field is described)."""
 
 MESSAGE_ATTRIBUTES: dict[str, dict[str, str]] = {}
-"""SQS message attributes sqsq's sender sets: none; its metadata travels in the JSON body."""
+"""SQS message attributes sqsq's sender sets on an inline body: none; its metadata travels in the JSON body. (A body
+offloaded to S3 carries the extended client's pointer and ``ExtendedPayloadSize``: see the ``large_payloads`` note.)"""
 
 SIGNED_FIELDS = ("v", "id", "task", "args", "sent_at", "generation", "kid")
 """The envelope fields :func:`sqsq.signing.canonical_bytes` covers (a test holds the two equal)."""
@@ -236,8 +238,13 @@ def app_schema(app: App, task_name: str | None = None) -> dict[str, Any]:
         "envelope": envelope_schema(),
         "message_attributes": {
             "set_by_sqsq": copy.deepcopy(MESSAGE_ATTRIBUTES),
-            "note": "sqsq reads none and sets none; a producer may set its own (they count against the size "
-                    "limit and are kept when a message moves to or from a DLQ).",
+            "note": "sqsq sets none on an inline body; a producer may set its own with send(attributes=...), at "
+                    "most 9 (they count against the size limit, reach the task as sqsq.context.current().attributes, "
+                    "and are kept when a message moves to or from a DLQ).",
+            "large_payloads": "a body over the queue's MaximumMessageSize is stored in S3 and the message body is the "
+                              "AWS extended client's pointer, [\"software.amazon.payloadoffloading.PayloadS3Pointer\", "
+                              "{\"s3BucketName\": ..., \"s3Key\": ...}], with the Number attribute "
+                              "ExtendedPayloadSize (the envelope's size in bytes); the object holds the envelope.",
         },
         "limits": size_limits(),
         "signing": {**signing_status(app), "rule": signing_rule()},

@@ -6,17 +6,22 @@ resolves names, queues and keys and passes them in, so this module does not impo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sqsq import limits
+from sqsq.attributes import encode_attributes
 from sqsq.errors import AwsError, LimitExceeded, PayloadTooLarge, SendFailed, ValidationError
 from sqsq.grouping import NO_GROUP, NO_IDS, GroupOptions, MessageIds, message_ids
 from sqsq.message import Envelope, body_size_bytes, new_task_id
+from sqsq.payloads import PayloadPointer, message_key, size_attribute
 from sqsq.signing import KeyRing
 from sqsq.task import Args, Task
 from sqsq.transport import OutgoingMessage, Transport, send_batch_with_retries, split_batches
+
+if TYPE_CHECKING:
+    from sqsq.transport.payloads import PayloadStore
 
 # Per-entry retries for SendMessageBatch entries SQS failed without a sender fault (throttled, internal).
 ENTRY_RETRY_ATTEMPTS = 5
@@ -32,6 +37,14 @@ class Prepared:
     body: str
     delay_seconds: int
     ids: MessageIds = NO_IDS  # FIFO / fair queues (issue 14): MessageGroupId, MessageDeduplicationId
+    message_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pointer: PayloadPointer | None = None
+    """Where the envelope was stored when it was too large to travel inline (:mod:`sqsq.payloads`)."""
+
+    @property
+    def size_bytes(self) -> int:
+        """The message's size as SQS counts it: body plus message attributes (UTF-8 bytes)."""
+        return body_size_bytes(self.body, self.message_attributes)
 
 
 def check_delay(delay_seconds: int) -> None:
@@ -52,17 +65,20 @@ def prepare(
     queue_name: str,
     keyring: KeyRing | None,
     group: GroupOptions = NO_GROUP,
+    attributes: Mapping[str, object] | None = None,
 ) -> Prepared:
     """Validate ``args``, build and sign the envelope, and check the worker will read it back as validated.
 
     ``group``: the send's message group options (FIFO and fair queues, :mod:`sqsq.grouping`).
 
     Raises:
-        LimitExceeded: ``delay_seconds`` out of SQS's range, or any per-message delay on a FIFO queue.
+        LimitExceeded: ``delay_seconds`` out of SQS's range, any per-message delay on a FIFO queue, or too many
+            ``attributes`` (:mod:`sqsq.attributes`).
         ValidationError: arguments invalid, not encodable as JSON, or not arriving as they are; a FIFO send
-            without a message group, or group options the queue's type does not take.
+            without a message group, or group options the queue's type does not take; a bad attribute.
     """
     check_delay(delay_seconds)
+    message_attributes = encode_attributes(attributes)
     model = task.validate_args(args)
     envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model))
     ids = message_ids(task, model, envelope.id, group, queue_name=queue_name, delay_seconds=delay_seconds)
@@ -73,15 +89,34 @@ def prepare(
     except (ValueError, RecursionError) as exc:  # e.g. an int of more than 4,300 digits
         raise ValidationError(task.name, f"arguments cannot be encoded as JSON: {exc}") from exc
     task.check_arrival(model, body)  # what the worker will validate is what was validated here
-    return Prepared(task, envelope, queue_name, body, delay_seconds, ids)
+    return Prepared(task, envelope, queue_name, body, delay_seconds, ids, message_attributes)
 
 
-def check_size(transport: Transport, p: Prepared) -> None:
-    """Raise PayloadTooLarge when the body exceeds the queue's MaximumMessageSize."""
+def check_size(transport: Transport, p: Prepared, payloads: PayloadStore | None = None) -> Prepared:
+    """``p`` if it fits the queue's MaximumMessageSize; else, with a payload store, ``p`` offloaded to S3.
+
+    The signed envelope is what is stored (sign first, then offload): the worker verifies it after fetching. The
+    message then carries the extended client's pointer and ``ExtendedPayloadSize`` (:mod:`sqsq.payloads`).
+
+    Raises:
+        PayloadTooLarge: too large and no ``payload_bucket`` configured (or the pointer itself does not fit).
+        LimitExceeded: larger than one S3 PutObject.
+        AwsError: the S3 PutObject failed.
+    """
     limit = transport.queue_info(p.queue_name).max_message_size_bytes
-    size = body_size_bytes(p.body)
-    if size > limit:
+    size = p.size_bytes
+    if size <= limit:
+        return p
+    if payloads is None:
         raise PayloadTooLarge(size, limit, p.queue_name)
+    data = p.body.encode("utf-8")
+    pointer = payloads.put(message_key(p.envelope.id), data)
+    attributes = {**p.message_attributes, **size_attribute(len(data))}
+    offloaded = replace(p, body=pointer.to_body(), message_attributes=attributes, pointer=pointer)
+    if offloaded.size_bytes > limit:
+        payloads.delete(pointer)
+        raise PayloadTooLarge(offloaded.size_bytes, limit, p.queue_name)
+    return offloaded
 
 
 def send_prepared(transport: Transport, prepared: Sequence[Prepared]) -> None:
@@ -120,7 +155,7 @@ def _send_chunk(
 ) -> tuple[dict[str, str], list[str], AwsError | None]:
     """One batch: (failures by task id, sent task ids, the error of a request that failed outright)."""
     messages = [
-        OutgoingMessage(p.envelope.id, p.body, p.delay_seconds, group_id=p.ids.group_id,
+        OutgoingMessage(p.envelope.id, p.body, p.delay_seconds, p.message_attributes, group_id=p.ids.group_id,
                         deduplication_id=p.ids.deduplication_id)
         for p in chunk
     ]
@@ -130,7 +165,7 @@ def _send_chunk(
 
 
 def _body_size(p: Prepared) -> int:
-    return body_size_bytes(p.body)
+    return p.size_bytes
 
 
 class BatchBuffer:
@@ -138,15 +173,19 @@ class BatchBuffer:
 
     Args:
         transport_of: returns the transport (called at each size check and flush; the App builds it lazily).
+        payloads_of: returns the payload store, or None (large bodies are offloaded when they are buffered).
     """
 
-    def __init__(self, transport_of: Callable[[], Transport]):
+    def __init__(
+        self, transport_of: Callable[[], Transport], payloads_of: Callable[[], PayloadStore | None] = lambda: None
+    ):
         self.transport_of = transport_of
+        self.payloads_of = payloads_of
         self.pending: dict[str, list[Prepared]] = {}
 
     def add(self, p: Prepared) -> None:
-        """Buffer one message (size checked now); send its queue's 10 once they are there."""
-        check_size(self.transport_of(), p)
+        """Buffer one message (size checked now, offloaded if needed); send its queue's 10 once they are there."""
+        p = check_size(self.transport_of(), p, self.payloads_of())
         items = self.pending.setdefault(p.queue_name, [])
         items.append(p)
         if len(items) >= limits.SQS_MAX_BATCH_ENTRIES:

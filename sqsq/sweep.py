@@ -36,7 +36,7 @@ from sqsq.app import App
 from sqsq.dlq import DeadLetterQueue, DlqEntry, Selection
 from sqsq.errors import SignatureError
 from sqsq.executor import CONSUMER_DIED
-from sqsq.rescue import MAX_RESCUES, rescued_body
+from sqsq.rescue import MAX_RESCUES
 from sqsq.results import ResultRecord, Status
 
 log = logging.getLogger("sqsq.sweep")
@@ -180,7 +180,7 @@ def sweep_dead_letters(
     if to_rescue:
         moved = dlq.redrive(
             Selection(task_ids=frozenset(to_rescue)),
-            body=lambda e: rescued_body(e.message.body, max(max_rescues, max_spent_rescues)) or e.message.body,
+            body=lambda e: _rescue_body(e, max(max_rescues, max_spent_rescues)),
         )
         report.rescued = list(moved.moved)
         report.failed = {**moved.failed, **moved.not_deleted}
@@ -188,3 +188,12 @@ def sweep_dead_letters(
             log.warning("dead letter %s: moved by SQS's redrive without an outcome; rescued to %s", task_id,
                         dlq.source_queue)
     return report
+
+
+def _rescue_body(entry: DlqEntry, max_rescues: int) -> str:
+    """The rescued copy's body: the entry's envelope (read through its S3 pointer for an offloaded letter, which the
+    redrive then stores again) with ``rescues`` + 1, or the body unchanged when it has no rescue left."""
+    envelope = entry.envelope
+    if envelope is None or envelope.rescues >= max_rescues:
+        return entry.message.body
+    return envelope.model_copy(update={"rescues": envelope.rescues + 1}).to_body()

@@ -48,11 +48,13 @@ class TaskOwner(Protocol):
     def send(
         self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send_many(
         self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
+        attributes: Mapping[str, object] | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
 
@@ -80,6 +82,7 @@ class SendOptions:
         group_id: FIFO queues: the message group (``None`` = the task's ``group_key``); see :mod:`sqsq.grouping`.
         deduplication_id: FIFO queues: MessageDeduplicationId (``None`` = the task id).
         tenant: standard queues: the fair-queue tenant, sent as MessageGroupId.
+        attributes: SQS message attributes (:mod:`sqsq.attributes`; checked at send), or ``None``.
     """
 
     delay_seconds: int = 0
@@ -87,6 +90,7 @@ class SendOptions:
     group_id: str | None = None
     deduplication_id: str | None = None
     tenant: str | None = None
+    attributes: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class Options(Generic[P, R]):
         bound = self.task.bind(args, kwargs)
         o = self.send_options
         return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, group_id=o.group_id,
-                                  deduplication_id=o.deduplication_id, tenant=o.tenant)
+                                  deduplication_id=o.deduplication_id, tenant=o.tenant, attributes=o.attributes)
 
     send = delay
 
@@ -200,7 +204,7 @@ class Task(Generic[P, R]):
 
     def options(
         self, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-        deduplication_id: str | None = None, tenant: str | None = None,
+        deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
     ) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
@@ -209,6 +213,7 @@ class Task(Generic[P, R]):
             queue: logical queue to send to instead of the task's own (a non-empty name).
             group_id, deduplication_id: FIFO queues (see :meth:`sqsq.App.send`).
             tenant: standard queues: the fair-queue tenant (see :meth:`sqsq.App.send`).
+            attributes: SQS message attributes (:mod:`sqsq.attributes`), checked at send.
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
@@ -218,7 +223,7 @@ class Task(Generic[P, R]):
         """
         check_send_queue(queue)
         return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                         deduplication_id=deduplication_id, tenant=tenant))
+                                         deduplication_id=deduplication_id, tenant=tenant, attributes=attributes))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""

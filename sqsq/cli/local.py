@@ -57,6 +57,9 @@ def local(
         for key in LOCAL_CREDENTIALS:
             os.environ.setdefault(key, local_env[key])
         app.configure(endpoint_url=endpoint)
+        if app.settings.payload_bucket is None and not template_path:  # large payloads work locally out of the box
+            app.configure(payload_bucket=f"{app.name}-payloads")
+            local_env = {**local_env, "SQSQ_PAYLOAD_BUCKET": f"{app.name}-payloads"}
         exports: dict[str, str] = {}
         if template_path:
             from sqsq.local.cloudformation import deploy_template, settings_exports
@@ -68,7 +71,8 @@ def local(
                 click.echo(f"#   applied: {line}")
         else:
             done = provision(app)
-            click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}")
+            click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}; "
+                       f"payload bucket {done.payload_bucket}")
         click.echo("# in another shell:")
         for key, value in exports.items():
             click.echo(f"export {key}={value}")
@@ -101,6 +105,8 @@ def provision(app_spec: str) -> None:
     for name, url in done.queue_urls.items():
         click.echo(f"queue {name}: {url} (dead-letter queue {name}{app.settings.dlq_suffix})")
     click.echo(f"table {done.table_name}")
+    if done.payload_bucket is not None:
+        click.echo(f"payload bucket {done.payload_bucket}")
 
 @click.command("lambda-local")
 @click.option("--template", "template_path", default="template.yaml", show_default=True,

@@ -19,6 +19,7 @@ def queues(app_spec: str, as_json: bool) -> None:
     if not as_json:
         require("sqsq queues without --json", "rich")
     app = load_app(app_spec)
+    billed = _billed_by_queue(app.settings.endpoint_url)
     rows = []
     for logical in app.logical_queues():
         name = app.queue_name(logical)
@@ -28,7 +29,8 @@ def queues(app_spec: str, as_json: bool) -> None:
         dlq_depth = app.transport.depth(dlq).visible if dlq else None
         rows.append({"queue": name, "visible": d.visible, "in_flight": d.in_flight, "delayed": d.delayed,
                      "dlq": dlq, "dlq_visible": dlq_depth, "max_receive_count": info.max_receive_count,
-                     **_fifo_columns(info)})
+                     "max_message_size_bytes": info.max_message_size_bytes,
+                     **_fifo_columns(info), **_billing_row(billed, name)})
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -54,3 +56,21 @@ def _fifo_columns(info: QueueInfo) -> dict[str, object]:
     kind = ("fifo high throughput" if high else "fifo") if info.fifo else "standard"
     return {"type": kind, "fifo": info.fifo, "deduplication_scope": info.deduplication_scope,
             "fifo_throughput_limit": info.fifo_throughput_limit}
+
+
+def _billed_by_queue(endpoint_url: str | None) -> dict[str, dict[str, int]] | None:
+    """The local AWS's billed-request counts by queue; None against AWS (SQS does not report them)."""
+    if endpoint_url is None:
+        return None
+    from sqsq.local.services.counter import read_billed
+
+    answer = read_billed(endpoint_url)
+    return None if answer is None else dict(answer.get("by_queue", {}))
+
+
+def _billing_row(billed: dict[str, dict[str, int]] | None, queue: str) -> dict[str, int | None]:
+    """``requests`` and ``billed_requests`` (each 64 KiB chunk of a payload is one) for ``--json``; None on AWS."""
+    if billed is None:
+        return {"requests": None, "billed_requests": None}
+    row = billed.get(queue, {})
+    return {"requests": row.get("requests", 0), "billed_requests": row.get("billed_requests", 0)}

@@ -14,6 +14,7 @@ from typing import Any
 from sqsq.errors import SignatureError
 from sqsq.executor import CONSUMER_DIED
 from sqsq.message import Envelope, body_size_bytes, undecodable_id
+from sqsq.payloads import PayloadPointer
 from sqsq.results import ResultRecord, Status
 from sqsq.signing import KeyRing
 from sqsq.transport import ReceivedMessage
@@ -48,6 +49,8 @@ class DlqEntry:
             body: a signature failure or a ``TaskIdConflict``); ``None`` otherwise.
         unreadable: the body is shown only by message id and size (see the module docstring); ``decode_error``
             says why. ``envelope`` is then ``None``.
+        pointer: where the envelope is stored when the message carries an S3 pointer (:mod:`sqsq.payloads`); the
+            envelope was read from there. ``None`` for an inline body.
     """
 
     message: ReceivedMessage
@@ -56,6 +59,7 @@ class DlqEntry:
     record: ResultRecord | None
     record_id: str | None = None
     unreadable: bool = False
+    pointer: PayloadPointer | None = None
 
     def as_unreadable(self, reason: str) -> DlqEntry:
         """This entry shown only by message id, size and ``reason`` (when rendering it failed)."""

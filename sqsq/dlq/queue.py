@@ -8,13 +8,14 @@ from dataclasses import replace
 from sqsq import limits
 from sqsq.app import App
 from sqsq.dlq.decode import decode_body, recorded_failure_of, sent_order
-from sqsq.dlq.entry import MAX_SHOWN_DEPTH, DlqEntry
+from sqsq.dlq.entry import DECODE_ERROR_MAX_CHARS, MAX_SHOWN_DEPTH, DlqEntry, cut
 from sqsq.dlq.purge import PurgeLedger, purge_queue
 from sqsq.dlq.reader import Reader
 from sqsq.dlq.redrive import run_redrive
 from sqsq.dlq.selection import RedriveProgress, RedriveReport, Selection
-from sqsq.errors import AwsError, ConfigError, SignatureError
+from sqsq.errors import AwsError, ConfigError, MessageDecodeError, SignatureError
 from sqsq.message import Envelope, undecodable_id
+from sqsq.payloads import PayloadPointer, parse_pointer, resolve_body
 from sqsq.results import Status
 from sqsq.transport import ReceivedMessage, Transport
 
@@ -93,7 +94,16 @@ class DeadLetterQueue:
         return Reader(self.transport, self.dlq_name, self.visibility_timeout_seconds, self.wait_seconds)
 
     def _entry(self, message: ReceivedMessage) -> DlqEntry:
-        envelope, decode_error, unreadable = decode_body(message.body)
+        try:
+            payloads = self.app.payloads if parse_pointer(message.body) is not None else None
+            body, pointer = resolve_body(message.body, None if payloads is None else payloads.get)
+        except (MessageDecodeError, AwsError) as exc:  # listed as undecodable, with the reason; moved unchanged
+            failed = DlqEntry(message, None, cut(str(exc), DECODE_ERROR_MAX_CHARS), None)
+            return replace(failed, record=self.app.results.get(failed.task_id))
+        return replace(self._decoded(message, body), pointer=pointer)
+
+    def _decoded(self, message: ReceivedMessage, body: str) -> DlqEntry:
+        envelope, decode_error, unreadable = decode_body(body)
         body_id = undecodable_id(message.body)
         if envelope is None:
             entry = DlqEntry(message, None, decode_error, self.app.results.get(body_id))
@@ -228,7 +238,8 @@ class DeadLetterQueue:
 
 
     def purge(self, ledger: PurgeLedger | None = None) -> None:
-        """PurgeQueue on the DLQ, at most once per 60 s (see :mod:`sqsq.dlq`).
+        """PurgeQueue on the DLQ, at most once per 60 s (see :mod:`sqsq.dlq`), then delete the S3 objects its
+        offloaded messages pointed to (read before the purge; one arriving in between is left to the lifecycle rule).
 
         Args:
             ledger: where purges are remembered; default :meth:`PurgeLedger.default`.
@@ -237,4 +248,30 @@ class DeadLetterQueue:
             PurgeInProgress: this queue was purged less than 60 s ago (by sqsq here, or per SQS).
             AwsError: any other failure.
         """
+        pointers = self._pointers()
         purge_queue(self.transport, self.dlq_name, ledger)
+        payloads = self.app.payloads
+        if payloads is not None:
+            for pointer in pointers:
+                payloads.delete(pointer)  # the offloaded bodies go with their messages (sqsq.payloads)
+
+    def _pointers(self) -> list[PayloadPointer]:
+        """The S3 pointers the DLQ's messages carry (read without consuming them); none without a payload bucket."""
+        if self.app.payloads is None:
+            return []
+        reader = self.open_reader()
+        found: list[PayloadPointer] = []
+        try:
+            while True:
+                new = reader.next_round()
+                if not new:
+                    return found
+                for m in new:
+                    try:
+                        pointer = parse_pointer(m.body)
+                    except MessageDecodeError:
+                        pointer = None
+                    if pointer is not None:
+                        found.append(pointer)
+        finally:
+            reader.release()

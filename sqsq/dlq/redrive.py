@@ -6,13 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqsq.dlq.entry import DlqEntry, cut
 from sqsq.dlq.reader import Reader
 from sqsq.dlq.selection import RedriveProgress, RedriveReport, Selection
 from sqsq.errors import AwsError, ConfigError, QueueNotFound
 from sqsq.message import body_size_bytes
+from sqsq.payloads import message_key, size_attribute
 from sqsq.transport import BatchFailure, OutgoingMessage, send_batch_with_retries, split_batches
 from sqsq.transport.copies import copy_of
 
@@ -112,6 +113,12 @@ def _move(
             report.failed[entry.task_id] = f"cannot re-encode it ({type(exc).__name__}: {cut(str(exc), 200)})"
             continue
         attrs = {k: dict(v) for k, v in entry.message.message_attributes.items()}
+        if entry.pointer is not None and body != entry.message.body:
+            try:
+                body, attrs = _offload_again(dlq, entry, body, attrs)
+            except AwsError as exc:
+                report.failed[entry.task_id] = f"cannot store its payload again ({cut(str(exc), 200)})"
+                continue
         size = body_size_bytes(body, attrs)
         if size > dlq.max_message_size_bytes:
             report.failed[entry.task_id] = (
@@ -130,6 +137,26 @@ def _move(
                 time.sleep(delay)
         sent = _send_chunk(dlq, [(e, m) for e, m, _ in chunk], report)
         _delete_sent(dlq, sent, reader, report)
+
+
+def _offload_again(
+    dlq: DeadLetterQueue, entry: DlqEntry, body: str, attrs: dict[str, dict[str, Any]]
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """An offloaded letter's new envelope (next generation) stored again under its task's key, replacing the object
+    sqsq wrote at send: the pointer body and attributes to send. (Only sqsq envelopes are re-encoded, so the key is
+    always sqsq's; a letter written by another producer moves unchanged, its pointer with it.)
+
+    Raises:
+        AwsError: S3 refused, or no payload bucket is configured here (code ``NoPayloadBucket``).
+    """
+    payloads = dlq.app.payloads
+    if payloads is None:
+        raise AwsError("the letter's payload is in S3 and this app has no payload bucket; set SQSQ_PAYLOAD_BUCKET",
+                       code="NoPayloadBucket")
+    data = body.encode("utf-8")
+    pointer = payloads.put(message_key(entry.envelope.id if entry.envelope is not None else entry.task_id), data)
+    return pointer.to_body(), {**attrs, **size_attribute(len(data))}
+
 
 def _send_chunk(
     dlq: DeadLetterQueue, chunk: Sequence[tuple[DlqEntry, OutgoingMessage]], report: RedriveReport

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
 
+from sqsq.attributes import decode_attributes
+from sqsq.context import TaskContext
 from sqsq.message import Envelope, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.task import Task
@@ -69,6 +72,7 @@ class Prepared:
         body: the message body as received.
         attempt: the receive count (the attempt number).
         max_receive_count: the source queue's redrive maxReceiveCount, or None.
+        message_attributes: the message's attributes as received (SQS API shape).
     """
 
     task: Task[Any, Any]
@@ -77,6 +81,15 @@ class Prepared:
     body: str
     attempt: int
     max_receive_count: int | None
+    message_attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def context(self) -> TaskContext:
+        """What :func:`sqsq.context.current` returns while this message's task runs."""
+        return TaskContext(
+            task_id=self.envelope.id, task_name=self.task.name, attempt=self.attempt,
+            generation=self.envelope.generation, attributes=decode_attributes(self.message_attributes),
+        )
 
     @property
     def task_id(self) -> str:

@@ -22,19 +22,31 @@ CONSUMER_DIED = "ConsumerDied"
 """Error type of the marker written before a run on the last receive (see :mod:`sqsq.executor`)."""
 
 
-def encode_result(task: Task[Any, Any], value: Any) -> str:
-    """A task's return value as the JSON text to record, within DynamoDB's item budget.
+def encode_result(task: Task[Any, Any], value: Any, *, offload: bool = False) -> str:
+    """A task's return value as the JSON text to record, within DynamoDB's item budget (or S3's, with ``offload``).
+
+    Args:
+        task: the task that returned it.
+        value: what it returned.
+        offload: a payload bucket is set, so a result past DynamoDB's item is stored in S3 (:mod:`sqsq.payloads`).
 
     Raises:
-        ResultTooLarge: over :data:`sqsq.limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES`.
+        ResultTooLarge: over :data:`sqsq.limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES` (without ``offload``) or
+            :data:`sqsq.limits.S3_MAX_PUT_BYTES` (with it).
         Exception: whatever pydantic raises for a value its return annotation cannot encode.
     """
     result_json = task.dump_result(value)
-    if len(result_json.encode()) > limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES:
+    size = len(result_json.encode())
+    if offload and size > limits.S3_MAX_PUT_BYTES:
         raise ResultTooLarge(
-            f"result is {len(result_json.encode())} bytes; results are limited to "
-            f"{limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES} bytes (DynamoDB's 400 KB item). "
-            "Return a reference (e.g. an S3 key) instead"
+            f"result is {size} bytes; one S3 object holds at most {limits.S3_MAX_PUT_BYTES} bytes. Return a reference "
+            "(e.g. an S3 key of your own) instead"
+        )
+    if not offload and size > limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES:
+        raise ResultTooLarge(
+            f"result is {size} bytes; results are limited to {limits.DYNAMODB_RESULT_SIZE_BUDGET_BYTES} bytes "
+            "(DynamoDB's 400 KB item). Set SQSQ_PAYLOAD_BUCKET (payload_bucket=) to store larger ones in S3, or "
+            "return a reference (e.g. an S3 key) instead"
         )
     return result_json
 

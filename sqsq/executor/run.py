@@ -9,9 +9,18 @@ from dataclasses import replace
 from typing import Any
 
 from sqsq.app import App
-from sqsq.errors import AwsError, MessageDecodeError, SignatureError, TaskNotRegistered, ValidationError
-from sqsq.executor.outcomes import Ack, Outcome, Prepared
-from sqsq.executor.recording import Recorder
+from sqsq.context import task_context
+from sqsq.errors import (
+    AwsError,
+    MessageDecodeError,
+    PayloadMissing,
+    SignatureError,
+    TaskNotRegistered,
+    ValidationError,
+)
+from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
+from sqsq.executor.payload import read_envelope, task_id_of_missing
+from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
 from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
@@ -62,7 +71,8 @@ class Executor:
             return prepared
         started = time.monotonic()
         try:
-            value = prepared.task.run(prepared.model)
+            with task_context(prepared.context):  # sqsq.context.current() inside the task
+                value = prepared.task.run(prepared.model)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
             return self.finish(prepared, error=exc)
         return self.finish_value(prepared, value, time.monotonic() - started)
@@ -93,7 +103,12 @@ class Executor:
         attempt = message.receive_count
         if envelope is None:
             try:
-                envelope = Envelope.from_body(message.body)
+                envelope = read_envelope(self.app, message)
+            except PayloadMissing as exc:
+                return self._payload_missing(message, exc)
+            except AwsError as exc:  # S3 unreadable for now: the message comes back
+                log.warning("message %s: reading its payload failed (%s); it comes back", message.message_id, exc)
+                return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
             except MessageDecodeError as exc:
                 # No task id to file it under: an id derived from the body names the record (see undecodable_id).
                 body_id = undecodable_id(message.body)
@@ -113,9 +128,23 @@ class Executor:
             return self._record.dead_letter(
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
             )
-        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count)
+        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count, message.message_attributes)
         blocked = self._before_run(prepared, remaining_time_seconds)
         return prepared if blocked is None else blocked
+
+    def _payload_missing(self, message: ReceivedMessage, exc: PayloadMissing) -> Outcome:
+        """A pointer whose object is gone: a duplicate of a task that finished (its object deleted with its
+        acknowledgement, whose SQS delete then failed) is acknowledged; anything else is dead-lettered."""
+        task_id = task_id_of_missing(exc.where)
+        try:
+            existing = None if task_id is None else self.app.results.get(task_id)
+        except AwsError as store_exc:
+            return self._record.store_down(task_id or "?", "reading the record of a message whose payload is gone", store_exc)
+        if existing is not None and existing.status is Status.SUCCESS:
+            log.info("task %s: payload already deleted and the task succeeded: duplicate acknowledged", task_id)
+            return Ack(duplicate=True)
+        body_id = undecodable_id(message.body)
+        return self._record.dead_letter(body_id, "<undecodable>", message.receive_count, 0, None, exc, "PayloadMissing")
 
     def _before_run(self, prepared: Prepared, remaining_time_seconds: float | None) -> Outcome | None:
         """Read the record where a copy may have run already, then claim or mark the run; None: run it.
@@ -165,7 +194,7 @@ class Executor:
         if prepared.task.ignore_result:
             return self.finish(prepared, duration_seconds=duration_seconds)
         try:
-            result_json = encode_result(prepared.task, value)
+            result_json = encode_result(prepared.task, value, offload=self.app.payloads is not None)
         except Exception as exc:
             return self.finish(prepared, encode_error=exc)
         return self.finish(prepared, result_json=result_json, duration_seconds=duration_seconds)

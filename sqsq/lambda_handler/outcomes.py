@@ -3,7 +3,8 @@
 =====================  =====================================================================================
 outcome                what the handler does
 =====================  =====================================================================================
-``Ack``                success: Lambda deletes the record
+``Ack``                success: Lambda deletes the record (an offloaded payload's S3 object is deleted first;
+                       a redelivery that finds it gone reads the SUCCESS record and is acknowledged)
 ``RetryAfter(delay)``  ChangeMessageVisibility to ``delay`` (per-message backoff, which Lambda alone lacks),
                        then failed: the record comes back after the delay and counts an attempt
 ``RetryAfter(None)``   failed: the record comes back after the queue's visibility timeout
@@ -27,6 +28,7 @@ from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError
 from sqsq.executor import Ack, DeadLetter, Outcome, Release, RetryAfter
+from sqsq.executor.payload import delete_payload
 from sqsq.lambda_handler.invocation import Invocation
 from sqsq.lambda_handler.records import RecordFailed, queue_name_of
 from sqsq.rescue import is_last_receive, send_rescue
@@ -51,6 +53,7 @@ def report(app: App, logger: Logger, inv: Invocation, message: ReceivedMessage, 
         RecordFailed: the record is to be reported failed (retry, release, or a DLQ copy that could not be sent).
     """
     if isinstance(outcome, Ack):
+        delete_payload(app, message)  # sqsq.payloads: the S3 object of an offloaded body, if any
         inv.count("duplicates" if outcome.duplicate else "succeeded")
         logger.info("succeeded" if not outcome.duplicate else "duplicate delivery acknowledged")
         return "ack"

@@ -42,6 +42,7 @@ from sqsq.config import load_settings
 from sqsq.errors import AwsError, ConfigError
 from sqsq.extras import require
 from sqsq.local.cfn_ecs import apply_ecs_gaps
+from sqsq.local.cfn_s3 import ensure_bucket_settings
 from sqsq.template import Resolver, load_template, sqs_functions
 from sqsq.transport.aws import AwsClients
 
@@ -185,6 +186,9 @@ def deploy_template(
     name = stack_name or _default_stack_name(sam, all_params)
     cfn = translate_sam(sam, all_params, region=region_name)
     disabled = _disable_event_source_mappings(cfn)
+    for rid, res in (cfn.get("Resources") or {}).items():  # named as the local functions resolve them offline
+        if res.get("Type") == "AWS::S3::Bucket" and "BucketName" not in (res.get("Properties") or {}):
+            res.setdefault("Properties", {})["BucketName"] = resolver.offline_bucket_name(rid)
 
     clients = AwsClients(settings)
     cf = clients.client("cloudformation")
@@ -264,6 +268,10 @@ def _apply_skipped_settings(
             continue
         if kind == "AWS::Scheduler::ScheduleGroup":
             applied += _ensure_schedule_group(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}))
+            continue
+        if kind == "AWS::S3::Bucket" and rid in physical:
+            props = cfn_resolver.resolve(res.get("Properties") or {})
+            applied += ensure_bucket_settings(clients, rid, physical[rid], props)
             continue
         if kind not in ("AWS::DynamoDB::Table", "AWS::SQS::Queue") or rid not in physical:
             continue

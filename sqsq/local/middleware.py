@@ -63,4 +63,13 @@ class AwsRequestMiddleware:
             answer = service.on_request(request, start_response)
             if answer is not None:
                 return answer
-        return self._app(environ, start_response)
+        response = self._app(environ, start_response)
+        try:
+            body = b"".join(response)  # moto's responses are built in memory: measuring them costs a join
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+        for service in self.services:
+            service.on_response(request, len(body))
+        return [body]

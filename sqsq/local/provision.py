@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from sqsq import limits
 from sqsq.app import App
+from sqsq.payloads import expiry_days
 from sqsq.scheduling.periodic import create_request, schedule_group
 from sqsq.template import plan_queues
-from sqsq.transport.admin import QueueSpec, ensure_queue, ensure_results_table
+from sqsq.template.plan import DLQ_RETENTION_SECONDS
+from sqsq.transport.admin import QueueSpec, ensure_payload_bucket, ensure_queue, ensure_results_table
 from sqsq.transport.aws import AwsClients
 from sqsq.transport.scheduler_admin import ensure_schedule, ensure_schedule_group, queue_arn
 
@@ -22,10 +24,12 @@ class Provisioned:
     Attributes:
         queue_urls: physical queue name -> URL (DLQs not listed).
         table_name: the results table.
+        payload_bucket: the S3 payload bucket (``payload_bucket`` setting), or None when not set.
     """
 
     queue_urls: dict[str, str]
     table_name: str
+    payload_bucket: str | None = None
 
 
 def _as_sqs_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
@@ -60,7 +64,7 @@ def queue_specs(app: App) -> list[QueueSpec]:
 
 
 def provision(app: App) -> Provisioned:
-    """Create (or update) the app's queues, DLQs and results table at the configured endpoint.
+    """Create (or update) the app's queues, DLQs, results table and (when ``payload_bucket`` is set) payload bucket.
 
     Raises:
         AwsError: the endpoint refused or is unreachable.
@@ -69,11 +73,14 @@ def provision(app: App) -> Provisioned:
     specs = queue_specs(app)
     urls = {spec.name: ensure_queue(clients, spec) for spec in specs}
     ensure_results_table(clients, app.settings.table_name)
+    bucket = app.settings.payload_bucket
+    if bucket is not None:
+        ensure_payload_bucket(clients, bucket, expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
     if app.periodic_tasks:  # issue 12
         dlq_urls = {spec.name: clients.call(f"reading the URL of {spec.dlq_name}", clients.sqs.get_queue_url,
                                             QueueName=spec.dlq_name)["QueueUrl"] for spec in specs}
         provision_schedules(app, clients, urls, dlq_urls)
-    return Provisioned(queue_urls=urls, table_name=app.settings.table_name)
+    return Provisioned(queue_urls=urls, table_name=app.settings.table_name, payload_bucket=bucket)
 
 
 def provision_schedules(

@@ -254,7 +254,7 @@ def _child_run(task_name: str, args: dict[str, Any]) -> ChildEnded:
     except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
         return ChildEnded(error=_portable(exc))
     try:
-        return ChildEnded(result_json=encode_result(task, value))
+        return ChildEnded(result_json=encode_result(task, value, offload=_child_app.payloads is not None))
     except Exception as exc:
         return ChildEnded(encode_error=typing.cast(Exception, _portable(exc)))
 

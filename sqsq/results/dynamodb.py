@@ -4,21 +4,30 @@ Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``t
 (JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
 ``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
 ``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
-claims only). DynamoDB deletes expired items only eventually
+claims only), ``result_s3: S`` (a result past the item size, stored in S3 when a payload bucket is set: the
+pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of ``result``; see :mod:`sqsq.payloads`).
+DynamoDB deletes expired items only eventually
 (and moto never does), so readers treat ``expires_at <= now`` as absent.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
-from sqsq.errors import AwsError, ResultsTableNotFound, ResultTooLarge
+from sqsq.errors import AwsError, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
+from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.transport.aws import AwsClients, wrap_boto_error
+
+if TYPE_CHECKING:
+    from sqsq.transport.payloads import PayloadStore
 
 # The same-message rule of sqsq.results.same_message: a live record is only replaced by a write of the same task
 # name and sent_at (a record or write without sent_at is compared by name only). Task ids are random, so anything
@@ -73,11 +82,24 @@ class DynamoResults:
     Args:
         clients: shared boto3 clients.
         table_name: the results table (key ``task_id``, TTL on ``expires_at``).
+        payloads: where results past the item size go (S3), or None: they are refused (ResultTooLarge).
     """
 
-    def __init__(self, clients: AwsClients, table_name: str):
+    def __init__(self, clients: AwsClients, table_name: str, payloads: PayloadStore | None = None):
         self._clients = clients
         self.table_name = table_name
+        self._payloads = payloads
+
+    def _offload(self, record: ResultRecord, item: dict[str, dict[str, str]]) -> PayloadPointer | None:
+        """Move the item's result to S3 (a key of its own per write, so a refused write never replaces the object
+        a stored record points to); the pointer, or None when there is nothing to move or nowhere to put it."""
+        if self._payloads is None or record.result_json is None:
+            return None
+        key = f"{result_key(record.task_id)}/{uuid.uuid4().hex}"
+        pointer = self._payloads.put(key, record.result_json.encode("utf-8", "surrogatepass"))
+        del item["result"]
+        item["result_s3"] = {"S": json.dumps(pointer.to_json())}
+        return pointer
 
     def _error(self, exc: ClientError | BotoCoreError, doing: str) -> Exception:
         if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
@@ -101,11 +123,21 @@ class DynamoResults:
         """
         item = _to_item(record)
         size = _item_size_bytes(item)
+        pointer = self._offload(record, item) if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES else None
+        size = _item_size_bytes(item)
         if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES:
             raise ResultTooLarge(
                 f"result of task {record.task_id} is {size} bytes; a DynamoDB item holds at most "
-                f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Return a reference (e.g. an S3 key) instead"
+                f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Set SQSQ_PAYLOAD_BUCKET to store large results in S3, "
+                "or return a reference (e.g. an S3 key) instead"
             )
+        written = self._put_item(record, item)
+        if not written and pointer is not None and self._payloads is not None:
+            self._payloads.delete(pointer)  # refused: the stored record keeps its own object
+        return written
+
+    def _put_item(self, record: ResultRecord, item: dict[str, dict[str, str]]) -> bool:
+        """The conditional PutItem of :meth:`put`."""
         same, same_values = _same_message(record)
         try:
             self._clients.dynamodb.put_item(
@@ -186,7 +218,31 @@ class DynamoResults:
         if not item:
             return None
         record = _from_item(item)
-        return None if record.expires_at <= time.time() else record
+        if record.expires_at <= time.time():
+            return None
+        return self._fetch_result(record, item)
+
+    def _fetch_result(self, record: ResultRecord, item: dict[str, dict[str, str]]) -> ResultRecord:
+        """``record`` with its S3-stored result read in (a record without ``result_s3`` as it is).
+
+        Raises:
+            MessageDecodeError: the pointer is malformed, no payload bucket is configured, or the object is gone.
+        """
+        stored = item.get("result_s3")
+        if not stored:
+            return record
+        try:
+            pointer = pointer_from_json(json.loads(stored["S"]))
+        except ValueError:
+            pointer = None
+        if pointer is None:
+            raise MessageDecodeError(f"the record of task {record.task_id} holds a malformed result_s3 pointer")
+        if self._payloads is None:
+            raise MessageDecodeError(
+                f"the result of task {record.task_id} is stored in {pointer}; set SQSQ_PAYLOAD_BUCKET (payload_bucket=) "
+                "to read it"
+            )
+        return replace(record, result_json=self._payloads.get(pointer).decode("utf-8", "surrogatepass"))
 
 
 def _storable(text: str) -> str:

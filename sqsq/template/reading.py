@@ -3,6 +3,7 @@ the SQS-triggered functions with their event settings."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -169,6 +170,8 @@ class Resolver:
             if res.get("Type") == "AWS::SQS::Queue":
                 return self._queue_url(name)
             props = res.get("Properties") or {}
+            if res.get("Type") == "AWS::S3::Bucket" and "BucketName" not in props:
+                return self.offline_bucket_name(name)
             for key in ("TableName", "FunctionName", "QueueName", "LogGroupName"):
                 if key in props:
                     return self.resolve(props[key])
@@ -188,6 +191,17 @@ class Resolver:
             return str(self._ref(key))
 
         return re.sub(r"\$\{([^!}][^}]*)\}", repl, str(text))
+
+    def offline_bucket_name(self, resource_id: str) -> str:
+        """The name an unnamed ``AWS::S3::Bucket`` gets off AWS (on AWS, CloudFormation chooses one).
+
+        ``<resource id, lowercase>-<12 hex of SHA-256 over the template's queue names>``: unique per app and Stage, so
+        the local AWS's CloudFormation creates the bucket under the name the local functions resolve.
+        """
+        queues = sorted(self.queue_name(rid) for rid, r in self.resources.items()
+                        if r.get("Type") == "AWS::SQS::Queue" and "QueueName" in (r.get("Properties") or {}))
+        digest = hashlib.sha256("\n".join(queues).encode()).hexdigest()[:12]
+        return f"{resource_id.lower()[:40]}-{digest}"
 
     def queue_name(self, resource_id: str) -> str:
         """The physical name of an ``AWS::SQS::Queue`` resource (its QueueName, resolved)."""

@@ -9,10 +9,12 @@ from sqsq.app import App
 from sqsq.config import Settings
 from sqsq.errors import ConfigError
 from sqsq.extras import require
+from sqsq.payloads import expiry_days
 from sqsq.template import resources as res
 from sqsq.template.fargate import fargate_resources
 from sqsq.template.options import TemplateOptions
 from sqsq.template.plan import (
+    DLQ_RETENTION_SECONDS,
     LAMBDA_MAX_FUNCTION_NAME,
     SQS_MAX_QUEUE_NAME,
     SWEEP_SCHEDULE_SUFFIX,
@@ -49,6 +51,7 @@ def consumer_environment(app: App, opts: TemplateOptions) -> dict[str, Any]:
             "SQSQ_APP_NAME": name,
             "SQSQ_QUEUE_PREFIX": res.sub(f"{name}-${{Stage}}-"),
             "SQSQ_RESULTS_TABLE": res.sub(f"{name}-${{Stage}}-results"),
+            "SQSQ_PAYLOAD_BUCKET": {"Ref": "PayloadBucket"},
             **_non_default_settings(app.settings),
         }
     )
@@ -150,6 +153,8 @@ def _outputs(plans: list[QueuePlan]) -> dict[str, Any]:
                 "Value": {"Ref": f"{qid}Function"},
             }
     outputs["ResultsTableName"] = {"Description": "The results table", "Value": {"Ref": "ResultsTable"}}
+    outputs["PayloadBucketName"] = {"Description": "The S3 bucket for large payloads (producers: SQSQ_PAYLOAD_BUCKET)",
+                                    "Value": {"Ref": "PayloadBucket"}}
     return outputs
 
 
@@ -188,6 +193,8 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     for plan in plans:
         resources.update(res.queue_resources(plan, prefix, app.settings.dlq_suffix))
     resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
+    resources["PayloadBucket"] = res.payload_bucket(expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
+    resources["PayloadBucketPolicy"] = res.payload_bucket_policy()
     if lambda_plans:
         resources.update(_lambda_resources(app, lambda_plans, opts))
     resources.update(schedule_resources(app, {p.logical: p.resource_id for p in plans}))  # issue 12

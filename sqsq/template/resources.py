@@ -81,6 +81,45 @@ def results_table(table_name: str) -> dict[str, Any]:
     }
 
 
+def payload_bucket(expiry_days: dict[str, int]) -> dict[str, Any]:
+    """The S3 bucket for payloads past SQS's and DynamoDB's limits (:mod:`sqsq.payloads`): SSE-S3, every public
+    access block on, owner-enforced object ownership, and lifecycle rules expiring each prefix (sqsq deletes message
+    objects itself; the rules are the backstop, and what deletes results after their TTL). Name chosen by
+    CloudFormation (bucket names are global); the consumers get it as ``SQSQ_PAYLOAD_BUCKET``. Retained on stack
+    deletion, as the results table is."""
+    rules = [{"Id": f"expire-{prefix.strip('/').replace('/', '-')}", "Status": "Enabled", "Prefix": prefix,
+              "ExpirationInDays": days, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+             for prefix, days in expiry_days.items()]
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": rules},
+        },
+    }
+
+
+def payload_bucket_policy() -> dict[str, Any]:
+    """The payload bucket's policy: every request without TLS is denied (aws:SecureTransport false)."""
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "PayloadBucket"},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [get_att("PayloadBucket", "Arn"), sub("${PayloadBucket.Arn}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }]},
+        },
+    }
+
+
 def log_group(name: str) -> dict[str, Any]:
     """A log group kept 30 days and deleted with the stack."""
     return {
@@ -100,12 +139,15 @@ CONSUMER_ACTIONS = {
     "DeadLetterQueues": ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"),
     "RecordResults": ("dynamodb:GetItem", "dynamodb:PutItem"),
+    "Payloads": ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"),
 }
 """A consumer's calls, by statement. On its queues: GetQueueUrl + GetQueueAttributes (queue_info, depth),
 ReceiveMessage, DeleteMessageBatch, ChangeMessageVisibilityBatch, and SendMessageBatch of a rescued copy
 (:mod:`sqsq.rescue`). On the DLQs: SendMessageBatch when it dead-letters a message itself, and the DLQ sweep's
 reads, deletes and visibility changes (:mod:`sqsq.sweep`). On the table: conditional PutItem (results, claims,
-markers) and GetItem. Batch calls are authorised by the single-message actions."""
+markers) and GetItem. On the payload bucket's ``sqsq/`` prefix (:mod:`sqsq.payloads`): GetObject of an offloaded body,
+DeleteObject once it is acknowledged, PutObject of a result past DynamoDB's item size. Batch calls are authorised by
+the single-message actions."""
 
 
 def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -120,6 +162,7 @@ def consumer_statements(queue_ids: Sequence[str]) -> list[dict[str, Any]]:
         "ConsumeQueues": [get_att(f"{qid}Queue", "Arn") for qid in queue_ids],
         "DeadLetterQueues": [get_att(f"{qid}DeadLetterQueue", "Arn") for qid in queue_ids],
         "RecordResults": get_att("ResultsTable", "Arn"),
+        "Payloads": sub("${PayloadBucket.Arn}/sqsq/*"),
     }
     return [
         {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": where[sid]}

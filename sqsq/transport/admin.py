@@ -109,3 +109,33 @@ def ensure_results_table(clients: AwsClients, table_name: str) -> None:
         )
     except (ClientError, BotoCoreError) as exc:
         raise wrap_boto_error(exc, f"creating table {table_name!r}", clients.describe_endpoint()) from exc
+
+
+def ensure_payload_bucket(clients: AwsClients, bucket: str, expiry_days: dict[str, int]) -> None:
+    """Create the payload bucket as the template declares it (idempotent): default encryption SSE-S3, all four
+    public-access blocks on, a lifecycle rule expiring each prefix after ``expiry_days[prefix]`` days.
+
+    The bucket policy refusing non-TLS requests is the template's alone (the local AWS speaks plain HTTP).
+
+    Raises:
+        AwsError: the endpoint refused (BucketAlreadyExists: the name is another account's; choose another).
+    """
+    s3 = clients.client("s3")
+    try:
+        try:
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if clients.settings.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": clients.settings.region}
+            s3.create_bucket(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        rules = [{"ID": f"expire-{prefix.strip('/').replace('/', '-')}", "Status": "Enabled",
+                  "Filter": {"Prefix": prefix}, "Expiration": {"Days": days}} for prefix, days in expiry_days.items()]
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    except (ClientError, BotoCoreError) as exc:
+        raise wrap_boto_error(exc, f"creating bucket {bucket!r}", clients.describe_endpoint()) from exc

@@ -1,6 +1,7 @@
 """The acknowledger: turns outcomes into SQS calls in batches of 10, on its own thread.
 
-- :class:`sqsq.executor.Ack`: DeleteMessageBatch (the outcome is already durable: the executor wrote it first);
+- :class:`sqsq.executor.Ack`: DeleteMessageBatch (the outcome is already durable: the executor wrote it first),
+  then the S3 object of an offloaded body (:mod:`sqsq.payloads`);
 - :class:`sqsq.executor.RetryAfter` / :class:`sqsq.executor.Release`: ChangeMessageVisibilityBatch (or nothing, to
   let the visibility timeout run out); on the message's last receive a release sends a rescued copy instead
   (:mod:`sqsq.rescue`) and deletes the original;
@@ -27,6 +28,7 @@ from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError
 from sqsq.executor import Ack, DeadLetter, LogThrottle, Outcome, Release, RetryAfter
+from sqsq.executor.payload import delete_payload
 from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import Backoff, clamp_visibility_seconds
 from sqsq.transport import BatchFailure
@@ -159,6 +161,7 @@ class Acknowledger:
         if isinstance(outcome, Ack):
             stats.succeeded += 0 if outcome.duplicate else 1
             stats.duplicates += 1 if outcome.duplicate else 0
+            held.acknowledged = True
             deletes.setdefault(queue_name, []).append(held)
         elif isinstance(outcome, RetryAfter):
             stats.retried += 1
@@ -233,7 +236,10 @@ class Acknowledger:
                     "acknowledged as a duplicate without running", queue_name,
                     ", ".join(h.message.message_id for h, _ in batch.failed), batch.failed[0][1],
                 )
+            failed = {id(h) for h, _ in batch.failed}
             for h in items:
+                if h.acknowledged and id(h) not in failed:
+                    delete_payload(self._app, h.message)  # after the SQS delete: a crash before it leaves the object
                 self._slots.forget(h)
 
         batch = BatchRetry(items, attempts=ACK_ENTRY_ATTEMPTS, backoff=ACK_ENTRY_BACKOFF)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqsq.app import App
+from sqsq.context import task_context
 from sqsq.errors import TimeLimitExceeded
 from sqsq.executor import Executor, Outcome, Prepared, Release
 from sqsq.logs import task_log_context
@@ -185,7 +186,7 @@ class Dispatcher:
         prepared = self._prepare(held)
         if not isinstance(prepared, Prepared):
             return prepared
-        with task_log_context(prepared.task.name, prepared.task_id) as task_log:  # sqsq.logs: task on each line
+        with task_log_context(prepared.task.name, prepared.task_id) as task_log, task_context(prepared.context):
             return task_log.finished(self._run_prepared(held, prepared))  # the one INFO line per finished task
 
     def _run_prepared(self, held: Held, prepared: Prepared) -> Outcome | None:
@@ -282,7 +283,7 @@ class Dispatcher:
         prepared = await asyncio.get_running_loop().run_in_executor(None, self._prepare, held)
         if not isinstance(prepared, Prepared):
             return prepared
-        with task_log_context(prepared.task.name, prepared.task_id) as task_log:  # as for the thread pool's runs
+        with task_log_context(prepared.task.name, prepared.task_id) as task_log, task_context(prepared.context):
             return task_log.finished(await self._await_prepared(prepared))
 
     async def _await_prepared(self, prepared: Prepared) -> Outcome:

@@ -28,6 +28,7 @@ from sqsq import limits
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError
 from sqsq.executor import LogThrottle
+from sqsq.executor.payload import read_envelope
 from sqsq.message import Envelope
 from sqsq.transport import QueueInfo, ReceivedMessage
 from sqsq.worker.acknowledger import AWS_ERROR_BACKOFF_BASE_SECONDS, AWS_ERROR_BACKOFF_MAX_SECONDS, Acknowledger
@@ -156,8 +157,8 @@ class Receiver:
 
     def _hold(self, m: ReceivedMessage, info: QueueInfo, now: float) -> Held:
         try:
-            envelope: Envelope | None = Envelope.from_body(m.body)
-        except MessageDecodeError:  # the executor decodes it again and records why
+            envelope: Envelope | None = read_envelope(self._app, m)  # fetched from S3 when the body is a pointer
+        except (MessageDecodeError, AwsError):  # the executor decodes it again and records why
             envelope = None
         task = None if envelope is None else self._app.tasks.get(envelope.task)
         return Held(

@@ -54,6 +54,8 @@ class Held:
     """The watchdog recorded TimeLimitExceeded: the thread's late outcome is discarded."""
     counted: bool = False
     """Counted among the pool runs in progress (for running last-receive messages alone)."""
+    acknowledged: bool = False
+    """Deleted because it succeeded (not moved or rescued): its offloaded payload is deleted with it."""
 
     @property
     def running(self) -> bool:

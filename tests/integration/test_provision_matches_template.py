@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 import sqsq
-from sqsq.local.cloudformation import deploy_template
+from sqsq.local.cloudformation import deploy_template, settings_exports
 from sqsq.local.provision import provision
 from sqsq.local.server import LocalAwsServer
 from sqsq.template import render_template
@@ -125,3 +125,32 @@ def test_provision_creates_the_fifo_queues_and_dlqs_the_template_declares(local_
     orders = shape(provision_prefix, "orders.fifo")
     assert (orders["DeduplicationScope"], orders["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
     assert orders["deadLetterTarget"] == "orders-dlq.fifo"
+
+
+def _bucket(s3: Any, name: str) -> dict[str, Any]:
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    return {
+        "encryption": s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0][
+            "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "public_access_block": s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+        "expiry_days": sorted((r.get("Filter", {}).get("Prefix", r.get("Prefix")), r["Expiration"]["Days"]) for r in rules),
+    }
+
+
+def test_provision_creates_the_payload_bucket_the_template_declares(local_aws: LocalAwsServer) -> None:
+    name = f"pb{uuid.uuid4().hex[:6]}"
+    stack = deploy_template(render_template(_app(name)), local_aws.endpoint_url, parameters={"Stage": "t1"})
+    provisioned = _app(name)
+    provisioned.configure(endpoint_url=local_aws.endpoint_url, queue_prefix=f"{name}-prov-",
+                          results_table=f"{name}-prov-results", payload_bucket=f"{name}-prov-payloads")
+    assert provision(provisioned).payload_bucket == f"{name}-prov-payloads"
+    s3 = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
+    from_provision = _bucket(s3, f"{name}-prov-payloads")
+    assert _bucket(s3, stack.physical_ids["PayloadBucket"]) == from_provision
+    assert settings_exports(stack)["SQSQ_PAYLOAD_BUCKET"] == stack.physical_ids["PayloadBucket"]  # what functions get
+    assert from_provision == {
+        "encryption": "AES256",
+        "public_access_block": {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                                "RestrictPublicBuckets": True},
+        "expiry_days": [("sqsq/messages/", 15), ("sqsq/results/", 2)],  # DLQ retention 14 d, results TTL 1 d, +1
+    }

@@ -69,6 +69,8 @@ def test_committed_template_passes_the_lambda_checks() -> None:
 
 
 def test_template_uses_the_names_the_runtime_computes() -> None:
+    from sqsq.template import Resolver
+
     app = _demo_app()
     template = load_template(TEMPLATE)
     stage = "qa"
@@ -83,9 +85,9 @@ def test_template_uses_the_names_the_runtime_computes() -> None:
         "SQSQ_APP_NAME": app.name,
         "SQSQ_QUEUE_PREFIX": runtime.queue_prefix,
         "SQSQ_RESULTS_TABLE": runtime.table_name,
+        # CloudFormation names the bucket on AWS; off AWS (and on the local AWS's CloudFormation) this name:
+        "SQSQ_PAYLOAD_BUCKET": Resolver(template, {"Stage": stage}).offline_bucket_name("PayloadBucket"),
     }
-    from sqsq.template import Resolver
-
     r = Resolver(template, {"Stage": stage})
     assert r.queue_name("FilesQueue") == runtime.physical_queue_name("files")
     assert r.queue_name("FilesDeadLetterQueue") == runtime.dlq_name("files")

@@ -94,7 +94,9 @@ def test_task_role_grants_exactly_the_workers_calls_on_its_queues_dlqs_and_table
         "DeadLetterQueues": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                              "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         "RecordResults": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "Payloads": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
     }
+    assert statements["Payloads"]["Resource"] == {"Fn::Sub": "${PayloadBucket.Arn}/sqsq/*"}
     assert statements["ConsumeQueues"]["Resource"] == [
         {"Fn::GetAtt": ["DefaultQueue", "Arn"]}, {"Fn::GetAtt": ["ImagesQueue", "Arn"]}]
     assert statements["DeadLetterQueues"]["Resource"] == [
@@ -125,9 +127,11 @@ def test_task_role_actions_cover_every_transport_and_results_call_of_the_worker(
     results = set().union(*(_attribute_calls(m, "results") for m in modules))
     assert transport <= set(iam), f"new transport calls: {transport - set(iam)}"
     assert results <= set(iam), f"new results calls: {results - set(iam)}"
-    granted = {a for actions in TASK_ROLE_ACTIONS.values() for a in actions}
+    granted = {a for sid, actions in TASK_ROLE_ACTIONS.items() if sid != "Payloads" for a in actions}
     needed = set().union(*(iam[c] for c in transport | results))
     assert needed == granted
+    # The payload store's three calls (sqsq.transport.payloads.PayloadStore: put, get, delete), on the S3 prefix.
+    assert set(TASK_ROLE_ACTIONS["Payloads"]) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
 
 
 def test_execution_role_pulls_from_ecr_and_writes_only_the_worker_log_group() -> None:

@@ -64,7 +64,8 @@ class AwsRequest:
 
         The service is the SigV4 credential scope's (``.../us-east-1/sqs/aws4_request``), else the
         ``X-Amz-Target`` prefix's. The action is the ``X-Amz-Target`` suffix (JSON protocols, such as SQS and
-        DynamoDB under boto3 1.44), else the ``Action`` form field or query parameter (query protocol).
+        DynamoDB under boto3 1.44), else the ``Action`` form field or query parameter (query protocol); for S3 (a REST
+        API) the HTTP method (``s3:PUT``, ``s3:GET``, ``s3:DELETE``).
         Reading a form body rewinds ``wsgi.input`` for moto.
         """
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -85,6 +86,8 @@ class AwsRequest:
                 if values:
                     action = values[0]
                     break
+        if service == "s3" and action is None:  # S3's REST API names no action: its HTTP method stands in
+            action = environ.get("REQUEST_METHOD")
         return service or "unknown", action or "unknown"
 
 
@@ -114,6 +117,9 @@ class LocalService:
             a response to send instead of moto's, or None to let the request through.
         """
         return None
+
+    def on_response(self, request: AwsRequest, response_bytes: int) -> None:
+        """Look at the size of moto's response to ``request`` (called only for requests moto served)."""
 
     def start(self) -> None:
         """Start the service's background work (a thread), in the server process once it serves. Default: none."""

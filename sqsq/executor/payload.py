@@ -1,0 +1,60 @@
+"""Reading a message's envelope when its body is an S3 pointer (:mod:`sqsq.payloads`), so tasks never see one.
+
+The worker's receiver and the executor (poller and Lambda alike) decode through :func:`read_envelope`; the pointer
+stays in the message as received, so a move to the DLQ copies the pointer, not the payload, and the object is
+deleted only once the message is acknowledged (:func:`delete_payload`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqsq.app import App
+from sqsq.errors import AwsError
+from sqsq.message import Envelope
+from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, parse_pointer, resolve_body
+from sqsq.transport import ReceivedMessage
+
+log = logging.getLogger("sqsq.executor")
+
+
+def read_envelope(app: App, message: ReceivedMessage) -> Envelope:
+    """The envelope ``message`` carries, fetched from S3 first when its body is a pointer.
+
+    Signatures are checked by the caller on the envelope returned (the signed envelope is what was stored).
+
+    Raises:
+        MessageDecodeError: not an envelope; a pointer without a payload bucket here; the object is gone
+            (:class:`sqsq.errors.PayloadMissing`).
+        AwsError: S3 could not be read (the message should come back later).
+    """
+    payloads = app.payloads if parse_pointer(message.body) is not None else None
+    body, _ = resolve_body(message.body, None if payloads is None else payloads.get)
+    return Envelope.from_body(body)
+
+
+def task_id_of_missing(pointer_text: str) -> str | None:
+    """The task id a sqsq message key names (``s3://b/sqsq/messages/<id>`` -> ``<id>``), or None."""
+    _, _, key = pointer_text.removeprefix("s3://").partition("/")
+    return key[len(MESSAGE_PREFIX):] if key.startswith(MESSAGE_PREFIX) and len(key) > len(MESSAGE_PREFIX) else None
+
+
+def delete_payload(app: App, message: ReceivedMessage) -> bool:
+    """Delete the S3 object an acknowledged message pointed to; True when there was one and it is gone.
+
+    Never raises: an object that cannot be deleted is logged and left to the bucket's lifecycle rule.
+    """
+    try:
+        pointer: PayloadPointer | None = parse_pointer(message.body)
+    except Exception:  # a malformed pointer: nothing of ours to delete
+        return False
+    payloads = app.payloads if pointer is not None else None
+    if pointer is None or payloads is None:
+        return False
+    try:
+        payloads.delete(pointer)
+    except AwsError as exc:
+        log.warning("could not delete payload %s of message %s (%s); the bucket's lifecycle rule expires it",
+                    pointer, message.message_id, exc)
+        return False
+    return True
