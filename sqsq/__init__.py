@@ -35,6 +35,7 @@ from sqsq.errors import (
     TaskFailed,
     TaskIdConflict,
     TaskNotRegistered,
+    TaskRevoked,
     ValidationError,
 )
 
@@ -124,6 +125,7 @@ __all__ = [
     "TaskCall",
     "TaskFailed",
     "TaskIdConflict",
+    "TaskRevoked",
     "TaskNotRegistered",
     "ValidationError",
     "lambda_handler",

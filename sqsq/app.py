@@ -12,7 +12,9 @@ import importlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.backends import AppBackends
@@ -23,9 +25,12 @@ from sqsq.handle import AsyncResult
 from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
+from sqsq.scheduling.one_time import schedule_send
+from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
+from sqsq.transport.schedules import Scheduler
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
 
@@ -41,6 +46,7 @@ class App(AppBackends):
         settings: full settings; by default read from the environment (see :class:`sqsq.config.Settings`).
         transport: queue backend (default: SQS via boto3, built on first use).
         results: results backend (default: DynamoDB, built on first use).
+        scheduler: one-time schedules backend (default: EventBridge Scheduler, built on first use).
         **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``region=``.
 
     Raises:
@@ -60,9 +66,12 @@ class App(AppBackends):
         settings: Settings | None = None,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ):
-        super().__init__(name, settings=settings, transport=transport, results=results, **setting_overrides)
+        super().__init__(
+            name, settings=settings, transport=transport, results=results, scheduler=scheduler, **setting_overrides
+        )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
         self._batch = threading.local()
@@ -231,31 +240,51 @@ class App(AppBackends):
 
     # -- sending (the mechanics are in sqsq.sending) ------------------------------------------------------
 
-    def _prepare(self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None) -> Prepared:
+    def _prepare(
+        self, task: Task[Any, Any] | str, args: Args, plan: DeliveryPlan, queue: str | None
+    ) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
-        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring)
+        due_at = plan.due_at if plan.scheduled else None
+        return prepare(t, args, plan.delay_seconds, self.queue_name(queue or t.queue), self.keyring, due_at)
+
+    def _plan(self, task: Task[Any, Any] | str, delay_seconds: int, eta: datetime | None) -> DeliveryPlan:
+        """When the send is due and how it gets there (:mod:`sqsq.scheduling.plan`)."""
+        now = time.time()
+        name = task if isinstance(task, str) else task.name
+        return plan_delivery(due_time(name, delay_seconds=delay_seconds, eta=eta, now=now), now)
+
+    def _schedule(self, prepared: Prepared, plan: DeliveryPlan) -> AsyncResult[Any]:
+        """A send due past 900 s: its one-time schedule and SCHEDULED record (:mod:`sqsq.scheduling.one_time`)."""
+        check_size(self.transport, prepared)
+        schedule_send(self, prepared.envelope, prepared.body, prepared.queue_name, plan)
+        return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
 
     @overload
     def send(
-        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> AsyncResult[R]: ...
 
     @overload
     def send(
-        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None, eta: datetime | None = None
     ) -> AsyncResult[Any]: ...
 
     def send(
-        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
         Args:
             task: the task, or its registered name.
             args: the arguments (a mapping or the task's pydantic model instance).
-            delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds).
+            delay_seconds: seconds before the task may run, 0 to 365 days. Up to 900 s: SQS DelaySeconds; beyond:
+                a one-time EventBridge schedule and a SCHEDULED record (see :mod:`sqsq.scheduling`).
             queue: logical queue to send to instead of the task's own.
+            eta: an aware datetime before which the task does not run, instead of ``delay_seconds`` (in the past:
+                now; naive: refused).
 
         Returns:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``); typed by the task's return type.
@@ -264,10 +293,14 @@ class App(AppBackends):
             ValidationError: the arguments do not match the task's schema, or would not arrive at the worker as
                 they are (see :mod:`sqsq.codec`); nothing sent.
             TaskNotRegistered: no task under that name (nothing sent).
-            LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits (nothing sent).
-            SendFailed / AwsError: SQS rejected the message.
+            LimitExceeded / PayloadTooLarge: delay or size out of limits (nothing sent).
+            ConfigError: a send past 900 s without a scheduler role on AWS (SQSQ_SCHEDULER_ROLE_ARN).
+            SendFailed / AwsError: SQS (or EventBridge Scheduler) rejected the message.
         """
-        prepared = self._prepare(task, args, delay_seconds, queue)
+        plan = self._plan(task, delay_seconds, eta)
+        prepared = self._prepare(task, args, plan, queue)
+        if plan.scheduled:
+            return self._schedule(prepared, plan)
         buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
         if buffer is not None:
             buffer.add(prepared)
@@ -278,20 +311,24 @@ class App(AppBackends):
 
     @overload
     def send_many(
-        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
-        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
-        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
-        Every argument set is validated before the first request, so a bad one sends nothing.
+        Every argument set is validated before the first request, so a bad one sends nothing. Calls due past
+        900 s (``delay_seconds``/``eta``) are one CreateSchedule each (EventBridge Scheduler has no batch API).
 
         Returns:
             One handle per argument set, in order.
@@ -300,9 +337,12 @@ class App(AppBackends):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
-        prepared = [self._prepare(task, a, delay_seconds, queue) for a in args_list]
+        plan = self._plan(task, delay_seconds, eta)
+        prepared = [self._prepare(task, a, plan, queue) for a in args_list]
         for p in prepared:
             check_size(self.transport, p)
+        if plan.scheduled:
+            return [self._schedule(p, plan) for p in prepared]
         send_prepared(self.transport, prepared)
         return [AsyncResult(p.envelope.id, app=self, task=p.task) for p in prepared]
 

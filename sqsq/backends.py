@@ -15,9 +15,10 @@ from sqsq.config import Settings, load_settings
 from sqsq.results import ResultStore
 from sqsq.signing import KeyRing
 from sqsq.transport import Transport
+from sqsq.transport.schedules import Scheduler
 
 # What AppBackends.using() swaps and puts back (besides _setting_overrides, which it copies).
-_SWAPPABLE = ("_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded")
+_SWAPPABLE = ("_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded", "_scheduler")
 
 
 class AppBackends:
@@ -38,9 +39,11 @@ class AppBackends:
         settings: Settings | None = None,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ):
         self.name = name
+        self._scheduler = scheduler
         self._settings = settings
         self._setting_overrides = setting_overrides
         self._transport = transport
@@ -63,6 +66,7 @@ class AppBackends:
         self._settings = None
         self._transport = None
         self._results = None
+        self._scheduler = None
         self._aws_clients = None
         self._keyring = None
         self._keyring_loaded = False
@@ -73,6 +77,7 @@ class AppBackends:
         *,
         transport: Transport | None = None,
         results: ResultStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ) -> Iterator[Self]:
         """Use other backends and/or settings inside the block; the app's configuration is restored on exit.
@@ -109,6 +114,8 @@ class AppBackends:
                 self._transport = transport
             if results is not None:
                 self._results = results
+            if scheduler is not None:
+                self._scheduler = scheduler
             yield self
         finally:
             for name, value in saved.items():
@@ -165,6 +172,19 @@ class AppBackends:
 
                     self._results = DynamoResults(self._aws(), self.settings.table_name)
         return self._results
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """EventBridge Scheduler (one-time schedules of long delays; unless one was injected). Locally (an
+        ``endpoint_url`` is set) the schedule group is created on first use; on AWS the template declares it."""
+        if self._scheduler is None:
+            with self._lock:
+                if self._scheduler is None:
+                    from sqsq.transport.scheduler import AwsScheduler
+
+                    local = self.settings.endpoint_url is not None
+                    self._scheduler = AwsScheduler(self._aws(), create_missing_group=local)
+        return self._scheduler
 
     def _aws(self) -> Any:
         from sqsq.transport.aws import AwsClients

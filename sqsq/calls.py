@@ -6,6 +6,7 @@ Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the tas
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.errors import ValidationError
@@ -28,11 +29,15 @@ def _task_of(task: object, function: str) -> Task[Any, Any]:
 
 
 @overload
-def send(task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+def send(
+    task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None, eta: datetime | None = None
+) -> AsyncResult[R]: ...
 
 
 @overload
-def send(task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
+def send(
+    task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, eta: datetime | None = None
+) -> AsyncResult[R]: ...
 
 
 def send(
@@ -41,6 +46,7 @@ def send(
     *,
     delay_seconds: int = 0,
     queue: str | None = None,
+    eta: datetime | None = None,
 ) -> AsyncResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
@@ -54,11 +60,11 @@ def send(
     if isinstance(task, TaskCall):
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
-        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue)
+        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue, eta=eta)
     t = _task_of(task, "send")
     if args is None:
         raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
-    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue)
+    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue, eta=eta)
 
 
 def send_many(
@@ -67,7 +73,8 @@ def send_many(
     *,
     delay_seconds: int = 0,
     queue: str | None = None,
+    eta: datetime | None = None,
 ) -> list[AsyncResult[R]]:
     """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
     t = _task_of(task, "send_many")
-    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue)
+    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, eta=eta)

@@ -52,6 +52,14 @@ class Settings(BaseModel):
             list, read once per process (App) on first use; ``sqsq template --signing-keys-parameter`` grants it.
         signing_keys_secret: name or ARN of a Secrets Manager secret (SecretString) holding the key list, read
             likewise. At most one of the three signing settings may be set.
+        scheduler_role_arn: (issue 12, scheduling) the role EventBridge Scheduler assumes to send a delayed task
+            (``sqs:SendMessage`` on the app's queues); the template sets it on its functions. Needed only for
+            sends due more than 900 s ahead; locally any ARN works (default there: a placeholder).
+        schedule_group: the EventBridge Scheduler schedule group of one-time schedules; default the queue prefix
+            without its trailing ``-`` (``"<app>"`` locally, ``"<app>-<Stage>"`` as the template names it).
+        revocation_check_seconds: how often (at most) a consumer re-reads the app's revocation marker while it
+            handles messages; 0 (default) = never: a revoked task already in a queue then still runs, and its
+            REVOKED record is kept (its result write is refused). See :mod:`sqsq.scheduling.revocation`.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -75,6 +83,10 @@ class Settings(BaseModel):
     signing_keys: SecretStr | None = None
     signing_keys_parameter: str | None = Field(default=None, min_length=1, max_length=2048)
     signing_keys_secret: str | None = Field(default=None, min_length=1, max_length=2048)
+    # -- scheduling (issue 12) --
+    scheduler_role_arn: str | None = Field(default=None, min_length=20, max_length=1600)
+    schedule_group: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,64}$")
+    revocation_check_seconds: float = Field(default=0.0, ge=0, le=3600)
 
     @field_validator("signing_keys")
     @classmethod
@@ -100,6 +112,13 @@ class Settings(BaseModel):
         if self.results_table is None:
             self.results_table = f"{self.app_name}-results"
         return self
+
+    @property
+    def schedule_group_name(self) -> str:
+        """The schedule group of one-time schedules (:attr:`schedule_group`, or the queue prefix without ``-``)."""
+        if self.schedule_group is not None:
+            return self.schedule_group
+        return (self.queue_prefix or self.app_name).rstrip("-") or self.app_name
 
     def physical_queue_name(self, logical: str) -> str:
         """The SQS queue name for a logical queue name (``"images"`` -> ``"shop-images"``)."""

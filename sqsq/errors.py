@@ -24,6 +24,7 @@ SqsqError
 │   ├── SendFailed              some entries of a send were rejected (lists them)
 │   └── PurgeInProgress         a PurgeQueue within 60 s of the last one (says when to retry)
 ├── TaskFailed                  the task ended in FAILURE (remote error type and message)
+│   └── TaskRevoked             the task was cancelled or revoked before it ran (record REVOKED)
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
 ├── AttemptLost                 an attempt ended without the task's own outcome (its process died): always retried
@@ -278,6 +279,13 @@ class TaskFailed(SqsqError):
         self.error_type = error_type
         self.error_message = error_message
         self.traceback = traceback
+
+
+class TaskRevoked(TaskFailed):
+    """The task was cancelled (its schedule deleted) or revoked before it ran: its record says REVOKED."""
+
+    def __init__(self, task_id: str, message: str = "the task was cancelled before it ran"):
+        super().__init__(task_id, "TaskRevoked", message, None)
 
 
 class ResultTimeout(SqsqError):

@@ -73,6 +73,8 @@ class Envelope(BaseModel):
         rescues: copies sqsq sent of this generation because a receive was spent without an outcome (0 for a send).
         kid: id of the signing key (see :mod:`sqsq.signing`), or ``None`` when unsigned.
         sig: base64 HMAC-SHA256 of the envelope's other fields under that key, or ``None`` when unsigned.
+        due_at: epoch seconds before which the task must not run (sends through a one-time schedule only; not
+            signed: a changed value can only delay a task, see :mod:`sqsq.scheduling.guard`), or ``None``.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -87,11 +89,14 @@ class Envelope(BaseModel):
     rescues: int = Field(default=0, ge=0)
     kid: str | None = Field(default=None, max_length=64)
     sig: str | None = Field(default=None, max_length=128)
+    # -- scheduling (issue 12) --
+    due_at: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
+        omitted = {name for name in ("kid", "sig", "due_at") if getattr(self, name) is None}
+        omitted |= {"rescues"} if not self.rescues else set()
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 

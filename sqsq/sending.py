@@ -39,12 +39,17 @@ def check_delay(delay_seconds: int) -> None:
     if not 0 <= delay_seconds <= limits.SQS_MAX_DELAY_SECONDS:
         raise LimitExceeded(
             f"delay_seconds={delay_seconds} is outside SQS's 0..{limits.SQS_MAX_DELAY_SECONDS} s; "
-            "for longer delays schedule the send yourself (durable ETAs are not available yet)"
+            "longer delays (up to 365 days) go through App.send, which schedules them"
         )
 
 
-def prepare(task: Task[Any, Any], args: Args, delay_seconds: int, queue_name: str, keyring: KeyRing | None) -> Prepared:
+def prepare(
+    task: Task[Any, Any], args: Args, delay_seconds: int, queue_name: str, keyring: KeyRing | None,
+    due_at: float | None = None,
+) -> Prepared:
     """Validate ``args``, build and sign the envelope, and check the worker will read it back as validated.
+
+    ``due_at`` (epoch seconds) goes into the envelope of a send delivered through a one-time schedule.
 
     Raises:
         LimitExceeded: ``delay_seconds`` out of SQS's range.
@@ -52,7 +57,7 @@ def prepare(task: Task[Any, Any], args: Args, delay_seconds: int, queue_name: st
     """
     check_delay(delay_seconds)
     model = task.validate_args(args)
-    envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model))
+    envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model), due_at=due_at)
     try:
         if keyring is not None:
             envelope = keyring.sign(envelope)

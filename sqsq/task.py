@@ -19,6 +19,7 @@ import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -46,11 +47,13 @@ class TaskOwner(Protocol):
     def name(self) -> str: ...
 
     def send(
-        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send_many(
-        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None
+        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
+        eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
 
@@ -73,12 +76,15 @@ class SendOptions:
     """Options of one send, apart from the task's arguments (keyword-only wherever they are given).
 
     Attributes:
-        delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+        delay_seconds: seconds before the task may run, 0 to 365 days (past 900 s: through a one-time
+            EventBridge schedule, see :mod:`sqsq.scheduling`; checked at send).
         queue: logical queue to send to instead of the task's own (``None`` = the task's).
+        eta: an aware datetime before which the task does not run (instead of ``delay_seconds``).
     """
 
     delay_seconds: int = 0
     queue: str | None = None
+    eta: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class Options(Generic[P, R]):
         """Validate and enqueue one call with these options. Same errors as :meth:`sqsq.App.send`."""
         bound = self.task.bind(args, kwargs)
         o = self.send_options
-        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue)
+        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, eta=o.eta)
 
     send = delay
 
@@ -183,12 +189,15 @@ class Task(Generic[P, R]):
 
     send = delay
 
-    def options(self, *, delay_seconds: int = 0, queue: str | None = None) -> Options[P, R]:
+    def options(
+        self, *, delay_seconds: int = 0, queue: str | None = None, eta: datetime | None = None
+    ) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
         Args:
-            delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+            delay_seconds: seconds before the task may run, 0 to 365 days (checked at send; see :class:`SendOptions`).
             queue: logical queue to send to instead of the task's own (a non-empty name).
+            eta: an aware datetime before which the task does not run (instead of ``delay_seconds``).
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
@@ -197,7 +206,7 @@ class Task(Generic[P, R]):
             ConfigError: ``queue`` is not a non-empty string.
         """
         check_send_queue(queue)
-        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue))
+        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, eta=eta))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""

@@ -10,12 +10,14 @@ from typing import Any
 
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, SignatureError, TaskNotRegistered, ValidationError
-from sqsq.executor.outcomes import Ack, Outcome, Prepared
+from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
 from sqsq.executor.recording import Recorder
 from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
 from sqsq.results import ResultRecord, Status, same_message
+from sqsq.scheduling.guard import early_by_seconds
+from sqsq.scheduling.revocation import RevocationCheck
 from sqsq.transport import ReceivedMessage
 
 log = logging.getLogger("sqsq.executor")
@@ -38,6 +40,11 @@ class Executor:
         # Read once, here (a Lambda function builds its executor at init; a worker at start): a parameter or
         # secret that cannot be read fails the start, not every message.
         self._keyring = app.keyring
+        # Issue 12: revoked tasks and early messages (sqsq.scheduling); no request unless checks are enabled.
+        self._revocations = RevocationCheck(
+            lambda: app.results, app.name, app.settings.revocation_check_seconds, clock=time.monotonic
+        )
+        self._clock = clock
 
     def _put(self, record: ResultRecord) -> bool:
         """Write ``record`` stamped now (:meth:`Recorder.put`; tests use it to plant records)."""
@@ -114,8 +121,29 @@ class Executor:
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
             )
         prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count)
+        held = self._held_back(prepared)
+        if held is not None:
+            return held
         blocked = self._before_run(prepared, remaining_time_seconds)
         return prepared if blocked is None else blocked
+
+    def _held_back(self, prepared: Prepared) -> Outcome | None:
+        """Issue 12: an early message goes back unrun (:mod:`sqsq.scheduling.guard`); a revoked one is recorded
+        REVOKED and deleted unrun (:mod:`sqsq.scheduling.revocation`). None: neither (no request made)."""
+        envelope = prepared.envelope
+        wait_seconds = early_by_seconds(envelope, self._clock())
+        if wait_seconds is not None:
+            log.info("task %s %s arrived %d s early; put back", envelope.id, envelope.task, wait_seconds)
+            return Release(float(wait_seconds), f"due at {envelope.due_at}", deferred=True)
+        if not self._revocations.is_revoked(envelope.id):
+            return None
+        revoked = replace(prepared.base, status=Status.REVOKED, error_type="TaskRevoked", error_message="revoked")
+        try:
+            self._record.put_final(revoked)
+        except AwsError as exc:
+            return self._record.store_down(envelope.id, "recording REVOKED", exc)
+        log.info("task %s %s was revoked; deleted without running", envelope.id, envelope.task)
+        return Ack()
 
     def _before_run(self, prepared: Prepared, remaining_time_seconds: float | None) -> Outcome | None:
         """Read the record where a copy may have run already, then claim or mark the run; None: run it.
