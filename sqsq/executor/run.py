@@ -121,17 +121,17 @@ class Executor:
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
             )
         prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count)
-        held = self._held_back(prepared)
+        held = self._held_back(prepared, message.sent_timestamp_seconds or None)
         if held is not None:
             return held
         blocked = self._before_run(prepared, remaining_time_seconds)
         return prepared if blocked is None else blocked
 
-    def _held_back(self, prepared: Prepared) -> Outcome | None:
+    def _held_back(self, prepared: Prepared, sent_at_seconds: float | None) -> Outcome | None:
         """Issue 12: an early message goes back unrun (:mod:`sqsq.scheduling.guard`); a revoked one is recorded
         REVOKED and deleted unrun (:mod:`sqsq.scheduling.revocation`). None: neither (no request made)."""
         envelope = prepared.envelope
-        wait_seconds = early_by_seconds(envelope, self._clock())
+        wait_seconds = early_by_seconds(envelope, self._clock(), sent_at_seconds)
         if wait_seconds is not None:
             log.info("task %s %s arrived %d s early; put back", envelope.id, envelope.task, wait_seconds)
             return Release(float(wait_seconds), f"due at {envelope.due_at}", deferred=True)

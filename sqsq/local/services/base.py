@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs
 
+from sqsq.local.services.rest_actions import rest_action
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -83,6 +85,8 @@ class AwsRequest:
                 if values:
                     action = values[0]
                     break
+        if action is None and service is not None:  # REST-JSON APIs (EventBridge Scheduler): method + path
+            action = rest_action(service, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
         return service or "unknown", action or "unknown"
 
 
