@@ -1,0 +1,37 @@
+"""The app of issue 12's integration tests (``tests.apps.timed:app``): delayed sends, cancel, revocation, hops.
+
+Tasks append a line to the file named by ``SHOP_TEST_SINK`` (when set) so a test in another process sees runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import sqsq
+
+app = sqsq.App("timed")
+
+HOP_DELAY_SECONDS = 1_200
+"""Each hop of :func:`hop` sends the next one this far ahead (past SQS's 900 s: through the scheduler)."""
+
+
+def _sink(line: str) -> None:
+    path = os.environ.get("SHOP_TEST_SINK")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+@app.task(name="timed.mark")
+def mark(tag: str) -> str:
+    _sink(f"mark {tag}")
+    return tag
+
+
+@app.task(name="timed.hop")
+def hop(n: int, last: int) -> int:
+    """Hop ``n`` of a chain: sends hop ``n + 1`` :data:`HOP_DELAY_SECONDS` ahead until ``n == last``."""
+    _sink(f"hop {n}")
+    if n < last:
+        hop.options(delay_seconds=HOP_DELAY_SECONDS).delay(n=n + 1, last=last)
+    return n
