@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sqsq.lambda_handler import lambda_handler
     from sqsq.results import Status
     from sqsq.retry import Backoff
+    from sqsq.scheduling.expressions import cron, every
     from sqsq.task import Task, TaskCall
 
     __version__: str
@@ -60,6 +61,8 @@ _LAZY = {
     "Backoff": "sqsq.retry",
     "Task": "sqsq.task",
     "TaskCall": "sqsq.task",
+    "cron": "sqsq.scheduling.expressions",  # issue 12: periodic tasks
+    "every": "sqsq.scheduling.expressions",
 }
 """Public names loaded on first use (``import sqsq`` alone loads neither pydantic nor the app), by module."""
 
@@ -131,4 +134,6 @@ __all__ = [
     "lambda_handler",
     "send",
     "send_many",
+    "cron",  # issue 12
+    "every",
 ]

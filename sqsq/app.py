@@ -25,7 +25,9 @@ from sqsq.handle import AsyncResult
 from sqsq.queue_config import Consumer, QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
+from sqsq.scheduling.expressions import Cron, Every
 from sqsq.scheduling.one_time import schedule_send
+from sqsq.scheduling.periodic import PeriodicTask, declare
 from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
 from sqsq.task import Args, Task, check_send_queue
@@ -74,6 +76,7 @@ class App(AppBackends):
         )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
+        self.periodic_tasks: dict[str, PeriodicTask] = {}  # issue 12: app.schedule(...), by schedule name
         self._batch = threading.local()
 
     def queue_name(self, logical: str | None) -> str:
@@ -85,6 +88,7 @@ class App(AppBackends):
         names = {t.queue or self.settings.default_queue for t in self.tasks.values()}
         names.add(self.settings.default_queue)
         names.update(self.queue_configs)
+        names.update(p.queue for p in self.periodic_tasks.values() if p.queue)
         return sorted(names)
 
     def declare_queue(
@@ -230,6 +234,49 @@ class App(AppBackends):
             raise TypeError(f"task name {task_name!r} is already registered to {existing.fn!r}; pass name=")
         self.tasks[task_name] = t
         return t
+
+    def schedule(
+        self,
+        task: Task[Any, Any] | str,
+        schedule: Cron | Every,
+        *,
+        args: Args | None = None,
+        name: str | None = None,
+        flexible_window_minutes: int | None = None,
+        queue: str | None = None,
+    ) -> PeriodicTask:
+        """Declare a periodic task: EventBridge Scheduler sends it at every firing of ``schedule``. Does no I/O.
+
+        ``sqsq template`` renders it as an ``AWS::Scheduler::Schedule`` in the app's schedule group (retry policy,
+        the queue's DLQ as its dead-letter target); ``sqsq local --template`` creates it on the local AWS, whose
+        scheduler fires it. Each firing is a task with its own id, ``"periodic.<name>:<scheduled time>"``, and
+        its own record. A long run does not block the next firing; declare the task with ``claim=True`` for at
+        most one run at a time. See :mod:`sqsq.scheduling.periodic`.
+
+        Args:
+            task: the task, or its registered name.
+            schedule: ``sqsq.cron("0 3 * * *", timezone="Europe/Berlin")`` or ``sqsq.every(seconds=3600)``.
+            args: the arguments every firing runs with, validated now by the task's schema.
+            name: the schedule's name, 1-64 of ``0-9 a-z A-Z . _ -``; default the task's name.
+            flexible_window_minutes: let EventBridge fire anywhere within this many minutes (1-1440) after each
+                time; default None (FlexibleTimeWindow OFF: at the time).
+            queue: logical queue to send the firings to instead of the task's own.
+
+        Returns:
+            The :class:`sqsq.scheduling.periodic.PeriodicTask` (also in ``app.periodic_tasks``).
+
+        Raises:
+            ConfigError: a schedule that is not cron()/every(), a bad or repeated name, a window out of range.
+            ValidationError: ``args`` do not match the task's schema.
+            TaskNotRegistered: no task under that name.
+
+        Example:
+            >>> app.schedule(report, sqsq.cron("0 3 * * *", timezone="Europe/Berlin"), args={"day": "today"})
+        """
+        t = self.get_task(task) if isinstance(task, str) else task
+        check_send_queue(queue)
+        return declare(self.periodic_tasks, t, schedule, args=args, name=name, queue=queue,
+                       flexible_window_minutes=flexible_window_minutes)
 
     def get_task(self, name: str) -> Task[Any, Any]:
         """The task registered under ``name``. Raises TaskNotRegistered."""

@@ -60,6 +60,9 @@ class Settings(BaseModel):
         revocation_check_seconds: how often (at most) a consumer re-reads the app's revocation marker while it
             handles messages; 0 (default) = never: a revoked task already in a queue then still runs, and its
             REVOKED record is kept (its result write is refused). See :mod:`sqsq.scheduling.revocation`.
+        early_guard: put back a message that arrives before its ``due_at`` (:mod:`sqsq.scheduling.guard`); default
+            ``None``: on against AWS, off against a local endpoint, whose controllable clock (``/_sqsq/clock``)
+            moves SQS's delays and the local scheduler ahead of the consumer's clock.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -87,6 +90,7 @@ class Settings(BaseModel):
     scheduler_role_arn: str | None = Field(default=None, min_length=20, max_length=1600)
     schedule_group: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,64}$")
     revocation_check_seconds: float = Field(default=0.0, ge=0, le=3600)
+    early_guard: bool | None = None
 
     @field_validator("signing_keys")
     @classmethod
@@ -112,6 +116,11 @@ class Settings(BaseModel):
         if self.results_table is None:
             self.results_table = f"{self.app_name}-results"
         return self
+
+    @property
+    def early_guard_on(self) -> bool:
+        """Whether consumers hold back early messages (:attr:`early_guard`, default: on unless local)."""
+        return self.early_guard if self.early_guard is not None else self.endpoint_url is None
 
     @property
     def schedule_group_name(self) -> str:

@@ -4,7 +4,8 @@
 SqsqError
 ├── ConfigError                 settings missing or malformed (unknown SQSQ_* key, bad value)
 │   ├── MissingExtra            an optional dependency is not installed (names the `pip install` to run)
-│   └── MotoVersionMismatch     the installed moto is not the one the local AWS's patches were written for
+│   ├── MotoVersionMismatch     the installed moto is not the one the local AWS's patches were written for
+│   └── ScheduleExpressionError a periodic task's cron/rate text or time zone is invalid (names the offending text)
 ├── ValidationError             task arguments (or a return value) do not match the task's schema
 │   └── ResultNotReadable       a return value would not come back from get() as returned
 ├── TaskNotRegistered           no task under that name in the app
@@ -86,6 +87,10 @@ class MotoVersionMismatch(ConfigError):
         self.service = service
         self.supported = supported
         self.installed = installed
+
+
+class ScheduleExpressionError(ConfigError):
+    """A periodic schedule is invalid: cron text, rate or time zone (raised at declaration, naming the text)."""
 
 
 class ValidationError(SqsqError):

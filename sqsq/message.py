@@ -91,11 +91,16 @@ class Envelope(BaseModel):
     sig: str | None = Field(default=None, max_length=128)
     # -- scheduling (issue 12) --
     due_at: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
+    # -- issue 12: periodic tasks (sqsq.scheduling.periodic) --------------------------------------------------
+    # Set on the messages EventBridge Scheduler sends for a periodic task: the schedule's fixed id. The task id is
+    # then "<periodic>:<scheduled time>" (the scheduler substitutes the time at each firing), and a signature
+    # covers the fixed id instead (see sqsq.signing.canonical_bytes).
+    periodic: str | None = Field(default=None, min_length=1, max_length=80)
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig", "due_at") if getattr(self, name) is None}
+        omitted = {name for name in ("kid", "sig", "due_at", "periodic") if getattr(self, name) is None}
         omitted |= {"rescues"} if not self.rescues else set()
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)

@@ -45,6 +45,11 @@ ENVELOPE_FIELDS: dict[str, str] = {
         "Epoch seconds before which the task must not run (a worker receiving it earlier puts it back); "
         "optional, not signed. Set by sqsq on sends delivered through a one-time schedule."
     ),
+    # issue 12: periodic tasks
+    "periodic": (
+        "Set by sqsq's periodic schedules only: the schedule's fixed id; the id is then '<periodic>:<firing "
+        "time>' and a signature covers id=<periodic> without sent_at. Producers omit it."
+    ),
 }
 """What each envelope field means to a producer (a test checks every Envelope field is described)."""
 

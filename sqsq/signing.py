@@ -161,8 +161,26 @@ class KeyRing:
             )
 
 
+def periodic_firing(envelope: Envelope) -> bool:
+    """True for a periodic task's firing: ``periodic`` set and the id is ``"<periodic>:<suffix>"``."""
+    periodic = envelope.periodic
+    return periodic is not None and envelope.id.startswith(periodic + ":") and len(envelope.id) > len(periodic) + 1
+
+
 def canonical_bytes(envelope: Envelope) -> bytes:
-    """The bytes a signature covers: :data:`DOMAIN` + sorted, compact, ASCII-escaped JSON of the signed fields."""
+    """The bytes a signature covers: :data:`DOMAIN` + sorted, compact, ASCII-escaped JSON of the signed fields.
+
+    A periodic task's firing (:func:`periodic_firing`; issue 12) is signed once, when the schedule is rendered,
+    before EventBridge Scheduler fills in the per-firing part of its id: the signature covers ``id`` = the fixed
+    ``periodic`` id and no ``sent_at`` (the message carries none). The per-firing suffix is not signed, so a holder
+    of one signed firing can make more firings of that same task with those same arguments under new ids, which
+    is what a replay already allows; it cannot change what runs.
+    """
+    if periodic_firing(envelope):
+        fields = envelope.model_dump(mode="json", include={"v", "task", "args", "generation", "kid"})
+        fields["id"] = envelope.periodic
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return DOMAIN + text.encode("ascii")
     fields = envelope.model_dump(mode="json", include={"v", "id", "task", "args", "sent_at", "generation", "kid"})
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return DOMAIN + text.encode("ascii")

@@ -28,10 +28,10 @@ from sqsq.cli.output import (
 )
 
 for _command in (local.local, local.provision, worker.worker, tasks.send, tasks.result, queues.queues, dlq.dlq,
-                 template.template, local.lambda_local, schema.schema_command):
+                 template.template, local.lambda_local, schema.schema_command,
+                 schedules.schedules):  # issue 12
     main.add_command(_command)
-for _command in (schedules.schedules, schedules.cancel):  # issue 12
-    main.add_command(_command)
+main.add_command(schedules.cancel)  # issue 12's send path
 
 __all__ = [
     "EXIT_AWS",

@@ -1,7 +1,5 @@
-"""``sqsq schedules APP`` (what is coming) and ``sqsq cancel APP TASK_ID`` (issue 12).
-
-This module holds the one-time part; the time-engine half of issue 12 adds the recurring schedules.
-"""
+"""``sqsq schedules APP [--json]``: the app's recurring schedules with their next firings, and pending one-time
+schedules (delayed tasks and ETAs past 900 s), read from EventBridge Scheduler (see :mod:`sqsq.scheduling.listing`)."""
 
 from __future__ import annotations
 
@@ -13,30 +11,40 @@ import click
 from sqsq.cli.options import load_app
 
 
+def _when(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 @click.command()
 @click.argument("app_spec", metavar="APP")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def schedules(app_spec: str, as_json: bool) -> None:
-    """List APP's pending one-time schedules (sends due more than 900 s ahead): task, id and due time."""
-    from sqsq.scheduling.listing import pending_one_time
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (times in epoch seconds) for scripts.")
+@click.option("--group", default=None, help="Schedule group to read; default the app's (its queue prefix without '-').")
+def schedules(app_spec: str, as_json: bool, group: str | None) -> None:
+    """List APP's schedules: recurring ones (name, expression, time zone, state, next 3 firings in UTC) and
+    pending one-time ones (task, id, due time)."""
+    from sqsq.scheduling.listing import list_app_schedules
+    from sqsq.scheduling.periodic import schedule_group
+    from sqsq.transport.aws import AwsClients
 
     app = load_app(app_spec)
-    pending = pending_one_time(app.scheduler, app.settings.schedule_group_name)
+    listing = list_app_schedules(AwsClients(app.settings), group or schedule_group(app.settings))
     if as_json:
-        click.echo(json.dumps([p.as_json() for p in pending]))
+        click.echo(json.dumps(listing.to_json()))
         return
-    if not pending:
-        click.echo(f"no pending one-time schedules in group {app.settings.schedule_group_name}")
-    for p in pending:
-        due = "?" if p.due_at is None else datetime.fromtimestamp(p.due_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        click.echo(f"{due}  {p.task_id}  {p.task}")
+    click.echo(f"schedule group {listing.group}: {len(listing.recurring)} recurring, "
+               f"{len(listing.one_time)} pending one-time")
+    for r in listing.recurring:
+        upcoming = ", ".join(_when(t) for t in r.next_firings) or "none"
+        click.echo(f"  {r.name}  {r.expression}  {r.timezone}  {r.state}  task={r.task or '?'}  next: {upcoming}")
+    for o in listing.one_time:
+        click.echo(f"  {o.name}  due {_when(o.due)}  task={o.task or '?'}  id={o.task_id or '?'}")
 
 
 @click.command()
 @click.argument("app_spec", metavar="APP")
 @click.argument("task_id")
 def cancel(app_spec: str, task_id: str) -> None:
-    """Cancel TASK_ID of APP: delete its schedule if it has not fired, else revoke it.
+    """Cancel TASK_ID of APP: delete its schedule if it has not fired, else revoke it (issue 12).
 
     Prints ``cancelled`` (it never runs), ``revoked`` (queued or running: consumers that check revocations skip
     it; a running task is not interrupted) or ``finished`` (too late).

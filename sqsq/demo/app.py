@@ -83,3 +83,16 @@ def workload() -> list[SourceFile]:
         if "site-packages" not in p.parts and "dist-packages" not in p.parts
     ]
     return [SourceFile(relative_path=f) for f in sorted(files)]
+
+
+@app.task(name="census.count_files", queue="files")
+def count_files(top_level_only: bool = False) -> int:
+    """Count the standard library's ``.py`` files (the demo's periodic task: a nightly inventory)."""
+    root = stdlib_root()
+    return sum(1 for _ in (root.glob("*.py") if top_level_only else root.rglob("*.py")))
+
+
+# issue 12: a periodic task. EventBridge Scheduler sends census.count_files every night at 03:00 Berlin time;
+# each firing is a task with its own id ("periodic.census-nightly-count:<time>") and result record.
+app.schedule(count_files, sqsq.cron("0 3 * * *", timezone="Europe/Berlin"), args={"top_level_only": True},
+             name="census-nightly-count")

@@ -45,6 +45,7 @@ class Executor:
             lambda: app.results, app.name, app.settings.revocation_check_seconds, clock=time.monotonic
         )
         self._clock = clock
+        self._early_guard = app.settings.early_guard_on
 
     def _put(self, record: ResultRecord) -> bool:
         """Write ``record`` stamped now (:meth:`Recorder.put`; tests use it to plant records)."""
@@ -131,7 +132,7 @@ class Executor:
         """Issue 12: an early message goes back unrun (:mod:`sqsq.scheduling.guard`); a revoked one is recorded
         REVOKED and deleted unrun (:mod:`sqsq.scheduling.revocation`). None: neither (no request made)."""
         envelope = prepared.envelope
-        wait_seconds = early_by_seconds(envelope, self._clock(), sent_at_seconds)
+        wait_seconds = early_by_seconds(envelope, self._clock(), sent_at_seconds) if self._early_guard else None
         if wait_seconds is not None:
             log.info("task %s %s arrived %d s early; put back", envelope.id, envelope.task, wait_seconds)
             return Release(float(wait_seconds), f"due at {envelope.due_at}", deferred=True)

@@ -9,7 +9,9 @@ silently skips, checked against moto 5.2.5's resource handlers:
   -> UpdateTimeToLive and UpdateContinuousBackups are called;
 * ``AWS::SQS::Queue``: attributes are compared after creation and any that differ are set again
   (SetQueueAttributes), so the queues match the template exactly;
-* ``AWS::Scheduler::Schedule`` (the DLQ sweep schedules): not created -> CreateSchedule (moto never fires it);
+* ``AWS::Scheduler::Schedule`` (the DLQ sweep schedules, the periodic tasks) and ``AWS::Scheduler::ScheduleGroup``:
+  not created -> CreateScheduleGroup, CreateSchedule; the local scheduler (:mod:`sqsq.local.scheduler`) fires the
+  ones with SQS targets (periodic tasks); the sweep schedules, whose target is a function, are not fired;
 * ``AWS::Lambda::EventSourceMapping``: created *disabled*. An enabled mapping makes moto invoke the function
   inside SendMessage (which needs Docker) and delete the messages; in sqsq the local event source mapping
   (:mod:`sqsq.local.esm`) plays that part, reading the same settings from the template;
@@ -260,8 +262,8 @@ def _apply_skipped_settings(
         if kind == "AWS::CloudWatch::Alarm":
             applied += _ensure_alarm(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}))
             continue
-        if kind == "AWS::Scheduler::Schedule":
-            applied += _ensure_schedule(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}), physical)
+        if kind == "AWS::Scheduler::ScheduleGroup":
+            applied += _ensure_schedule_group(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}))
             continue
         if kind not in ("AWS::DynamoDB::Table", "AWS::SQS::Queue") or rid not in physical:
             continue
@@ -298,8 +300,25 @@ def _apply_skipped_settings(
             if differ:
                 clients.call(f"setting attributes of {url}", sqs.set_queue_attributes, QueueUrl=url, Attributes=differ)
                 applied.append(f"{rid}: {', '.join(sorted(differ))} (SetQueueAttributes)")
+    for rid, res in (cfn.get("Resources") or {}).items():  # after the groups they belong to
+        if res.get("Type") == "AWS::Scheduler::Schedule":
+            applied += _ensure_schedule(clients, rid, cfn_resolver.resolve(res.get("Properties") or {}), physical)
     applied += apply_ecs_gaps(clients, cfn, cfn_resolver, physical, LOCAL_ACCOUNT_ID)
     return applied
+
+
+def _ensure_schedule_group(clients: AwsClients, rid: str, props: Mapping[str, Any]) -> list[str]:
+    """moto 5.2.5's CloudFormation does not create AWS::Scheduler::ScheduleGroup: CreateScheduleGroup (issue 12)."""
+    scheduler = clients.client("scheduler")
+    name = str(props["Name"])
+    try:
+        scheduler.get_schedule_group(Name=name)
+        return []
+    except Exception as exc:  # botocore's ResourceNotFoundException, typed per client
+        if "ResourceNotFound" not in type(exc).__name__ and "ResourceNotFound" not in str(exc):
+            raise
+    clients.call(f"creating schedule group {name!r}", scheduler.create_schedule_group, Name=name)
+    return [f"{rid}: schedule group {name} (CreateScheduleGroup)"]
 
 
 def _ensure_alarm(clients: AwsClients, rid: str, props: Mapping[str, Any]) -> list[str]:
@@ -327,8 +346,9 @@ def _ensure_schedule(
     settings (the target's function and role ARNs built from their physical names)."""
     scheduler = clients.client("scheduler")
     name = str(props["Name"])
+    group = {"GroupName": str(props["GroupName"])} if props.get("GroupName") else {}
     try:
-        scheduler.get_schedule(Name=name)
+        scheduler.get_schedule(Name=name, **group)
         return []
     except Exception as exc:  # botocore's ResourceNotFoundException, typed per client
         if "ResourceNotFound" not in type(exc).__name__ and "ResourceNotFound" not in str(exc):
@@ -340,7 +360,9 @@ def _ensure_schedule(
         value = target.get(key)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target[key] = arn_of.format(region=region, account=LOCAL_ACCOUNT_ID, name=physical[value["Fn::GetAtt"][0]])
-    kwargs = {k: props[k] for k in ("ScheduleExpression", "Description", "State") if props.get(k) is not None}
+    kwargs = {k: props[k] for k in ("ScheduleExpression", "Description", "State", "GroupName",
+                                    "ScheduleExpressionTimezone", "StartDate", "EndDate", "ActionAfterCompletion")
+              if props.get(k) is not None}
     clients.call(f"creating schedule {name!r}", scheduler.create_schedule, Name=name, Target=target,
                  FlexibleTimeWindow=dict(props.get("FlexibleTimeWindow") or {"Mode": "OFF"}), **kwargs)
     return [f"{rid}: schedule {name} (CreateSchedule)"]

@@ -246,6 +246,29 @@ class LocalAwsServer:
         counts: dict[str, int] = self._call("DELETE", "/_sqsq/faults")
         return counts
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move the local AWS's scheduled-time clock forward (issue 12; see :mod:`sqsq.local.services.clock`).
+
+        SQS message delays and the local EventBridge Scheduler run on it; visibility timeouts keep real time.
+        Schedules that became due have fired (into their queues) when this returns.
+
+        Args:
+            seconds: how far, >= 0.
+
+        Returns:
+            the clock's total offset from real time, in seconds.
+
+        Raises:
+            LocalServerError: a negative ``seconds``, or the server is not running.
+        """
+        answer: dict[str, float] = self._call("POST", "/_sqsq/clock", {"advance_seconds": seconds})
+        return answer["offset_seconds"]
+
+    def clock(self) -> dict[str, float]:
+        """The scheduled-time clock: ``{"offset_seconds": ..., "now": epoch seconds}``."""
+        answer: dict[str, float] = self._call("GET", "/_sqsq/clock")
+        return answer
+
     def _call(self, method: str, path: str, payload: object = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(

@@ -23,6 +23,8 @@ Extra endpoints (answered by the middleware, never forwarded to moto)::
     POST   /_sqsq/faults           {"rate": 0.2, "services": ["sqs"], "kinds": ["throttle", "500", "drop"], "seed": 1}
     GET    /_sqsq/faults           {"throttle": n, "500": n, "drop": n}  (faults injected so far)
     DELETE /_sqsq/faults           stop injecting; answers the final counts
+    POST   /_sqsq/clock            {"advance_seconds": N}: move SQS delays and the scheduler's clock forward
+    GET    /_sqsq/clock            {"offset_seconds": ..., "now": epoch seconds}
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from sqsq.local.process import (
     READY_LINE_PREFIX,
     LocalAwsServer,
 )
-from sqsq.local.services import FAULT_KINDS, apply_patches, default_services
+from sqsq.local.services import FAULT_KINDS, LocalService, apply_patches, default_services
 from sqsq.local.services.moto_version import check_moto_version
 
 if TYPE_CHECKING:
@@ -113,8 +115,10 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, patched: bool =
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per request
+    services: list[LocalService] = default_services() if patched else []
     if patched:
-        app: WSGIApplication = build_app()
+        apply_patches(services)
+        app: WSGIApplication = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app), services)
     else:
         app = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app))  # counter and faults only
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
@@ -128,10 +132,14 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, patched: bool =
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    for service in services:
+        service.start()  # background work (the local scheduler's firing loop) lives and dies with the server
     print(f"{READY_LINE_PREFIX}http://{host}:{real_port}", flush=True)
     try:
         server.serve_forever()
     finally:
+        for service in services:
+            service.stop()
         server.server_close()
 
 

@@ -1,10 +1,14 @@
-"""Time: delays and ETAs past SQS's 900 s, cancellation and revocation (issue 12), on EventBridge Scheduler.
+"""Scheduling on EventBridge Scheduler (issue 12). Nothing here runs a scheduler: EventBridge Scheduler (or,
+locally, :mod:`sqsq.local.scheduler`) fires.
 
-The parts: :mod:`~sqsq.scheduling.plan` (pure: when a schedule fires and the ``DelaySeconds`` it carries),
-:mod:`~sqsq.scheduling.one_time` (the one-time schedule of a prepared send, and its SCHEDULED record),
-:mod:`~sqsq.scheduling.cancel` (``AsyncResult.cancel`` / ``sqsq cancel``), :mod:`~sqsq.scheduling.revocation`
-(how a consumer learns a queued task was revoked), :mod:`~sqsq.scheduling.guard` (a message that arrives early
-goes back to its queue) and :mod:`~sqsq.scheduling.listing` (``sqsq schedules``).
+* :mod:`~sqsq.scheduling.plan`: pure: when a one-time schedule fires and the ``DelaySeconds`` it carries;
+* :mod:`~sqsq.scheduling.one_time`: the one-time schedule of a send due past 900 s, and its SCHEDULED record;
+* :mod:`~sqsq.scheduling.cancel`: ``AsyncResult.cancel`` / ``sqsq cancel``;
+* :mod:`~sqsq.scheduling.revocation`: how a consumer learns a queued task was revoked;
+* :mod:`~sqsq.scheduling.guard`: a message that arrives early goes back to its queue;
+* :mod:`~sqsq.scheduling.expressions`: ``cron()``/``every()`` declarations, EventBridge expression evaluation;
+* :mod:`~sqsq.scheduling.periodic`: ``app.schedule(...)`` declarations and the Input each firing sends;
+* :mod:`~sqsq.scheduling.listing`: what ``sqsq schedules`` shows.
 """
 
 from __future__ import annotations

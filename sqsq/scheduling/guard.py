@@ -4,8 +4,10 @@ A schedule fires at the whole minute at or before the due time and carries the r
 receives the message (its ``SentTimestamp``) at most 60 s before the due time, and SQS's delay holds it until then.
 A message is early only when both clocks say so: SQS received it more than 60 s before its due time (so it was not
 sent by its schedule: a copy re-sent by hand or by a tool that dropped the delay), and the consumer's clock is
-before the due time. Trusting SQS's clock as well keeps the guard quiet when the consumer's clock lags, and under
-the local AWS's controllable clock (``POST /_sqsq/clock``), which moves SQS's clock but not the consumer's.
+before the due time. Trusting SQS's clock as well keeps the guard quiet when the consumer's clock lags.
+
+It is on against AWS and off against a local endpoint (setting ``early_guard``), whose controllable clock moves
+SQS's delays and the local scheduler ahead of the consumer's clock while SentTimestamp keeps real time.
 
 It costs no request (``due_at`` is read from the envelope already decoded). An early message is released
 (:class:`sqsq.executor.Release`, ``deferred``: no record, not a failed attempt) with the time left, at most SQS's

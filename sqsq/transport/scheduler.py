@@ -7,7 +7,6 @@ one-time schedule itself, ``ActionAfterCompletion: DELETE``). API: https://docs.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -15,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.errors import AwsError, ConfigError
 from sqsq.transport.aws import AwsClients, wrap_boto_error
-from sqsq.transport.schedules import OneTimeSchedule, PendingSchedule
+from sqsq.transport.schedules import OneTimeSchedule
 
 
 class AwsScheduler:
@@ -92,37 +91,3 @@ class AwsScheduler:
                 return False
             raise
         return True
-
-    def pending(self, group: str, name_prefix: str) -> list[PendingSchedule]:
-        """ListSchedules (paged) then GetSchedule per schedule, for its Input. Raises AwsError."""
-        names: list[str] = []
-        kwargs: dict[str, Any] = {"GroupName": group, "NamePrefix": name_prefix}
-        while True:
-            try:
-                page = self._call(f"listing schedules of {group}", "list_schedules", **kwargs)
-            except AwsError as exc:
-                if exc.code == "ResourceNotFoundException":
-                    return []
-                raise
-            names.extend(s["Name"] for s in page.get("Schedules", []))
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
-        found = []
-        for name in names:
-            try:
-                s = self._call(f"reading schedule {name}", "get_schedule", GroupName=group, Name=name)
-            except AwsError as exc:
-                if exc.code == "ResourceNotFoundException":
-                    continue  # fired and deleted meanwhile
-                raise
-            found.append(PendingSchedule(name, group, s.get("ScheduleExpression", ""), _input(s)))
-        return found
-
-
-def _input(schedule: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(schedule.get("Target", {}).get("Input") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -1,4 +1,4 @@
-"""One-time schedules as data: the :class:`Scheduler` seam (create, delete, list pending) and its in-memory twin.
+"""One-time schedules as data: the :class:`Scheduler` seam (create, delete) and its in-memory twin.
 
 The boto3 implementation is :class:`sqsq.transport.scheduler.AwsScheduler`; this module imports no boto3, so
 the App can name the seam without loading botocore. Requests per delayed task: one
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 UNIVERSAL_SEND_MESSAGE_ARN = "arn:aws:scheduler:::aws-sdk:sqs:sendMessage"
@@ -81,16 +81,6 @@ class OneTimeSchedule:
         }
 
 
-@dataclass(frozen=True)
-class PendingSchedule:
-    """A one-time schedule not fired yet, as listed: its name, expression and SendMessage Input."""
-
-    name: str
-    group: str
-    expression: str
-    input: dict[str, Any] = field(default_factory=dict)
-
-
 class Scheduler(Protocol):
     """Where one-time schedules are created. Methods may raise :class:`sqsq.errors.AwsError`."""
 
@@ -100,10 +90,6 @@ class Scheduler(Protocol):
 
     def delete(self, group: str, name: str) -> bool:
         """Delete it; False when there is none (fired and deleted already, or never created)."""
-        ...
-
-    def pending(self, group: str, name_prefix: str) -> list[PendingSchedule]:
-        """The group's schedules whose names start with ``name_prefix``."""
         ...
 
 
@@ -127,9 +113,3 @@ class MemoryScheduler:
         """Forget it; False when there is none."""
         with self._lock:
             return self.schedules.pop((group, name), None) is not None
-
-    def pending(self, group: str, name_prefix: str) -> list[PendingSchedule]:
-        """The kept schedules of the group whose names start with the prefix."""
-        with self._lock:
-            items = [s for (g, n), s in self.schedules.items() if g == group and n.startswith(name_prefix)]
-        return [PendingSchedule(s.name, s.group, s.expression, json.loads(s.target_input())) for s in items]

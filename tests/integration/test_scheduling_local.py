@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -29,8 +30,9 @@ from sqsq.local.esm import run_local_esm
 from sqsq.local.server import LocalAwsServer
 from sqsq.message import Envelope
 from sqsq.results import Status
-from sqsq.scheduling.listing import pending_one_time
+from sqsq.scheduling.listing import list_app_schedules
 from sqsq.scheduling.one_time import schedule_name
+from sqsq.transport.aws import AwsClients
 from sqsq.transport.scheduler import AwsScheduler
 from sqsq.transport.schedules import UNIVERSAL_SEND_MESSAGE_ARN
 from sqsq.worker import Worker
@@ -50,6 +52,25 @@ def app(local_aws: LocalAwsServer, tmp_path: Path) -> Iterator[Deployed]:
         deployed.close()
 
 
+def _server_now(server: LocalAwsServer) -> float:
+    """The local AWS's scheduled-time clock (``GET /_sqsq/clock``'s ``now``), or real time where it has none.
+
+    The clock is shared by the whole session and only moves forward, so due times are set from it: a delay taken
+    from this process's clock could already be past on the server's and fire at once."""
+    try:
+        with urllib.request.urlopen(server.endpoint_url + "/_sqsq/clock", timeout=10) as response:
+            return float(json.loads(response.read())["now"])
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return time.time()
+        raise
+
+
+def _in(d: Deployed, seconds: float) -> datetime:
+    """An aware ETA ``seconds`` after the local AWS's clock."""
+    return datetime.fromtimestamp(_server_now(d.server) + seconds, UTC)
+
+
 def _scheduler_client(server: LocalAwsServer) -> Any:
     return boto3.client("scheduler", endpoint_url=server.endpoint_url, region_name="us-east-1")
 
@@ -60,8 +81,12 @@ def _get_schedule(d: Deployed, task_id: str) -> dict[str, Any]:
     return result
 
 
+def _pending(d: Deployed) -> list[Any]:
+    return list_app_schedules(AwsClients(d.app.settings), d.app.settings.schedule_group_name).one_time
+
+
 def test_a_send_due_in_3_hours_is_the_one_time_schedule_the_issue_describes(app: Deployed) -> None:
-    h = timed.mark.options(delay_seconds=3 * HOUR).delay(tag="later")
+    h = timed.mark.options(eta=_in(app, 3 * HOUR)).delay(tag="later")
     s = _get_schedule(app, h.id)
     assert s["ScheduleExpression"].startswith("at(") and s["ScheduleExpressionTimezone"] == "UTC"
     assert s["FlexibleTimeWindow"] == {"Mode": "OFF"} and s["ActionAfterCompletion"] == "DELETE"
@@ -84,12 +109,12 @@ def test_the_schedule_group_is_created_on_first_use(app: Deployed) -> None:
     group = app.app.settings.schedule_group_name
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_schedule_group(Name=group)
-    timed.mark.options(delay_seconds=2 * HOUR).delay(tag="g")
+    timed.mark.options(eta=_in(app, 2 * HOUR)).delay(tag="g")
     assert client.get_schedule_group(Name=group)["Name"] == group
 
 
 def test_a_retried_create_of_a_tasks_schedule_counts_as_sent(app: Deployed) -> None:
-    h = timed.mark.options(delay_seconds=2 * HOUR).delay(tag="r")
+    h = timed.mark.options(eta=_in(app, 2 * HOUR)).delay(tag="r")
     s = _get_schedule(app, h.id)
     scheduler = app.app.scheduler
     assert isinstance(scheduler, AwsScheduler)
@@ -103,7 +128,7 @@ def test_a_retried_create_of_a_tasks_schedule_counts_as_sent(app: Deployed) -> N
 
 
 def test_cancel_deletes_an_unfired_schedule_and_records_revoked(app: Deployed) -> None:
-    h = timed.mark.options(delay_seconds=2 * HOUR).delay(tag="c")
+    h = timed.mark.options(eta=_in(app, 2 * HOUR)).delay(tag="c")
     assert h.cancel() == "cancelled"
     client = _scheduler_client(app.server)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
@@ -114,16 +139,16 @@ def test_cancel_deletes_an_unfired_schedule_and_records_revoked(app: Deployed) -
 
 
 def test_sqsq_schedules_lists_pending_one_time_schedules_and_sqsq_cancel_cancels_one(app: Deployed) -> None:
-    soon = timed.mark.options(delay_seconds=2 * HOUR).delay(tag="soon")
-    later = timed.mark.options(delay_seconds=30 * DAY).delay(tag="later")
+    soon = timed.mark.options(eta=_in(app, 2 * HOUR)).delay(tag="soon")
+    later = timed.mark.options(eta=_in(app, 30 * DAY)).delay(tag="later")
     listed = app.cli("schedules", "tests.apps.timed:app", "--json")
     assert listed.returncode == 0, listed.stderr
-    rows = json.loads(listed.stdout)
+    rows = json.loads(listed.stdout)["one_time"]
     assert [(r["task_id"], r["task"]) for r in rows] == [(soon.id, "timed.mark"), (later.id, "timed.mark")]
-    assert rows[0]["due_at"] == pytest.approx(soon.record().due_at, abs=1e-5)  # type: ignore[union-attr]
+    assert rows[0]["due"] == pytest.approx(soon.record().due_at, abs=1e-5)  # type: ignore[union-attr]
     done = app.cli("cancel", "tests.apps.timed:app", soon.id)
     assert done.returncode == 0 and done.stdout.split() == [soon.id, "cancelled"], done.stderr
-    assert [p.task_id for p in pending_one_time(app.app.scheduler, app.app.settings.schedule_group_name)] == [later.id]
+    assert [p.task_id for p in _pending(app)] == [later.id]
     shown = app.cli("result", soon.id, "--app", "tests.apps.timed:app")
     assert "REVOKED" in shown.stdout
     shown = app.cli("result", later.id, "--app", "tests.apps.timed:app")
@@ -149,22 +174,30 @@ def test_a_revoked_queued_task_is_deleted_unrun_by_the_worker_and_the_other_runs
 
 
 def test_a_delayed_send_costs_one_create_schedule_and_one_put_item_and_no_sqs_request(app: Deployed) -> None:
-    timed.mark.options(delay_seconds=2 * HOUR).delay(tag="warm")  # queue lookup and schedule group, once
+    eta = _in(app, 2 * HOUR)
+    timed.mark.options(eta=eta).delay(tag="warm")  # queue lookup and schedule group, once
     app.server.reset_request_counts()
     for i in range(10):
-        timed.mark.options(delay_seconds=2 * HOUR + i).delay(tag=str(i))
+        timed.mark.options(eta=eta).delay(tag=str(i))
     counts = app.server.request_counts()
     assert counts == {"scheduler:CreateSchedule": 10, "dynamodb:PutItem": 10}, counts
 
 
-def test_a_task_running_in_lambda_sends_a_long_delay_through_the_scheduler(app: Deployed) -> None:
+def test_a_task_running_in_lambda_sends_a_long_delay_through_the_scheduler(
+    app: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timed, "clock", lambda: _server_now(app.server))
     h = timed.hop.delay(n=0, last=1)
+    app.server.reset_request_counts()
     stats = run_local_esm(app.app, app.server.endpoint_url, stop_when_empty=True, timeout_seconds=30)
     assert stats.records_deleted == 1 and h.get(timeout_seconds=5) == 0
-    (pending,) = pending_one_time(app.app.scheduler, app.app.settings.schedule_group_name)
-    assert pending.task == "timed.hop" and pending.due_at is not None
-    depth = app.app.transport.depth(app.queue())
-    assert depth.visible == depth.delayed == 0  # the next hop waits in the scheduler, not in SQS
+    counts = app.server.request_counts()
+    # The next hop (1,200 s ahead) is a schedule, not a message the function sent itself: no recursion for
+    # Lambda's loop detection to see.
+    assert counts.get("scheduler:CreateSchedule") == 1 and "sqs:SendMessage" not in counts, counts
+    assert "sqs:SendMessageBatch" not in counts, counts
+    (pending,) = _pending(app)
+    assert pending.task == "timed.hop" and pending.task_id is not None
 
 
 # -- end to end: needs the local scheduler's firing loop and controllable clock (issue 12, branch `time`) -------
@@ -185,11 +218,15 @@ class Clock:
             assert response.status == 200
         self.advanced_seconds += seconds
 
-    def advance_to(self, seconds_after: float, start: float) -> None:
-        """Move the server's clock to ``seconds_after`` seconds after real time ``start`` (never backwards)."""
-        target = seconds_after - (time.time() - start) - self.advanced_seconds
-        if target > 0:
-            self.advance(target)
+    def now(self) -> float:
+        with urllib.request.urlopen(self.url, timeout=10) as response:
+            return float(json.loads(response.read())["now"])
+
+    def advance_to(self, when: float) -> None:
+        """Move the server's clock to epoch second ``when`` (never backwards)."""
+        step = when - self.now()
+        if step > 0:
+            self.advance(step)
 
 
 @pytest.fixture
@@ -223,41 +260,57 @@ def _wait_for_ids(d: Deployed, want: set[str], timeout_seconds: float = 60) -> s
 
 
 def test_tasks_due_in_20_minutes_3_hours_and_30_days_arrive_on_time_never_early(app: Deployed, clock: Clock) -> None:
-    start = time.time()
+    start = clock.now()
     delays = [20 * 60, 3 * HOUR, 30 * DAY]
-    handles = [timed.mark.options(delay_seconds=s).delay(tag=str(s)) for s in delays]
+    handles = [timed.mark.options(eta=datetime.fromtimestamp(start + s, UTC)).delay(tag=str(s)) for s in delays]
     for i, delay in enumerate(delays):
-        clock.advance_to(delay - 30, start)  # its schedule may have fired: the remainder holds it back
+        clock.advance_to(start + delay - 30)  # its schedule may have fired: the remainder holds it back
         early = set(_receive_ids(app, wait_seconds=2))
         assert early == set(), f"arrived before its due time: {early}"
-        clock.advance_to(delay + 1, start)
+        clock.advance_to(start + delay + 1)
+        clock.advance(60)  # a schedule fired by that move counts its remainder DelaySeconds from the move
         got = _wait_for_ids(app, {handles[i].id})
         assert got == {handles[i].id}, f"due at +{delay} s: got {got}"
 
 
 def test_a_cancelled_schedule_never_fires(app: Deployed, clock: Clock) -> None:
-    start = time.time()
-    h = timed.mark.options(delay_seconds=HOUR).delay(tag="x")
-    control = timed.mark.options(delay_seconds=HOUR).delay(tag="y")
+    start = clock.now()
+    h = timed.mark.options(eta=datetime.fromtimestamp(start + HOUR, UTC)).delay(tag="x")
+    control = timed.mark.options(eta=datetime.fromtimestamp(start + HOUR, UTC)).delay(tag="y")
     assert h.cancel() == "cancelled"
-    clock.advance_to(HOUR + 60, start)
+    clock.advance_to(start + HOUR + 60)
+    clock.advance(60)  # the remainder DelaySeconds, counted from the firing
     got = _wait_for_ids(app, {control.id})
     assert got == {control.id}  # the control fired; the cancelled one did not come with it
     assert h.state == "REVOKED"
 
 
-def test_a_chain_of_20_delayed_hops_completes_on_the_local_event_source_mapping(app: Deployed, clock: Clock) -> None:
+def test_a_chain_of_20_delayed_hops_completes_on_the_local_event_source_mapping(
+    app: Deployed, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timed, "clock", clock.now)
+    monkeypatch.setenv("SHOP_TEST_SINK", str(app.tmp / "sink.txt"))  # the functions run in this process
     hops = 20
+    sink = app.tmp / "sink.txt"
+    stop = threading.Event()
+    esm = threading.Thread(
+        target=run_local_esm, args=(app.app, app.server.endpoint_url),
+        kwargs={"stop_when_empty": False, "wait_time_seconds": 1, "stop": stop}, name="timed-esm", daemon=True,
+    )
     h = timed.hop.delay(n=0, last=hops)
-    for n in range(hops + 1):
-        stats = run_local_esm(app.app, app.server.endpoint_url, stop_when_empty=True, timeout_seconds=60)
-        assert stats.records_deleted >= 1, f"hop {n} did not arrive"
-        if n < hops:
-            clock.advance(timed.HOP_DELAY_SECONDS + 60)
-            deadline = time.monotonic() + 60
-            while app.app.transport.depth(app.queue()).visible == 0:  # the firing loop sends it
-                assert time.monotonic() < deadline, f"hop {n + 1} was not fired"
-                time.sleep(0.2)
+    esm.start()
+    try:
+        for n in range(hops + 1):
+            deadline = time.monotonic() + 30
+            while not (sink.exists() and f"hop {n}" in sink.read_text().split("\n")):
+                assert time.monotonic() < deadline, f"hop {n} did not run"
+                time.sleep(0.1)
+            if n < hops:
+                clock.advance(timed.HOP_DELAY_SECONDS + 60)  # the scheduler fires hop n + 1 ...
+                clock.advance(60)  # ... whose remainder DelaySeconds counted from that (late) firing
+    finally:
+        stop.set()
+        esm.join(timeout=30)
     lines = (app.tmp / "sink.txt").read_text().split("\n")[:-1]
     assert lines == [f"hop {n}" for n in range(hops + 1)]
     assert h.get(timeout_seconds=5) == 0

@@ -161,12 +161,20 @@ def test_revocation_checks_off_build_no_store_and_read_nothing() -> None:
     assert not check.enabled and not check.is_revoked("a")
 
 
-def test_a_message_that_arrives_before_its_due_time_is_put_back_unrun(env: Env) -> None:
+def test_a_message_that_arrives_before_its_due_time_is_put_back_unrun() -> None:
+    env = Env(early_guard=True)
     early = Envelope(id="e1", task="s.add", args={"x": 1, "y": 2}, due_at=datetime.now(UTC).timestamp() + 600)
     env.transport.send_batch("s-default", [OutgoingMessage("e1", early.to_body(), 0)])
     outcome = Executor(env.app).execute(env.receive(), 3)
     assert isinstance(outcome, Release) and outcome.deferred and 598 <= outcome.delay_seconds <= 600
     assert env.ran == [] and env.results.get("e1") is None
+
+
+def test_the_early_guard_is_off_by_default_against_a_local_endpoint(env: Env) -> None:
+    early = Envelope(id="e2", task="s.add", args={"x": 1, "y": 2}, due_at=datetime.now(UTC).timestamp() + 600)
+    env.transport.send_batch("s-default", [OutgoingMessage("e2", early.to_body(), 0)])
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack) and env.ran == [1]
+    assert Env(endpoint_url=None).app.settings.early_guard_on
 
 
 def test_a_message_due_now_runs(env: Env) -> None:

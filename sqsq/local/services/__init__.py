@@ -3,7 +3,9 @@
 * :class:`RequestCounter`: counts every AWS request by ``service:Action`` (``/_sqsq/requests``);
 * :class:`FaultInjector`: fails a share of requests with throttles, 500s, dropped connections (``/_sqsq/faults``);
 * :class:`SqsService`: moto's SQS, safe under concurrent consumers and fast at depth;
-* :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic.
+* :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic;
+* :class:`ClockService`: the controllable clock of SQS delays and the scheduler (``/_sqsq/clock``);
+* :class:`SchedulerService`: fires the EventBridge Scheduler schedules moto stores (issue 12).
 
 A new service (EventBridge Scheduler with a controllable clock, S3, ...) is a :class:`LocalService` subclass in
 its own module, added to :func:`default_services`; the middleware routes its endpoints and calls its hook, and
@@ -15,21 +17,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqsq.local.services.base import AwsRequest, ControlHandler, LocalService
+from sqsq.local.services.clock import ClockService
 from sqsq.local.services.counter import RequestCounter
 from sqsq.local.services.dynamodb import DynamoDbService
 from sqsq.local.services.faults import FAULT_KINDS, FaultInjector
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION, check_moto_version
+from sqsq.local.services.scheduler import SchedulerService
 from sqsq.local.services.sqs import SqsService
 
 __all__ = [
     "FAULT_KINDS",
     "SUPPORTED_MOTO_VERSION",
     "AwsRequest",
+    "ClockService",
     "ControlHandler",
     "DynamoDbService",
     "FaultInjector",
     "LocalService",
     "RequestCounter",
+    "SchedulerService",
     "SqsService",
     "apply_patches",
     "default_services",
@@ -41,9 +47,9 @@ def default_services() -> list[LocalService]:
     requests are counted), then the fault injector, then the services that patch moto.
 
     Returns:
-        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService()]``.
+        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), ClockService(), SchedulerService()]``.
     """
-    return [RequestCounter(), FaultInjector(), SqsService(), DynamoDbService()]
+    return [RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), ClockService(), SchedulerService()]
 
 
 def apply_patches(services: Iterable[LocalService] | None = None) -> None:

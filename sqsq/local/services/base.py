@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs
 
-from sqsq.local.services.rest_actions import rest_action
-
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["AwsRequest", "ControlHandler", "LocalService", "json_response", "read_body"]
+__all__ = ["AwsRequest", "ControlHandler", "LocalService", "json_response", "read_body", "rest_action"]
 
 ControlHandler = Callable[[bytes], tuple[str, Any]]
 """A control endpoint: the request body in, ``(HTTP status line, JSON-able payload)`` out."""
@@ -76,6 +74,8 @@ class AwsRequest:
         if "." in target:
             prefix, action = target.rsplit(".", 1)
             service = service or _TARGET_SERVICES.get(prefix, prefix.lower())
+        if action is None and service == "scheduler":  # issue 12: a REST API, named by method and path
+            action = rest_action(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""))
         if action is None:
             sources = [environ.get("QUERY_STRING", "")]
             if environ.get("REQUEST_METHOD") == "POST" and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
@@ -85,8 +85,6 @@ class AwsRequest:
                 if values:
                     action = values[0]
                     break
-        if action is None and service is not None:  # REST-JSON APIs (EventBridge Scheduler): method + path
-            action = rest_action(service, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
         return service or "unknown", action or "unknown"
 
 
@@ -116,6 +114,37 @@ class LocalService:
             a response to send instead of moto's, or None to let the request through.
         """
         return None
+
+    def start(self) -> None:
+        """Start the service's background work (a thread), in the server process once it serves. Default: none."""
+
+    def stop(self) -> None:
+        """Stop what :meth:`start` started; called when the server stops. Default: nothing."""
+
+
+_SCHEDULER_ACTIONS = {
+    ("GET", "schedules"): "ListSchedules",
+    ("POST", "schedules/"): "CreateSchedule",
+    ("GET", "schedules/"): "GetSchedule",
+    ("PUT", "schedules/"): "UpdateSchedule",
+    ("DELETE", "schedules/"): "DeleteSchedule",
+    ("GET", "schedule-groups"): "ListScheduleGroups",
+    ("POST", "schedule-groups/"): "CreateScheduleGroup",
+    ("GET", "schedule-groups/"): "GetScheduleGroup",
+    ("DELETE", "schedule-groups/"): "DeleteScheduleGroup",
+    ("GET", "tags/"): "ListTagsForResource",
+    ("POST", "tags/"): "TagResource",
+    ("DELETE", "tags/"): "UntagResource",
+}
+
+
+def rest_action(method: str, path: str) -> str | None:
+    """The EventBridge Scheduler action of a REST request (``POST /schedules/NAME`` is ``CreateSchedule``).
+
+    https://docs.aws.amazon.com/scheduler/latest/APIReference/API_Operations.html; None when unknown.
+    """
+    collection, slash, _ = path.strip("/").partition("/")
+    return _SCHEDULER_ACTIONS.get((method, collection + slash))
 
 
 def read_body(environ: WSGIEnvironment) -> bytes:

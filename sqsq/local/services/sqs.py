@@ -13,7 +13,9 @@ moto 5.2.5's SQS backend has two problems a task queue trips over, both measured
   releases it while it waits and wakes early when a message is sent;
 * ReceiveMessage scans only until it has enough messages, with one clock read per scan; SendMessage no longer
   computes the queue's message counts; the clock moto's SQS model reads is ``time.time()``;
-* redrive is unchanged: a message moves to the DLQ on the receive after its ``maxReceiveCount``-th.
+* redrive is unchanged: a message moves to the DLQ on the receive after its ``maxReceiveCount``-th;
+* message delays are compared with the controllable clock (:mod:`sqsq.local.services.clock`), visibility with
+  real time.
 
 Private moto internals these patches rely on (checked against moto 5.2.5, see :attr:`SqsService.moto_version`):
 
@@ -37,6 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from sqsq.local.services import clock
 from sqsq.local.services.base import LocalService
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION
 
@@ -87,10 +90,11 @@ def _patch_sqs_clock(sqs_models: Any) -> None:
 def _message_counts(queue: Any) -> tuple[int, int, int]:
     """(visible, not visible, delayed) in one pass with one clock read, using moto's own comparisons."""
     now_ms = time.time() * 1000.0
+    clock_ms = clock.now() * 1000.0  # delays run on the controllable clock (sqsq.local.services.clock)
     visible = not_visible = delayed = 0
     for message in queue._messages:
         is_visible = now_ms > message.visible_at
-        is_delayed = now_ms < message.delayed_until
+        is_delayed = clock_ms < message.delayed_until
         if not is_visible:
             not_visible += 1
         if is_delayed:
@@ -224,6 +228,8 @@ def _scan_queue(queue: Any, count: int, visibility_timeout: int) -> tuple[list[A
     in ms at which an invisible or delayed message becomes receivable, or None).
     """
     now_ms = time.time() * 1000.0
+    offset_ms = clock.offset_seconds() * 1000.0
+    clock_ms = now_ms + offset_ms  # delays run on the controllable clock (sqsq.local.services.clock)
     received: list[Any] = []
     to_dlq: list[Any] = []
     next_change_ms: float | None = None
@@ -238,8 +244,8 @@ def _scan_queue(queue: Any, count: int, visibility_timeout: int) -> tuple[list[A
     expired: list[Any] = []
     for message in queue._messages:
         # moto's Message.visible / .delayed, with one clock read per scan
-        if not (now_ms > message.visible_at) or now_ms < message.delayed_until:
-            due_ms = max(message.visible_at, message.delayed_until)
+        if not (now_ms > message.visible_at) or clock_ms < message.delayed_until:
+            due_ms = max(message.visible_at, message.delayed_until - offset_ms)  # in real time
             if next_change_ms is None or due_ms < next_change_ms:
                 next_change_ms = due_ms
             continue

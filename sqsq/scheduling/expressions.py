@@ -1,0 +1,428 @@
+"""Schedule expressions as EventBridge Scheduler reads them: ``cron(...)``, ``rate(...)``, ``at(...)``.
+
+:func:`cron` and :func:`every` are the declarations users write (``sqsq.cron("0 3 * * *", timezone=...)``,
+``sqsq.every(seconds=3600)``); both check everything at declaration and raise
+:class:`sqsq.errors.ScheduleExpressionError` naming the offending text. :func:`parse` reads any EventBridge
+expression (as stored by the Scheduler API) into a :class:`Recurrence` whose :meth:`Recurrence.next_after` gives
+firing times; the local scheduler (:mod:`sqsq.local.scheduler`) and ``sqsq schedules`` use it.
+
+EventBridge cron has six fields, ``minutes hours day-of-month month day-of-week year``, day-of-week 1-7 = SUN-SAT,
+and exactly one of day-of-month / day-of-week must be ``?``
+(https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based). Evaluation uses croniter
+(its 7-field form with seconds fixed at 0), on naive wall-clock times of the schedule's time zone, so daylight
+saving time behaves as EventBridge documents: a wall time skipped in spring does not fire, a wall time repeated
+in autumn fires once (the first). ``rate`` schedules are fixed durations from their anchor (StartDate, else
+creation), unaffected by DST.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from sqsq.errors import ScheduleExpressionError
+
+__all__ = [
+    "MIN_RATE_SECONDS",
+    "Cron",
+    "Every",
+    "Recurrence",
+    "cron",
+    "every",
+    "parse",
+    "unix_to_eventbridge",
+    "zone",
+]
+
+MIN_RATE_SECONDS = 60
+"""EventBridge Scheduler's smallest rate: ``rate(1 minute)`` (units are minutes, hours, days)."""
+
+_DOW_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_AT_RE = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_CRON_RE = re.compile(r"^cron\((.*)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA time zone named ``timezone``.
+
+    Raises:
+        ScheduleExpressionError: no such zone (the message names it).
+    """
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ScheduleExpressionError(
+            f"unknown time zone {timezone!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ) from None
+
+
+# -- Unix (5-field) to EventBridge (6-field) ---------------------------------------------------------------------
+
+
+def _unix_dow_values(field: str, text: str) -> set[int]:
+    """The Unix day-of-week numbers (0-6, Sunday 0) a Unix day-of-week field selects."""
+    values: set[int] = set()
+    for part in field.upper().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ScheduleExpressionError(f"invalid cron expression {text!r}: bad step in day-of-week {field!r}")
+        if base == "*":
+            low, high = 0, 6
+        else:
+            low_text, _, high_text = base.partition("-")
+            low = _unix_dow_number(low_text, field, text)
+            high = _unix_dow_number(high_text, field, text) if high_text else (6 if step else low)
+        if high < low:
+            raise ScheduleExpressionError(f"invalid cron expression {text!r}: range {base!r} runs backwards")
+        values.update(range(low, high + 1, step or 1))
+    return {v % 7 for v in values}
+
+
+def _unix_dow_number(token: str, field: str, text: str) -> int:
+    if token in _DOW_NAMES:
+        return _DOW_NAMES.index(token)
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token)
+    raise ScheduleExpressionError(
+        f"invalid cron expression {text!r}: day-of-week {field!r} is not 0-7 or SUN-SAT (L and # need the "
+        "6-field EventBridge form)"
+    )
+
+
+def unix_to_eventbridge(text: str) -> str:
+    """Convert a 5-field Unix cron to EventBridge's 6-field form (the text inside ``cron(...)``).
+
+    * a year field ``*`` is appended;
+    * the ``?`` rule: EventBridge needs ``?`` in exactly one of day-of-month / day-of-week. A ``*`` day-of-week
+      becomes ``?``; else a ``*`` day-of-month becomes ``?``. Unix cron runs when *either* restricted day field
+      matches; EventBridge cannot say that, so restricting both is refused;
+    * day-of-week is renumbered (Unix 0-7 with Sunday 0 and 7, EventBridge 1-7 with Sunday 1) and written as
+      names (``1-5`` becomes ``MON,TUE,WED,THU,FRI``).
+
+    Args:
+        text: five space-separated fields, ``minute hour day-of-month month day-of-week``.
+
+    Returns:
+        six fields, e.g. ``"0 3 * * ? *"`` for ``"0 3 * * *"``.
+
+    Raises:
+        ScheduleExpressionError: not five fields, both day fields restricted, or a bad day-of-week.
+    """
+    fields = text.split()
+    if len(fields) != 5:
+        raise ScheduleExpressionError(f"invalid cron expression {text!r}: expected 5 (Unix) or 6 (EventBridge) fields")
+    minute, hour, dom, month, dow = fields
+    if dow == "*" or dow == "?":
+        return f"{minute} {hour} {'*' if dom == '?' else dom} {month} ? *"
+    if dom not in ("*", "?"):
+        raise ScheduleExpressionError(
+            f"invalid cron expression {text!r}: both day-of-month and day-of-week are restricted; EventBridge "
+            "cannot run on either (declare two schedules, or use the 6-field form with '?' in one of them)"
+        )
+    days = sorted(_unix_dow_values(dow, text))
+    return f"{minute} {hour} ? {month} {','.join(_DOW_NAMES[d] for d in days)} *"
+
+
+# -- EventBridge cron to croniter ---------------------------------------------------------------------------------
+
+
+def _croniter_dow(field: str) -> str:
+    """EventBridge day-of-week (1-7 = SUN-SAT, ``5L``, ``6#3``) in croniter's numbering (0-6 = SUN-SAT)."""
+    if field in ("?", "*"):
+        return "*"
+
+    def shift(match: re.Match[str]) -> str:
+        return str(int(match.group(0)) - 1)
+
+    out = []
+    for part in field.upper().split(","):
+        if part.endswith("L") and part[:-1]:
+            day = part[:-1]
+            number = _DOW_NAMES.index(day) if day in _DOW_NAMES else int(day) - 1
+            out.append(f"L{number}")
+        elif "#" in part:
+            day, _, nth = part.partition("#")
+            number = _DOW_NAMES.index(day) if day in _DOW_NAMES else int(day) - 1
+            out.append(f"{number}#{nth}")
+        else:
+            base, slash, step = part.partition("/")
+            out.append(re.sub(r"\d+", shift, base) + slash + step)
+    return ",".join(out)
+
+
+def _check_eventbridge_fields(fields: list[str], text: str) -> None:
+    dom, dow = fields[2], fields[4]
+    if (dom == "?") == (dow == "?"):
+        raise ScheduleExpressionError(
+            f"invalid cron expression {text!r}: EventBridge needs '?' in exactly one of day-of-month (3rd field) and "
+            "day-of-week (5th field)"
+        )
+    for value in dow.upper().replace("L", "").replace("#", ",").replace("-", ",").replace("/", ",").split(","):
+        if value.isdigit() and not 1 <= int(value) <= 7 and "/" not in dow:
+            raise ScheduleExpressionError(
+                f"invalid cron expression {text!r}: EventBridge day-of-week is 1-7 (SUN-SAT), got {value}"
+            )
+
+
+def _croniter_text(six: str, text: str) -> str:
+    fields = six.split()
+    if len(fields) != 6:
+        raise ScheduleExpressionError(f"invalid cron expression {text!r}: expected 5 (Unix) or 6 (EventBridge) fields")
+    _check_eventbridge_fields(fields, text)
+    minute, hour, dom, month, dow, year = fields
+    seven = f"{minute} {hour} {'*' if dom == '?' else dom} {month} {_croniter_dow(dow)} 0 {year}"
+    try:
+        croniter(seven, datetime(2000, 1, 1))
+    except Exception as exc:  # croniter's CroniterError family and ValueErrors on odd text
+        raise ScheduleExpressionError(f"invalid cron expression {text!r}: {exc}") from None
+    return seven
+
+
+# -- recurrences --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """When a schedule fires: an EventBridge expression in a time zone.
+
+    Attributes:
+        expression: ``cron(...)``, ``rate(...)`` or ``at(...)``, as the Scheduler API stores it.
+        timezone: the ScheduleExpressionTimezone (IANA name).
+        kind: ``"cron"``, ``"rate"`` or ``"at"``.
+    """
+
+    expression: str
+    timezone: str
+    kind: str
+    _cron: str = ""
+    _rate_seconds: int = 0
+    _at: float = 0.0
+
+    @property
+    def rate_seconds(self) -> int:
+        """The period of a ``rate`` schedule in seconds (0 for the other kinds)."""
+        return self._rate_seconds
+
+    def next_after(self, after: float, anchor: float | None = None) -> float | None:
+        """The first firing time strictly after ``after`` (epoch seconds), or None when there is none.
+
+        Args:
+            after: epoch seconds.
+            anchor: for ``rate``: its first firing (StartDate, else creation), epoch seconds; default ``after``
+                rounded down to the minute. Ignored by the other kinds.
+
+        Returns:
+            epoch seconds of the next firing; for ``at``, its time if later than ``after``, else None.
+        """
+        if self.kind == "at":
+            return self._at if self._at > after else None
+        if self.kind == "rate":
+            start = anchor if anchor is not None else math.floor(after / 60) * 60
+            if start > after:
+                return start
+            steps = math.floor((after - start) / self._rate_seconds) + 1
+            return start + steps * self._rate_seconds
+        return self._next_cron(after)
+
+    def next_times(self, after: float, count: int, anchor: float | None = None) -> list[float]:
+        """Up to ``count`` firing times after ``after`` (epoch seconds), ascending."""
+        times: list[float] = []
+        current = after
+        while len(times) < count:
+            nxt = self.next_after(current, anchor)
+            if nxt is None:
+                break
+            times.append(nxt)
+            current = nxt
+        return times
+
+    def _next_cron(self, after: float) -> float | None:
+        tz = zone(self.timezone)
+        wall = datetime.fromtimestamp(after, tz).replace(tzinfo=None)
+        # Wall times repeat in autumn: start an hour earlier and keep the first firing later than `after`.
+        it = croniter(self._cron, wall - timedelta(hours=1))
+        for _ in range(10_000):
+            try:
+                candidate: datetime = it.get_next(datetime)
+            except Exception:  # croniter raises when no later time exists (a past year)
+                return None
+            instant = _wall_to_epoch(candidate, tz)
+            if instant is not None and instant > after:
+                return instant
+        return None
+
+
+def _wall_to_epoch(wall: datetime, tz: ZoneInfo) -> float | None:
+    """Epoch seconds of a naive wall time in ``tz``: the first of a repeated time, None for a skipped one."""
+    aware = wall.replace(tzinfo=tz, fold=0)
+    back = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    if back != wall:
+        return None  # skipped by a spring-forward change: EventBridge does not fire it
+    return aware.timestamp()
+
+
+def parse(expression: str, timezone: str = "UTC") -> Recurrence:
+    """Read an EventBridge schedule expression.
+
+    Args:
+        expression: ``cron(m h dom mon dow year)``, ``rate(N minutes|hours|days)`` or ``at(yyyy-mm-ddThh:mm:ss)``.
+        timezone: IANA time zone the expression is evaluated in; default ``UTC``.
+
+    Returns:
+        the :class:`Recurrence`.
+
+    Raises:
+        ScheduleExpressionError: malformed expression or unknown time zone (the message names the text).
+    """
+    zone(timezone)
+    text = expression.strip()
+    match = _RATE_RE.match(text)
+    if match:
+        value, unit = int(match.group(1)), match.group(2).rstrip("s")
+        if value < 1:
+            raise ScheduleExpressionError(f"invalid rate expression {expression!r}: the value must be positive")
+        return Recurrence(text, timezone, "rate", _rate_seconds=value * _UNIT_SECONDS[unit])
+    match = _AT_RE.match(text)
+    if match:
+        try:
+            local = datetime.fromisoformat(match.group(1)).replace(tzinfo=zone(timezone))
+        except ValueError:
+            raise ScheduleExpressionError(f"invalid at expression {expression!r}") from None
+        return Recurrence(text, timezone, "at", _at=local.timestamp())
+    match = _CRON_RE.match(text)
+    if match:
+        return Recurrence(text, timezone, "cron", _cron=_croniter_text(match.group(1).strip(), expression))
+    raise ScheduleExpressionError(
+        f"invalid schedule expression {expression!r}; EventBridge takes cron(...), rate(...) or at(...)"
+    )
+
+
+# -- declarations -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A declared cron schedule (see :func:`cron`).
+
+    Attributes:
+        text: what the user wrote.
+        fields: the EventBridge 6-field form.
+        timezone: IANA time zone.
+    """
+
+    text: str
+    fields: str
+    timezone: str
+
+    @property
+    def expression(self) -> str:
+        """The ScheduleExpression: ``cron(<6 fields>)``."""
+        return f"cron({self.fields})"
+
+    def recurrence(self) -> Recurrence:
+        """The :class:`Recurrence` to compute firing times with."""
+        return parse(self.expression, self.timezone)
+
+
+@dataclass(frozen=True)
+class Every:
+    """A declared rate schedule (see :func:`every`).
+
+    Attributes:
+        seconds: the period, a whole number of minutes, at least 60.
+        timezone: ScheduleExpressionTimezone (rates are durations: it only matters for StartDate display).
+    """
+
+    seconds: int
+    timezone: str = "UTC"
+
+    @property
+    def expression(self) -> str:
+        """The ScheduleExpression: ``rate(N minutes|hours|days)`` in the largest whole unit."""
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if self.seconds % size == 0:
+                value = self.seconds // size
+                return f"rate({value} {unit}{'' if value == 1 else 's'})"
+        raise AssertionError("unreachable: every() only builds whole minutes")
+
+    def recurrence(self) -> Recurrence:
+        """The :class:`Recurrence` to compute firing times with."""
+        return parse(self.expression, self.timezone)
+
+
+Schedule = Cron | Every
+"""A recurring schedule declaration."""
+
+
+def cron(text: str, *, timezone: str = "UTC") -> Cron:
+    """Declare a cron schedule, evaluated in ``timezone`` by EventBridge Scheduler.
+
+    Five fields are Unix cron (``minute hour day-of-month month day-of-week``, Sunday 0 or 7) and are converted
+    to EventBridge's six-field form (see :func:`unix_to_eventbridge`: a year ``*`` appended, ``?`` in the
+    unrestricted day field, day-of-week renumbered); six fields are taken as EventBridge cron as it is (Sunday 1,
+    ``?`` in exactly one day field, ``L``, ``W``, ``#``). Daylight saving: a time skipped in spring does not fire,
+    a repeated one fires once (EventBridge's documented rule).
+
+    Args:
+        text: the cron fields (without ``cron(...)``).
+        timezone: IANA time zone name; default ``UTC``.
+
+    Returns:
+        the :class:`Cron` declaration.
+
+    Raises:
+        ScheduleExpressionError: malformed fields or unknown time zone; the message names the offending text.
+
+    Example:
+        >>> cron("0 3 * * 1-5", timezone="Europe/Berlin").expression
+        'cron(0 3 ? * MON,TUE,WED,THU,FRI *)'
+    """
+    if not isinstance(text, str):
+        raise ScheduleExpressionError(f"cron expression must be a string, got {text!r}")
+    zone(timezone)
+    fields = text.split()
+    six = unix_to_eventbridge(text) if len(fields) == 5 else " ".join(fields)
+    _croniter_text(six, text)
+    return Cron(text=text, fields=six, timezone=timezone)
+
+
+def every(*, seconds: int, timezone: str = "UTC") -> Every:
+    """Declare a fixed-rate schedule: every ``seconds`` seconds from its start (a ``rate(...)`` schedule).
+
+    Args:
+        seconds: the period; a whole number of minutes, at least 60 (EventBridge rates are minutes, hours, days).
+        timezone: ScheduleExpressionTimezone; default ``UTC``.
+
+    Returns:
+        the :class:`Every` declaration.
+
+    Raises:
+        ScheduleExpressionError: under 60 s, not whole minutes (the message names the nearest valid value), or
+            an unknown time zone.
+
+    Example:
+        >>> every(seconds=7200).expression
+        'rate(2 hours)'
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ScheduleExpressionError(f"every(seconds={seconds!r}): seconds must be a whole number")
+    if seconds < MIN_RATE_SECONDS:
+        raise ScheduleExpressionError(
+            f"every(seconds={seconds}) is under EventBridge Scheduler's smallest rate, 1 minute; use seconds=60 or more"
+        )
+    if seconds % 60:
+        nearest = max(MIN_RATE_SECONDS, round(seconds / 60) * 60)
+        raise ScheduleExpressionError(
+            f"every(seconds={seconds}) is not a whole number of minutes, which rate() needs; use seconds={nearest}"
+        )
+    zone(timezone)
+    return Every(seconds=seconds, timezone=timezone)
