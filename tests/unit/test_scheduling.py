@@ -208,3 +208,40 @@ def test_the_early_guard_trusts_a_message_sqs_received_within_a_minute_of_its_du
     assert early_by_seconds(envelope, now=9_999.5, sent_at_seconds=9_000.0) is None  # within the tolerance
     far = Envelope(id="g", task="s.add", args={}, due_at=10_000.0 + 86_400)
     assert early_by_seconds(far, now=10_000.0, sent_at_seconds=10_000.0) == 43_200  # SQS's visibility ceiling
+
+
+class CountingResults(MemoryResults):
+    def __init__(self) -> None:
+        super().__init__()
+        self.marker_reads = 0
+
+    def revocations(self, key: str) -> frozenset[str]:
+        self.marker_reads += 1
+        return super().revocations(key)
+
+
+def test_the_lambda_handler_skips_revoked_records_with_at_most_one_marker_read_per_batch() -> None:
+    from sqsq.lambda_handler import lambda_handler
+    from sqsq.local.esm import lambda_record
+
+    results = CountingResults()
+    env = Env(revocation_check_seconds=60)
+    env.app = App("s", transport=env.transport, results=results, scheduler=env.scheduler,
+                  endpoint_url="http://unused.invalid", revocation_check_seconds=60)
+    env.app.task(name="s.add")(env.add.fn)
+    handler = lambda_handler(env.app, emit_metrics=False)
+    arn = env.transport.queue_info("s-default").arn
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 60_000
+
+    handles = [env.app.send("s.add", {"x": i, "y": 0}) for i in range(8)]
+    assert handles[1].cancel() == "revoked" and handles[6].cancel() == "revoked"
+    for batch in (handles[:4], handles[4:]):  # two invocations of one execution environment
+        messages = env.transport.receive("s-default", 4, 0)
+        response = handler({"Records": [lambda_record(m, arn, "us-east-1") for m in messages]}, Context())
+        assert response == {"batchItemFailures": []}  # every record deleted by the mapping, revoked ones too
+    assert sorted(env.ran) == [0, 2, 3, 4, 5, 7]  # the revoked ones did not run
+    assert [h.state for h in handles].count("REVOKED") == 2
+    assert results.marker_reads == 1  # one read served both batches (within revocation_check_seconds)
