@@ -301,16 +301,18 @@ class Retry(SqsqError):
     """Raise from a task to ask for another attempt after ``delay_seconds``.
 
     The retry is a ChangeMessageVisibility on the message being handled, so it counts as an
-    attempt against ``max_retries`` and the queue's ``maxReceiveCount``.
+    attempt against ``max_retries`` and the queue's ``maxReceiveCount``. A delay past SQS's 12-hour visibility
+    ceiling (issue 12) goes through a one-time schedule instead: a copy carrying the attempts so far is scheduled
+    and the message deleted (see :mod:`sqsq.scheduling.retry`).
 
     Args:
-        delay_seconds: seconds before the message is visible again (0–43,200, SQS's 12-hour maximum).
+        delay_seconds: seconds before the task runs again, 0 to 365 days (31,536,000).
         reason: free text recorded with the RETRY status.
     """
 
     def __init__(self, delay_seconds: float = 0.0, reason: str = "retry requested by the task"):
-        if not 0 <= delay_seconds <= 43_200:  # also refuses NaN
-            raise ValueError(f"Retry(delay_seconds={delay_seconds!r}) must be within 0..43200 (SQS's 12 hours)")
+        if not 0 <= delay_seconds <= 31_536_000:  # also refuses NaN
+            raise ValueError(f"Retry(delay_seconds={delay_seconds!r}) must be within 0..31536000 (365 days)")
         super().__init__(reason)
         self.delay_seconds = delay_seconds
         self.reason = reason

@@ -45,6 +45,7 @@ ENVELOPE_FIELDS: dict[str, str] = {
         "Epoch seconds before which the task must not run (a worker receiving it earlier puts it back); "
         "optional, not signed. Set by sqsq on sends delivered through a one-time schedule."
     ),
+    "prior_attempts": "Set by sqsq only (a retry scheduled past 12 hours carries the attempts made); producers omit it.",
     # issue 12: periodic tasks
     "periodic": (
         "Set by sqsq's periodic schedules only: the schedule's fixed id; the id is then '<periodic>:<firing "

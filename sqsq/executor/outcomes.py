@@ -69,6 +69,7 @@ class Prepared:
         body: the message body as received.
         attempt: the receive count (the attempt number).
         max_receive_count: the source queue's redrive maxReceiveCount, or None.
+        queue_name: the queue it was received from ("" when unknown).
     """
 
     task: Task[Any, Any]
@@ -77,6 +78,7 @@ class Prepared:
     body: str
     attempt: int
     max_receive_count: int | None
+    queue_name: str = ""
 
     @property
     def task_id(self) -> str:
@@ -96,7 +98,8 @@ class Prepared:
             task_id=envelope.id,
             status=Status.STARTED,
             task_name=self.task.name,
-            attempts=self.attempt,
+            # A copy scheduled by a retry past 12 hours carries the attempts made before it (issue 12).
+            attempts=self.attempt + envelope.prior_attempts,
             generation=envelope.generation,
             # A body without sent_at gets a new one at every decode: record it as unknown, or the message's own
             # retries would not be the same message (sqsq.results.same_message).

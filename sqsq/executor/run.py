@@ -10,6 +10,7 @@ from typing import Any
 
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, SignatureError, TaskNotRegistered, ValidationError
+from sqsq.executor.long_retry import schedule_long_retry
 from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
 from sqsq.executor.recording import Recorder
 from sqsq.executor.rules import encode_result, finished, last_receive_marker
@@ -121,7 +122,7 @@ class Executor:
             return self._record.dead_letter(
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
             )
-        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count)
+        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count, message.queue_name)
         held = self._held_back(prepared, message.sent_timestamp_seconds or None)
         if held is not None:
             return held
@@ -222,7 +223,9 @@ class Executor:
         """
         task = prepared.task
         if error is not None:
-            return self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            outcome = self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name,
+                                       prepared.base.attempts, outcome)
         if encode_error is not None:
             base = prepared.base
             return self._record.dead_letter(

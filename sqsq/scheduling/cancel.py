@@ -68,7 +68,9 @@ def cancel(app: CancelComponents, task_id: str, task_name: str | None = None) ->
     existing = app.results.get(task_id)
     if existing is not None and existing.status.is_final:
         return FINISHED
-    deleted = app.scheduler.delete(app.settings.schedule_group_name, schedule_name(task_id))
+    # A retry scheduled past 12 hours is named after the attempts its SCHEDULED record keeps.
+    attempts = existing.attempts if existing is not None and existing.status is Status.SCHEDULED else 0
+    deleted = app.scheduler.delete(app.settings.schedule_group_name, schedule_name(task_id, attempts))
     name = existing.task_name if existing is not None else task_name
     if not deleted:
         store = app.results

@@ -35,13 +35,15 @@ LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/sqsq-local-scheduler"
 _NAME_OK = re.compile(r"^[0-9a-zA-Z._-]+$")
 
 
-def schedule_name(task_id: str) -> str:
-    """The one-time schedule's name for a task id: ``"sqsq-<id>"``; a hash of the id when that would not be a
-    valid schedule name (1-64 of ``[0-9a-zA-Z-_.]``)."""
-    name = NAME_PREFIX + task_id
+def schedule_name(task_id: str, attempts: int = 0) -> str:
+    """The one-time schedule's name for a task id: ``"sqsq-<id>"`` for its send, ``"sqsq-<id>.r<attempts>"`` for a
+    retry scheduled after that many attempts; a hash of the id when that would not be a valid schedule name
+    (1-64 of ``[0-9a-zA-Z-_.]``)."""
+    suffix = f".r{attempts}" if attempts else ""
+    name = NAME_PREFIX + task_id + suffix
     if len(name) <= limits.SCHEDULER_NAME_MAX_CHARS and _NAME_OK.match(task_id):
         return name
-    return NAME_PREFIX + "h" + hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return NAME_PREFIX + "h" + hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:40] + suffix
 
 
 def role_arn(settings: Settings) -> str:
@@ -86,7 +88,9 @@ class Scheduled:
     created: bool
 
 
-def schedule_send(app: Components, envelope: Envelope, body: str, queue_name: str, plan: DeliveryPlan) -> Scheduled:
+def schedule_send(
+    app: Components, envelope: Envelope, body: str, queue_name: str, plan: DeliveryPlan, *, attempts: int = 0
+) -> Scheduled:
     """Create the one-time schedule that sends ``body`` to ``queue_name``, then record the task SCHEDULED.
 
     Args:
@@ -95,9 +99,10 @@ def schedule_send(app: Components, envelope: Envelope, body: str, queue_name: st
         body: the encoded envelope.
         queue_name: the physical queue.
         plan: a scheduled :class:`DeliveryPlan`.
+        attempts: attempts already made (a retry scheduled past 12 hours); the SCHEDULED record keeps the count.
 
     Returns:
-        :class:`Scheduled` (``created`` False: the schedule existed, a retried send).
+        :class:`Scheduled` (``created`` False: the schedule existed, a retried send or a retry's second copy).
 
     Raises:
         ConfigError: no role ARN (on AWS), or the schedule group is missing on AWS.
@@ -106,7 +111,7 @@ def schedule_send(app: Components, envelope: Envelope, body: str, queue_name: st
     assert plan.fire_at is not None
     settings = app.settings
     info = app.transport.queue_info(queue_name)
-    name = schedule_name(envelope.id)
+    name = schedule_name(envelope.id, attempts)
     due = datetime.fromtimestamp(plan.due_at, UTC).isoformat()
     spec = OneTimeSchedule(
         name=name,
@@ -121,11 +126,11 @@ def schedule_send(app: Components, envelope: Envelope, body: str, queue_name: st
         description=f"sqsq task {envelope.task} {envelope.id} due {due}",
     )
     created = app.scheduler.create(spec)
-    _record_scheduled(app, envelope, plan.due_at)
+    _record_scheduled(app, envelope, plan.due_at, attempts)
     return Scheduled(envelope.id, name, spec.group, created)
 
 
-def _record_scheduled(app: Components, envelope: Envelope, due_at: float) -> None:
+def _record_scheduled(app: Components, envelope: Envelope, due_at: float, attempts: int) -> None:
     """One PutItem: SCHEDULED with the due time, kept until the result TTL after the due time.
 
     The schedule exists by now, so a failed write is logged, not raised: the task will run; only its record
@@ -134,7 +139,7 @@ def _record_scheduled(app: Components, envelope: Envelope, due_at: float) -> Non
     now = time.time()
     record = ResultRecord(
         task_id=envelope.id, status=Status.SCHEDULED, task_name=envelope.task, sent_at=envelope.sent_at,
-        generation=envelope.generation, due_at=due_at,
+        generation=envelope.generation, due_at=due_at, attempts=attempts,
     ).stamped(int(max(0.0, due_at - now)) + app.settings.result_ttl_seconds, now)
     try:
         app.results.put(record)

@@ -245,3 +245,55 @@ def test_the_lambda_handler_skips_revoked_records_with_at_most_one_marker_read_p
     assert sorted(env.ran) == [0, 2, 3, 4, 5, 7]  # the revoked ones did not run
     assert [h.state for h in handles].count("REVOKED") == 2
     assert results.marker_reads == 1  # one read served both batches (within revocation_check_seconds)
+
+
+def test_a_retry_past_12_hours_is_a_scheduled_copy_that_continues_the_attempt_count(env: Env) -> None:
+    calls: list[int] = []
+
+    @env.app.task(name="s.later", max_retries=3)
+    def later(x: int) -> int:
+        calls.append(x)
+        if len(calls) == 1:
+            raise sqsq.Retry(delay_seconds=2 * 86_400, reason="come back in two days")
+        return x
+
+    h = later.delay(x=5)
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)  # the message is deleted...
+    ((_, name), spec), = env.scheduler.schedules.items()
+    assert name == schedule_name(h.id, 1)  # ... and a copy is scheduled, named after the attempts made
+    copy = Envelope.from_body(json.loads(spec.target_input())["MessageBody"])
+    assert copy.id == h.id and copy.prior_attempts == 1 and copy.due_at is not None
+    assert copy.due_at >= datetime.now(UTC).timestamp() + 2 * 86_400 - 60
+    record = env.results.get(h.id)
+    assert record is not None and record.status is Status.SCHEDULED and record.attempts == 1
+    env.transport.send_batch("s-default", [OutgoingMessage(h.id, copy.to_body(), 0)])  # the schedule fires
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)
+    done = env.results.get(h.id)
+    assert done is not None and done.status is Status.SUCCESS and done.attempts == 2 and calls == [5, 5]
+
+
+def test_a_scheduled_retry_can_be_cancelled(env: Env) -> None:
+    @env.app.task(name="s.again")
+    def again() -> None:
+        raise sqsq.Retry(delay_seconds=13 * HOUR)
+
+    h = again.delay()
+    Executor(env.app).execute(env.receive(), 3)
+    assert len(env.scheduler.schedules) == 1
+    assert h.cancel() == "cancelled" and env.scheduler.schedules == {} and h.state == "REVOKED"
+
+
+def test_a_retry_within_12_hours_stays_a_visibility_change(env: Env) -> None:
+    @env.app.task(name="s.soon")
+    def soon() -> None:
+        raise sqsq.Retry(delay_seconds=12 * HOUR)
+
+    soon.delay()
+    outcome = Executor(env.app).execute(env.receive(), 3)
+    assert outcome.__class__.__name__ == "RetryAfter" and env.scheduler.schedules == {}
+
+
+def test_retry_delays_are_limited_to_365_days() -> None:
+    with pytest.raises(ValueError, match="365 days"):
+        sqsq.Retry(delay_seconds=366 * 86_400)
+    assert sqsq.Backoff(max_seconds=30 * 86_400).max_seconds == 30 * 86_400
