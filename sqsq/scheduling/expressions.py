@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from sqsq.errors import ScheduleExpressionError
 
 __all__ = [
@@ -180,6 +178,8 @@ def _croniter_text(six: str, text: str) -> str:
     _check_eventbridge_fields(fields, text)
     minute, hour, dom, month, dow, year = fields
     seven = f"{minute} {hour} {'*' if dom == '?' else dom} {month} {_croniter_dow(dow)} 0 {year}"
+    from croniter import croniter  # on first use: importing sqsq (a Lambda cold start) does not load it
+
     try:
         croniter(seven, datetime(2000, 1, 1))
     except Exception as exc:  # croniter's CroniterError family and ValueErrors on odd text
@@ -246,6 +246,8 @@ class Recurrence:
         return times
 
     def _next_cron(self, after: float) -> float | None:
+        from croniter import croniter
+
         tz = zone(self.timezone)
         wall = datetime.fromtimestamp(after, tz).replace(tzinfo=None)
         # Wall times repeat in autumn: start an hour earlier and keep the first firing later than `after`.

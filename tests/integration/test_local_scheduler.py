@@ -155,6 +155,22 @@ def test_rate_schedule_fires_at_creation_then_every_period(aws: LocalAwsServer, 
     assert [b - a for a, b in itertools.pairwise(times)] == [300.0, 300.0, 300.0]
 
 
+def test_rate_schedule_with_a_start_date_first_fires_then_and_a_flexible_window_fires_at_its_start(
+    aws: LocalAwsServer, sqs: Any, scheduler: Any
+) -> None:
+    url, arn = _queue(sqs)
+    start = math.floor(aws.clock()["now"] / 60) * 60 + 3600
+    _create(scheduler, "later", "rate(10 minutes)", {"Arn": arn, "Input": "<aws.scheduler.scheduled-time>"},
+            StartDate=datetime.fromtimestamp(start, UTC))
+    scheduler.create_schedule(Name="flex", GroupName=scheduler.group, ScheduleExpression=_at(start + 60),
+                              FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15},
+                              Target={"RoleArn": ROLE, "Arn": arn, "Input": "flex"})
+    aws.advance_clock(start - aws.clock()["now"] - 1)
+    assert _drain(sqs, url) == []
+    aws.advance_clock(61)
+    assert sorted(m["Body"] for m in _drain(sqs, url)) == [_iso(start), "flex"]
+
+
 def test_cron_schedule_fires_at_the_wall_time_of_its_time_zone(aws: LocalAwsServer, sqs: Any, scheduler: Any) -> None:
     from zoneinfo import ZoneInfo
 
@@ -269,8 +285,12 @@ def test_scheduler_api_calls_are_counted_by_action(aws: LocalAwsServer, sqs: Any
 # -- periodic tasks -------------------------------------------------------------------------------------------------
 
 
+SIGNING_KEYS = "k1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes, test only
+
+
+@pytest.mark.parametrize("signing", [False, True], ids=["unsigned", "signed"])
 def test_each_firing_of_a_periodic_task_runs_with_its_own_id_and_record(
-    aws: LocalAwsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws: LocalAwsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing: bool
 ) -> None:
     from sqsq.app import AsyncResult
     from sqsq.results import Status
@@ -278,8 +298,13 @@ def test_each_firing_of_a_periodic_task_runs_with_its_own_id_and_record(
 
     for key, value in aws.client_environment().items():
         monkeypatch.setenv(key, value)
-    deployed = deploy(app, aws, tmp_path)  # provisioning creates the group and the schedule
+    keys = {"signing_keys": SIGNING_KEYS} if signing else {}
+    deployed = deploy(app, aws, tmp_path, **keys)  # provisioning creates the group and the schedule
     try:
+        from sqsq.scheduling.periodic import schedule_group
+
+        schedule = _client(aws, "scheduler").get_schedule(Name="every-ten", GroupName=schedule_group(app.settings))
+        assert ('"sig":' in schedule["Target"]["Input"]) is signing
         now = aws.clock()["now"]
         first = math.floor(now / 600) * 600 + 600
         aws.advance_clock(first + 600 - now + 1)  # two firings: first and first + 10 min
