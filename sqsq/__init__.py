@@ -35,6 +35,7 @@ from sqsq.errors import (
     TaskFailed,
     TaskIdConflict,
     TaskNotRegistered,
+    TaskRevoked,
     ValidationError,
 )
 
@@ -130,6 +131,7 @@ __all__ = [
     "TaskCall",
     "TaskFailed",
     "TaskIdConflict",
+    "TaskRevoked",
     "TaskNotRegistered",
     "ValidationError",
     "context",

@@ -12,7 +12,9 @@ import importlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from sqsq import limits
@@ -26,10 +28,13 @@ from sqsq.queue_config import Consumer, DeduplicationScope, FifoThroughputLimit,
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
 from sqsq.scheduling.expressions import Cron, Every
+from sqsq.scheduling.one_time import schedule_send
 from sqsq.scheduling.periodic import PeriodicTask, declare
+from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
 from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
+from sqsq.transport.schedules import Scheduler
 
 if TYPE_CHECKING:
     from sqsq.transport.payloads import PayloadStore
@@ -49,6 +54,7 @@ class App(AppBackends):
         transport: queue backend (default: SQS via boto3, built on first use).
         results: results backend (default: DynamoDB, built on first use).
         payloads: S3 payload store for large bodies and results (default: S3 when ``payload_bucket`` is set).
+        scheduler: one-time schedules backend (default: EventBridge Scheduler, built on first use).
         **setting_overrides: any :class:`Settings` field, e.g. ``endpoint_url=``, ``region=``.
 
     Raises:
@@ -69,10 +75,12 @@ class App(AppBackends):
         transport: Transport | None = None,
         results: ResultStore | None = None,
         payloads: PayloadStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ):
         super().__init__(
-            name, settings=settings, transport=transport, results=results, payloads=payloads, **setting_overrides
+            name, settings=settings, transport=transport, results=results, payloads=payloads, scheduler=scheduler,
+            **setting_overrides,
         )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
@@ -316,39 +324,55 @@ class App(AppBackends):
     # -- sending (the mechanics are in sqsq.sending) ------------------------------------------------------
 
     def _prepare(
-        self, task: Task[Any, Any] | str, args: Args, delay_seconds: int, queue: str | None,
+        self, task: Task[Any, Any] | str, args: Args, plan: DeliveryPlan, queue: str | None,
         group: GroupOptions = NO_GROUP,
         attributes: Mapping[str, object] | None = None,
     ) -> Prepared:
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
-        return prepare(t, args, delay_seconds, self.queue_name(queue or t.queue), self.keyring, group, attributes)
+        due_at = plan.due_at if plan.scheduled else None
+        return prepare(
+            t, args, plan.delay_seconds, self.queue_name(queue or t.queue), self.keyring, group, attributes, due_at
+        )
+
+    def _plan(self, task: Task[Any, Any] | str, delay_seconds: int, eta: datetime | None) -> DeliveryPlan:
+        """When the send is due and how it gets there (:mod:`sqsq.scheduling.plan`)."""
+        now = time.time()
+        name = task if isinstance(task, str) else task.name
+        return plan_delivery(due_time(name, delay_seconds=delay_seconds, eta=eta, now=now), now)
+
+    def _schedule(self, prepared: Prepared, plan: DeliveryPlan) -> AsyncResult[Any]:
+        """A send due past 900 s: its one-time schedule and SCHEDULED record (:mod:`sqsq.scheduling.one_time`)."""
+        prepared = check_size(self.transport, prepared, self.payloads)
+        schedule_send(self, prepared.envelope, prepared.body, prepared.queue_name, plan)
+        return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
 
     @overload
     def send(
         self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> AsyncResult[R]: ...
 
     @overload
     def send(
         self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send(
         self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
         Args:
             task: the task, or its registered name.
             args: the arguments (a mapping or the task's pydantic model instance).
-            delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds).
+            delay_seconds: seconds before the task may run, 0 to 365 days. Up to 900 s: SQS DelaySeconds; beyond:
+                a one-time EventBridge schedule and a SCHEDULED record (see :mod:`sqsq.scheduling`).
             queue: logical queue to send to instead of the task's own.
             group_id: FIFO queues: the message group (order is kept within it); default: the task's
                 ``group_key`` of the arguments. See :mod:`sqsq.grouping`.
@@ -357,6 +381,8 @@ class App(AppBackends):
             tenant: standard queues: the fair-queue tenant (sent as MessageGroupId).
             attributes: SQS message attributes (name -> str, int, float, Decimal or bytes; at most 9), read in the
                 task through :func:`sqsq.context.current`; see :mod:`sqsq.attributes`.
+            eta: an aware datetime before which the task does not run, instead of ``delay_seconds`` (in the past:
+                now; naive: refused).
 
         Returns:
             A handle on the task's result (``.id``, ``.get(timeout_seconds=…)``); typed by the task's return type.
@@ -365,12 +391,16 @@ class App(AppBackends):
             ValidationError: the arguments do not match the task's schema, or would not arrive at the worker as
                 they are (see :mod:`sqsq.codec`); nothing sent.
             TaskNotRegistered: no task under that name (nothing sent).
-            LimitExceeded / PayloadTooLarge: delay or size out of SQS's limits, or a delay on a FIFO queue (nothing
+            LimitExceeded / PayloadTooLarge: delay or size out of limits, or a delay on a FIFO queue (nothing
                 sent).
-            SendFailed / AwsError: SQS rejected the message.
+            ConfigError: a send past 900 s without a scheduler role on AWS (SQSQ_SCHEDULER_ROLE_ARN).
+            SendFailed / AwsError: SQS (or EventBridge Scheduler) rejected the message.
         """
+        plan = self._plan(task, delay_seconds, eta)
         group = GroupOptions(group_id=group_id, deduplication_id=deduplication_id, tenant=tenant)
-        prepared = self._prepare(task, args, delay_seconds, queue, group, attributes)
+        prepared = self._prepare(task, args, plan, queue, group, attributes)
+        if plan.scheduled:
+            return self._schedule(prepared, plan)
         buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
         if buffer is not None:
             buffer.add(prepared)
@@ -383,26 +413,27 @@ class App(AppBackends):
     def send_many(
         self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
         self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
         self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
         Every argument set is validated before the first request, so a bad one sends nothing. ``group_id`` /
         ``tenant`` as in :meth:`send`, for every message (a task's ``group_key`` gives each its own group); each
-        entry carries its own MessageGroupId and MessageDeduplicationId (its task id).
+        entry carries its own MessageGroupId and MessageDeduplicationId (its task id). Calls due past 900 s
+        (``delay_seconds``/``eta``) are one CreateSchedule each (EventBridge Scheduler has no batch API).
 
         Returns:
             One handle per argument set, in order.
@@ -411,8 +442,11 @@ class App(AppBackends):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
+        plan = self._plan(task, delay_seconds, eta)
         group = GroupOptions(group_id=group_id, tenant=tenant)
-        prepared = [self._prepare(task, a, delay_seconds, queue, group, attributes) for a in args_list]
+        prepared = [self._prepare(task, a, plan, queue, group, attributes) for a in args_list]
+        if plan.scheduled:
+            return [self._schedule(p, plan) for p in prepared]
         prepared = [check_size(self.transport, p, self.payloads) for p in prepared]
         send_prepared(self.transport, prepared)
         return [AsyncResult(p.envelope.id, app=self, task=p.task) for p in prepared]

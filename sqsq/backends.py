@@ -15,13 +15,15 @@ from sqsq.config import Settings, load_settings
 from sqsq.results import ResultStore
 from sqsq.signing import KeyRing
 from sqsq.transport import Transport
+from sqsq.transport.schedules import Scheduler
 
 if TYPE_CHECKING:
     from sqsq.transport.payloads import PayloadStore
 
 # What AppBackends.using() swaps and puts back (besides _setting_overrides, which it copies).
 _SWAPPABLE = (
-    "_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded", "_payloads", "_payloads_given"
+    "_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded", "_payloads", "_payloads_given",
+    "_scheduler",
 )
 
 
@@ -44,11 +46,13 @@ class AppBackends:
         transport: Transport | None = None,
         results: ResultStore | None = None,
         payloads: PayloadStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ):
         self.name = name
         self._payloads = payloads
         self._payloads_given = payloads is not None
+        self._scheduler = scheduler
         self._settings = settings
         self._setting_overrides = setting_overrides
         self._transport = transport
@@ -71,6 +75,7 @@ class AppBackends:
         self._settings = None
         self._transport = None
         self._results = None
+        self._scheduler = None
         self._aws_clients = None
         if not self._payloads_given:
             self._payloads = None
@@ -84,6 +89,7 @@ class AppBackends:
         transport: Transport | None = None,
         results: ResultStore | None = None,
         payloads: PayloadStore | None = None,
+        scheduler: Scheduler | None = None,
         **setting_overrides: Any,
     ) -> Iterator[Self]:
         """Use other backends and/or settings inside the block; the app's configuration is restored on exit.
@@ -124,6 +130,8 @@ class AppBackends:
                 self._results = results
             if payloads is not None:
                 self._payloads, self._payloads_given = payloads, True
+            if scheduler is not None:
+                self._scheduler = scheduler
             yield self
         finally:
             for name, value in saved.items():
@@ -192,6 +200,19 @@ class AppBackends:
 
                     self._payloads = S3PayloadStore(self._aws(), self.settings.payload_bucket)
         return self._payloads
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """EventBridge Scheduler (one-time schedules of long delays; unless one was injected). Locally (an
+        ``endpoint_url`` is set) the schedule group is created on first use; on AWS the template declares it."""
+        if self._scheduler is None:
+            with self._lock:
+                if self._scheduler is None:
+                    from sqsq.transport.scheduler import AwsScheduler
+
+                    local = self.settings.endpoint_url is not None
+                    self._scheduler = AwsScheduler(self._aws(), create_missing_group=local)
+        return self._scheduler
 
     def _aws(self) -> Any:
         from sqsq.transport.aws import AwsClients

@@ -6,6 +6,7 @@ Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the tas
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.errors import ValidationError
@@ -31,6 +32,7 @@ def _task_of(task: object, function: str) -> Task[Any, Any]:
 def send(
     task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
     deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
+    eta: datetime | None = None,
 ) -> AsyncResult[R]: ...
 
 
@@ -38,6 +40,7 @@ def send(
 def send(
     task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
     deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
+    eta: datetime | None = None,
 ) -> AsyncResult[R]: ...
 
 
@@ -51,6 +54,7 @@ def send(
     deduplication_id: str | None = None,
     tenant: str | None = None,
     attributes: Mapping[str, object] | None = None,
+    eta: datetime | None = None,
 ) -> AsyncResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
@@ -66,12 +70,12 @@ def send(
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
         return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                  deduplication_id=deduplication_id, tenant=tenant, attributes=attributes)
+                                  deduplication_id=deduplication_id, tenant=tenant, attributes=attributes, eta=eta)
     t = _task_of(task, "send")
     if args is None:
         raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
     return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                      deduplication_id=deduplication_id, tenant=tenant, attributes=attributes)
+                      deduplication_id=deduplication_id, tenant=tenant, attributes=attributes, eta=eta)
 
 
 def send_many(
@@ -83,8 +87,9 @@ def send_many(
     group_id: str | None = None,
     tenant: str | None = None,
     attributes: Mapping[str, object] | None = None,
+    eta: datetime | None = None,
 ) -> list[AsyncResult[R]]:
     """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
     t = _task_of(task, "send_many")
     return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, group_id=group_id, tenant=tenant,
-                           attributes=attributes)
+                           attributes=attributes, eta=eta)

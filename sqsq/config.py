@@ -56,6 +56,17 @@ class Settings(BaseModel):
             item size (:mod:`sqsq.payloads`); ``None`` (default): nothing is offloaded, a send that is too large
             raises PayloadTooLarge. ``sqsq template`` creates the bucket and sets ``SQSQ_PAYLOAD_BUCKET`` on its
             functions; ``sqsq local``/``sqsq provision`` create ``<app_name>-payloads`` when it is set to that.
+        scheduler_role_arn: (issue 12, scheduling) the role EventBridge Scheduler assumes to send a delayed task
+            (``sqs:SendMessage`` on the app's queues); the template sets it on its functions. Needed only for
+            sends due more than 900 s ahead; locally any ARN works (default there: a placeholder).
+        schedule_group: the EventBridge Scheduler schedule group of one-time schedules; default the queue prefix
+            without its trailing ``-`` (``"<app>"`` locally, ``"<app>-<Stage>"`` as the template names it).
+        revocation_check_seconds: how often (at most) a consumer re-reads the app's revocation marker while it
+            handles messages; 0 (default) = never: a revoked task already in a queue then still runs, and its
+            REVOKED record is kept (its result write is refused). See :mod:`sqsq.scheduling.revocation`.
+        early_guard: put back a message that arrives before its ``due_at`` (:mod:`sqsq.scheduling.guard`); default
+            ``None``: on against AWS, off against a local endpoint, whose controllable clock (``/_sqsq/clock``)
+            moves SQS's delays and the local scheduler ahead of the consumer's clock.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -81,6 +92,11 @@ class Settings(BaseModel):
     signing_keys_secret: str | None = Field(default=None, min_length=1, max_length=2048)
     # S3 payloads (issue 14): S3 bucket names are 3-63 characters.
     payload_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    # -- scheduling (issue 12) --
+    scheduler_role_arn: str | None = Field(default=None, min_length=20, max_length=1600)
+    schedule_group: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,64}$")
+    revocation_check_seconds: float = Field(default=0.0, ge=0, le=3600)
+    early_guard: bool | None = None
 
     @field_validator("signing_keys")
     @classmethod
@@ -106,6 +122,18 @@ class Settings(BaseModel):
         if self.results_table is None:
             self.results_table = f"{self.app_name}-results"
         return self
+
+    @property
+    def early_guard_on(self) -> bool:
+        """Whether consumers hold back early messages (:attr:`early_guard`, default: on unless local)."""
+        return self.early_guard if self.early_guard is not None else self.endpoint_url is None
+
+    @property
+    def schedule_group_name(self) -> str:
+        """The schedule group of one-time schedules (:attr:`schedule_group`, or the queue prefix without ``-``)."""
+        if self.schedule_group is not None:
+            return self.schedule_group
+        return (self.queue_prefix or self.app_name).rstrip("-") or self.app_name
 
     def physical_queue_name(self, logical: str) -> str:
         """The SQS queue name for a logical queue name (``"images"`` -> ``"shop-images"``)."""

@@ -26,6 +26,7 @@ SqsqError
 │   ├── SendFailed              some entries of a send were rejected (lists them)
 │   └── PurgeInProgress         a PurgeQueue within 60 s of the last one (says when to retry)
 ├── TaskFailed                  the task ended in FAILURE (remote error type and message)
+│   └── TaskRevoked             the task was cancelled or revoked before it ran (record REVOKED)
 ├── ResultTimeout               the result was not final within the timeout
 ├── Retry                       raised by a task to ask for a retry after delay_seconds
 ├── AttemptLost                 an attempt ended without the task's own outcome (its process died): always retried
@@ -302,6 +303,13 @@ class TaskFailed(SqsqError):
         self.traceback = traceback
 
 
+class TaskRevoked(TaskFailed):
+    """The task was cancelled (its schedule deleted) or revoked before it ran: its record says REVOKED."""
+
+    def __init__(self, task_id: str, message: str = "the task was cancelled before it ran"):
+        super().__init__(task_id, "TaskRevoked", message, None)
+
+
 class ResultTimeout(SqsqError):
     """The task did not reach SUCCESS or FAILURE within the timeout."""
 
@@ -310,16 +318,18 @@ class Retry(SqsqError):
     """Raise from a task to ask for another attempt after ``delay_seconds``.
 
     The retry is a ChangeMessageVisibility on the message being handled, so it counts as an
-    attempt against ``max_retries`` and the queue's ``maxReceiveCount``.
+    attempt against ``max_retries`` and the queue's ``maxReceiveCount``. A delay past SQS's 12-hour visibility
+    ceiling (issue 12) goes through a one-time schedule instead: a copy carrying the attempts so far is scheduled
+    and the message deleted (see :mod:`sqsq.scheduling.retry`).
 
     Args:
-        delay_seconds: seconds before the message is visible again (0–43,200, SQS's 12-hour maximum).
+        delay_seconds: seconds before the task runs again, 0 to 365 days (31,536,000).
         reason: free text recorded with the RETRY status.
     """
 
     def __init__(self, delay_seconds: float = 0.0, reason: str = "retry requested by the task"):
-        if not 0 <= delay_seconds <= 43_200:  # also refuses NaN
-            raise ValueError(f"Retry(delay_seconds={delay_seconds!r}) must be within 0..43200 (SQS's 12 hours)")
+        if not 0 <= delay_seconds <= 31_536_000:  # also refuses NaN
+            raise ValueError(f"Retry(delay_seconds={delay_seconds!r}) must be within 0..31536000 (365 days)")
         super().__init__(reason)
         self.delay_seconds = delay_seconds
         self.reason = reason

@@ -13,7 +13,7 @@ from typing import Any, Generic, Protocol
 
 from typing_extensions import TypeVar
 
-from sqsq.errors import ResultNotReadable, ResultTimeout, SqsqError, TaskFailed, TaskIdConflict
+from sqsq.errors import ResultNotReadable, ResultTimeout, SqsqError, TaskFailed, TaskIdConflict, TaskRevoked
 from sqsq.results import ResultRecord, ResultStore, Status
 
 R = TypeVar("R", default=Any)
@@ -70,9 +70,28 @@ class AsyncResult(Generic[R]):
         """The stored record (strongly consistent read), or None while PENDING."""
         return self.app.results.get(self.id)
 
+    def cancel(self) -> str:
+        """Cancel the task: delete its schedule if it has not fired, else revoke it (see :mod:`sqsq.scheduling.cancel`).
+
+        Returns:
+            ``"cancelled"`` (it will never run), ``"revoked"`` (it was queued or running: skipped by consumers
+            that check revocations, not interrupted if running) or ``"finished"`` (too late: already final).
+
+        Raises:
+            AwsError: a request failed. ConfigError: the app cannot revoke (see :func:`sqsq.scheduling.cancel.cancel`).
+
+        Example:
+            >>> h = add.options(delay_seconds=3600).delay(x=1, y=2)
+            >>> h.cancel(), h.state
+            ('cancelled', 'REVOKED')
+        """
+        from sqsq.scheduling.cancel import cancel
+
+        return cancel(self.app, self.id, self.task.name if self.task is not None else None)  # type: ignore[arg-type]
+
     @property
     def status(self) -> Status:
-        """PENDING, STARTED, RETRY, SUCCESS or FAILURE (one read)."""
+        """PENDING, SCHEDULED, STARTED, RETRY, SUCCESS, FAILURE or REVOKED (one read)."""
         record = self.record()
         return Status.PENDING if record is None else record.status
 
@@ -82,7 +101,7 @@ class AsyncResult(Generic[R]):
         return self.status.value
 
     def ready(self) -> bool:
-        """True once the task is SUCCESS or FAILURE (one read)."""
+        """True once the task is SUCCESS, FAILURE or REVOKED (one read)."""
         return self.status.is_final
 
     def successful(self) -> bool:
@@ -106,7 +125,7 @@ class AsyncResult(Generic[R]):
             ResultNotReadable, TaskIdConflict: as :meth:`get`.
         """
         record = self._checked(self.record())
-        if record is None or record.status in (Status.PENDING, Status.STARTED):
+        if record is None or record.status in (Status.PENDING, Status.STARTED, Status.SCHEDULED):
             return None
         if record.status is Status.SUCCESS:
             return self._value(record)
@@ -139,7 +158,7 @@ class AsyncResult(Generic[R]):
         interval = poll_interval_seconds
         while True:
             record = self._checked(self.record())
-            if record is not None and record.status is Status.FAILURE:
+            if record is not None and record.status in (Status.FAILURE, Status.REVOKED):
                 raise self._failure(record)
             if record is not None and record.status is Status.SUCCESS:
                 return self._value(record)
@@ -165,6 +184,8 @@ class AsyncResult(Generic[R]):
         return record
 
     def _failure(self, record: ResultRecord) -> TaskFailed:
+        if record.status is Status.REVOKED:
+            return TaskRevoked(self.id, record.error_message or "the task was cancelled before it ran")
         return TaskFailed(self.id, record.error_type or "Error", record.error_message or "", record.traceback)
 
     def _value(self, record: ResultRecord) -> R:

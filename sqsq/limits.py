@@ -16,6 +16,16 @@ SQS_MAX_DELAY_SECONDS = 900
 """Longest per-message DelaySeconds (15 minutes)."""
 SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 """Longest visibility timeout, counted from the receive (12 hours)."""
+# -- EventBridge Scheduler (issue 12: delays and ETAs past SQS's 900 s) --
+# https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html
+SCHEDULER_MAX_DELAY_SECONDS = 365 * 86_400
+"""Longest delay (or ETA ahead of now) sqsq accepts: 365 days, sent through a one-time EventBridge schedule."""
+SCHEDULER_AT_GRANULARITY_SECONDS = 60
+"""``at(...)`` schedules fire at whole minutes (the expression has seconds, but EventBridge fires per minute)."""
+SCHEDULER_MAX_SCHEDULES_PER_REGION = 10_000_000
+"""Default quota of schedules per account and Region."""
+SCHEDULER_NAME_MAX_CHARS = 64
+"""Longest schedule name (1-64 of ``[0-9a-zA-Z-_.]``)."""
 SQS_DEFAULT_MAX_MESSAGE_SIZE_BYTES = 262_144
 """The MaximumMessageSize sqsq falls back to only when a queue does not report the attribute (moto 5.2.5 still gives
 new queues this; AWS raised its queues to 1 MiB in 2025). sqsq reads each queue's own attribute and provisions

@@ -42,7 +42,7 @@ def _escape_forbidden(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group(0)):04x}"
 
 
-_INTEGER_FIELDS = ("v", "generation", "rescues")
+_INTEGER_FIELDS = ("v", "generation", "rescues", "prior_attempts")
 """The envelope's integer fields."""
 
 
@@ -73,6 +73,10 @@ class Envelope(BaseModel):
         rescues: copies sqsq sent of this generation because a receive was spent without an outcome (0 for a send).
         kid: id of the signing key (see :mod:`sqsq.signing`), or ``None`` when unsigned.
         sig: base64 HMAC-SHA256 of the envelope's other fields under that key, or ``None`` when unsigned.
+        prior_attempts: attempts made before this copy was scheduled (a retry past 12 hours, see
+            :mod:`sqsq.scheduling.retry`); the attempt number is this plus SQS's receive count. Not signed.
+        due_at: epoch seconds before which the task must not run (sends through a one-time schedule only; not
+            signed: a changed value can only delay a task, see :mod:`sqsq.scheduling.guard`), or ``None``.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -87,6 +91,9 @@ class Envelope(BaseModel):
     rescues: int = Field(default=0, ge=0)
     kid: str | None = Field(default=None, max_length=64)
     sig: str | None = Field(default=None, max_length=128)
+    # -- scheduling (issue 12) --
+    due_at: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
+    prior_attempts: int = Field(default=0, ge=0)
     # -- issue 12: periodic tasks (sqsq.scheduling.periodic) --------------------------------------------------
     # Set on the messages EventBridge Scheduler sends for a periodic task: the schedule's fixed id. The task id is
     # then "<periodic>:<scheduled time>" (the scheduler substitutes the time at each firing), and a signature
@@ -96,8 +103,8 @@ class Envelope(BaseModel):
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig", "periodic") if getattr(self, name) is None}
-        omitted |= {"rescues"} if not self.rescues else set()
+        omitted = {name for name in ("kid", "sig", "due_at", "periodic") if getattr(self, name) is None}
+        omitted |= {name for name in ("rescues", "prior_attempts") if not getattr(self, name)}
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 

@@ -20,7 +20,7 @@ class Backoff:
     Attributes:
         base_seconds: delay after the first failure (before jitter), > 0.
         factor: growth per attempt, >= 1.
-        max_seconds: cap, at most SQS's 12-hour visibility maximum.
+        max_seconds: cap, at most 365 days (past 12 hours, SQS's visibility maximum, a retry is scheduled).
         jitter: draw uniformly below the bound to spread retries of many tasks.
     """
 
@@ -32,10 +32,10 @@ class Backoff:
     def __post_init__(self) -> None:
         if self.base_seconds < 0 or self.factor < 1:
             raise ValueError("Backoff needs base_seconds >= 0 and factor >= 1")
-        if not 0 <= self.max_seconds <= limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS:
+        if not 0 <= self.max_seconds <= limits.SCHEDULER_MAX_DELAY_SECONDS:
             raise ValueError(
-                f"Backoff max_seconds={self.max_seconds} must be within 0..{limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS} "
-                "(SQS's 12-hour visibility maximum)"
+                f"Backoff max_seconds={self.max_seconds} must be within 0..{limits.SCHEDULER_MAX_DELAY_SECONDS} "
+                "(365 days; past SQS's 12-hour visibility maximum a retry goes through a one-time schedule)"
             )
 
     def delay_seconds(self, failed_attempts: int, rng: random.Random | None = None) -> float:

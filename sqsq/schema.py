@@ -41,6 +41,12 @@ ENVELOPE_FIELDS: dict[str, str] = {
     "rescues": "Set by sqsq only (copies it sent of a message whose receive was spent); producers omit it.",
     "kid": "Signing key id; only when signing (see signing). Omit otherwise.",
     "sig": "Base64 HMAC-SHA256 signature; only when signing (see signing). Omit otherwise.",
+    # -- scheduling (issue 12) --
+    "due_at": (
+        "Epoch seconds before which the task must not run (a worker receiving it earlier puts it back); "
+        "optional, not signed. Set by sqsq on sends delivered through a one-time schedule."
+    ),
+    "prior_attempts": "Set by sqsq only (a retry scheduled past 12 hours carries the attempts made); producers omit it.",
     # issue 12: periodic tasks
     "periodic": (
         "Set by sqsq's periodic schedules only: the schedule's fixed id; the id is then '<periodic>:<firing "

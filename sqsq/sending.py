@@ -54,7 +54,7 @@ def check_delay(delay_seconds: int) -> None:
     if not 0 <= delay_seconds <= limits.SQS_MAX_DELAY_SECONDS:
         raise LimitExceeded(
             f"delay_seconds={delay_seconds} is outside SQS's 0..{limits.SQS_MAX_DELAY_SECONDS} s; "
-            "for longer delays schedule the send yourself (durable ETAs are not available yet)"
+            "longer delays (up to 365 days) go through App.send, which schedules them"
         )
 
 
@@ -66,10 +66,12 @@ def prepare(
     keyring: KeyRing | None,
     group: GroupOptions = NO_GROUP,
     attributes: Mapping[str, object] | None = None,
+    due_at: float | None = None,
 ) -> Prepared:
     """Validate ``args``, build and sign the envelope, and check the worker will read it back as validated.
 
-    ``group``: the send's message group options (FIFO and fair queues, :mod:`sqsq.grouping`).
+    ``group``: the send's message group options (FIFO and fair queues, :mod:`sqsq.grouping`). ``due_at`` (epoch
+    seconds) goes into the envelope of a send delivered through a one-time schedule (:mod:`sqsq.scheduling`).
 
     Raises:
         LimitExceeded: ``delay_seconds`` out of SQS's range, any per-message delay on a FIFO queue, or too many
@@ -80,7 +82,13 @@ def prepare(
     check_delay(delay_seconds)
     message_attributes = encode_attributes(attributes)
     model = task.validate_args(args)
-    envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model))
+    envelope = Envelope(id=new_task_id(), task=task.name, args=task.dump_args(model), due_at=due_at)
+    if due_at is not None and queue_name.endswith(limits.SQS_FIFO_SUFFIX):
+        raise LimitExceeded(
+            f"a send due more than {limits.SQS_MAX_DELAY_SECONDS} s ahead cannot go to FIFO queue {queue_name}: "
+            "SQS allows no per-message delay there and sqsq's one-time schedules do not carry message groups yet; "
+            "send it to a standard queue, or give the FIFO queue a delay (its DelaySeconds attribute)"
+        )
     ids = message_ids(task, model, envelope.id, group, queue_name=queue_name, delay_seconds=delay_seconds)
     try:
         if keyring is not None:

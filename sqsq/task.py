@@ -19,6 +19,7 @@ import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -48,13 +49,13 @@ class TaskOwner(Protocol):
     def send(
         self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> AsyncResult[Any]: ...
 
     def send_many(
         self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
         group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
     ) -> list[AsyncResult[Any]]: ...
 
 
@@ -77,12 +78,14 @@ class SendOptions:
     """Options of one send, apart from the task's arguments (keyword-only wherever they are given).
 
     Attributes:
-        delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+        delay_seconds: seconds before the task may run, 0 to 365 days (past 900 s: through a one-time
+            EventBridge schedule, see :mod:`sqsq.scheduling`; checked at send).
         queue: logical queue to send to instead of the task's own (``None`` = the task's).
         group_id: FIFO queues: the message group (``None`` = the task's ``group_key``); see :mod:`sqsq.grouping`.
         deduplication_id: FIFO queues: MessageDeduplicationId (``None`` = the task id).
         tenant: standard queues: the fair-queue tenant, sent as MessageGroupId.
         attributes: SQS message attributes (:mod:`sqsq.attributes`; checked at send), or ``None``.
+        eta: an aware datetime before which the task does not run (instead of ``delay_seconds``).
     """
 
     delay_seconds: int = 0
@@ -91,6 +94,7 @@ class SendOptions:
     deduplication_id: str | None = None
     tenant: str | None = None
     attributes: Mapping[str, object] | None = None
+    eta: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ class Options(Generic[P, R]):
         bound = self.task.bind(args, kwargs)
         o = self.send_options
         return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, group_id=o.group_id,
-                                  deduplication_id=o.deduplication_id, tenant=o.tenant, attributes=o.attributes)
+                                  deduplication_id=o.deduplication_id, tenant=o.tenant, attributes=o.attributes,
+                                  eta=o.eta)
 
     send = delay
 
@@ -205,15 +210,17 @@ class Task(Generic[P, R]):
     def options(
         self, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
         deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
+        eta: datetime | None = None,
     ) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
         Args:
-            delay_seconds: 0-900 s before the message becomes visible (SQS DelaySeconds; checked at send).
+            delay_seconds: seconds before the task may run, 0 to 365 days (checked at send; see :class:`SendOptions`).
             queue: logical queue to send to instead of the task's own (a non-empty name).
             group_id, deduplication_id: FIFO queues (see :meth:`sqsq.App.send`).
             tenant: standard queues: the fair-queue tenant (see :meth:`sqsq.App.send`).
             attributes: SQS message attributes (:mod:`sqsq.attributes`), checked at send.
+            eta: an aware datetime before which the task does not run (instead of ``delay_seconds``).
 
         Returns:
             An :class:`Options` whose ``delay``/``send`` take the task's parameters.
@@ -223,7 +230,8 @@ class Task(Generic[P, R]):
         """
         check_send_queue(queue)
         return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                         deduplication_id=deduplication_id, tenant=tenant, attributes=attributes))
+                                         deduplication_id=deduplication_id, tenant=tenant, attributes=attributes,
+                                         eta=eta))
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""

@@ -3,7 +3,8 @@
 One module per command group: :mod:`~sqsq.cli.group` (the group, its log level, error handling),
 :mod:`~sqsq.cli.worker`, :mod:`~sqsq.cli.tasks` (send, result), :mod:`~sqsq.cli.queues`, :mod:`~sqsq.cli.dlq`
 (with :mod:`~sqsq.cli.dlq_render`), :mod:`~sqsq.cli.template`, :mod:`~sqsq.cli.schema`, :mod:`~sqsq.cli.local` (local, provision,
-lambda-local); shared helpers in :mod:`~sqsq.cli.output` (exit codes, printing) and :mod:`~sqsq.cli.options`.
+lambda-local), :mod:`~sqsq.cli.schedules` (schedules, cancel: issue 12); shared helpers in :mod:`~sqsq.cli.output`
+(exit codes, printing) and :mod:`~sqsq.cli.options`.
 Exit codes: see :mod:`sqsq.cli.output`.
 
 Start-up: ``sqsq --help`` imports click and these modules only. Each command imports what it needs when it runs
@@ -30,6 +31,7 @@ for _command in (local.local, local.provision, worker.worker, tasks.send, tasks.
                  template.template, local.lambda_local, schema.schema_command,
                  schedules.schedules):  # issue 12
     main.add_command(_command)
+main.add_command(schedules.cancel)  # issue 12's send path
 
 __all__ = [
     "EXIT_AWS",

@@ -38,3 +38,18 @@ def schedules(app_spec: str, as_json: bool, group: str | None) -> None:
         click.echo(f"  {r.name}  {r.expression}  {r.timezone}  {r.state}  task={r.task or '?'}  next: {upcoming}")
     for o in listing.one_time:
         click.echo(f"  {o.name}  due {_when(o.due)}  task={o.task or '?'}  id={o.task_id or '?'}")
+
+
+@click.command()
+@click.argument("app_spec", metavar="APP")
+@click.argument("task_id")
+def cancel(app_spec: str, task_id: str) -> None:
+    """Cancel TASK_ID of APP: delete its schedule if it has not fired, else revoke it (issue 12).
+
+    Prints ``cancelled`` (it never runs), ``revoked`` (queued or running: consumers that check revocations skip
+    it; a running task is not interrupted) or ``finished`` (too late).
+    """
+    from sqsq.scheduling.cancel import cancel as cancel_task
+
+    app = load_app(app_spec)
+    click.echo(f"{task_id} {cancel_task(app, task_id)}")

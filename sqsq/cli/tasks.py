@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 @click.argument("args_json", metavar="JSON", default="{}")
 @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
 @click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
-@click.option("--delay-seconds", default=0, show_default=True, type=int, help="SQS DelaySeconds, 0-900.")
+@click.option("--delay-seconds", default=0, show_default=True, type=int,
+              help="Seconds before it may run, 0 to 365 days (past 900: an EventBridge one-time schedule).")
 @click.option("--queue", default=None, help="Logical queue to send to instead of the task's own.")
 @click.option("--group-id", default=None, help="FIFO queues: the message group (default: the task's group_key).")
 @click.option("--deduplication-id", default=None, help="FIFO queues: MessageDeduplicationId (default: the task id).")
@@ -89,6 +91,9 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
                    "pass --app to read another app's table)", err=True)
     elif record.status is Status.SUCCESS:
         click.echo(f"{task_id} SUCCESS {record.result_json}")
+    elif record.status is Status.SCHEDULED:  # issue 12
+        due = "?" if record.due_at is None else datetime.fromtimestamp(record.due_at, UTC).isoformat()
+        click.echo(f"{task_id} SCHEDULED due {due}")
     else:
         click.echo(f"{task_id} {record.status.value} attempts={record.attempts} {record.error_type or ''}: "
                    f"{record.error_message or ''}".rstrip(": "))

@@ -73,6 +73,7 @@ class Prepared:
         attempt: the receive count (the attempt number).
         max_receive_count: the source queue's redrive maxReceiveCount, or None.
         message_attributes: the message's attributes as received (SQS API shape).
+        queue_name: the queue it was received from ("" when unknown).
     """
 
     task: Task[Any, Any]
@@ -82,6 +83,7 @@ class Prepared:
     attempt: int
     max_receive_count: int | None
     message_attributes: Mapping[str, Any] = field(default_factory=dict)
+    queue_name: str = ""
 
     @property
     def context(self) -> TaskContext:
@@ -109,7 +111,8 @@ class Prepared:
             task_id=envelope.id,
             status=Status.STARTED,
             task_name=self.task.name,
-            attempts=self.attempt,
+            # A copy scheduled by a retry past 12 hours carries the attempts made before it (issue 12).
+            attempts=self.attempt + envelope.prior_attempts,
             generation=envelope.generation,
             # A body without sent_at gets a new one at every decode: record it as unknown, or the message's own
             # retries would not be the same message (sqsq.results.same_message).

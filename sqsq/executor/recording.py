@@ -76,8 +76,9 @@ class Recorder:
 
     def already_final(self, existing: ResultRecord, task_name: str) -> Outcome:
         """The outcome of a delivery whose task is already final: a duplicate to acknowledge, or the DLQ again."""
-        if existing.status is Status.SUCCESS:
-            log.info("task %s %s: duplicate delivery acknowledged (already SUCCESS)", existing.task_id, task_name)
+        if existing.status in (Status.SUCCESS, Status.REVOKED):
+            log.info("task %s %s: duplicate delivery acknowledged (already %s)", existing.task_id, task_name,
+                     existing.status.value)
             return Ack(duplicate=True)
         return DeadLetter(existing.error_type or "Error", existing.error_message or "")
 

@@ -18,6 +18,7 @@ from sqsq.errors import (
     TaskNotRegistered,
     ValidationError,
 )
+from sqsq.executor.long_retry import schedule_long_retry
 from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
 from sqsq.executor.payload import read_envelope, task_id_of_missing
 from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
@@ -25,6 +26,8 @@ from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
 from sqsq.results import ResultRecord, Status, same_message
+from sqsq.scheduling.guard import early_by_seconds
+from sqsq.scheduling.revocation import RevocationCheck
 from sqsq.transport import ReceivedMessage
 
 log = logging.getLogger("sqsq.executor")
@@ -47,6 +50,12 @@ class Executor:
         # Read once, here (a Lambda function builds its executor at init; a worker at start): a parameter or
         # secret that cannot be read fails the start, not every message.
         self._keyring = app.keyring
+        # Issue 12: revoked tasks and early messages (sqsq.scheduling); no request unless checks are enabled.
+        self._revocations = RevocationCheck(
+            lambda: app.results, app.name, app.settings.revocation_check_seconds, clock=time.monotonic
+        )
+        self._clock = clock
+        self._early_guard = app.settings.early_guard_on
 
     def _put(self, record: ResultRecord) -> bool:
         """Write ``record`` stamped now (:meth:`Recorder.put`; tests use it to plant records)."""
@@ -128,7 +137,13 @@ class Executor:
             return self._record.dead_letter(
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
             )
-        prepared = Prepared(task, model, envelope, message.body, attempt, max_receive_count, message.message_attributes)
+        prepared = Prepared(
+            task, model, envelope, message.body, attempt, max_receive_count, message.message_attributes,
+            message.queue_name,
+        )
+        held = self._held_back(prepared, message.sent_timestamp_seconds or None)
+        if held is not None:
+            return held
         blocked = self._before_run(prepared, remaining_time_seconds)
         return prepared if blocked is None else blocked
 
@@ -145,6 +160,24 @@ class Executor:
             return Ack(duplicate=True)
         body_id = undecodable_id(message.body)
         return self._record.dead_letter(body_id, "<undecodable>", message.receive_count, 0, None, exc, "PayloadMissing")
+
+    def _held_back(self, prepared: Prepared, sent_at_seconds: float | None) -> Outcome | None:
+        """Issue 12: an early message goes back unrun (:mod:`sqsq.scheduling.guard`); a revoked one is recorded
+        REVOKED and deleted unrun (:mod:`sqsq.scheduling.revocation`). None: neither (no request made)."""
+        envelope = prepared.envelope
+        wait_seconds = early_by_seconds(envelope, self._clock(), sent_at_seconds) if self._early_guard else None
+        if wait_seconds is not None:
+            log.info("task %s %s arrived %d s early; put back", envelope.id, envelope.task, wait_seconds)
+            return Release(float(wait_seconds), f"due at {envelope.due_at}", deferred=True)
+        if not self._revocations.is_revoked(envelope.id):
+            return None
+        revoked = replace(prepared.base, status=Status.REVOKED, error_type="TaskRevoked", error_message="revoked")
+        try:
+            self._record.put_final(revoked)
+        except AwsError as exc:
+            return self._record.store_down(envelope.id, "recording REVOKED", exc)
+        log.info("task %s %s was revoked; deleted without running", envelope.id, envelope.task)
+        return Ack()
 
     def _before_run(self, prepared: Prepared, remaining_time_seconds: float | None) -> Outcome | None:
         """Read the record where a copy may have run already, then claim or mark the run; None: run it.
@@ -222,7 +255,9 @@ class Executor:
         """
         task = prepared.task
         if error is not None:
-            return self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            outcome = self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name,
+                                       prepared.base.attempts, outcome)
         if encode_error is not None:
             base = prepared.base
             return self._record.dead_letter(

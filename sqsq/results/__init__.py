@@ -32,11 +32,16 @@ class Status(StrEnum):
     """Failed an attempt and will run again."""
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
+    # -- scheduling (issue 12) --
+    SCHEDULED = "SCHEDULED"
+    """Sent through a one-time schedule, not in its queue yet (``due_at`` says when). Not final."""
+    REVOKED = "REVOKED"
+    """Cancelled or revoked before it ran (see :mod:`sqsq.scheduling.cancel`). Final: nothing moves it on."""
 
     @property
     def is_final(self) -> bool:
-        """True for SUCCESS and FAILURE."""
-        return self in (Status.SUCCESS, Status.FAILURE)
+        """True for SUCCESS, FAILURE and REVOKED."""
+        return self in (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ResultRecord:
         expires_at: epoch seconds after which the record counts as absent (DynamoDB TTL attribute).
         lease_expires_at: epoch seconds until which a STARTED record written by :meth:`ResultStore.claim` holds
             the task for the run that wrote it (``None``: no lease; any other record).
+        due_at: epoch seconds a SCHEDULED task is due (``None``: any other record).
     """
 
     task_id: str
@@ -73,6 +79,7 @@ class ResultRecord:
     updated_at: float = 0.0
     expires_at: int = 0
     lease_expires_at: float | None = None
+    due_at: float | None = None
 
     def stamped(self, ttl_seconds: int, now: float | None = None) -> ResultRecord:
         """A copy with ``updated_at`` = now and ``expires_at`` = now + ttl_seconds."""

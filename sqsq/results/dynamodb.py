@@ -4,10 +4,11 @@ Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``t
 (JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
 ``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
 ``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
-claims only), ``result_s3: S`` (a result past the item size, stored in S3 when a payload bucket is set: the
-pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of ``result``; see :mod:`sqsq.payloads`).
-DynamoDB deletes expired items only eventually
-(and moto never does), so readers treat ``expires_at <= now`` as absent.
+claims only), ``due_at: N`` (epoch seconds; SCHEDULED records only), ``result_s3: S`` (a result past the item size,
+stored in S3 when a payload bucket is set: the pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of
+``result``; see :mod:`sqsq.payloads`). The app's revocation marker (:mod:`sqsq.results.revocations`) is one more
+item, keyed ``sqsq-revocations:<app>``. DynamoDB deletes expired items only eventually (and moto never does), so
+readers treat ``expires_at <= now`` as absent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
-from sqsq.errors import AwsError, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
+from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
 from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.transport.aws import AwsClients, wrap_boto_error
@@ -41,11 +42,11 @@ _SAME_NAME_AND_SENT_AT = "task_name = :task_name AND (attribute_not_exists(sent_
 # is another message's).
 _CONDITION = (
     "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
-    "(generation = :gen AND NOT #status IN (:success, :failure) AND attempts <= :attempts)))"
+    "(generation = :gen AND NOT #status IN (:success, :failure, :revoked) AND attempts <= :attempts)))"
 )
 _FINAL_CONDITION = (
     "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
-    "(generation = :gen AND NOT #status IN (:success, :failure))))"
+    "(generation = :gen AND NOT #status IN (:success, :failure, :revoked))))"
 )
 # The claim rule of sqsq.results.may_claim: no live record, or a record of the same message that is of an earlier
 # generation, or not final and holding no live lease. DynamoDB evaluates it atomically with the write, so of two
@@ -53,7 +54,7 @@ _FINAL_CONDITION = (
 # who holds it.
 _CLAIM_CONDITION = (
     "attribute_not_exists(task_id) OR expires_at <= :now OR ({same} AND (generation < :gen OR "
-    "(generation = :gen AND NOT #status IN (:success, :failure) AND "
+    "(generation = :gen AND NOT #status IN (:success, :failure, :revoked) AND "
     "(attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now_exact))))"
 )
 
@@ -152,6 +153,7 @@ class DynamoResults:
                     **({} if record.status.is_final else {":attempts": {"N": str(record.attempts)}}),
                     ":success": {"S": Status.SUCCESS.value},
                     ":failure": {"S": Status.FAILURE.value},
+                    ":revoked": {"S": Status.REVOKED.value},
                 },
             )
         except ClientError as exc:
@@ -188,6 +190,7 @@ class DynamoResults:
                         ":gen": {"N": str(record.generation)},
                         ":success": {"S": Status.SUCCESS.value},
                         ":failure": {"S": Status.FAILURE.value},
+                        ":revoked": {"S": Status.REVOKED.value},
                     },
                 )
                 return None
@@ -244,6 +247,55 @@ class DynamoResults:
             )
         return replace(record, result_json=self._payloads.get(pointer).decode("utf-8", "surrogatepass"))
 
+    def add_revocation(self, key: str, task_id: str, ttl_seconds: int) -> None:
+        """UpdateItem ``ADD revoked :id`` on the marker item (see :mod:`sqsq.results.revocations`).
+
+        Raises:
+            LimitExceeded: the marker would pass DynamoDB's 400 KB item size.
+            ResultsTableNotFound, AwsError.
+        """
+        try:
+            self._clients.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"task_id": {"S": key}},
+                # A marker past expires_at that TTL has not deleted yet keeps its old ids: harmless, their
+                # messages are long gone.
+                UpdateExpression="ADD revoked :id SET expires_at = :exp, updated_at = :now",
+                ExpressionAttributeValues={
+                    ":id": {"SS": [task_id]},
+                    ":exp": {"N": str(int(time.time()) + ttl_seconds)},
+                    ":now": {"N": repr(round(time.time(), 6))},
+                },
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")).lower():
+                raise LimitExceeded(
+                    f"the revocation marker {key!r} is full (DynamoDB's 400 KB item size, ~10,000 task ids); "
+                    "it empties result_ttl_seconds after the last revocation"
+                ) from exc
+            raise self._error(exc, f"revoking task {task_id}") from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, f"revoking task {task_id}") from exc
+
+    def revocations(self, key: str) -> frozenset[str]:
+        """Strongly consistent GetItem of the marker (its ``revoked`` set only); empty when missing or expired.
+
+        Raises:
+            ResultsTableNotFound, AwsError.
+        """
+        try:
+            response = self._clients.dynamodb.get_item(
+                TableName=self.table_name, Key={"task_id": {"S": key}}, ConsistentRead=True,
+                ProjectionExpression="revoked, expires_at",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "reading the revocation marker") from exc
+        item = response.get("Item") or {}
+        if float(item.get("expires_at", {}).get("N", "0")) <= time.time():
+            return frozenset()
+        return frozenset(item.get("revoked", {}).get("SS", []))
+
 
 def _storable(text: str) -> str:
     """``text`` as DynamoDB accepts it: lone surrogates (e.g. from surrogateescape file names) are escaped."""
@@ -278,6 +330,8 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
         item["sent_at"] = {"N": repr(sent_at)}
     if r.lease_expires_at is not None:
         item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
+    if r.due_at is not None:
+        item["due_at"] = {"N": repr(round(r.due_at, 6))}
     return item
 
 
@@ -304,4 +358,5 @@ def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
         updated_at=n("updated_at") or 0.0,
         expires_at=int(n("expires_at") or 0),
         lease_expires_at=n("lease_expires_at"),
+        due_at=n("due_at"),
     )

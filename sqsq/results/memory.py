@@ -21,6 +21,7 @@ class MemoryResults:
         self._lock = threading.Lock()
         self._clock = clock
         self.writes = 0
+        self._revocations: dict[str, tuple[set[str], float]] = {}
 
     def put(self, record: ResultRecord) -> bool:
         """Conditional write; returns False (nothing written) when a later state is stored."""
@@ -49,3 +50,19 @@ class MemoryResults:
             self._items[record.task_id] = record
             self.writes += 1
             return None
+
+    def add_revocation(self, key: str, task_id: str, ttl_seconds: int) -> None:
+        """Add ``task_id`` to the marker ``key`` (see :mod:`sqsq.results.revocations`)."""
+        with self._lock:
+            ids, expires_at = self._revocations.get(key, (set(), 0.0))
+            now = self._clock()
+            ids = set() if expires_at <= now else ids
+            ids.add(task_id)
+            self._revocations[key] = (ids, now + ttl_seconds)
+            self.writes += 1
+
+    def revocations(self, key: str) -> frozenset[str]:
+        """The ids in the marker ``key``; empty when missing or expired."""
+        with self._lock:
+            ids, expires_at = self._revocations.get(key, (set(), 0.0))
+            return frozenset(ids) if expires_at > self._clock() else frozenset()

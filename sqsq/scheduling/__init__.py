@@ -1,10 +1,18 @@
-"""Scheduling on EventBridge Scheduler (issue 12): schedule expressions and periodic tasks.
+"""Scheduling on EventBridge Scheduler (issue 12). Nothing here runs a scheduler: EventBridge Scheduler (or,
+locally, :mod:`sqsq.local.scheduler`) fires.
 
-* :mod:`sqsq.scheduling.expressions`: ``cron()``/``every()`` declarations, EventBridge expression evaluation;
-* :mod:`sqsq.scheduling.periodic`: ``app.schedule(...)`` declarations and the Input each firing sends;
-* :mod:`sqsq.scheduling.listing`: what ``sqsq schedules`` shows.
-
-Nothing here runs a scheduler: EventBridge Scheduler (or, locally, :mod:`sqsq.local.scheduler`) fires.
+* :mod:`~sqsq.scheduling.plan`: pure: when a one-time schedule fires and the ``DelaySeconds`` it carries;
+* :mod:`~sqsq.scheduling.one_time`: the one-time schedule of a send due past 900 s, and its SCHEDULED record;
+* :mod:`~sqsq.scheduling.cancel`: ``AsyncResult.cancel`` / ``sqsq cancel``;
+* :mod:`~sqsq.scheduling.revocation`: how a consumer learns a queued task was revoked;
+* :mod:`~sqsq.scheduling.guard`: a message that arrives early goes back to its queue;
+* :mod:`~sqsq.scheduling.expressions`: ``cron()``/``every()`` declarations, EventBridge expression evaluation;
+* :mod:`~sqsq.scheduling.periodic`: ``app.schedule(...)`` declarations and the Input each firing sends;
+* :mod:`~sqsq.scheduling.listing`: what ``sqsq schedules`` shows.
 """
 
 from __future__ import annotations
+
+from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
+
+__all__ = ["DeliveryPlan", "due_time", "plan_delivery"]

@@ -54,7 +54,8 @@ class OneTimeSchedule:
         name: schedule name.
         task: the task name, or None when the Input is not a sqsq envelope.
         task_id: the task id, or None likewise.
-        due: when it fires, epoch seconds.
+        due: when the task is due, epoch seconds: its envelope's ``due_at`` (sqsq's delayed sends), else when the
+            schedule fires.
     """
 
     name: str
@@ -104,6 +105,9 @@ def one_time_entry(details: dict[str, Any]) -> OneTimeSchedule | None:
     due = recurrence.next_after(float("-inf"))
     if due is None:
         return None
+    due_at = envelope.get("due_at")  # the task's due second (the schedule fires up to a minute before it)
+    if isinstance(due_at, (int, float)) and not isinstance(due_at, bool):
+        due = float(due_at)
     task, task_id = envelope.get("task"), envelope.get("id")
     return OneTimeSchedule(details["Name"], task if isinstance(task, str) else None,
                            task_id if isinstance(task_id, str) else None, due)

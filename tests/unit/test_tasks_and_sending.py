@@ -79,13 +79,14 @@ def test_send_by_registered_name(mem: MemoryApp) -> None:
     assert json.loads(m.body)["id"] == h.id
 
 
-def test_delay_seconds_is_checked_against_sqs_limit(mem: MemoryApp) -> None:
+def test_delay_seconds_is_checked_against_the_365_day_limit(mem: MemoryApp) -> None:
+    # Issue 12: past SQS's 900 s a delay goes through a one-time schedule, up to 365 days.
     @mem.app.task()
     def noop() -> None:
         return None
 
-    with pytest.raises(sqsq.LimitExceeded, match="900"):
-        sqsq.send(noop, {}, delay_seconds=901)
+    with pytest.raises(sqsq.LimitExceeded, match="365 days"):
+        sqsq.send(noop, {}, delay_seconds=365 * 86_400 + 1)
     with pytest.raises(sqsq.LimitExceeded):
         sqsq.send(noop, {}, delay_seconds=-1)
     sqsq.send(noop, {}, delay_seconds=900)

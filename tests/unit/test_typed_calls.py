@@ -90,8 +90,8 @@ def test_options_are_keyword_only_and_apart_from_the_arguments(mem: MemoryApp, t
     assert _sent_args(mem, "unit-images") == [{"x": 1, "y": 2}] and _sent_args(mem) == []
     with pytest.raises(TypeError):
         add.options(30)  # type: ignore[misc]
-    with pytest.raises(sqsq.LimitExceeded, match="delay_seconds=901"):
-        add.options(delay_seconds=901).delay(x=1, y=2)
+    with pytest.raises(sqsq.LimitExceeded, match="delay_seconds=31536001"):  # issue 12: 365 days is the limit
+        add.options(delay_seconds=31_536_001).delay(x=1, y=2)
 
 
 @pytest.mark.parametrize("queue", ["", 5])
