@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sqsq.results import Status
     from sqsq.retry import Backoff
     from sqsq.task import Task, TaskCall
+    from sqsq.workflows import WorkflowResult, chain, chord, group
 
     __version__: str
 
@@ -59,6 +60,11 @@ _LAZY = {
     "Backoff": "sqsq.retry",
     "Task": "sqsq.task",
     "TaskCall": "sqsq.task",
+    # issue 13, workflows
+    "chain": "sqsq.workflows",
+    "chord": "sqsq.workflows",
+    "group": "sqsq.workflows",
+    "WorkflowResult": "sqsq.workflows",
 }
 """Public names loaded on first use (``import sqsq`` alone loads neither pydantic nor the app), by module."""
 
@@ -126,6 +132,10 @@ __all__ = [
     "TaskIdConflict",
     "TaskNotRegistered",
     "ValidationError",
+    "WorkflowResult",
+    "chain",
+    "chord",
+    "group",
     "lambda_handler",
     "send",
     "send_many",

@@ -51,6 +51,10 @@ def send(
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
     """
+    if getattr(task, "__sqsq_workflow__", False):  # issue 13: a chain, group or chord (sqsq.workflows)
+        if args is not None or delay_seconds or queue is not None:
+            raise ValidationError("workflow", "sqsq.send(workflow) takes no arguments or options: its steps have them")
+        return task.delay()  # type: ignore[union-attr]
     if isinstance(task, TaskCall):
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")

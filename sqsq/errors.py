@@ -166,6 +166,22 @@ class PayloadTooLarge(LimitExceeded):
         self.limit_bytes = limit_bytes
 
 
+class WorkflowTooLarge(PayloadTooLarge):
+    """A workflow step's message (its arguments plus the rest of its chain or its chord's callback) is larger than
+    the queue's ``MaximumMessageSize`` (issue 13)."""
+
+    def __init__(self, size_bytes: int, limit_bytes: int, queue: str, what: str):
+        LimitExceeded.__init__(
+            self,
+            f"{what}: the message for queue {queue!r} is {size_bytes} bytes, over the queue's MaximumMessageSize of "
+            f"{limit_bytes} bytes (the rest of a chain travels in each step's message). Split the chain into shorter "
+            "chains, pass references (e.g. S3 keys) instead of large arguments or results, or raise the queue's "
+            "MaximumMessageSize (SQS allows up to 1 MiB)",
+        )
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+
 class ResultTooLarge(LimitExceeded):
     """A task's result is larger than one DynamoDB item may hold (400 KB)."""
 
@@ -278,6 +294,10 @@ class TaskFailed(SqsqError):
         self.error_type = error_type
         self.error_message = error_message
         self.traceback = traceback
+
+
+class WorkflowError(SqsqError):
+    """A workflow step cannot go on (issue 13): e.g. a chord callback whose members' results are gone."""
 
 
 class ResultTimeout(SqsqError):

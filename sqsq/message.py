@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from sqsq.errors import MessageDecodeError, describe_errors
+from sqsq.message_flow import Flow
 
 SCHEMA_VERSION = 1
 
@@ -73,6 +74,7 @@ class Envelope(BaseModel):
         rescues: copies sqsq sent of this generation because a receive was spent without an outcome (0 for a send).
         kid: id of the signing key (see :mod:`sqsq.signing`), or ``None`` when unsigned.
         sig: base64 HMAC-SHA256 of the envelope's other fields under that key, or ``None`` when unsigned.
+        flow: the workflow continuation (:class:`sqsq.message_flow.Flow`), or ``None`` outside a workflow.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -87,11 +89,14 @@ class Envelope(BaseModel):
     rescues: int = Field(default=0, ge=0)
     kid: str | None = Field(default=None, max_length=64)
     sig: str | None = Field(default=None, max_length=128)
+    # -- issue 13, workflows: where this message stands in a chain/group/chord (sqsq.message_flow); absent otherwise.
+    flow: Flow | None = None
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig") if getattr(self, name) is None} | ({"rescues"} if not self.rescues else set())
+        omitted = {name for name in ("kid", "sig", "flow") if getattr(self, name) is None}
+        omitted |= {"rescues"} if not self.rescues else set()
         text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 

@@ -40,6 +40,11 @@ ENVELOPE_FIELDS: dict[str, str] = {
     "rescues": "Set by sqsq only (copies it sent of a message whose receive was spent); producers omit it.",
     "kid": "Signing key id; only when signing (see signing). Omit otherwise.",
     "sig": "Base64 HMAC-SHA256 signature; only when signing (see signing). Omit otherwise.",
+    # issue 13, workflows
+    "flow": (
+        "Set by sqsq only, on workflow steps (chain, group, chord): what runs after this task. Producers omit it. "
+        "Signed (as a sorted JSON object under the key flow) when present."
+    ),
 }
 """What each envelope field means to a producer (a test checks every Envelope field is described)."""
 

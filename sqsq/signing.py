@@ -164,6 +164,8 @@ class KeyRing:
 def canonical_bytes(envelope: Envelope) -> bytes:
     """The bytes a signature covers: :data:`DOMAIN` + sorted, compact, ASCII-escaped JSON of the signed fields."""
     fields = envelope.model_dump(mode="json", include={"v", "id", "task", "args", "sent_at", "generation", "kid"})
+    if envelope.flow is not None:  # issue 13: what runs next is signed; a body without flow signs as before
+        fields["flow"] = envelope.flow.model_dump(mode="json")
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return DOMAIN + text.encode("ascii")
 

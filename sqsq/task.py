@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -30,6 +30,9 @@ from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, Vali
 from sqsq.handle import AsyncResult
 from sqsq.message import Envelope
 from sqsq.retry import Backoff
+
+if typing.TYPE_CHECKING:
+    from sqsq.workflows.canvas import Group
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,6 +97,12 @@ class TaskCall(Generic[R_co]):
 
     task: Task[..., R_co]
     args: Args
+    # -- issue 13, workflows: the parameter a chain passes the previous result as (None: the one left unbound).
+    passed_as: str | None = None
+
+    def pass_as(self, parameter: str) -> TaskCall[R_co]:
+        """This call, taking the previous chain step's result (or a chord's list) as ``parameter``."""
+        return replace(self, passed_as=parameter)
 
 
 class Options(Generic[P, R]):
@@ -202,6 +211,20 @@ class Task(Generic[P, R]):
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
         return TaskCall(self, self.bind(args, kwargs))
+
+    def map(self, items: Iterable[Any]) -> Group[R]:
+        """One task per item, in parallel (issue 13; see :mod:`sqsq.workflows.chunks`): ``.delay().get()`` is the
+        list of results in order. An item is the arguments (a mapping), or the value of a one-parameter task."""
+        from sqsq.workflows.chunks import map_group  # sqsq.workflows imports this module
+
+        return map_group(self, items)
+
+    def chunks(self, items: Iterable[Any], size: int) -> Group[list[R]]:
+        """One task per ``size`` items (issue 13; see :mod:`sqsq.workflows.chunks`): each runs its items in order
+        and returns their results; ``.delay().get()`` is the list of those lists, in order."""
+        from sqsq.workflows.chunks import chunks_group
+
+        return chunks_group(self, items, size)
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Args:
         """Python call arguments as ``send`` takes them (a mapping by parameter name, or the single model).

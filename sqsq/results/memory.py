@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sqsq.results import ResultRecord, may_claim, may_overwrite
+from sqsq.results.chords import ChordState, Transition
 
 
 class MemoryResults:
@@ -21,6 +23,7 @@ class MemoryResults:
         self._lock = threading.Lock()
         self._clock = clock
         self.writes = 0
+        self._chords: dict[str, ChordState] = {}
 
     def put(self, record: ResultRecord) -> bool:
         """Conditional write; returns False (nothing written) when a later state is stored."""
@@ -49,3 +52,37 @@ class MemoryResults:
             self._items[record.task_id] = record
             self.writes += 1
             return None
+
+    # -- issue 13, chords (sqsq.results.chords) ---------------------------------------------------------------------
+
+    def put_counted(self, record: ResultRecord, counter_id: str, size: int) -> bool:
+        """:meth:`put` and count it in ``counter_id``, atomically (one lock)."""
+        with self._lock:
+            if not may_overwrite(self._items.get(record.task_id), record, self._clock()):
+                return False
+            self._items[record.task_id] = record
+            state = self._chords.get(counter_id) or ChordState(counter_id, size, 0, False, False)
+            self._chords[counter_id] = replace(state, size=size, done=state.done + 1)
+            self.writes += 2
+            return True
+
+    def chord_state(self, counter_id: str) -> ChordState | None:
+        """The counter, or None."""
+        with self._lock:
+            return self._chords.get(counter_id)
+
+    def chord_transition(self, counter_id: str, flag: Transition, expires_at: int) -> bool:
+        """Set ``flag`` once (see :class:`sqsq.results.chords.ChordStore`)."""
+        with self._lock:
+            state = self._chords.get(counter_id) or ChordState(counter_id, 0, 0, False, False)
+            allowed = (state.complete and not state.fired) if flag == "fired" else not (state.fired or state.failed)
+            if not allowed:
+                return False
+            self._chords[counter_id] = replace(state, fired=True) if flag == "fired" else replace(state, failed=True)
+            self.writes += 1
+            return True
+
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, ResultRecord]:
+        """The live records among ``task_ids``."""
+        found = {i: self.get(i) for i in task_ids}
+        return {i: r for i, r in found.items() if r is not None}
