@@ -97,7 +97,10 @@ class Envelope(BaseModel):
         # An unsigned, unrescued body is as before these fields existed.
         omitted = {name for name in ("kid", "sig", "flow") if getattr(self, name) is None}
         omitted |= {"rescues"} if not self.rescues else set()
-        text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
+        data = self.model_dump(mode="json", exclude=omitted | {"flow"})
+        if self.flow is not None:  # defaults left out: the body stays small (a chain's rest travels in it)
+            data["flow"] = self.flow.model_dump(mode="json", exclude_defaults=True)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 
     @classmethod
