@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import sqsq
@@ -30,6 +31,13 @@ def double(x: int) -> int:
 
 @app.task(name="flows.square")
 def square(n: int) -> int:
+    return n * n
+
+
+@app.task(name="flows.slow_square")
+def slow_square(n: int) -> int:
+    """A member that takes a little while (so workers are killed mid-chord)."""
+    time.sleep(0.005)
     return n * n
 
 
