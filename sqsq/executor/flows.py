@@ -1,10 +1,10 @@
 """The executor's side of workflows (issue 13): the same hooks for the poller and Lambda.
 
 For a message with a ``flow`` (see :mod:`sqsq.message_flow`): a chord callback gets its members' results before
-it is validated; a step a continuation may send twice runs claimed; a chord member's SUCCESS is written and
-counted in one atomic write; and after the outcome is recorded, :mod:`sqsq.workflows.continuation` goes on (next
-step, chord callback, the workflow's record). If that fails (store or SQS unavailable) the message is released and
-comes back: its redelivery finds the step final and goes on from there (every action is idempotent).
+it is validated; a step a continuation may send twice runs claimed; and after the outcome is recorded,
+:mod:`sqsq.workflows.continuation` goes on (next step, chord count and callback, the workflow's record). If that
+fails (store or SQS unavailable) the message is released and comes back: its redelivery finds the step final and
+goes on from there (every action is idempotent).
 Messages without a ``flow`` are untouched.
 """
 
@@ -17,10 +17,8 @@ from sqsq.errors import AwsError, SqsqError
 from sqsq.executor.outcomes import Ack, DeadLetter, Outcome, Release
 from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
 from sqsq.message import Envelope
-from sqsq.results import ResultRecord
 from sqsq.workflows import continuation
 from sqsq.workflows.chunks import CHUNK_TASK_NAME, chunk_task
-from sqsq.workflows.dispatch import chord_store
 
 log = logging.getLogger("sqsq.executor")
 
@@ -52,15 +50,6 @@ class FlowHooks:
     def claimed(envelope: Envelope) -> bool:
         """Whether the step runs claimed (a continuation may have sent it twice)."""
         return envelope.flow is not None and envelope.flow.claim
-
-    def put_success(self, envelope: Envelope, record: ResultRecord) -> bool:
-        """Write a SUCCESS: counted in its chord for a chord member, else :meth:`Recorder.put_final`."""
-        chord = continuation.counted(envelope)
-        if chord is None:
-            return self._record.put_final(record)
-        store = chord_store(self.app)
-        stamped = record.stamped(self.app.settings.result_ttl_seconds)
-        return self._record.put_final(stamped, write=lambda r: store.put_counted(r, *chord))
 
     def after(self, envelope: Envelope, outcome: Outcome, result_json: str | None = None, *,
               duplicate: bool = False) -> Outcome:

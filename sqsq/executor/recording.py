@@ -54,12 +54,11 @@ class Recorder:
         """Write ``record`` stamped now (conditional: False when the store refused it)."""
         return self.app.results.put(record.stamped(self._ttl, now=self._clock()))
 
-    def put_final(self, record: ResultRecord, write: Callable[[ResultRecord], bool] | None = None) -> bool:
-        """:meth:`put` of a finished run's outcome (or ``write`` of it, already stamped), tried
-        :data:`FINAL_WRITE_ATTEMPTS` times before giving up."""
+    def put_final(self, record: ResultRecord) -> bool:
+        """:meth:`put` of a finished run's outcome, tried :data:`FINAL_WRITE_ATTEMPTS` times before giving up."""
         for attempt in range(FINAL_WRITE_ATTEMPTS):
             try:
-                return self.put(record) if write is None else write(record)
+                return self.put(record)
             except AwsError:
                 if attempt == FINAL_WRITE_ATTEMPTS - 1:
                     raise

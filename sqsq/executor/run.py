@@ -218,7 +218,7 @@ class Executor:
             done = replace(base, status=Status.SUCCESS,
                            result_json=None if task.ignore_result and flow is None else result_json)
             try:
-                written = self._flows.put_success(prepared.envelope, done)
+                written = self._record.put_final(done)
             except AwsError as exc:
                 return self._record.store_down(base.task_id, "recording SUCCESS", exc)
             refused = None if written else self._record.check_refused(base, prepared.body_id, ran=True)

@@ -1,14 +1,19 @@
 """Chord counting in the results store (issue 13): one conditional write per member, one transition per chord.
 
-A chord's *counter* is one item in the results table, under the chord's counter id, beside the member records:
-``done`` (members counted), ``size``, and two one-way flags, ``fired`` (the callback was triggered) and ``failed``
-(a member failed for good). The rules, kept by both stores:
+A chord's members are counted in *counter* items of the results table, beside the member records. A counter holds
+``members`` (a number set), ``n`` (its size) and two one-way flags. The operations, kept by both stores:
 
-* :meth:`ChordStore.put_counted` writes a member's SUCCESS record and adds 1 to ``done`` *atomically*
-  (DynamoDB TransactWriteItems: the record's forward-only condition guards both). A duplicate delivery's write is
-  refused by the record that is already SUCCESS, so the count moves once per member, whatever the deliveries.
-* :meth:`ChordStore.chord_transition` sets ``fired`` (only once ``done >= size``) or ``failed`` (only while neither
+* :meth:`ChordStore.add_member` adds a number to a counter's set with one conditional UpdateItem
+  (``NOT contains(members, :i)``) and returns the count: a duplicate delivery's add is refused and changes
+  nothing, so each member is counted once whatever the deliveries (the count is then read).
+* :meth:`ChordStore.chord_transition` sets ``fired`` (only once ``n >= target``) or ``failed`` (only while neither
   flag is set) with a conditional write: of members finishing at the same instant exactly one wins.
+
+:mod:`sqsq.workflows.continuation` shards a chord's members into counters of at most
+:data:`~sqsq.workflows.ids.CHORD_SHARD_SIZE` (a full shard adds its number to the chord's top counter), so an item
+stays small (a few KB: one write unit per KB on AWS) however large the chord.
+A transaction (member record + count in one TransactWriteItems) would do it in one request, but the local AWS
+(moto) copies the whole table for each transaction, which makes a 10,000-member chord quadratic there.
 """
 
 from __future__ import annotations
@@ -27,45 +32,38 @@ Transition = Literal["fired", "failed"]
 
 @dataclass(frozen=True)
 class ChordState:
-    """A chord's counter as read (strongly consistent).
+    """A counter as read (strongly consistent).
 
     Attributes:
         counter_id: the counter's key in the results table.
-        size: members in the chord (0 when no member was counted yet).
-        done: members counted (each once).
+        done: numbers in its set (members, or full shards for a chord's top counter).
         fired: the callback was triggered.
         failed: a member failed for good (the error callback, if any, was triggered).
     """
 
     counter_id: str
-    size: int
     done: int
     fired: bool
     failed: bool
-
-    @property
-    def complete(self) -> bool:
-        """Every member counted."""
-        return self.size > 0 and self.done >= self.size
 
 
 class ChordStore(Protocol):
     """What :mod:`sqsq.workflows` needs beyond :class:`sqsq.results.ResultStore` (both stores implement it)."""
 
-    def put_counted(self, record: ResultRecord, counter_id: str, size: int) -> bool:
-        """Write ``record`` (forward-only rule) and count it in ``counter_id`` in one atomic step.
+    def add_member(self, counter_id: str, member: int, expires_at: int) -> int:
+        """Add ``member`` to the counter's set, once (conditional UpdateItem); the set's size after it.
 
         Returns:
-            False when the record was refused (a later state is stored: a duplicate); nothing was counted then.
+            The count: after this add, or as read when ``member`` was there already (a duplicate).
         """
         ...
 
     def chord_state(self, counter_id: str) -> ChordState | None:
-        """The counter (strongly consistent), or None when no member was counted or failed yet."""
+        """The counter (strongly consistent), or None when nothing was counted or flagged yet."""
         ...
 
-    def chord_transition(self, counter_id: str, flag: Transition, expires_at: int) -> bool:
-        """Set ``flag`` once: ``fired`` when complete and not fired; ``failed`` when neither flag is set.
+    def chord_transition(self, counter_id: str, flag: Transition, target: int, expires_at: int) -> bool:
+        """Set ``flag`` once: ``fired`` when ``done >= target`` and not fired; ``failed`` when neither flag is set.
 
         Returns:
             True for the one caller that set it.

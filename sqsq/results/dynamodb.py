@@ -100,8 +100,29 @@ class DynamoResults(DynamoChords):
             ResultsTableNotFound: the table does not exist.
             AwsError: any other failure after botocore's retries.
         """
+        item = _to_item(record)
+        size = _item_size_bytes(item)
+        if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES:
+            raise ResultTooLarge(
+                f"result of task {record.task_id} is {size} bytes; a DynamoDB item holds at most "
+                f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Return a reference (e.g. an S3 key) instead"
+            )
+        same, same_values = _same_message(record)
         try:
-            self._clients.dynamodb.put_item(**put_request(self.table_name, record))
+            self._clients.dynamodb.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=(_FINAL_CONDITION if record.status.is_final else _CONDITION).format(same=same),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    **same_values,
+                    ":now": {"N": str(int(time.time()))},
+                    ":gen": {"N": str(record.generation)},
+                    **({} if record.status.is_final else {":attempts": {"N": str(record.attempts)}}),
+                    ":success": {"S": Status.SUCCESS.value},
+                    ":failure": {"S": Status.FAILURE.value},
+                },
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -167,36 +188,6 @@ class DynamoResults(DynamoChords):
             return None
         record = _from_item(item)
         return None if record.expires_at <= time.time() else record
-
-
-def put_request(table_name: str, record: ResultRecord) -> dict[str, Any]:
-    """The conditional PutItem of :meth:`DynamoResults.put` as keyword arguments (also a transaction's Put).
-
-    Raises:
-        ResultTooLarge: the item would exceed DynamoDB's 400 KB item size.
-    """
-    item = _to_item(record)
-    size = _item_size_bytes(item)
-    if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES:
-        raise ResultTooLarge(
-            f"result of task {record.task_id} is {size} bytes; a DynamoDB item holds at most "
-            f"{limits.DYNAMODB_MAX_ITEM_SIZE_BYTES} bytes. Return a reference (e.g. an S3 key) instead"
-        )
-    same, same_values = _same_message(record)
-    return {
-        "TableName": table_name,
-        "Item": item,
-        "ConditionExpression": (_FINAL_CONDITION if record.status.is_final else _CONDITION).format(same=same),
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {
-            **same_values,
-            ":now": {"N": str(int(time.time()))},
-            ":gen": {"N": str(record.generation)},
-            **({} if record.status.is_final else {":attempts": {"N": str(record.attempts)}}),
-            ":success": {"S": Status.SUCCESS.value},
-            ":failure": {"S": Status.FAILURE.value},
-        },
-    }
 
 
 def _storable(text: str) -> str:

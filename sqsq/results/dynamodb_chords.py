@@ -1,9 +1,9 @@
-"""The chord counter on DynamoDB (see :mod:`sqsq.results.chords`): TransactWriteItems, UpdateItem, BatchGetItem.
+"""The chord counters on DynamoDB (see :mod:`sqsq.results.chords`): conditional UpdateItem, BatchGetItem.
 
-Counter item: ``task_id`` (the counter id), ``status`` STARTED, ``task_name`` ``sqsq.chord``, ``done: N``,
-``size: N``, ``fired``/``failed: BOOL`` (set once each), ``expires_at: N``. AWS: a transaction of two writes costs
-two write units per KB (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html);
-BatchGetItem reads at most 100 keys per request.
+Counter item: ``task_id`` (the counter id), ``status`` STARTED, ``task_name`` ``sqsq.chord``, ``members: NS``,
+``n: N`` (the set's size), ``fired``/``failed: BOOL`` (set once each), ``expires_at: N``. AWS: an UpdateItem costs
+one write unit per KB of the item (a number in a set takes about 3 bytes), ReturnValues UPDATED_NEW returns the
+updated attributes; BatchGetItem reads at most 100 keys per request.
 """
 
 from __future__ import annotations
@@ -21,18 +21,19 @@ if TYPE_CHECKING:
     from sqsq.transport.aws import AwsClients
 
 _BATCH_GET_KEYS = 100
-_COUNT = (
-    "ADD done :one SET #size = :size, #status = if_not_exists(#status, :started), "
+_ADD = (
+    "ADD members :member, n :one SET #status = if_not_exists(#status, :started), "
     "task_name = if_not_exists(task_name, :name), attempts = if_not_exists(attempts, :zero), "
     "generation = if_not_exists(generation, :zero), updated_at = :now, expires_at = :exp"
 )
+_NEW_MEMBER = "attribute_not_exists(members) OR NOT contains(members, :number)"
 _FLAG_BASE = (
     "SET {flag} = :true, #status = if_not_exists(#status, :started), task_name = if_not_exists(task_name, :name), "
     "attempts = if_not_exists(attempts, :zero), generation = if_not_exists(generation, :zero), "
     "updated_at = :now, expires_at = if_not_exists(expires_at, :exp)"
 )
 _CONDITIONS = {
-    "fired": "attribute_exists(done) AND done >= #size AND attribute_not_exists(fired)",
+    "fired": "attribute_exists(n) AND n >= :target AND attribute_not_exists(fired)",
     "failed": "attribute_not_exists(fired) AND attribute_not_exists(failed)",
 }
 
@@ -52,43 +53,37 @@ class DynamoChords:
             ":now": {"N": repr(round(time.time(), 6))}, ":exp": {"N": str(expires_at)},
         }
 
-    def put_counted(self, record: ResultRecord, counter_id: str, size: int) -> bool:
-        """One TransactWriteItems: the member's conditional Put and ``ADD done 1`` on the counter.
-
-        Raises:
-            ResultTooLarge, ResultsTableNotFound, AwsError.
-        """
-        from sqsq.results.dynamodb import put_request  # the module imports this one
-
-        put = put_request(self.table_name, record)
-        update = {
-            "TableName": self.table_name,
-            "Key": {"task_id": {"S": counter_id}},
-            "UpdateExpression": _COUNT,
-            "ExpressionAttributeNames": {"#size": "size", "#status": "status"},
-            "ExpressionAttributeValues": {
-                **self._counter_values(record.expires_at), ":one": {"N": "1"}, ":size": {"N": str(size)},
-            },
-        }
+    def add_member(self, counter_id: str, member: int, expires_at: int) -> int:
+        """Conditional UpdateItem adding ``member`` to the set (ReturnValues UPDATED_NEW: the new ``n``); on a
+        refusal (already counted) a consistent read of ``n``. Raises AwsError."""
         try:
-            self._clients.dynamodb.transact_write_items(TransactItems=[{"Put": put}, {"Update": update}])
+            response = self._clients.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"task_id": {"S": counter_id}},
+                UpdateExpression=_ADD,
+                ConditionExpression=_NEW_MEMBER,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    **self._counter_values(expires_at), ":one": {"N": "1"},
+                    ":member": {"NS": [str(member)]}, ":number": {"N": str(member)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if error.get("Code") == "TransactionCanceledException" and (
-                "ConditionalCheckFailed" in reasons or "ConditionalCheckFailed" in str(error.get("Message", ""))
-            ):
-                return False
-            raise self._error(exc, f"counting chord member {record.task_id}") from exc
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise self._error(exc, f"counting member {member} in {counter_id}") from exc
+            state = self.chord_state(counter_id)
+            return 0 if state is None else state.done
         except BotoCoreError as exc:
-            raise self._error(exc, f"counting chord member {record.task_id}") from exc
-        return True
+            raise self._error(exc, f"counting member {member} in {counter_id}") from exc
+        return int(response["Attributes"]["n"]["N"])
 
     def chord_state(self, counter_id: str) -> ChordState | None:
         """Strongly consistent GetItem of the counter. Raises AwsError."""
         try:
             item = self._clients.dynamodb.get_item(
-                TableName=self.table_name, Key={"task_id": {"S": counter_id}}, ConsistentRead=True
+                TableName=self.table_name, Key={"task_id": {"S": counter_id}}, ConsistentRead=True,
+                ProjectionExpression="n, fired, failed",  # not the set: only its size
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, f"reading chord counter {counter_id}") from exc
@@ -96,23 +91,22 @@ class DynamoChords:
             return None
         return ChordState(
             counter_id=counter_id,
-            size=int(item.get("size", {}).get("N", "0")),
-            done=int(item.get("done", {}).get("N", "0")),
+            done=int(item.get("n", {}).get("N", "0")),
             fired=bool(item.get("fired", {}).get("BOOL", False)),
             failed=bool(item.get("failed", {}).get("BOOL", False)),
         )
 
-    def chord_transition(self, counter_id: str, flag: Transition, expires_at: int) -> bool:
+    def chord_transition(self, counter_id: str, flag: Transition, target: int, expires_at: int) -> bool:
         """Conditional UpdateItem setting ``flag`` (see :class:`~sqsq.results.chords.ChordStore`). Raises AwsError."""
-        names = {"#status": "status"} | ({"#size": "size"} if flag == "fired" else {})
+        target_value = {":target": {"N": str(target)}} if flag == "fired" else {}
         try:
             self._clients.dynamodb.update_item(
                 TableName=self.table_name,
                 Key={"task_id": {"S": counter_id}},
                 UpdateExpression=_FLAG_BASE.format(flag=flag),
                 ConditionExpression=_CONDITIONS[flag],
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**self._counter_values(expires_at), ":true": {"BOOL": True}},
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={**self._counter_values(expires_at), ":true": {"BOOL": True}, **target_value},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

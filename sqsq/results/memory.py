@@ -24,6 +24,7 @@ class MemoryResults:
         self._clock = clock
         self.writes = 0
         self._chords: dict[str, ChordState] = {}
+        self._members: dict[str, set[int]] = {}
 
     def put(self, record: ResultRecord) -> bool:
         """Conditional write; returns False (nothing written) when a later state is stored."""
@@ -55,27 +56,27 @@ class MemoryResults:
 
     # -- issue 13, chords (sqsq.results.chords) ---------------------------------------------------------------------
 
-    def put_counted(self, record: ResultRecord, counter_id: str, size: int) -> bool:
-        """:meth:`put` and count it in ``counter_id``, atomically (one lock)."""
+    def add_member(self, counter_id: str, member: int, expires_at: int) -> int:
+        """Add ``member`` to the counter's set once; the set's size."""
         with self._lock:
-            if not may_overwrite(self._items.get(record.task_id), record, self._clock()):
-                return False
-            self._items[record.task_id] = record
-            state = self._chords.get(counter_id) or ChordState(counter_id, size, 0, False, False)
-            self._chords[counter_id] = replace(state, size=size, done=state.done + 1)
-            self.writes += 2
-            return True
+            members = self._members.setdefault(counter_id, set())
+            if member not in members:
+                members.add(member)
+                state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
+                self._chords[counter_id] = replace(state, done=len(members))
+                self.writes += 1
+            return len(members)
 
     def chord_state(self, counter_id: str) -> ChordState | None:
         """The counter, or None."""
         with self._lock:
             return self._chords.get(counter_id)
 
-    def chord_transition(self, counter_id: str, flag: Transition, expires_at: int) -> bool:
+    def chord_transition(self, counter_id: str, flag: Transition, target: int, expires_at: int) -> bool:
         """Set ``flag`` once (see :class:`sqsq.results.chords.ChordStore`)."""
         with self._lock:
-            state = self._chords.get(counter_id) or ChordState(counter_id, 0, 0, False, False)
-            allowed = (state.complete and not state.fired) if flag == "fired" else not (state.fired or state.failed)
+            state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
+            allowed = (state.done >= target and not state.fired) if flag == "fired" else not (state.fired or state.failed)
             if not allowed:
                 return False
             self._chords[counter_id] = replace(state, fired=True) if flag == "fired" else replace(state, failed=True)

@@ -7,7 +7,9 @@ worker killed between the result write and the send): the next step's id is deri
 next step is sent again only while it has no record. A chord is triggered by the one conditional transition
 ``fired`` (:mod:`sqsq.results.chords`), recorded *before* the callback is sent; a worker that dies between the two
 leaves its member's message in the queue, and its redelivery finds ``fired`` set and the callback without a
-record, and sends it again (same id, claimed: it runs once).
+record, and sends it again (same id, claimed: it runs once). A member is counted *after* its SUCCESS is recorded,
+by a conditional add to a set (:meth:`~sqsq.results.chords.ChordStore.add_member`): a worker that dies between
+the two leaves the message to come back, and the redelivery (finding SUCCESS) counts it; a second count is refused.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ from sqsq.message import Envelope
 from sqsq.message_flow import ChordRef, CollectRef, Flow, StepSig
 from sqsq.results import Status
 from sqsq.workflows.dispatch import NO_VALUE, build_step, chord_store, send_steps, write_workflow
-from sqsq.workflows.ids import callback_id, counter_id, error_callback_id, step_id
-
-
-def counted(envelope: Envelope) -> tuple[str, int] | None:
-    """``(counter id, chord size)`` when this message's SUCCESS must be counted with its write (a chord member)."""
-    chord = envelope.flow.chord if envelope.flow is not None else None
-    return None if chord is None else (counter_id(chord.id), chord.size)
+from sqsq.workflows.ids import (
+    CHORD_SHARD_SIZE,
+    callback_id,
+    counter_id,
+    error_callback_id,
+    shard_counter_id,
+    shard_size,
+    shards,
+    step_id,
+)
 
 
 def after_success(app: App, envelope: Envelope, result_json: str | None, *, duplicate: bool = False) -> None:
@@ -66,7 +71,7 @@ def after_failure(app: App, envelope: Envelope, error_type: str, error_message: 
         write_workflow(app, flow.root, envelope.sent_at, Status.FAILURE, envelope.generation, error=reason)
         return
     store = chord_store(app)
-    won = store.chord_transition(counter_id(chord.id), "failed", _expires_at(app))
+    won = store.chord_transition(counter_id(chord.id), "failed", 0, _expires_at(app))
     if won:
         write_workflow(app, flow.root, envelope.sent_at, Status.FAILURE, envelope.generation, error=reason)
     if chord.on_error is not None and (won or (duplicate and app.results.get(error_callback_id(chord.id)) is None)):
@@ -105,12 +110,16 @@ def _send_next(app: App, envelope: Envelope, flow: Flow, value: Any, duplicate: 
 
 
 def _member_done(app: App, envelope: Envelope, chord: ChordRef, duplicate: bool) -> None:
-    store = chord_store(app)
-    state = store.chord_state(counter_id(chord.id))
-    if state is None or not state.complete or chord.callback is None:
+    """Count the member (in its shard; a full shard in the top counter); the last one fires the callback."""
+    store, expires_at = chord_store(app), _expires_at(app)
+    shard = chord.index // CHORD_SHARD_SIZE
+    if store.add_member(shard_counter_id(chord.id, shard), chord.index, expires_at) < shard_size(chord.size, shard):
         return
-    if not state.fired:
-        if not store.chord_transition(counter_id(chord.id), "fired", _expires_at(app)):
+    if store.add_member(counter_id(chord.id), shard, expires_at) < shards(chord.size) or chord.callback is None:
+        return
+    state = store.chord_state(counter_id(chord.id))
+    if state is None or not state.fired:
+        if not store.chord_transition(counter_id(chord.id), "fired", shards(chord.size), expires_at):
             return  # another member fired it at the same instant
     elif not (duplicate and app.results.get(callback_id(chord.id)) is None):
         return  # fired and sent (or sent and running): nothing to redo

@@ -59,11 +59,11 @@ def chord_store(app: App) -> ChordStore:
     """The app's results store as a :class:`ChordStore`.
 
     Raises:
-        ConfigError: the store cannot count chords (a custom store without ``put_counted``).
+        ConfigError: the store cannot count chords (a custom store without ``add_member``).
     """
     store = app.results
-    if not all(hasattr(store, m) for m in ("put_counted", "chord_state", "chord_transition", "get_many")):
-        raise ConfigError(f"the results store {type(store).__name__} cannot count chords (no put_counted); "
+    if not all(hasattr(store, m) for m in ("add_member", "chord_state", "chord_transition", "get_many")):
+        raise ConfigError(f"the results store {type(store).__name__} cannot count chords (no add_member); "
                           "use the DynamoDB or in-memory store")
     return cast(ChordStore, store)
 

@@ -16,7 +16,7 @@ from sqsq.results import Status
 from sqsq.results.chords import ChordStore
 from sqsq.transport import OutgoingMessage
 from sqsq.worker import Worker
-from sqsq.workflows.ids import counter_id
+from sqsq.workflows.ids import counter_id, shard_counter_id
 from tests.apps import flows
 from tests.conftest import Deployed, deploy
 
@@ -77,8 +77,9 @@ def test_chord_callback_runs_once_with_the_ordered_list_when_every_member_messag
     assert handle.get(timeout_seconds=10) == sum(n * n for n in range(30))
     assert _sink(flow_app).count("total 30") == 1
     store: ChordStore = app.results  # type: ignore[assignment]
-    state = store.chord_state(counter_id(handle.id))
-    assert state is not None and (state.done, state.size, state.fired, state.failed) == (30, 30, True, False)
+    top, shard = store.chord_state(counter_id(handle.id)), store.chord_state(shard_counter_id(handle.id, 0))
+    assert top is not None and (top.done, top.fired, top.failed) == (1, True, False)  # one full shard
+    assert shard is not None and shard.done == 30  # each member counted once, though delivered twice
 
 
 def test_chord_with_a_failed_member_runs_on_error_once_and_never_the_callback(flow_app: Deployed) -> None:
