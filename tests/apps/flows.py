@@ -37,7 +37,7 @@ def square(n: int) -> int:
 @app.task(name="flows.slow_square")
 def slow_square(n: int) -> int:
     """A member that takes a little while (so workers are killed mid-chord)."""
-    time.sleep(0.005)
+    time.sleep(0.03)
     return n * n
 
 
@@ -76,3 +76,8 @@ def on_error(failure: dict[str, Any]) -> str:
 @app.task(name="flows.quiet", ignore_result=True)
 def quiet(x: int) -> int:
     return x + 100
+
+
+@app.task(name="flows.tag")
+def tag(x: int, label: str) -> int:
+    return x + len(label)
