@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.errors import ValidationError
 from sqsq.handle import AsyncResult
-from sqsq.task import Args, Task, TaskCall
+from sqsq.task import Args, Sendable, Task, TaskCall, WaitableResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,21 +32,26 @@ def send(task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = No
 
 
 @overload
+def send(task: Sendable[R], /) -> WaitableResult[R]: ...
+
+
+@overload
 def send(task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None) -> AsyncResult[R]: ...
 
 
 def send(
-    task: Task[Any, Any] | TaskCall[Any],
+    task: Task[Any, Any] | TaskCall[Any] | Sendable[Any],
     args: Args | None = None,
     *,
     delay_seconds: int = 0,
     queue: str | None = None,
-) -> AsyncResult[Any]:
+) -> AsyncResult[Any] | WaitableResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
     Two forms: ``sqsq.send(add, {"x": 1, "y": 2})`` (arguments as a mapping or the task's model; the handle is
     typed, the mapping is checked at run time) and ``sqsq.send(add.s(x=1, y=2))`` (the call checked by type
-    checkers too). Options are keyword-only in both.
+    checkers too). Options are keyword-only in both. A workflow (``sqsq.chain/group/chord``, issue 13) is sent
+    as by its ``.delay()``, returning its :class:`sqsq.WorkflowResult`.
 
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
@@ -54,7 +59,7 @@ def send(
     if getattr(task, "__sqsq_workflow__", False):  # issue 13: a chain, group or chord (sqsq.workflows)
         if args is not None or delay_seconds or queue is not None:
             raise ValidationError("workflow", "sqsq.send(workflow) takes no arguments or options: its steps have them")
-        return task.delay()  # type: ignore[union-attr]
+        return task.delay()  # type: ignore[union-attr]  # a Sendable (duck-typed: sqsq.workflows imports this)
     if isinstance(task, TaskCall):
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")

@@ -111,7 +111,8 @@ def task_schema(app: App, task: Task[Any, Any]) -> dict[str, Any]:
     body["properties"]["task"] = {"const": task.name, "description": ENVELOPE_FIELDS["task"]}
     body["properties"]["args"] = {**args_only, "description": ENVELOPE_FIELDS["args"]}
     if "$defs" in args:
-        body["$defs"] = args["$defs"]  # the args schema's "#/$defs/..." references resolve at the body's root
+        # the args schema's "#/$defs/..." references resolve at the body's root (beside the envelope's own: flow)
+        body["$defs"] = {**body.get("$defs", {}), **args["$defs"]}
     body["title"] = f"{task.name} message body"
     return {
         "name": task.name,

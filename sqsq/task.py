@@ -236,6 +236,12 @@ class Task(Generic[P, R]):
         and returns their results; ``.delay().get()`` is the list of those lists, in order."""
         return importlib.import_module("sqsq.workflows.chunks").chunks_group(self, items, size)  # type: ignore[no-any-return]
 
+    def partial(self, *args: Any, **kwargs: Any) -> TaskCall[R]:
+        """A workflow step that leaves a parameter for the previous result (issue 13): ``double.partial()``,
+        ``add.partial(y=10)``, ``add.partial(x=1).pass_as("y")``. Like :meth:`s`, but type checkers check only the
+        return type (``.s(...)`` needs every parameter); the arguments are checked when the workflow is built."""
+        return TaskCall(self, self.bind(args, kwargs))
+
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Args:
         """Python call arguments as ``send`` takes them (a mapping by parameter name, or the single model).
 

@@ -81,3 +81,15 @@ def quiet(x: int) -> int:
 @app.task(name="flows.tag")
 def tag(x: int, label: str) -> int:
     return x + len(label)
+
+
+ATTEMPTS: dict[int, int] = {}
+
+
+@app.task(name="flows.flaky", retry_on=(RuntimeError,), max_retries=2)
+def flaky(x: int) -> int:
+    """Fails its first attempt for each x (in this process), then succeeds."""
+    ATTEMPTS[x] = ATTEMPTS.get(x, 0) + 1
+    if ATTEMPTS[x] == 1:
+        raise RuntimeError("first attempt fails")
+    return x

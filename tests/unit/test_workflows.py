@@ -119,3 +119,13 @@ def test_chord_callback_is_sent_again_once_when_the_worker_dies_between_the_tran
     assert handle.get(timeout_seconds=5) == sum(n * n for n in range(12))
     assert [c for c in calls if c.endswith("-cb")] == [f"{handle.id}-cb"] * 2  # the redelivery sent it
     assert runs == [1]
+
+
+def test_a_steps_retries_are_its_own_and_the_chain_goes_on_after_them(env: InMemoryEnv) -> None:
+    flows.ATTEMPTS.clear()
+    handle = sqsq.chain(flows.add.s(1, 2), flows.flaky.partial(), flows.double.partial()).delay()
+    env.drain()
+    assert handle.get(timeout_seconds=5) == 6
+    flaky_step = handle.steps()[1]
+    record = env.record(flaky_step.id)
+    assert record is not None and record.attempts == 2 and flows.ATTEMPTS == {3: 2}
