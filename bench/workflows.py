@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,29 +67,32 @@ def _per(counter: Counter[str], n: int, only: tuple[str, ...] | None = None) -> 
     return f"{total:.3f} ({', '.join(f'{a} {c / n:.3f}' for a, c in items)})"
 
 
-def chord_figures(server: LocalAwsServer, members: int, concurrency: int, tmp: Path) -> None:
+def chord_figures(server: LocalAwsServer, members: int, concurrency: int, tmp: Path, prefill: bool) -> None:
     with local_aws(flows.app, server) as env:
-        sink = tmp / "sink.txt"
-        os.environ["FLOW_TEST_SINK"] = str(sink)
-        worker = _worker({**env.client_environment(), "FLOW_TEST_SINK": str(sink)}, tmp / "chord-worker.log",
-                         concurrency)
+        sink = tmp / f"sink-{prefill}.txt"
+        worker_env = {**env.client_environment(), "FLOW_TEST_SINK": str(sink)}
+        worker = None if prefill else _worker(worker_env, tmp / "chord-worker.log", concurrency)
         try:
             time.sleep(3)  # the worker's start-up (imports, queue lookups) is not the chord's
             server.reset_request_counts()
             started = time.monotonic()
             handle = sqsq.chord([flows.square.s(n) for n in range(members)], flows.total.s()).delay()
             sent = time.monotonic()
+            if worker is None:  # prefilled: the worker starts once every member is queued
+                worker = _worker(worker_env, tmp / "chord-worker-prefilled.log", concurrency)
             value = handle.get(timeout_seconds=1800, poll_interval_seconds=1.0)
-            wall = time.monotonic() - started
+            done = time.monotonic()
             counts = server.request_counts()
         finally:
-            _stop(worker)
+            if worker is not None:
+                _stop(worker)
         runs = sink.read_text().splitlines().count(f"total {members}") if sink.exists() else 0
         sqs, ddb = _split(counts)
-        print(f"chord of {members} members (flows.square) + callback, one `sqsq worker -c {concurrency}`:")
+        how = "worker started after the send (queue prefilled)" if prefill else "worker running during the send"
+        print(f"chord of {members} members (flows.square) + callback, one `sqsq worker -c {concurrency}`, {how}:")
         print(f"  value correct: {value == sum(n * n for n in range(members))}; callback runs: {runs}")
-        print(f"  wall time send -> callback value: {wall:.1f} s (send {sent - started:.1f} s), "
-              f"{members / wall:.0f} members/s")
+        print(f"  wall time send -> callback value: {done - started:.1f} s (send {sent - started:.1f} s; "
+              f"{members / (done - sent):.0f} members/s after the send)")
         print(f"  SQS requests per member: {_per(sqs, members)}")
         print(f"  DynamoDB writes per member: {_per(ddb, members, WRITES)}")
         reads = Counter({a: c for a, c in ddb.items() if a not in WRITES})
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--skip-chain", action="store_true")
+    parser.add_argument("--prefill", choices=["no", "yes", "both"], default="both",
+                        help="start the chord's worker before the send (no), after it (yes), or run both")
     args = parser.parse_args(argv)
     server = LocalAwsServer(port=None)
     server.start()
@@ -137,8 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"sqsq workflows benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                   f"{os.cpu_count()} CPU(s), local AWS (moto server) at {server.endpoint_url}")
-            chain_figures(server, args.steps, Path(tmp))
-            chord_figures(server, args.members, args.concurrency, Path(tmp))
+            if not args.skip_chain:
+                chain_figures(server, args.steps, Path(tmp))
+            for prefill in {"no": [False], "yes": [True], "both": [False, True]}[args.prefill]:
+                chord_figures(server, args.members, args.concurrency, Path(tmp), prefill)
     finally:
         server.stop()
 

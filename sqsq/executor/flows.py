@@ -60,6 +60,8 @@ class FlowHooks:
         """
         if envelope.flow is None or not isinstance(outcome, Ack | DeadLetter):
             return outcome
+        if isinstance(outcome, DeadLetter) and outcome.error_type == "TaskIdConflict":
+            return outcome  # another message's record holds this id: not this workflow's step to fail
         duplicate = duplicate or (isinstance(outcome, Ack) and outcome.duplicate)
         try:
             if isinstance(outcome, DeadLetter):
