@@ -3,6 +3,7 @@ counting under duplicate delivery, failure and on_error, and a DLQ redrive resum
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import sqsq
+from sqsq.cli import EXIT_TASK_FAILED
 from sqsq.dlq import DeadLetterQueue, Selection
 from sqsq.local.server import LocalAwsServer
 from sqsq.results import Status
@@ -121,3 +123,21 @@ def test_map_sends_one_task_per_item_and_chunks_one_per_size_items(flow_app: Dep
     _work(flow_app)
     assert mapped.get(timeout_seconds=10) == [n * n for n in range(10)]
     assert chunked.get(timeout_seconds=10) == [[0, 1, 4, 9], [16, 25, 36, 49], [64, 81]]
+
+
+def test_sqsq_result_shows_the_workflow_tree_with_each_steps_state(flow_app: Deployed) -> None:
+    handle = sqsq.chain(flows.add.s(1, 2), flows.fail.partial(), flows.double.partial()).delay()
+    _work(flow_app)
+    text = flow_app.cli("result", handle.id, "--app", "tests.apps.flows:app")
+    assert text.returncode == EXIT_TASK_FAILED, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"{handle.id} chain FAILURE ValueError: step {handle.id}-1 (flows.fail) failed")
+    assert [line.split()[1:5] for line in lines[1:]] == [
+        ["0", "step", "flows.add", "SUCCESS"], ["1", "step", "flows.fail", "FAILURE"],
+        ["2", "step", "flows.double", "PENDING"],
+    ]
+    shown = flow_app.cli("result", handle.id, "--app", "tests.apps.flows:app", "--json")
+    tree = json.loads(shown.stdout)
+    assert (tree["kind"], tree["status"]) == ("chain", "FAILURE")
+    assert [(s["task"], s["status"]) for s in tree["steps"]] == [
+        ("flows.add", "SUCCESS"), ("flows.fail", "FAILURE"), ("flows.double", "PENDING")]
