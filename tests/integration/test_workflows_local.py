@@ -141,3 +141,17 @@ def test_sqsq_result_shows_the_workflow_tree_with_each_steps_state(flow_app: Dep
     assert (tree["kind"], tree["status"]) == ("chain", "FAILURE")
     assert [(s["task"], s["status"]) for s in tree["steps"]] == [
         ("flows.add", "SUCCESS"), ("flows.fail", "FAILURE"), ("flows.double", "PENDING")]
+
+
+def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(flow_app: Deployed) -> None:
+    handle = sqsq.chord([flows.fail_member.s(n) for n in range(6)], flows.total.partial()).delay()
+    _work(flow_app)
+    with pytest.raises(sqsq.TaskFailed, match="member 3 fails"):
+        handle.get(timeout_seconds=10)
+
+    os.environ["FLOW_FAIL_FIXED"] = "1"  # monkeypatch (in the fixture) restores it
+    report = DeadLetterQueue(flow_app.app, "default").redrive(Selection(everything=True))
+    assert report.ok and report.moved == [f"{handle.id}-3"]
+    _work(flow_app)
+    assert handle.get(timeout_seconds=10) == sum(range(6))
+    assert _sink(flow_app).count("total 6") == 1
