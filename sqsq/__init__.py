@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sqsq.retry import Backoff
     from sqsq.scheduling.expressions import cron, every
     from sqsq.task import Task, TaskCall
+    from sqsq.workflows import WorkflowResult, chain, chord, group
 
     __version__: str
 
@@ -64,6 +65,11 @@ _LAZY = {
     "TaskCall": "sqsq.task",
     "cron": "sqsq.scheduling.expressions",  # issue 12: periodic tasks
     "every": "sqsq.scheduling.expressions",
+    # issue 13, workflows
+    "chain": "sqsq.workflows",
+    "chord": "sqsq.workflows",
+    "group": "sqsq.workflows",
+    "WorkflowResult": "sqsq.workflows",
 }
 """Public names loaded on first use (``import sqsq`` alone loads neither pydantic nor the app), by module."""
 
@@ -135,6 +141,10 @@ __all__ = [
     "TaskNotRegistered",
     "ValidationError",
     "context",
+    "WorkflowResult",
+    "chain",
+    "chord",
+    "group",
     "lambda_handler",
     "send",
     "send_many",

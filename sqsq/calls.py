@@ -1,6 +1,8 @@
-"""``sqsq.send`` and ``sqsq.send_many``: send a task (or a checked :class:`sqsq.task.TaskCall`) on its own app.
+"""``sqsq.send`` and ``sqsq.send_many``: send a task (or a checked :class:`sqsq.task.TaskCall`, or a workflow) on its
+own app.
 
-Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the task's app.
+Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the task's app (a workflow in its
+``.delay()``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from sqsq.errors import ValidationError
 from sqsq.handle import AsyncResult
-from sqsq.task import Args, Task, TaskCall
+from sqsq.task import Args, Sendable, Task, TaskCall, WaitableResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +39,10 @@ def send(
 
 
 @overload
+def send(task: Sendable[R], /) -> WaitableResult[R]: ...
+
+
+@overload
 def send(
     task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
     deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
@@ -45,7 +51,7 @@ def send(
 
 
 def send(
-    task: Task[Any, Any] | TaskCall[Any],
+    task: Task[Any, Any] | TaskCall[Any] | Sendable[Any],
     args: Args | None = None,
     *,
     delay_seconds: int = 0,
@@ -55,27 +61,38 @@ def send(
     tenant: str | None = None,
     attributes: Mapping[str, object] | None = None,
     eta: datetime | None = None,
-) -> AsyncResult[Any]:
+) -> AsyncResult[Any] | WaitableResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
     Two forms: ``sqsq.send(add, {"x": 1, "y": 2})`` (arguments as a mapping or the task's model; the handle is
     typed, the mapping is checked at run time) and ``sqsq.send(add.s(x=1, y=2))`` (the call checked by type
-    checkers too). Options are keyword-only in both; ``group_id``/``deduplication_id`` (FIFO queues) and
-    ``tenant`` (fair queues) as in :meth:`App.send`.
+    checkers too). Options are keyword-only in both; ``group_id``/``deduplication_id`` (FIFO queues), ``tenant``
+    (fair queues), ``attributes`` and ``eta`` as in :meth:`App.send`. A workflow (``sqsq.chain/group/chord``,
+    issue 13) is sent as by its ``.delay()``, returning its :class:`sqsq.WorkflowResult`; it takes no options.
 
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
     """
+    options: dict[str, Any] = {
+        "delay_seconds": delay_seconds, "queue": queue, "group_id": group_id, "deduplication_id": deduplication_id,
+        "tenant": tenant, "attributes": attributes, "eta": eta,
+    }
+    if getattr(task, "__sqsq_workflow__", False):  # issue 13: a chain, group or chord (sqsq.workflows)
+        given = sorted(name for name, value in options.items() if value)
+        if args is not None or given:
+            raise ValidationError(
+                "workflow", f"sqsq.send(workflow) takes no arguments or options (got {given or 'arguments'}): its "
+                "steps have them"
+            )
+        return task.delay()  # type: ignore[union-attr]  # a Sendable (duck-typed: sqsq.workflows imports this)
     if isinstance(task, TaskCall):
         if args is not None:
             raise ValidationError(task.task.name, "sqsq.send(task.s(...)) takes no second argument: the call has them")
-        return task.task.app.send(task.task, task.args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                  deduplication_id=deduplication_id, tenant=tenant, attributes=attributes, eta=eta)
+        return task.task.app.send(task.task, task.args, **options)
     t = _task_of(task, "send")
     if args is None:
         raise ValidationError(t.name, "sqsq.send(task, args) needs the arguments (or send task.s(...) / task.delay(...))")
-    return t.app.send(t, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                      deduplication_id=deduplication_id, tenant=tenant, attributes=attributes, eta=eta)
+    return t.app.send(t, args, **options)
 
 
 def send_many(

@@ -173,6 +173,22 @@ class PayloadTooLarge(LimitExceeded):
         self.limit_bytes = limit_bytes
 
 
+class WorkflowTooLarge(PayloadTooLarge):
+    """A workflow step's message (its arguments plus the rest of its chain or its chord's callback) is larger than
+    the queue's ``MaximumMessageSize`` (issue 13)."""
+
+    def __init__(self, size_bytes: int, limit_bytes: int, queue: str, what: str):
+        LimitExceeded.__init__(
+            self,
+            f"{what}: the message for queue {queue!r} is {size_bytes} bytes, over the queue's MaximumMessageSize of "
+            f"{limit_bytes} bytes (the rest of a chain travels in each step's message). Split the chain into shorter "
+            "chains, pass references (e.g. S3 keys) instead of large arguments or results, or raise the queue's "
+            "MaximumMessageSize (SQS allows up to 1 MiB)",
+        )
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+
 class ResultTooLarge(LimitExceeded):
     """A task's result is larger than one DynamoDB item may hold (400 KB)."""
 
@@ -308,6 +324,10 @@ class TaskRevoked(TaskFailed):
 
     def __init__(self, task_id: str, message: str = "the task was cancelled before it ran"):
         super().__init__(task_id, "TaskRevoked", message, None)
+
+
+class WorkflowError(SqsqError):
+    """A workflow step cannot go on (issue 13): e.g. a chord callback whose members' results are gone."""
 
 
 class ResultTimeout(SqsqError):

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from sqsq.errors import MessageDecodeError, describe_errors
+from sqsq.message_flow import Flow
 
 SCHEMA_VERSION = 1
 
@@ -77,6 +78,7 @@ class Envelope(BaseModel):
             :mod:`sqsq.scheduling.retry`); the attempt number is this plus SQS's receive count. Not signed.
         due_at: epoch seconds before which the task must not run (sends through a one-time schedule only; not
             signed: a changed value can only delay a task, see :mod:`sqsq.scheduling.guard`), or ``None``.
+        flow: the workflow continuation (:class:`sqsq.message_flow.Flow`), or ``None`` outside a workflow.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -99,13 +101,18 @@ class Envelope(BaseModel):
     # then "<periodic>:<scheduled time>" (the scheduler substitutes the time at each firing), and a signature
     # covers the fixed id instead (see sqsq.signing.canonical_bytes).
     periodic: str | None = Field(default=None, min_length=1, max_length=80)
+    # -- issue 13, workflows: where this message stands in a chain/group/chord (sqsq.message_flow); absent otherwise.
+    flow: Flow | None = None
 
     def to_body(self) -> str:
         """Encode as the SQS message body (compact JSON, UTF-8, only SQS-legal characters)."""
         # An unsigned, unrescued body is as before these fields existed.
-        omitted = {name for name in ("kid", "sig", "due_at", "periodic") if getattr(self, name) is None}
+        omitted = {name for name in ("kid", "sig", "due_at", "periodic", "flow") if getattr(self, name) is None}
         omitted |= {name for name in ("rescues", "prior_attempts") if not getattr(self, name)}
-        text = json.dumps(self.model_dump(mode="json", exclude=omitted), ensure_ascii=False, separators=(",", ":"))
+        data = self.model_dump(mode="json", exclude=omitted | {"flow"})
+        if self.flow is not None:  # defaults left out: the body stays small (a chain's rest travels in it)
+            data["flow"] = self.flow.model_dump(mode="json", exclude_defaults=True)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
 
     @classmethod

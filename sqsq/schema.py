@@ -52,6 +52,11 @@ ENVELOPE_FIELDS: dict[str, str] = {
         "Set by sqsq's periodic schedules only: the schedule's fixed id; the id is then '<periodic>:<firing "
         "time>' and a signature covers id=<periodic> without sent_at. Producers omit it."
     ),
+    # issue 13, workflows
+    "flow": (
+        "Set by sqsq only, on workflow steps (chain, group, chord): what runs after this task. Producers omit it. "
+        "Signed (as a sorted JSON object under the key flow) when present."
+    ),
 }
 """What each envelope field means to a producer (a test checks every Envelope field is described)."""
 
@@ -120,7 +125,8 @@ def task_schema(app: App, task: Task[Any, Any]) -> dict[str, Any]:
     body["properties"]["task"] = {"const": task.name, "description": ENVELOPE_FIELDS["task"]}
     body["properties"]["args"] = {**args_only, "description": ENVELOPE_FIELDS["args"]}
     if "$defs" in args:
-        body["$defs"] = args["$defs"]  # the args schema's "#/$defs/..." references resolve at the body's root
+        # the args schema's "#/$defs/..." references resolve at the body's root (beside the envelope's own: flow)
+        body["$defs"] = {**body.get("$defs", {}), **args["$defs"]}
     body["title"] = f"{task.name} message body"
     return {
         "name": task.name,

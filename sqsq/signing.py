@@ -179,9 +179,11 @@ def canonical_bytes(envelope: Envelope) -> bytes:
     if periodic_firing(envelope):
         fields = envelope.model_dump(mode="json", include={"v", "task", "args", "generation", "kid"})
         fields["id"] = envelope.periodic
-        text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return DOMAIN + text.encode("ascii")
-    fields = envelope.model_dump(mode="json", include={"v", "id", "task", "args", "sent_at", "generation", "kid"})
+    else:
+        fields = envelope.model_dump(mode="json", include={"v", "id", "task", "args", "sent_at", "generation", "kid"})
+    # A periodic firing carries no flow, so one added to it fails verification.
+    if envelope.flow is not None:  # issue 13: what runs next is signed; a body without flow signs as before
+        fields["flow"] = envelope.flow.model_dump(mode="json")
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return DOMAIN + text.encode("ascii")
 

@@ -15,10 +15,11 @@ does not import :mod:`sqsq.app`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
@@ -97,6 +98,21 @@ class SendOptions:
     eta: datetime | None = None
 
 
+class WaitableResult(Protocol[R_co]):
+    """A sent workflow's handle as a task sees it (issue 13; :class:`sqsq.workflows.WorkflowResult` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def get(self, timeout_seconds: float = 30.0, poll_interval_seconds: float = 0.2) -> R_co: ...
+
+
+class Sendable(Protocol[R_co]):
+    """What ``task.map`` and ``task.chunks`` return (a :class:`sqsq.workflows.Group`): sent with ``.delay()``."""
+
+    def delay(self) -> WaitableResult[R_co]: ...
+
+
 @dataclass(frozen=True)
 class TaskCall(Generic[R_co]):
     """One call of a task, arguments bound but not validated or sent (Celery's signature): ``add.s(x=1, y=2)``.
@@ -110,6 +126,12 @@ class TaskCall(Generic[R_co]):
 
     task: Task[..., R_co]
     args: Args
+    # -- issue 13, workflows: the parameter a chain passes the previous result as (None: the one left unbound).
+    passed_as: str | None = None
+
+    def pass_as(self, parameter: str) -> TaskCall[R_co]:
+        """This call, taking the previous chain step's result (or a chord's list) as ``parameter``."""
+        return replace(self, passed_as=parameter)
 
 
 class Options(Generic[P, R]):
@@ -235,6 +257,23 @@ class Task(Generic[P, R]):
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
+        return TaskCall(self, self.bind(args, kwargs))
+
+    def map(self, items: Iterable[Any]) -> Sendable[list[R]]:
+        """One task per item, in parallel (issue 13; see :mod:`sqsq.workflows.chunks`): ``.delay().get()`` is the
+        list of results in order. An item is the arguments (a mapping), or the value of a one-parameter task."""
+        # By name: sqsq.workflows imports this module (tests/unit/test_layers.py keeps layer 3 free of cycles).
+        return importlib.import_module("sqsq.workflows.chunks").map_group(self, items)  # type: ignore[no-any-return]
+
+    def chunks(self, items: Iterable[Any], size: int) -> Sendable[list[list[R]]]:
+        """One task per ``size`` items (issue 13; see :mod:`sqsq.workflows.chunks`): each runs its items in order
+        and returns their results; ``.delay().get()`` is the list of those lists, in order."""
+        return importlib.import_module("sqsq.workflows.chunks").chunks_group(self, items, size)  # type: ignore[no-any-return]
+
+    def partial(self, *args: Any, **kwargs: Any) -> TaskCall[R]:
+        """A workflow step that leaves a parameter for the previous result (issue 13): ``double.partial()``,
+        ``add.partial(y=10)``, ``add.partial(x=1).pass_as("y")``. Like :meth:`s`, but type checkers check only the
+        return type (``.s(...)`` needs every parameter); the arguments are checked when the workflow is built."""
         return TaskCall(self, self.bind(args, kwargs))
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Args:

@@ -62,7 +62,10 @@ def _jsonable(handle: AsyncResult, value: Any) -> Any:
 @click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: float, as_json: bool) -> None:
-    """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME)."""
+    """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME).
+
+    A workflow id (from chain/group/chord .delay()) shows the workflow's tree of steps with their states.
+    """
     from sqsq.app import App, AsyncResult
     from sqsq.errors import ResultsTableNotFound, TaskFailed
     from sqsq.results import Status
@@ -70,6 +73,10 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
     app = load_app(app_spec) if app_spec else App(os.environ.get("SQSQ_APP_NAME", "sqsq"))
     handle = AsyncResult(task_id, app=app)
     try:
+        from sqsq.cli.workflow_tree import show_workflow
+
+        if show_workflow(app, task_id, wait, timeout_seconds, as_json):  # issue 13: a workflow id shows its tree
+            return
         if wait:
             try:
                 handle.get(timeout_seconds=timeout_seconds)

@@ -65,6 +65,13 @@ Not guaranteed:
   holding it) is rescued or recorded by the DLQ sweep. Keep maxReceiveCount at 5 or more.
 * **Ordering.** Standard queues do not order messages, and retries reorder further.
 
+Workflow steps
+--------------
+A message with a ``flow`` (issue 13, :mod:`sqsq.message_flow`) goes on after its outcome is recorded
+(:mod:`sqsq.executor.flows`): the next chain step, the chord count and callback, or the workflow's record, before
+the outcome is returned; if that fails the message is released and its redelivery goes on instead. Steps that a
+continuation may send twice run claimed (above).
+
 Signed messages
 ---------------
 With signing on (``SQSQ_SIGNING_KEYS``, see :mod:`sqsq.signing`) a message that is unsigned, signed with an

@@ -17,7 +17,9 @@ from sqsq.errors import (
     SignatureError,
     TaskNotRegistered,
     ValidationError,
+    WorkflowError,
 )
+from sqsq.executor.flows import FlowHooks
 from sqsq.executor.long_retry import schedule_long_retry
 from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
 from sqsq.executor.payload import read_envelope, task_id_of_missing
@@ -56,6 +58,7 @@ class Executor:
         )
         self._clock = clock
         self._early_guard = app.settings.early_guard_on
+        self._flows = FlowHooks(app, self._record)  # issue 13: workflow steps (messages with a flow)
 
     def _put(self, record: ResultRecord) -> bool:
         """Write ``record`` stamped now (:meth:`Recorder.put`; tests use it to plant records)."""
@@ -131,12 +134,15 @@ class Executor:
                     undecodable_id(message.body), envelope.task, attempt, envelope.generation, envelope.sent_at, exc
                 )
         try:
+            envelope = self._flows.before_lookup(envelope)
             task = self.app.get_task(envelope.task)
             model = task.load_args(envelope.args)
-        except (TaskNotRegistered, ValidationError) as exc:
-            return self._record.dead_letter(
+        except AwsError as exc:
+            return self._record.store_down(envelope.id, "reading a chord's results", exc)
+        except (TaskNotRegistered, ValidationError, WorkflowError) as exc:
+            return self._flows.after(envelope, self._record.dead_letter(
                 envelope.id, envelope.task, attempt, envelope.generation, envelope.sent_at, exc
-            )
+            ))
         prepared = Prepared(
             task, model, envelope, message.body, attempt, max_receive_count, message.message_attributes,
             message.queue_name,
@@ -145,6 +151,9 @@ class Executor:
         if held is not None:
             return held
         blocked = self._before_run(prepared, remaining_time_seconds)
+        if blocked is not None and envelope.flow is not None:
+            # A step found final already: go on from it (its continuation may not have been sent).
+            blocked = self._flows.after(envelope, blocked, duplicate=True)
         return prepared if blocked is None else blocked
 
     def _payload_missing(self, message: ReceivedMessage, exc: PayloadMissing) -> Outcome:
@@ -200,11 +209,11 @@ class Executor:
             if existing is not None and finished(existing, envelope.generation):
                 return self._record.already_final(existing, task.name)
         track_started = task.track_started and not task.ignore_result  # ignore_result stores no state at all
-        if not (task.claim or redriven or track_started or last_receive):
+        if not (task.claim or redriven or track_started or last_receive or self._flows.claimed(envelope)):
             return None
         base = prepared.base
         started = last_receive_marker(base, max_receive_count) if last_receive else base
-        if task.claim or redriven:
+        if task.claim or redriven or self._flows.claimed(envelope):
             return self._record.claim(task, started, remaining_time_seconds, prepared.body_id)
         try:
             written = self._record.put(started)
@@ -224,7 +233,7 @@ class Executor:
         Returns:
             As :meth:`finish`.
         """
-        if prepared.task.ignore_result:
+        if prepared.task.ignore_result and prepared.envelope.flow is None:  # a workflow step passes its result on
             return self.finish(prepared, duration_seconds=duration_seconds)
         try:
             result_json = encode_result(prepared.task, value, offload=self.app.payloads is not None)
@@ -256,19 +265,23 @@ class Executor:
         task = prepared.task
         if error is not None:
             outcome = self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
-            return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name,
-                                       prepared.base.attempts, outcome)
+            # A long retry (past SQS's 12 h) becomes a one-time schedule and an Ack: after the flow saw the retry.
+            return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name, prepared.base.attempts,
+                                       self._flows.after(prepared.envelope, outcome))
         if encode_error is not None:
             base = prepared.base
-            return self._record.dead_letter(
+            return self._flows.after(prepared.envelope, self._record.dead_letter(
                 base.task_id, task.name, base.attempts, base.generation, base.sent_at, encode_error,
                 conflict_id=prepared.body_id, base=base,
-            )
-        if not task.ignore_result or task.claim or prepared.envelope.generation > 0:
+            ))
+        flow = prepared.envelope.flow
+        written = True
+        if not task.ignore_result or task.claim or prepared.envelope.generation > 0 or flow is not None:
             # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
             # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             base = prepared.base
-            done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
+            done = replace(base, status=Status.SUCCESS,
+                           result_json=None if task.ignore_result and flow is None else result_json)
             try:
                 written = self._record.put_final(done)
             except AwsError as exc:
@@ -280,4 +293,5 @@ class Executor:
             "task %s %s succeeded in %.3f s (attempt %d)", prepared.task_id, task.name, duration_seconds,
             prepared.attempt,
         )
-        return Ack()
+        # A refused write means a copy recorded SUCCESS first: go on as a duplicate (resend only what is missing).
+        return self._flows.after(prepared.envelope, Ack(), result_json, duplicate=not written)

@@ -25,6 +25,7 @@ from sqsq import limits
 from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
 from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
+from sqsq.results.dynamodb_chords import DynamoChords
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _item_size_bytes(item: dict[str, dict[str, str]]) -> int:
     return sum(len(k.encode()) + len(next(iter(v.values())).encode("utf-8", "surrogatepass")) for k, v in item.items())
 
 
-class DynamoResults:
+class DynamoResults(DynamoChords):
     """:class:`sqsq.results.ResultStore` on a DynamoDB table.
 
     Args:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sqsq.results import ResultRecord, may_claim, may_overwrite
+from sqsq.results.chords import ChordState, Transition
 
 
 class MemoryResults:
@@ -22,6 +24,8 @@ class MemoryResults:
         self._clock = clock
         self.writes = 0
         self._revocations: dict[str, tuple[set[str], float]] = {}
+        self._chords: dict[str, ChordState] = {}
+        self._members: dict[str, set[int]] = {}
 
     def put(self, record: ResultRecord) -> bool:
         """Conditional write; returns False (nothing written) when a later state is stored."""
@@ -66,3 +70,37 @@ class MemoryResults:
         with self._lock:
             ids, expires_at = self._revocations.get(key, (set(), 0.0))
             return frozenset(ids) if expires_at > self._clock() else frozenset()
+
+    # -- issue 13, chords (sqsq.results.chords) ---------------------------------------------------------------------
+
+    def add_member(self, counter_id: str, member: int, expires_at: int) -> int:
+        """Add ``member`` to the counter's set once; the set's size."""
+        with self._lock:
+            members = self._members.setdefault(counter_id, set())
+            if member not in members:
+                members.add(member)
+                state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
+                self._chords[counter_id] = replace(state, done=len(members))
+                self.writes += 1
+            return len(members)
+
+    def chord_state(self, counter_id: str) -> ChordState | None:
+        """The counter, or None."""
+        with self._lock:
+            return self._chords.get(counter_id)
+
+    def chord_transition(self, counter_id: str, flag: Transition, target: int, expires_at: int) -> bool:
+        """Set ``flag`` once (see :class:`sqsq.results.chords.ChordStore`)."""
+        with self._lock:
+            state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
+            allowed = (state.done >= target and not state.fired) if flag == "fired" else not (state.fired or state.failed)
+            if not allowed:
+                return False
+            self._chords[counter_id] = replace(state, fired=True) if flag == "fired" else replace(state, failed=True)
+            self.writes += 1
+            return True
+
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, ResultRecord]:
+        """The live records among ``task_ids``."""
+        found = {i: self.get(i) for i in task_ids}
+        return {i: r for i, r in found.items() if r is not None}

@@ -54,6 +54,18 @@ def crash(key: str) -> None:
     """Runs fine; :func:`handler` then crashes the invocation it was part of."""
 
 
+@app.task(name="lam.double")
+def double(x: int) -> int:
+    """A workflow step (issue 13)."""
+    return 2 * x
+
+
+@app.task(name="lam.total")
+def total(values: list[int]) -> int:
+    """A chord callback (issue 13)."""
+    return sum(values)
+
+
 _sqsq_handler = sqsq.lambda_handler(app, safety_margin_seconds=0.2, emit_metrics=False)
 
 

@@ -61,3 +61,14 @@ wrong_total: str = add.delay(x=1, y=2).get()  # wrong: Incompatible types in ass
 wrong_width: str = resize.delay(Resize(key="a")).get()["width"]  # wrong: Incompatible types in assignment
 wrong_send: sqsq.AsyncResult[str] = sqsq.send(add, {"x": 1, "y": 2})  # wrong: Argument 1 to "send" has incompatible type
 wrong_call: sqsq.AsyncResult[str] = sqsq.send(add.s(x=1, y=2))  # wrong: Argument 1 to "send" has incompatible type
+
+# Workflows (issue 13): the handle's get() is typed by the last step (chain, chord) or the members (group, map).
+# A step that receives the previous result leaves a parameter out: .partial(...) (.s(...) needs them all).
+w1: int = sqsq.chain(add.s(1, 2), add.partial(y=3)).delay().get()
+w2: list[int] = sqsq.group([add.s(1, 2), add.s(3, 4)]).delay().get()
+w3: int = sqsq.chord([add.s(1, 2)], add.partial(y=0).pass_as("x")).delay().get()
+w4: list[int] = add.map([{"x": 1, "y": 2}]).delay().get()
+w5: list[list[int]] = add.chunks([{"x": 1, "y": 2}], 10).delay().get()
+w6: int = sqsq.send(sqsq.chain(add.s(1, 2), add.partial(y=3))).get()
+wrong_chain: str = sqsq.chain(add.s(1, 2), add.partial(y=3)).delay().get()  # wrong: Incompatible types in assignment
+wrong_step = sqsq.chain(add.s(1, 2), add.s(y=3))  # wrong: Missing positional argument "x" in call to "s" of "Task"

@@ -10,10 +10,10 @@ SQSQ = Path(__file__).resolve().parents[2] / "sqsq"
 LAYERS = {
     "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0, "sqsq.logs": 0,
     "sqsq.config": 1, "sqsq.codec": 1, "sqsq.message": 1, "sqsq.signing": 1, "sqsq.retry": 1, "sqsq.queue_config": 1,
-    "sqsq.payloads": 1, "sqsq.attributes": 1, "sqsq.context": 1,
+    "sqsq.payloads": 1, "sqsq.attributes": 1, "sqsq.context": 1, "sqsq.message_flow": 1,
     "sqsq.transport": 2, "sqsq.results": 2,
     "sqsq.args_model": 3, "sqsq.handle": 3, "sqsq.task": 3, "sqsq.sending": 3, "sqsq.calls": 3, "sqsq.backends": 3,
-    "sqsq.app": 3, "sqsq.schema": 3, "sqsq.scheduling": 3, "sqsq.grouping": 3,
+    "sqsq.app": 3, "sqsq.schema": 3, "sqsq.scheduling": 3, "sqsq.grouping": 3, "sqsq.workflows": 3,
     "sqsq.executor": 4, "sqsq.rescue": 4,
     "sqsq.worker": 5, "sqsq.pools": 5, "sqsq.lambda_handler": 5, "sqsq.lambda_entry": 5, "sqsq.dlq": 5, "sqsq.sweep": 5,
     "sqsq.supervisor": 5,

@@ -1,0 +1,131 @@
+"""Workflows (issue 13) without AWS: the value-passing rule checked at build time, size limits at send, what the
+signature covers, and the crash window between a chord's transition and its callback's send (in memory)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sqsq
+from sqsq.errors import AwsError, SignatureInvalid, ValidationError, WorkflowTooLarge
+from sqsq.message import Envelope
+from sqsq.message_flow import Flow, StepSig
+from sqsq.signing import KeyRing, canonical_bytes
+from sqsq.testing import InMemoryEnv, in_memory
+from sqsq.workflows import continuation
+from tests.apps import flows
+
+KEY = "k1:" + base64.b64encode(b"one-secret-of-thirty-two-bytes!!").decode()
+
+
+@pytest.fixture
+def env() -> Iterator[InMemoryEnv]:
+    with in_memory(flows.app) as e:
+        yield e
+
+
+def test_chain_passes_the_previous_result_to_the_one_unbound_parameter_or_to_pass_as(env: InMemoryEnv) -> None:
+    handle = sqsq.chain(flows.add.s(1, 2), flows.double.s(), flows.tag.s(label="abc"), flows.add.s(x=1).pass_as("y")).delay()
+    env.drain()
+    assert handle.get(timeout_seconds=5) == (3 * 2 + 3) + 1
+
+
+def test_chain_refuses_a_step_with_no_parameter_left_for_the_previous_result() -> None:
+    with pytest.raises(ValidationError, match="every parameter is already given"):
+        sqsq.chain(flows.add.s(1, 2), flows.add.s(3, 4))
+
+
+def test_chain_refuses_a_step_with_several_unbound_parameters_and_no_pass_as() -> None:
+    with pytest.raises(ValidationError, match=r"2 parameters are left unbound \(x, y\).*pass_as"):
+        sqsq.chain(flows.double.s(1), flows.add.s())
+
+
+def test_pass_as_must_name_an_unbound_parameter_of_the_step() -> None:
+    with pytest.raises(ValidationError, match="has no parameter 'z'"):
+        sqsq.chain(flows.double.s(1), flows.add.s(y=1).pass_as("z"))
+    with pytest.raises(ValidationError, match="already given"):
+        sqsq.chain(flows.double.s(1), flows.add.s(x=1, y=2).pass_as("x"))
+
+
+def test_bound_arguments_of_a_later_step_are_validated_when_the_chain_is_built() -> None:
+    with pytest.raises(ValidationError, match="label"):
+        sqsq.chain(flows.double.s(1), flows.tag.s(label=["not", "a", "str"]))
+
+
+def test_a_chord_callback_must_leave_one_parameter_for_the_list() -> None:
+    with pytest.raises(ValidationError, match="chord's ordered list"):
+        sqsq.chord([flows.square.s(1)], flows.add.s())
+
+
+def test_chain_past_the_message_size_limit_is_refused_at_send_with_the_size_and_the_remedy(env: InMemoryEnv) -> None:
+    big = "x" * 300_000
+    workflow = sqsq.chain(flows.double.s(1), *[flows.tag.s(label=big) for _ in range(4)])
+    with pytest.raises(WorkflowTooLarge, match=r"is \d+ bytes, over the queue's MaximumMessageSize of \d+ bytes.*"
+                                               r"Split the chain"):
+        workflow.delay()
+    assert env.depth().visible == 0
+
+
+def test_sqsq_send_of_a_workflow_sends_it_and_returns_its_handle(env: InMemoryEnv) -> None:
+    handle = sqsq.send(sqsq.group([flows.square.s(n) for n in range(3)]))
+    env.drain()
+    assert isinstance(handle, sqsq.WorkflowResult) and handle.get(timeout_seconds=5) == [0, 1, 4]
+
+
+def _flow_envelope() -> Envelope:
+    rest = [StepSig(task="flows.double", args={}, pass_as="x")]
+    return Envelope(id="w-0", task="flows.add", args={"x": 1, "y": 2}, sent_at=1764470000.0,
+                    flow=Flow(root="w", rest=rest, claim=True))
+
+
+def test_the_flow_is_covered_by_the_signature() -> None:
+    ring = KeyRing.parse(KEY)
+    signed = ring.sign(_flow_envelope())
+    ring.verify(Envelope.from_body(signed.to_body()))
+    assert b'"flow"' in canonical_bytes(signed)
+    redirected = Flow(root="w", rest=[StepSig(task="flows.fail", args={}, pass_as="x")], claim=True)
+    with pytest.raises(SignatureInvalid):
+        ring.verify(Envelope.from_body(signed.model_copy(update={"flow": redirected}).to_body()))
+
+
+def test_a_message_without_flow_signs_and_encodes_as_before() -> None:
+    plain = Envelope(id="t-1", task="flows.add", args={"x": 1}, sent_at=1764470000.25)
+    assert b'"flow"' not in canonical_bytes(plain) and '"flow"' not in plain.to_body()
+    # the bytes signed for a flow-less envelope are the pre-issue-13 ones (fields and order unchanged)
+    assert canonical_bytes(plain).endswith(b'{"args":{"x":1},"generation":0,"id":"t-1","kid":null,'
+                                           b'"sent_at":1764470000.25,"task":"flows.add","v":1}')
+
+
+def test_chord_callback_is_sent_again_once_when_the_worker_dies_between_the_transition_and_the_send(
+    env: InMemoryEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = continuation._send
+    calls: list[str] = []
+
+    def dies_once(app: Any, sig: StepSig, task_id: str, *args: Any) -> None:
+        calls.append(task_id)
+        if task_id.endswith("-cb") and calls.count(task_id) == 1:
+            raise AwsError("worker died after recording the transition, before sending the callback")
+        real_send(app, sig, task_id, *args)
+
+    monkeypatch.setattr(continuation, "_send", dies_once)
+    runs: list[int] = []
+    monkeypatch.setattr(flows, "_sink", lambda line: runs.append(1) if line.startswith("total") else None)
+    handle = sqsq.chord([flows.square.s(n) for n in range(12)], flows.total.s()).delay()
+    env.drain()
+    assert handle.get(timeout_seconds=5) == sum(n * n for n in range(12))
+    assert [c for c in calls if c.endswith("-cb")] == [f"{handle.id}-cb"] * 2  # the redelivery sent it
+    assert runs == [1]
+
+
+def test_a_steps_retries_are_its_own_and_the_chain_goes_on_after_them(env: InMemoryEnv) -> None:
+    flows.ATTEMPTS.clear()
+    handle = sqsq.chain(flows.add.s(1, 2), flows.flaky.partial(), flows.double.partial()).delay()
+    env.drain()
+    assert handle.get(timeout_seconds=5) == 6
+    flaky_step = handle.steps()[1]
+    record = env.record(flaky_step.id)
+    assert record is not None and record.attempts == 2 and flows.ATTEMPTS == {3: 2}
