@@ -64,7 +64,7 @@ class Executor:
         try:
             value = prepared.task.run(prepared.model)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
-            return self.finish(prepared, error=exc)
+            return self.finish(prepared, error=exc, duration_seconds=time.monotonic() - started)
         return self.finish_value(prepared, value, time.monotonic() - started)
 
     def prepare(
@@ -193,7 +193,8 @@ class Executor:
         """
         task = prepared.task
         if error is not None:
-            return self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            ran = replace(prepared.base, runtime_seconds=duration_seconds) if duration_seconds else prepared.base
+            return self._record.failed(task, ran, error, prepared.max_receive_count, prepared.body_id)
         if encode_error is not None:
             base = prepared.base
             return self._record.dead_letter(
@@ -204,7 +205,8 @@ class Executor:
             # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
             # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             base = prepared.base
-            done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json)
+            done = replace(base, status=Status.SUCCESS, result_json=None if task.ignore_result else result_json,
+                           runtime_seconds=duration_seconds)
             try:
                 written = self._record.put_final(done)
             except AwsError as exc:

@@ -4,8 +4,9 @@ Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``t
 (JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
 ``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
 ``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
-claims only). DynamoDB deletes expired items only eventually
-(and moto never does), so readers treat ``expires_at <= now`` as absent.
+claims only), ``runtime_seconds: N`` and the task index's key ``state_day: S`` (see
+:mod:`sqsq.results.index`). DynamoDB deletes expired items only eventually (and moto never does), so readers
+treat ``expires_at <= now`` as absent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqsq import limits
 from sqsq.errors import AwsError, ResultsTableNotFound, ResultTooLarge
 from sqsq.results import ResultRecord, Status, stored_sent_at
+from sqsq.results.index import INDEX_PARTITION_KEY, partition
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 # The same-message rule of sqsq.results.same_message: a live record is only replaced by a write of the same task
@@ -73,11 +75,25 @@ class DynamoResults:
     Args:
         clients: shared boto3 clients.
         table_name: the results table (key ``task_id``, TTL on ``expires_at``).
+        index: write the task index's key (:mod:`sqsq.results.index`; one index write per result write), so the
+            dashboard lists tasks by Query; False: no index entry, no index cost.
     """
 
-    def __init__(self, clients: AwsClients, table_name: str):
+    def __init__(self, clients: AwsClients, table_name: str, *, index: bool = True):
         self._clients = clients
         self.table_name = table_name
+        self.index = index
+
+    @property
+    def clients(self) -> AwsClients:
+        """The boto3 clients it writes with (the monitoring queries and the worker registry share them)."""
+        return self._clients
+
+    def _item(self, record: ResultRecord) -> dict[str, dict[str, str]]:
+        item = _to_item(record)
+        if self.index:
+            item[INDEX_PARTITION_KEY] = {"S": partition(record.status.value, record.updated_at)}
+        return item
 
     def _error(self, exc: ClientError | BotoCoreError, doing: str) -> Exception:
         if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
@@ -99,7 +115,7 @@ class DynamoResults:
             ResultsTableNotFound: the table does not exist.
             AwsError: any other failure after botocore's retries.
         """
-        item = _to_item(record)
+        item = self._item(record)
         size = _item_size_bytes(item)
         if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES:
             raise ResultTooLarge(
@@ -146,7 +162,7 @@ class DynamoResults:
             try:
                 self._clients.dynamodb.put_item(
                     TableName=self.table_name,
-                    Item=_to_item(record),
+                    Item=self._item(record),
                     ConditionExpression=_CLAIM_CONDITION.format(same=same),
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
@@ -185,7 +201,7 @@ class DynamoResults:
         item = response.get("Item")
         if not item:
             return None
-        record = _from_item(item)
+        record = from_item(item)
         return None if record.expires_at <= time.time() else record
 
 
@@ -222,10 +238,12 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
         item["sent_at"] = {"N": repr(sent_at)}
     if r.lease_expires_at is not None:
         item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
+    if r.runtime_seconds is not None:
+        item["runtime_seconds"] = {"N": repr(round(r.runtime_seconds, 6))}
     return item
 
 
-def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
+def from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
     def s(key: str) -> str | None:
         v = item.get(key)
         return v["S"] if v else None
@@ -248,4 +266,5 @@ def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
         updated_at=n("updated_at") or 0.0,
         expires_at=int(n("expires_at") or 0),
         lease_expires_at=n("lease_expires_at"),
+        runtime_seconds=n("runtime_seconds"),
     )
