@@ -76,7 +76,8 @@ class TaskFilter:
     limit: int = 50
 
 
-def _row(item: dict[str, dict[str, str]]) -> TaskRow:
+def row_of(item: dict[str, dict[str, str]]) -> TaskRow:
+    """The :class:`TaskRow` of an index item (absent attributes: None)."""
     def s(key: str) -> str | None:
         v = item.get(key)
         return v["S"] if v else None
@@ -94,9 +95,11 @@ def _row(item: dict[str, dict[str, str]]) -> TaskRow:
 
 def query_partition(
     clients: AwsClients, table_name: str, partition: str, since: float, until: float, limit: int,
-    name: str | None = None,
+    name: str | None = None, attributes: Sequence[str] = (),
 ) -> Iterator[dict[str, dict[str, str]]]:
     """Items of one index partition with ``since <= updated_at <= until``, newest first (Query, paged).
+
+    ``limit`` is the page size; ``attributes`` (when given) the only attributes read besides ``expires_at``.
 
     Raises:
         AwsError: the Query failed (after botocore's retries); the table or index is missing included.
@@ -107,6 +110,10 @@ def query_partition(
         "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY, "#sk": INDEX_SORT_KEY},
         "ExpressionAttributeValues": {":pk": {"S": partition}, ":since": {"N": repr(since)}, ":until": {"N": repr(until)}},
     }
+    if attributes:
+        names = [*attributes, "expires_at"]
+        kwargs["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(names)))
+        kwargs["ExpressionAttributeNames"].update({f"#a{i}": a for i, a in enumerate(names)})
     if name is not None:
         kwargs["FilterExpression"] = "task_name = :name"
         kwargs["ExpressionAttributeValues"][":name"] = {"S": name}
@@ -158,7 +165,7 @@ def list_tasks(clients: AwsClients, table_name: str, query: TaskFilter) -> list[
         for state in states:
             items = query_partition(clients, table_name, f"{state}#{day}", since, until, query.limit, query.name)
             for taken, item in enumerate(items, start=1):
-                found.append(_row(item))
+                found.append(row_of(item))
                 if taken >= query.limit:
                     break
         if len(found) >= query.limit:

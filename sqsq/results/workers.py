@@ -13,44 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.results.index import INDEX_PARTITION_KEY, WORKER_PARTITION
 from sqsq.results.listing import query_partition
+from sqsq.results.workers_report import STALE_AFTER_INTERVALS, WorkerReport
 from sqsq.transport.aws import AwsClients, wrap_boto_error
-
-STALE_AFTER_INTERVALS = 3
-"""A worker not seen for this many of its intervals is listed no more (and its item expires)."""
-
-
-@dataclass(frozen=True)
-class WorkerReport:
-    """What a poller worker says about itself.
-
-    Attributes:
-        worker_id: unique per worker process (host, pid and a random suffix).
-        host, pid: where it runs.
-        queues: the physical queue names it polls.
-        concurrency: tasks run at once.
-        in_flight: messages held now (received, not acknowledged).
-        tasks_done: messages finished since start (succeeded, retried or dead-lettered).
-        started_at: epoch seconds it started.
-        last_seen: epoch seconds of this report.
-        interval_seconds: how often it reports.
-    """
-
-    worker_id: str
-    host: str
-    pid: int
-    queues: list[str] = field(default_factory=list)
-    concurrency: int = 0
-    in_flight: int = 0
-    tasks_done: int = 0
-    started_at: float = 0.0
-    last_seen: float = 0.0
-    interval_seconds: float = 30.0
 
 
 def put_worker(clients: AwsClients, table_name: str, report: WorkerReport) -> None:

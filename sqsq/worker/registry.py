@@ -16,13 +16,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqsq.app import App
 from sqsq.executor.throttle import LogThrottle
-from sqsq.results.dynamodb import DynamoResults
-from sqsq.results.workers import WorkerReport, put_worker, remove_worker
+from sqsq.results.workers_report import WorkerReport
 from sqsq.worker.emf import EmfEmitter
 from sqsq.worker.stats import WorkerStats
+
+if TYPE_CHECKING:  # imported when the registry starts: importing the worker must not load botocore
+    from sqsq.results.dynamodb import DynamoResults
 
 log = logging.getLogger("sqsq.worker")
 
@@ -66,6 +69,8 @@ class Registry:
         # at run time, not construction: a test may swap the app's store in between
         if self.interval_seconds <= 0 or all(t.ignore_result for t in self._app.tasks.values()):
             return None  # off, or results off: an app whose tasks all store nothing writes nothing here either
+        from sqsq.results.dynamodb import DynamoResults
+
         results = self._app.results
         return results if isinstance(results, DynamoResults) else None
 
@@ -83,6 +88,8 @@ class Registry:
         """Write one report (failures logged, not raised)."""
         if self._store is None:
             return
+        from sqsq.results.workers import put_worker
+
         try:
             put_worker(self._store.clients, self._store.table_name, self.report())
         except Exception as exc:  # never stop the worker for its report
@@ -101,6 +108,8 @@ class Registry:
                 self._emf.emit(self._in_flight())
         if self._store is None:
             return
+        from sqsq.results.workers import remove_worker
+
         try:
             remove_worker(self._store.clients, self._store.table_name, self._base.worker_id)
         except Exception as exc:

@@ -13,7 +13,8 @@ from sqsq.local.server import LocalAwsServer
 from sqsq.results import ResultRecord, Status
 from sqsq.results.dynamodb import DynamoResults
 from sqsq.results.listing import TaskFilter, list_tasks
-from sqsq.results.workers import WorkerReport, live_workers, put_worker
+from sqsq.results.workers import live_workers, put_worker
+from sqsq.results.workers_report import WorkerReport
 from sqsq.transport.aws import AwsClients
 
 
