@@ -60,9 +60,11 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
     "watchfiles": OptionalDependency("watchfiles", "reload", ("watchfiles",)),
     "fastapi": OptionalDependency("fastapi", "web", ("fastapi",)),
-    "dashboard": OptionalDependency(
-        "fastapi, uvicorn, jinja2, prometheus-client", "dashboard", ("fastapi", "uvicorn", "jinja2", "prometheus_client")
-    ),
+    # sqsq dashboard (FastAPI is also the web extra's: this key names the dashboard extra for it)
+    "fastapi_dashboard": OptionalDependency("fastapi", "dashboard", ("fastapi",)),
+    "uvicorn": OptionalDependency("uvicorn", "dashboard", ("uvicorn",)),
+    "jinja2": OptionalDependency("Jinja2", "dashboard", ("jinja2",)),
+    "prometheus_client": OptionalDependency("prometheus-client", "dashboard", ("prometheus_client",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 

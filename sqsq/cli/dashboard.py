@@ -22,7 +22,7 @@ DEFAULT_PORT = 8642
               help="How often pages refresh their live part.")
 def dashboard(app_spec: str, host: str, port: int, read_only: bool, token: str | None, refresh_seconds: float) -> None:
     """Serve APP's monitoring dashboard: queues, tasks, failures, workers, JSON under /api and /metrics."""
-    require("sqsq dashboard", "dashboard")
+    require("sqsq dashboard", "fastapi_dashboard", "uvicorn", "jinja2", "prometheus_client")
     from sqsq.dashboard.security import check_bind
 
     check_bind(host, token)

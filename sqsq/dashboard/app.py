@@ -6,7 +6,7 @@ import importlib
 
 from sqsq.extras import require
 
-require("sqsq dashboard", "dashboard")
+require("sqsq dashboard", "fastapi_dashboard", "uvicorn", "jinja2", "prometheus_client")
 
 from fastapi import FastAPI, Request, Response  # noqa: E402
 from fastapi.responses import PlainTextResponse  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqsq.extras import require
 
-require("sqsq dashboard", "dashboard")
+require("sqsq dashboard", "fastapi_dashboard", "uvicorn", "jinja2", "prometheus_client")
 
 import jinja2  # noqa: E402
 from fastapi import Request  # noqa: E402

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqsq.extras import require
 
-require("sqsq dashboard", "dashboard")
+require("sqsq dashboard", "fastapi_dashboard", "uvicorn", "jinja2", "prometheus_client")
 
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily  # noqa: E402

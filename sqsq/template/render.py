@@ -11,6 +11,7 @@ from sqsq.errors import ConfigError
 from sqsq.extras import require
 from sqsq.template import resources as res
 from sqsq.template.fargate import fargate_resources
+from sqsq.template.monitoring import monitoring_parameters, monitoring_resources
 from sqsq.template.options import TemplateOptions
 from sqsq.template.plan import (
     LAMBDA_MAX_FUNCTION_NAME,
@@ -187,6 +188,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     for plan in plans:
         resources.update(res.queue_resources(plan, prefix, app.settings.dlq_suffix))
     resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
+    resources.update(monitoring_resources(plans, prefix, app.settings.dlq_suffix))  # issue 15
     if lambda_plans:
         resources.update(_lambda_resources(app, lambda_plans, opts))
     template: dict[str, Any] = {
@@ -195,7 +197,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
         "Description": f"sqsq app {name!r}: queues with dead-letter queues, results table, "
         + " and ".join(kind for kind, present in (("SQS-triggered functions", lambda_plans),
                                                     ("ECS Fargate workers", opts.fargate is not None)) if present),
-        "Parameters": _parameters(opts, name, longest_stage(app, plans, opts.stage)),
+        "Parameters": {**_parameters(opts, name, longest_stage(app, plans, opts.stage)), **monitoring_parameters()},
         "Conditions": {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}},
         "Resources": resources,
         "Outputs": _outputs(plans),
