@@ -3,7 +3,8 @@
 * :class:`RequestCounter`: counts every AWS request by ``service:Action`` (``/_sqsq/requests``);
 * :class:`FaultInjector`: fails a share of requests with throttles, 500s, dropped connections (``/_sqsq/faults``);
 * :class:`SqsService`: moto's SQS, safe under concurrent consumers and fast at depth;
-* :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic.
+* :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic;
+* :class:`DynamoDbIndexQuery`: GSI Queries that do not compare and sort the whole table (the dashboard's index).
 
 A new service (EventBridge Scheduler with a controllable clock, S3, ...) is a :class:`LocalService` subclass in
 its own module, added to :func:`default_services`; the middleware routes its endpoints and calls its hook, and
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from sqsq.local.services.base import AwsRequest, ControlHandler, LocalService
 from sqsq.local.services.counter import RequestCounter
 from sqsq.local.services.dynamodb import DynamoDbService
+from sqsq.local.services.dynamodb_index import DynamoDbIndexQuery
 from sqsq.local.services.faults import FAULT_KINDS, FaultInjector
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION, check_moto_version
 from sqsq.local.services.sqs import SqsService
@@ -26,6 +28,7 @@ __all__ = [
     "SUPPORTED_MOTO_VERSION",
     "AwsRequest",
     "ControlHandler",
+    "DynamoDbIndexQuery",
     "DynamoDbService",
     "FaultInjector",
     "LocalService",
@@ -41,9 +44,9 @@ def default_services() -> list[LocalService]:
     requests are counted), then the fault injector, then the services that patch moto.
 
     Returns:
-        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService()]``.
+        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery()]``.
     """
-    return [RequestCounter(), FaultInjector(), SqsService(), DynamoDbService()]
+    return [RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery()]
 
 
 def apply_patches(services: Iterable[LocalService] | None = None) -> None:
