@@ -8,7 +8,9 @@ never guessed.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -54,12 +56,12 @@ def oldest_age_seconds(clients: AwsClients, queue: str, now: float | None = None
         return None
 
 
-def queue_stats(app: App, clients: AwsClients | None = None) -> list[QueueStats]:
+def queue_stats(app: App, age: Callable[[str], float | None] | None = None) -> list[QueueStats]:
     """The figures of every logical queue of ``app``, sorted by logical name.
 
     Args:
         app: the app.
-        clients: for CloudWatch's oldest-message age; None: the age is not read (None).
+        age: reads a queue's oldest-message age (e.g. :class:`OldestAgeCache`); None: the age is not read (None).
 
     Raises:
         QueueNotFound, AwsError: a queue is missing or SQS failed.
@@ -73,6 +75,31 @@ def queue_stats(app: App, clients: AwsClients | None = None) -> list[QueueStats]
         rows.append(QueueStats(
             queue=name, visible=d.visible, in_flight=d.in_flight, delayed=d.delayed, dlq=dlq,
             dlq_visible=app.transport.depth(dlq).visible if dlq else None, max_receive_count=info.max_receive_count,
-            oldest_age_seconds=oldest_age_seconds(clients, name) if clients is not None else None,
+            oldest_age_seconds=age(name) if age is not None else None,
         ))
     return rows
+
+
+OLDEST_AGE_CACHE_SECONDS = 60.0
+"""SQS publishes the metric once a minute: a refresh within a minute reuses the last read (GetMetricStatistics is
+$0.01 per 1,000 requests)."""
+
+
+class OldestAgeCache:
+    """:func:`oldest_age_seconds` per queue, read at most once per :data:`OLDEST_AGE_CACHE_SECONDS`."""
+
+    def __init__(self, clients: AwsClients):
+        self._clients = clients
+        self._lock = threading.Lock()
+        self._read: dict[str, tuple[float, float | None]] = {}
+
+    def __call__(self, queue: str) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._read.get(queue)
+            if hit is not None and now - hit[0] < OLDEST_AGE_CACHE_SECONDS:
+                return hit[1]
+        value = oldest_age_seconds(self._clients, queue)
+        with self._lock:
+            self._read[queue] = (now, value)
+        return value

@@ -9,7 +9,7 @@ from sqsq.app import App
 from sqsq.errors import ConfigError
 from sqsq.monitoring.failures import Failures
 from sqsq.monitoring.masking import mask
-from sqsq.monitoring.queues import QueueStats, queue_stats
+from sqsq.monitoring.queues import OldestAgeCache, QueueStats, queue_stats
 from sqsq.monitoring.tasks import TaskDetail
 from sqsq.monitoring.throughput import Throughput, throughput
 from sqsq.results.dynamodb import DynamoResults
@@ -41,12 +41,12 @@ class Monitor:
         self.store = store
         self.clients = store.clients
         self.table_name = store.table_name
-        self.read_oldest_age = read_oldest_age
+        self._oldest_age = OldestAgeCache(self.clients) if read_oldest_age else None
         self.failures = Failures(app)
 
     def queues(self) -> list[QueueStats]:
         """Every queue's figures (:func:`sqsq.monitoring.queues.queue_stats`)."""
-        return queue_stats(self.app, self.clients if self.read_oldest_age else None)
+        return queue_stats(self.app, self._oldest_age)
 
     def tasks(self, query: TaskFilter) -> list[TaskRow]:
         """Recent tasks (:func:`sqsq.results.listing.list_tasks`: Queries on the task index)."""
