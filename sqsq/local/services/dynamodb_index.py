@@ -2,30 +2,31 @@
 
 moto 5.2.5 answers a GSI Query by sorting the whole table by its key (``Table.all_items``), comparing every item
 with the partition value, sorting every match, all through ``DynamoType`` (a ``Decimal`` or ``str`` cast per
-comparison), and only then taking ``Limit``: seconds per Query at 100,000 items. This service wraps
-``Table.query`` (GSI queries with one string partition-key condition only) so that it hands moto's own query the
-same answer set, smaller:
+comparison), and only then taking ``Limit``: seconds per Query at 100,000 items, where DynamoDB reads only what it
+returns. This service wraps ``Table.query`` (GSI queries with one string partition-key condition and one range key)
+so that it hands moto's own query the same answer set, smaller:
 
-1. the candidates are the items whose partition attribute is that string (compared as plain strings), gathered
-   without sorting the table;
-2. with a range condition (=, <, <=, >, >=, BETWEEN, begins_with on a number or string key), only candidates that
-   satisfy it (moto's own comparison functions, on the values its ``cast_value`` gives);
-3. without an ``ExclusiveStartKey``, only the first ``Limit + 1`` candidates in the query's order (a heap), since
+1. the partition's items (those holding every index key, as moto requires), sorted in the index's order by the
+   values ``DynamoType.cast_value`` gives, are kept until the next DynamoDB action other than a read
+   (:data:`_READ_ACTIONS`) ends, in any table;
+2. the range condition (=, <, <=, >, >=, BETWEEN) is a bisection of that order; other conditions go to moto as is;
+3. without an ``ExclusiveStartKey``, only the first ``Limit + 1`` items in the query's direction are passed on, since
    moto stops at ``Limit`` items before it applies a FilterExpression (as DynamoDB does).
 
-moto's query then runs unchanged on those candidates (sorting, limits, projections, filters, LastEvaluatedKey), so
-the answer is the one moto gives. It runs under the table's exclusive lock (:mod:`sqsq.local.services.dynamodb`
-holds a table whole for a Query), which makes the per-call ``all_items`` override safe.
+moto's query then runs unchanged on those items (sorting, limits, projections, filters, LastEvaluatedKey), so the
+answer is the one moto gives. It runs under the table's exclusive lock (:mod:`sqsq.local.services.dynamodb` holds a
+table whole for a Query), which makes the per-call ``all_items`` override safe. A write that ran while a partition
+was being read leaves it uncached.
 
 Private moto internals this relies on (checked against moto 5.2.5): ``Table.query``'s signature,
 ``Table.all_items``, ``Table.items`` (hash key -> item, or -> range key -> item), ``Table.range_key_attr``,
-``Table._generate_attr_to_sort_by``, ``Item.attrs``, ``DynamoType.type/.value`` and
-``moto.dynamodb.comparisons.get_comparison_func``.
+``Table._generate_attr_to_sort_by``, ``Item.attrs``, ``DynamoType.type/.value``, and
+``DynamoHandler.call_action`` with its ``headers``.
 """
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import threading
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -54,31 +55,66 @@ def _plain(v: Any) -> Any:
     return Decimal(v.value) if v.type == "N" else v.value
 
 
-_PREFILTERED = frozenset({"EQ", "=", "LT", "<", "LE", "<=", "GT", ">", "GE", ">=", "BETWEEN", "BEGINS_WITH"})
-"""Range comparisons evaluated here on plain values, with moto's own comparison functions."""
+_READ_ACTIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable",
+                           "DescribeTimeToLive", "DescribeContinuousBackups", "ListTables", "ListTagsOfResource"})
+"""Actions that change no item: every other DynamoDB action moves :data:`_GENERATION` on (after it ran)."""
 
 
-def _candidates(table: Any, attr: str, value: str, range_key: str | None, comparison: str | None,
-                range_objs: list[Any]) -> list[Any] | None:
-    """Items of the partition ``attr = value`` meeting the range condition, or None when it cannot be prefiltered."""
-    from moto.dynamodb.comparisons import get_comparison_func
+class _Partitions:
+    """Each queried index partition's items sorted by the index order, valid until the next write of any table."""
 
-    if comparison and (comparison not in _PREFILTERED or range_key is None
-                       or any(o.type not in ("N", "S") for o in range_objs)):
-        return None
-    test = get_comparison_func(comparison) if comparison else None
-    bounds = [_plain(o) for o in range_objs]
-    out = []
-    for item in _unsorted_items(table):
-        v = item.attrs.get(attr)
-        if v is None or v.value != value or v.type != "S":
-            continue
-        if test is not None:
-            r = item.attrs.get(range_key)
-            if r is None or r.type != range_objs[0].type or not test(_plain(r), *bounds):
-                continue
-        out.append(item)
-    return out
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation = 0
+        self._sorted: dict[tuple[int, str, str], tuple[int, Any, list[tuple[Any, ...]], list[Any]]] = {}
+
+    def written(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self._sorted.clear()
+
+    def get(self, table: Any, attr: str, value: str, order: list[str]) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """(keys, items) of the partition ``attr = value``, ascending in ``order``."""
+        with self.lock:
+            generation = self.generation
+            hit = self._sorted.get((id(table), attr, value))
+        if hit is not None and hit[0] == generation and hit[1] is table:
+            return hit[2], hit[3]
+        found = []
+        for item in _unsorted_items(table):
+            v = item.attrs.get(attr)
+            if v is not None and v.value == value and v.type == "S" and all(k in item.attrs for k in order):
+                found.append((tuple(_plain(item.attrs[k]) for k in order), item))
+        found.sort(key=lambda pair: pair[0])
+        keys, items = [k for k, _ in found], [i for _, i in found]
+        with self.lock:
+            if self.generation == generation:  # no write since the read began
+                self._sorted[(id(table), attr, value)] = (generation, table, keys, items)
+        return keys, items
+
+
+PARTITIONS = _Partitions()
+
+
+def _in_range(keys: list[tuple[Any, ...]], comparison: str | None, bounds: list[Any]) -> tuple[int, int] | None:
+    """The slice of ``keys`` (sorted; the range value is ``key[1]``) meeting the condition, or None (unsupported)."""
+    values = [k[1] for k in keys]
+    lo, hi = 0, len(keys)
+    if not comparison:
+        return lo, hi
+    if comparison in ("EQ", "="):
+        return bisect.bisect_left(values, bounds[0]), bisect.bisect_right(values, bounds[0])
+    if comparison in ("LT", "<"):
+        return lo, bisect.bisect_left(values, bounds[0])
+    if comparison in ("LE", "<="):
+        return lo, bisect.bisect_right(values, bounds[0])
+    if comparison in ("GT", ">"):
+        return bisect.bisect_right(values, bounds[0]), hi
+    if comparison in ("GE", ">="):
+        return bisect.bisect_left(values, bounds[0]), hi
+    if comparison == "BETWEEN":
+        return bisect.bisect_left(values, bounds[0]), max(bisect.bisect_right(values, bounds[1]), 0)
+    return None
 
 
 class DynamoDbIndexQuery(LocalService):
@@ -113,19 +149,18 @@ class DynamoDbIndexQuery(LocalService):
                     return original(self, *args, **kwargs)
                 attr, value = hash_key_conditions[0][0], hash_key_conditions[0][1].value
                 ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]  # type: ignore[union-attr]
-                range_key = ranges[0] if len(ranges) == 1 else None
-                found = _candidates(self, attr, value, range_key, range_comparison, range_objs or [])
-                if found is None:
+                if len(ranges) != 1 or (range_objs and any(o.type not in ("N", "S") for o in range_objs)):
                     return original(self, *args, **kwargs)
+                order = self._generate_attr_to_sort_by([attr, self.hash_key_attr], [*ranges, self.range_key_attr])
+                keys, items = PARTITIONS.get(self, attr, value, order)
+                span = _in_range(keys, range_comparison, [_plain(o) for o in range_objs or []])
+                if span is None:
+                    return original(self, *args, **kwargs)
+                lo, hi = span
                 if exclusive_start_key is None and limit:
-                    order = self._generate_attr_to_sort_by([attr, self.hash_key_attr],
-                                                           [*ranges, self.range_key_attr])
-
-                    def key(item: Any) -> tuple[Any, ...]:
-                        return tuple(_plain(item.attrs[k]) for k in order)
-
-                    pick = heapq.nsmallest if scan_index_forward is not False else heapq.nlargest
-                    found = pick(int(limit) + 1, found, key=key)
+                    lo, hi = (lo, min(hi, lo + int(limit) + 1)) if scan_index_forward is not False else (
+                        max(lo, hi - int(limit) - 1), hi)
+                found = items[lo:hi] if lo < hi else []
                 self.all_items = lambda: found  # this call only (the table is held exclusively)
                 try:
                     return original(self, *args, **kwargs)
@@ -134,3 +169,21 @@ class DynamoDbIndexQuery(LocalService):
 
             setattr(Table, "query", query)  # noqa: B010 - mypy forbids assigning to a method
             setattr(Table, _PATCHED_MARK, True)
+            _count_writes()
+
+
+def _count_writes() -> None:
+    """Wrap moto's DynamoDB request handler: after any action but a read, the sorted partitions are dropped."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    inner = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        action = str(self.headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
+        try:
+            return inner(self)
+        finally:
+            if action not in _READ_ACTIONS:
+                PARTITIONS.written()
+
+    setattr(DynamoHandler, "call_action", call_action)  # noqa: B010
