@@ -108,7 +108,8 @@ def main() -> None:
         assert isinstance(store, DynamoResults)
         write_seconds = _write(store, _records(args.records, time.time() - 5))
         print(f"wrote {args.records} records in {write_seconds:.1f} s", flush=True)
-        dead = [OutgoingMessage(str(i), Envelope(id=str(uuid.uuid4()), task=NAMES[i % 20], args={"i": i}).to_body()) for i in range(20)]
+        dead = [OutgoingMessage(str(i), Envelope(id=str(uuid.uuid4()), task=NAMES[i % 20], args={"i": i}).to_body())
+                for i in range(20)]
         for i in range(0, 20, 10):
             assert app.transport.send_batch(app.settings.dlq_name("default"), dead[i:i + 10]) == []
         rows = []
