@@ -10,8 +10,9 @@ so that it hands moto's own query the same answer set, smaller:
    values ``DynamoType.cast_value`` gives, are kept until the next DynamoDB action other than a read
    (:data:`_READ_ACTIONS`) ends, in any table;
 2. the range condition (=, <, <=, >, >=, BETWEEN) is a bisection of that order; other conditions go to moto as is;
-3. without an ``ExclusiveStartKey``, only the first ``Limit + 1`` items in the query's direction are passed on, since
-   moto stops at ``Limit`` items before it applies a FilterExpression (as DynamoDB does).
+3. an ``ExclusiveStartKey`` is bisected too (moto skips what sorts at or before it in the query's direction), and
+   only the next ``Limit + 1`` items in that direction are passed on, since moto stops at ``Limit`` items before it
+   applies a FilterExpression (as DynamoDB does).
 
 moto's query then runs unchanged on those items (sorting, limits, projections, filters, LastEvaluatedKey), so the
 answer is the one moto gives. It runs under the table's exclusive lock (:mod:`sqsq.local.services.dynamodb` holds a
@@ -125,6 +126,7 @@ class DynamoDbIndexQuery(LocalService):
 
     def patch(self) -> None:
         """Wrap moto's ``Table.query`` in this process. Idempotent."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
         from moto.dynamodb.models.table import Table
 
         with _patch_lock:
@@ -157,9 +159,16 @@ class DynamoDbIndexQuery(LocalService):
                 if span is None:
                     return original(self, *args, **kwargs)
                 lo, hi = span
-                if exclusive_start_key is None and limit:
-                    lo, hi = (lo, min(hi, lo + int(limit) + 1)) if scan_index_forward is not False else (
-                        max(lo, hi - int(limit) - 1), hi)
+                forward = scan_index_forward is not False
+                if exclusive_start_key is not None:
+                    if any(k not in exclusive_start_key for k in order):
+                        return original(self, *args, **kwargs)
+                    start = tuple(_plain(DynamoType(exclusive_start_key[k])) for k in order)
+                    # moto skips what comes before or at the start key in the query's direction
+                    lo, hi = (max(lo, bisect.bisect_right(keys, start)), hi) if forward else (
+                        lo, min(hi, bisect.bisect_left(keys, start)))
+                if limit:
+                    lo, hi = (lo, min(hi, lo + int(limit) + 1)) if forward else (max(lo, hi - int(limit) - 1), hi)
                 found = items[lo:hi] if lo < hi else []
                 self.all_items = lambda: found  # this call only (the table is held exclusively)
                 try:
