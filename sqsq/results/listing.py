@@ -24,6 +24,9 @@ LISTED_STATES = (Status.STARTED, Status.RETRY, Status.SUCCESS, Status.FAILURE)
 """The states a record can be in (PENDING means no record)."""
 DEFAULT_WINDOW_SECONDS = 7 * 86_400
 """How far back a listing without ``since`` looks."""
+NAME_FILTER_PAGE_ITEMS = 1000
+"""Page size (Limit) of a Query with a ``name`` filter: DynamoDB applies Limit before the filter, so small pages
+would make many round trips to find a rare name; a read costs the items read either way (a 1 MB page at most)."""
 MAX_PAGES_PER_PARTITION = 20
 """Pages (up to 1 MB each) one partition's Query may read looking for ``name`` matches."""
 _DAY_SECONDS = 86_400
@@ -163,7 +166,8 @@ def list_tasks(clients: AwsClients, table_name: str, query: TaskFilter) -> list[
     found: list[TaskRow] = []
     for day in _days(since, until):
         for state in states:
-            items = query_partition(clients, table_name, f"{state}#{day}", since, until, query.limit, query.name)
+            page = query.limit if query.name is None else NAME_FILTER_PAGE_ITEMS
+            items = query_partition(clients, table_name, f"{state}#{day}", since, until, page, query.name)
             for taken, item in enumerate(items, start=1):
                 found.append(row_of(item))
                 if taken >= query.limit:
