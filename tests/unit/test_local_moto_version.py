@@ -22,7 +22,8 @@ def other_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_patches_are_written_for_the_pinned_moto_and_it_is_installed() -> None:
     assert SUPPORTED_MOTO_VERSION == "5.2.5"
     assert moto_version.installed_moto_version() == SUPPORTED_MOTO_VERSION
-    assert {s.name for s in default_services() if s.moto_version == SUPPORTED_MOTO_VERSION} == {"sqs", "dynamodb", "dynamodb-index-query"}
+    patching = {s.name for s in default_services() if s.moto_version == SUPPORTED_MOTO_VERSION}
+    assert patching == {"sqs", "dynamodb", "dynamodb-index-query"}
 
 
 @pytest.mark.usefixtures("other_moto")
