@@ -16,7 +16,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet -e ".[cli,lambda,local,reload]" --group dev
+	$(PY) -m pip install --quiet -e ".[cli,lambda,local,reload,dashboard]" --group dev
 	touch $(STAMP)
 
 $(SAM_STAMP):

@@ -12,6 +12,8 @@ extra               brings                                  for
                     aws-sam-translator, awslambdaric        ``python -m sqsq.local.server``, ``sqsq lambda-local``
 ``reload``          watchfiles                              ``sqsq worker --reload`` (development only)
 ``web``             FastAPI, uvicorn                        the web example, ``uvicorn sqsq.demo.web:api``
+``dashboard``       FastAPI, uvicorn, Jinja2,               ``sqsq dashboard`` and ``/metrics``
+                    prometheus-client
 ==================  ======================================  ==================================================
 
 Code that needs one of them calls :func:`require` first and imports the module after it, so a missing extra is a
@@ -58,6 +60,11 @@ OPTIONAL: dict[str, OptionalDependency] = {
     "awslambdaric": OptionalDependency("awslambdaric", "local", ("awslambdaric",)),
     "watchfiles": OptionalDependency("watchfiles", "reload", ("watchfiles",)),
     "fastapi": OptionalDependency("fastapi", "web", ("fastapi",)),
+    # sqsq dashboard (FastAPI is also the web extra's: this key names the dashboard extra for it)
+    "fastapi_dashboard": OptionalDependency("fastapi", "dashboard", ("fastapi",)),
+    "uvicorn": OptionalDependency("uvicorn", "dashboard", ("uvicorn",)),
+    "jinja2": OptionalDependency("Jinja2", "dashboard", ("jinja2",)),
+    "prometheus_client": OptionalDependency("prometheus-client", "dashboard", ("prometheus_client",)),
 }
 """Optional dependencies by the name sqsq's code imports them under."""
 

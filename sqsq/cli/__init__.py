@@ -3,8 +3,9 @@
 One module per command group: :mod:`~sqsq.cli.group` (the group, its log level, error handling),
 :mod:`~sqsq.cli.worker`, :mod:`~sqsq.cli.tasks` (send, result), :mod:`~sqsq.cli.queues`, :mod:`~sqsq.cli.dlq`
 (with :mod:`~sqsq.cli.dlq_render`), :mod:`~sqsq.cli.template`, :mod:`~sqsq.cli.schema`, :mod:`~sqsq.cli.local` (local, provision,
-lambda-local), :mod:`~sqsq.cli.schedules` (schedules, cancel: issue 12); shared helpers in :mod:`~sqsq.cli.output`
-(exit codes, printing) and :mod:`~sqsq.cli.options`.
+lambda-local), :mod:`~sqsq.cli.schedules` (schedules, cancel: issue 12), :mod:`~sqsq.cli.dashboard` and
+:mod:`~sqsq.cli.top` (monitoring); shared helpers in :mod:`~sqsq.cli.output` (exit codes, printing) and
+:mod:`~sqsq.cli.options`.
 Exit codes: see :mod:`sqsq.cli.output`.
 
 Start-up: ``sqsq --help`` imports click and these modules only. Each command imports what it needs when it runs
@@ -14,7 +15,7 @@ imports here to the standard library, click, :mod:`sqsq.errors` and :mod:`sqsq.e
 
 from __future__ import annotations
 
-from sqsq.cli import dlq, local, queues, schedules, schema, tasks, template, worker
+from sqsq.cli import dashboard, dlq, local, queues, schedules, schema, tasks, template, top, worker
 from sqsq.cli.group import main
 from sqsq.cli.options import load_app
 from sqsq.cli.output import (
@@ -32,6 +33,8 @@ for _command in (local.local, local.provision, worker.worker, tasks.send, tasks.
                  schedules.schedules):  # issue 12
     main.add_command(_command)
 main.add_command(schedules.cancel)  # issue 12's send path
+main.add_command(dashboard.dashboard)  # monitoring (issue 15)
+main.add_command(top.top)
 
 __all__ = [
     "EXIT_AWS",

@@ -29,6 +29,12 @@ from sqsq.cli.options import Finite, app_argument, load_app
 @click.option("--dlq-sweep-interval-seconds", default=60.0, show_default=True, type=Finite(),
               help="How often to sweep the queues' DLQs: rescue or record what SQS's redrive moved there without an "
                    "outcome (0: never).")
+@click.option("--registry-interval-seconds", default=30.0, show_default=True, type=Finite(),
+              envvar="SQSQ_REGISTRY_INTERVAL_SECONDS", show_envvar=True,
+              help="How often the worker reports itself to the results table for the dashboard (one PutItem; 0: "
+                   "never).")
+@click.option("--emf-metrics", is_flag=True, envvar="SQSQ_EMF_METRICS", show_envvar=True,
+              help="Print CloudWatch embedded-metric-format lines (task counts, in flight) every registry interval.")
 @click.option("-l", "--loglevel", "--log-level", "log_level", default=None,
               help="Logging level of this worker (default: sqsq's --log-level, INFO).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -52,6 +58,8 @@ def worker(
     shutdown_grace_seconds: float,
     pool: str,
     dlq_sweep_interval_seconds: float,
+    registry_interval_seconds: float,
+    emf_metrics: bool,
     log_level: str | None,
     log_format: Literal["text", "json"],
     reload: bool,
@@ -79,6 +87,7 @@ def worker(
         *(["--wait-time-seconds", str(wait_time_seconds)] if wait_time_seconds is not None else []),
         *(["--burst"] if burst else []), "--shutdown-grace-seconds", repr(shutdown_grace_seconds), "--pool", pool,
         "--dlq-sweep-interval-seconds", repr(dlq_sweep_interval_seconds), "--loglevel", str(level),
+        "--registry-interval-seconds", repr(registry_interval_seconds), *(["--emf-metrics"] if emf_metrics else []),
         "--log-format", log_format, "--processes", "1",
     ]
 
@@ -96,6 +105,8 @@ def worker(
             pool="process" if pool == "process" else "thread",
             app_spec=app_spec,
             dlq_sweep_interval_seconds=dlq_sweep_interval_seconds,
+            registry_interval_seconds=registry_interval_seconds,
+            emf_metrics=emf_metrics,
         )
 
     sys.exit(run_worker(build, processes=processes, child_args=child_args, burst=burst))

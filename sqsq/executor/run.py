@@ -86,7 +86,7 @@ class Executor:
             with task_context(prepared.context):  # sqsq.context.current() inside the task
                 value = prepared.task.run(prepared.model)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt... raised by a task are its failure
-            return self.finish(prepared, error=exc)
+            return self.finish(prepared, error=exc, duration_seconds=time.monotonic() - started)
         return self.finish_value(prepared, value, time.monotonic() - started)
 
     def prepare(
@@ -264,7 +264,8 @@ class Executor:
         """
         task = prepared.task
         if error is not None:
-            outcome = self._record.failed(task, prepared.base, error, prepared.max_receive_count, prepared.body_id)
+            ran = replace(prepared.base, runtime_seconds=duration_seconds) if duration_seconds else prepared.base
+            outcome = self._record.failed(task, ran, error, prepared.max_receive_count, prepared.body_id)
             # A long retry (past SQS's 12 h) becomes a one-time schedule and an Ack: after the flow saw the retry.
             return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name, prepared.base.attempts,
                                        self._flows.after(prepared.envelope, outcome))
@@ -281,7 +282,8 @@ class Executor:
             # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             base = prepared.base
             done = replace(base, status=Status.SUCCESS,
-                           result_json=None if task.ignore_result and flow is None else result_json)
+                           result_json=None if task.ignore_result and flow is None else result_json,
+                           runtime_seconds=duration_seconds)
             try:
                 written = self._record.put_final(done)
             except AwsError as exc:

@@ -64,6 +64,7 @@ class ResultRecord:
         lease_expires_at: epoch seconds until which a STARTED record written by :meth:`ResultStore.claim` holds
             the task for the run that wrote it (``None``: no lease; any other record).
         due_at: epoch seconds a SCHEDULED task is due (``None``: any other record).
+        runtime_seconds: how long the run took (monitoring, issue 15; SUCCESS/RETRY/FAILURE of a run), or None.
     """
 
     task_id: str
@@ -80,6 +81,8 @@ class ResultRecord:
     expires_at: int = 0
     lease_expires_at: float | None = None
     due_at: float | None = None
+    # monitoring (issue 15): shown by the dashboard, summed by /metrics
+    runtime_seconds: float | None = None
 
     def stamped(self, ttl_seconds: int, now: float | None = None) -> ResultRecord:
         """A copy with ``updated_at`` = now and ``expires_at`` = now + ttl_seconds."""

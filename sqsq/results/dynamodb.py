@@ -6,9 +6,10 @@ Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``t
 ``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
 claims only), ``due_at: N`` (epoch seconds; SCHEDULED records only), ``result_s3: S`` (a result past the item size,
 stored in S3 when a payload bucket is set: the pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of
-``result``; see :mod:`sqsq.payloads`). The app's revocation marker (:mod:`sqsq.results.revocations`) is one more
-item, keyed ``sqsq-revocations:<app>``. DynamoDB deletes expired items only eventually (and moto never does), so
-readers treat ``expires_at <= now`` as absent.
+``result``; see :mod:`sqsq.payloads`), ``runtime_seconds: N`` and the task index's key ``state_day: S`` (see
+:mod:`sqsq.results.index`). The app's revocation marker (:mod:`sqsq.results.revocations`) is one more item, keyed
+``sqsq-revocations:<app>``. DynamoDB deletes expired items only eventually (and moto never does), so readers treat
+``expires_at <= now`` as absent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, ResultsTabl
 from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.results.dynamodb_chords import DynamoChords
+from sqsq.results.index import INDEX_PARTITION_KEY, partition
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 if TYPE_CHECKING:
@@ -85,12 +87,28 @@ class DynamoResults(DynamoChords):
         clients: shared boto3 clients.
         table_name: the results table (key ``task_id``, TTL on ``expires_at``).
         payloads: where results past the item size go (S3), or None: they are refused (ResultTooLarge).
+        index: write the task index's key (:mod:`sqsq.results.index`; one index write per result write), so the
+            dashboard lists tasks by Query; False: no index entry, no index cost.
     """
 
-    def __init__(self, clients: AwsClients, table_name: str, payloads: PayloadStore | None = None):
+    def __init__(
+        self, clients: AwsClients, table_name: str, payloads: PayloadStore | None = None, *, index: bool = True
+    ):
         self._clients = clients
         self.table_name = table_name
         self._payloads = payloads
+        self.index = index
+
+    @property
+    def clients(self) -> AwsClients:
+        """The boto3 clients it writes with (the monitoring queries and the worker registry share them)."""
+        return self._clients
+
+    def _item(self, record: ResultRecord) -> dict[str, dict[str, str]]:
+        item = _to_item(record)
+        if self.index:
+            item[INDEX_PARTITION_KEY] = {"S": partition(record.status.value, record.updated_at)}
+        return item
 
     def _offload(self, record: ResultRecord, item: dict[str, dict[str, str]]) -> PayloadPointer | None:
         """Move the item's result to S3 (a key of its own per write, so a refused write never replaces the object
@@ -123,7 +141,7 @@ class DynamoResults(DynamoChords):
             ResultsTableNotFound: the table does not exist.
             AwsError: any other failure after botocore's retries.
         """
-        item = _to_item(record)
+        item = self._item(record)
         size = _item_size_bytes(item)
         pointer = self._offload(record, item) if size > limits.DYNAMODB_MAX_ITEM_SIZE_BYTES else None
         size = _item_size_bytes(item)
@@ -181,7 +199,7 @@ class DynamoResults(DynamoChords):
             try:
                 self._clients.dynamodb.put_item(
                     TableName=self.table_name,
-                    Item=_to_item(record),
+                    Item=self._item(record),
                     ConditionExpression=_CLAIM_CONDITION.format(same=same),
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
@@ -221,7 +239,7 @@ class DynamoResults(DynamoChords):
         item = response.get("Item")
         if not item:
             return None
-        record = _from_item(item)
+        record = from_item(item)
         if record.expires_at <= time.time():
             return None
         return self._fetch_result(record, item)
@@ -333,10 +351,12 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
         item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
     if r.due_at is not None:
         item["due_at"] = {"N": repr(round(r.due_at, 6))}
+    if r.runtime_seconds is not None:
+        item["runtime_seconds"] = {"N": repr(round(r.runtime_seconds, 6))}
     return item
 
 
-def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
+def from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
     def s(key: str) -> str | None:
         v = item.get(key)
         return v["S"] if v else None
@@ -360,4 +380,5 @@ def _from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
         expires_at=int(n("expires_at") or 0),
         lease_expires_at=n("lease_expires_at"),
         due_at=n("due_at"),
+        runtime_seconds=n("runtime_seconds"),
     )

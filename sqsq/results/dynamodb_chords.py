@@ -118,7 +118,7 @@ class DynamoChords:
 
     def get_many(self, task_ids: Sequence[str]) -> dict[str, ResultRecord]:
         """BatchGetItem (consistent, 100 keys a request, unprocessed keys asked again). Raises AwsError."""
-        from sqsq.results.dynamodb import _from_item  # the module imports this one
+        from sqsq.results.dynamodb import from_item  # the module imports this one
 
         found: dict[str, ResultRecord] = {}
         now = time.time()
@@ -133,7 +133,7 @@ class DynamoChords:
                 except (ClientError, BotoCoreError) as exc:
                     raise self._error(exc, f"reading {len(unique)} results") from exc
                 for item in response.get("Responses", {}).get(self.table_name, []):
-                    record = _from_item(item)
+                    record = from_item(item)
                     if record.expires_at > now:
                         found[record.task_id] = record
                 pending = response.get("UnprocessedKeys") or {}

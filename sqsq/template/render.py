@@ -12,6 +12,7 @@ from sqsq.extras import require
 from sqsq.payloads import expiry_days
 from sqsq.template import resources as res
 from sqsq.template.fargate import fargate_resources
+from sqsq.template.monitoring import monitoring_parameters, monitoring_resources
 from sqsq.template.options import TemplateOptions
 from sqsq.template.plan import (
     DLQ_RETENTION_SECONDS,
@@ -195,6 +196,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
     resources["PayloadBucket"] = res.payload_bucket(expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
     resources["PayloadBucketPolicy"] = res.payload_bucket_policy()
+    resources.update(monitoring_resources(plans, prefix, app.settings.dlq_suffix))  # issue 15
     if lambda_plans:
         resources.update(_lambda_resources(app, lambda_plans, opts))
     resources.update(schedule_resources(app, {p.logical: p.resource_id for p in plans}))  # issue 12
@@ -204,7 +206,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
         "Description": f"sqsq app {name!r}: queues with dead-letter queues, results table, "
         + " and ".join(kind for kind, present in (("SQS-triggered functions", lambda_plans),
                                                     ("ECS Fargate workers", opts.fargate is not None)) if present),
-        "Parameters": _parameters(opts, name, longest_stage(app, plans, opts.stage)),
+        "Parameters": {**_parameters(opts, name, longest_stage(app, plans, opts.stage)), **monitoring_parameters()},
         "Conditions": {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}},
         "Resources": resources,
         "Outputs": _outputs(plans),

@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqsq.results import index
+
 if TYPE_CHECKING:
     from sqsq.template.plan import QueuePlan
 
@@ -73,8 +75,9 @@ def results_table(table_name: str) -> dict[str, Any]:
         "Properties": {
             "TableName": sub(table_name),
             "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "task_id", "AttributeType": "S"}],
+            "AttributeDefinitions": index.attribute_definitions(),
             "KeySchema": [{"AttributeName": "task_id", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": [index.global_secondary_index()],  # the task index (issue 15)
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         },

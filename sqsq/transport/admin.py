@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
+from sqsq.results import index
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 
@@ -92,13 +93,15 @@ def ensure_results_table(clients: AwsClients, table_name: str) -> None:
             ddb.create_table(
                 TableName=table_name,
                 KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}],
+                AttributeDefinitions=index.attribute_definitions(),
+                GlobalSecondaryIndexes=[index.global_secondary_index()],
                 BillingMode="PAY_PER_REQUEST",
             )
             ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                 raise
+        _ensure_task_index(ddb, table_name)
         ttl = ddb.describe_time_to_live(TableName=table_name).get("TimeToLiveDescription", {})
         if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
             ddb.update_time_to_live(
@@ -139,3 +142,15 @@ def ensure_payload_bucket(clients: AwsClients, bucket: str, expiry_days: dict[st
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
     except (ClientError, BotoCoreError) as exc:
         raise wrap_boto_error(exc, f"creating bucket {bucket!r}", clients.describe_endpoint()) from exc
+
+
+def _ensure_task_index(ddb: Any, table_name: str) -> None:
+    """Add the task index (:mod:`sqsq.results.index`) to a table created before it existed (UpdateTable)."""
+    table = ddb.describe_table(TableName=table_name)["Table"]
+    if any(g["IndexName"] == index.INDEX_NAME for g in table.get("GlobalSecondaryIndexes", [])):
+        return
+    ddb.update_table(
+        TableName=table_name,
+        AttributeDefinitions=index.attribute_definitions(),
+        GlobalSecondaryIndexUpdates=[{"Create": index.global_secondary_index()}],
+    )

@@ -14,9 +14,11 @@ from sqsq.pools import app_spec_of
 from sqsq.transport import QueueInfo
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.dispatch import Dispatcher
+from sqsq.worker.emf import EmfEmitter, metrics_namespace
 from sqsq.worker.groups import GroupGate
 from sqsq.worker.heartbeat import Heartbeat
 from sqsq.worker.receiver import Receiver
+from sqsq.worker.registry import REGISTRY_INTERVAL_SECONDS, Registry
 from sqsq.worker.shutdown import install_signal_handlers, shut_down
 from sqsq.worker.slots import Slots
 from sqsq.worker.startup import report_startup
@@ -50,6 +52,9 @@ class Worker:
             (CPU-bound tasks: no GIL contention), which import the app by ``app_spec``.
         app_spec: the app's ``module:attribute`` for ``pool="process"``; default: found from the tasks' modules.
         dlq_sweep_interval_seconds: how often the DLQs are swept (:mod:`sqsq.sweep`); 0 turns the sweep off.
+        registry_interval_seconds: how often the worker reports itself to the results table
+            (:mod:`sqsq.worker.registry`, one PutItem each); 0 turns the registry off.
+        emf_metrics: print CloudWatch embedded-metric-format lines per task outcome (:mod:`sqsq.worker.emf`).
 
     Raises:
         ValueError: an argument out of range, or ``pool="process"`` without an importable app spec.
@@ -71,6 +76,8 @@ class Worker:
         pool: Literal["thread", "process"] = "thread",
         app_spec: str | None = None,
         dlq_sweep_interval_seconds: float = DLQ_SWEEP_INTERVAL_SECONDS,
+        registry_interval_seconds: float = REGISTRY_INTERVAL_SECONDS,
+        emf_metrics: bool = False,
     ):
         app_spec = _check_arguments(app, concurrency, prefetch, shutdown_grace_seconds, dlq_sweep_interval_seconds,
                                     pool, app_spec)
@@ -101,6 +108,11 @@ class Worker:
         self._receiver = Receiver(
             app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
             wait_time_seconds=self.wait_time_seconds, burst=burst, throttle=self._throttle,
+        )
+        emf = EmfEmitter(metrics_namespace(), app.name, self.stats) if emf_metrics else None
+        self._registry = Registry(
+            app, [app.queue_name(q) for q in self.logical_queues], concurrency, self.stats,
+            lambda: len(self._slots.held), registry_interval_seconds, self._throttle, emf,
         )
         self._heartbeat = Heartbeat(app, self._slots, self._closed, self._dispatcher.enforce_time_limits, self._throttle)
 
@@ -147,7 +159,9 @@ class Worker:
             args=(self.app, infos, self.dlq_sweep_interval_seconds, self._closed, self._stopping, self.stats,
                   self._throttle),
         )
-        for t in [acker, heart, *receivers, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
+        registry = threading.Thread(target=self._registry.run, args=(self._closed,), name="sqsq-registry",
+                                    daemon=True)
+        for t in [acker, heart, registry, *receivers, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
             t.start()
         while not self._stopping.is_set():
             self._stopping.wait(MAIN_LOOP_TICK_SECONDS)
@@ -159,6 +173,7 @@ class Worker:
         acker.join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
         self._closed.set()
         self._dispatcher.close()
+        registry.join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
         log.info("worker stopped: %s", self.stats.summary())
         return 0
 

@@ -113,7 +113,9 @@ def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one
     shop.server.reset_request_counts()
     # One queue: one long poll. --loglevel WARNING: stderr is a pipe nobody reads until the end, and 1,000 tasks'
     # INFO lines (one per finished task) would fill it and block the worker.
-    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8", "--loglevel", "WARNING")
+    # --registry-interval-seconds 0: the worker registry's own PutItem per interval is pinned in test_task_index.py.
+    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8", "--loglevel", "WARNING",
+                      "--registry-interval-seconds", "0")
     try:
         last_task = _wait_for_lines(shop.tmp / "sink.txt", 1000, timeout_seconds=180)
         deadline = time.monotonic() + 60
@@ -163,7 +165,7 @@ def test_idle_worker_makes_at_most_one_receive_per_20_seconds(shop: Deployed) ->
     """Default long poll (WaitTimeSeconds 20) on an empty queue: over 25 s, at most 2 ReceiveMessage calls."""
     _warm(shop)
     before = shop.server.request_counts().get("sqs:ReceiveMessage", 0)
-    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default")
+    proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--registry-interval-seconds", "0")
     deadline = time.monotonic() + 60
     while shop.server.request_counts().get("sqs:ReceiveMessage", 0) == before:  # its first long poll has begun
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker exited"

@@ -309,12 +309,16 @@ def test_deployed_role_allows_only_the_actions_sqsq_uses_on_its_own_resources(
 
 def test_deployed_dead_letter_queues_have_an_alarm(deployed: Any, local_aws: LocalAwsServer) -> None:
     _, stage = deployed
-    alarms = _client("cloudwatch", local_aws).describe_alarms(AlarmNamePrefix=f"census-{stage}-")["MetricAlarms"]
+    every = _client("cloudwatch", local_aws).describe_alarms(AlarmNamePrefix=f"census-{stage}-")["MetricAlarms"]
+    # issue 15 added an oldest-message-age alarm per queue; the DLQ alarms are the rest
+    alarms = [a for a in every if a["MetricName"] != "ApproximateAgeOfOldestMessage"]
     by_queue = {a["Dimensions"][0]["Value"]: a for a in alarms}
     assert set(by_queue) == {f"census-{stage}-files-dlq", f"census-{stage}-default-dlq"}
     for a in alarms:
         assert (a["MetricName"], a["ComparisonOperator"], a["Threshold"]) == (
             "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0.0)
+    oldest = {a["Dimensions"][0]["Value"]: a["Threshold"] for a in every if a not in alarms}
+    assert oldest == {f"census-{stage}-files": 900.0, f"census-{stage}-default": 900.0}
 
 
 def test_deployed_functions_each_sweep_their_dead_letter_queue_every_minute(

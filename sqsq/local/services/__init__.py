@@ -5,7 +5,8 @@
 * :class:`SqsService`: moto's SQS, safe under concurrent consumers and fast at depth;
 * :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic;
 * :class:`ClockService`: the controllable clock of SQS delays and the scheduler (``/_sqsq/clock``);
-* :class:`SchedulerService`: fires the EventBridge Scheduler schedules moto stores (issue 12).
+* :class:`SchedulerService`: fires the EventBridge Scheduler schedules moto stores (issue 12);
+* :class:`DynamoDbIndexQuery`: GSI Queries that do not compare and sort the whole table (the dashboard's index).
 
 A new service (EventBridge Scheduler with a controllable clock, S3, ...) is a :class:`LocalService` subclass in
 its own module, added to :func:`default_services`; the middleware routes its endpoints and calls its hook, and
@@ -20,6 +21,7 @@ from sqsq.local.services.base import AwsRequest, ControlHandler, LocalService
 from sqsq.local.services.clock import ClockService
 from sqsq.local.services.counter import RequestCounter
 from sqsq.local.services.dynamodb import DynamoDbService
+from sqsq.local.services.dynamodb_index import DynamoDbIndexQuery
 from sqsq.local.services.faults import FAULT_KINDS, FaultInjector
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION, check_moto_version
 from sqsq.local.services.scheduler import SchedulerService
@@ -31,6 +33,7 @@ __all__ = [
     "AwsRequest",
     "ClockService",
     "ControlHandler",
+    "DynamoDbIndexQuery",
     "DynamoDbService",
     "FaultInjector",
     "LocalService",
@@ -47,9 +50,13 @@ def default_services() -> list[LocalService]:
     requests are counted), then the fault injector, then the services that patch moto.
 
     Returns:
-        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), ClockService(), SchedulerService()]``.
+        ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery(), ClockService(),
+        SchedulerService()]``.
     """
-    return [RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), ClockService(), SchedulerService()]
+    return [
+        RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery(), ClockService(),
+        SchedulerService(),
+    ]
 
 
 def apply_patches(services: Iterable[LocalService] | None = None) -> None:

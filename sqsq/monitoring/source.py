@@ -1,0 +1,82 @@
+"""The :class:`Monitor`: one app's monitoring data, read on demand (the dashboard, ``sqsq top`` and ``/metrics``
+all read through it)."""
+
+from __future__ import annotations
+
+import time
+
+from sqsq.app import App
+from sqsq.errors import ConfigError
+from sqsq.monitoring.failures import Failures
+from sqsq.monitoring.masking import mask
+from sqsq.monitoring.queues import OldestAgeCache, QueueStats, queue_stats
+from sqsq.monitoring.tasks import TaskDetail
+from sqsq.monitoring.throughput import Throughput, throughput
+from sqsq.results.dynamodb import DynamoResults
+from sqsq.results.index import day_of
+from sqsq.results.listing import LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
+from sqsq.results.workers import live_workers
+from sqsq.results.workers_report import WorkerReport
+
+
+class Monitor:
+    """Monitoring reads for ``app``.
+
+    Args:
+        app: the app; its results store must be the DynamoDB one (the task index lives there).
+        read_oldest_age: read CloudWatch's ApproximateAgeOfOldestMessage per queue (one call each); False: unknown.
+
+    Raises:
+        ConfigError: the app's results store is not DynamoDB (nothing to list tasks from).
+    """
+
+    def __init__(self, app: App, *, read_oldest_age: bool = True):
+        store = app.results
+        if not isinstance(store, DynamoResults):
+            raise ConfigError(
+                f"monitoring reads the DynamoDB results table, but app {app.name!r} uses {type(store).__name__}; "
+                "run it with the default DynamoDB store (results on)"
+            )
+        self.app = app
+        self.store = store
+        self.clients = store.clients
+        self.table_name = store.table_name
+        self._oldest_age = OldestAgeCache(self.clients) if read_oldest_age else None
+        self.failures = Failures(app)
+
+    def queues(self) -> list[QueueStats]:
+        """Every queue's figures (:func:`sqsq.monitoring.queues.queue_stats`)."""
+        return queue_stats(self.app, self._oldest_age)
+
+    def tasks(self, query: TaskFilter) -> list[TaskRow]:
+        """Recent tasks (:func:`sqsq.results.listing.list_tasks`: Queries on the task index)."""
+        return list_tasks(self.clients, self.table_name, query)
+
+    def task(self, task_id: str) -> TaskDetail:
+        """One task's page: its record (GetItem) and, when its message is in a DLQ, its masked arguments."""
+        record = self.store.get(task_id)
+        dead = self.failures.find(task_id)
+        if dead is None or dead.entry.envelope is None:
+            return TaskDetail(task_id, record)
+        return TaskDetail(task_id, record, args=mask(dead.entry.envelope.args), in_dlq=dead.queue)
+
+    def throughput(self) -> Throughput:
+        """Succeeded and failed per minute over the last hour."""
+        return throughput(self.clients, self.table_name)
+
+    def workers(self) -> list[WorkerReport]:
+        """Live poller workers (Query on the registry's index partition)."""
+        return live_workers(self.clients, self.table_name)
+
+    def last_hour_rows(self) -> list[TaskRow]:
+        """Every task record written in the last hour (name, state and run time only), for ``/metrics``."""
+        now = time.time()
+        since = now - 3600
+        rows = []
+        for day in dict.fromkeys((day_of(since), day_of(now))):
+            for state in LISTED_STATES:
+                items = query_partition(self.clients, self.table_name, f"{state.value}#{day}", since, now, 1000,
+                                        attributes=("task_id", "task_name", "status", "updated_at", "runtime_seconds"))
+                rows += [row_of(item) for item in items]
+        return rows
+

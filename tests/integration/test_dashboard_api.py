@@ -1,0 +1,153 @@
+"""The dashboard's JSON API, pages, /metrics and security on the local AWS (in-process, FastAPI's TestClient)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from sqsq.cli import main
+from sqsq.dashboard import create_app
+from sqsq.dashboard.security import check_bind
+from sqsq.errors import ConfigError
+from sqsq.message import Envelope, new_task_id
+from sqsq.monitoring import Monitor
+from sqsq.results import ResultRecord, Status
+from sqsq.transport import OutgoingMessage
+from tests.conftest import Deployed
+
+TOKEN = "t" * 24
+
+
+def _seed(shop: Deployed) -> dict[str, str]:
+    """One record per state, plus one dead letter (with a secret-looking argument) and its FAILURE record."""
+    app, ids = shop.app, {}
+    now = time.time() - 20  # written in the past: a listing ends at its request's now
+    for i, status in enumerate((Status.STARTED, Status.RETRY, Status.SUCCESS, Status.FAILURE)):
+        task_id = new_task_id()
+        ids[status.value] = task_id
+        name = "tests.add" if status is Status.SUCCESS else "tests.apps.shop.boom"
+        app.results.put(ResultRecord(task_id, status, name, attempts=1, runtime_seconds=0.25,
+                                     error_type=None if status is Status.SUCCESS else "RuntimeError",
+                                     result_json="3" if status is Status.SUCCESS else None).stamped(3600, now=now + i))
+    env = Envelope(id=new_task_id(), task="tests.apps.shop.boom", args={"message": "m", "api_token": "hunter2"})
+    app.results.put(ResultRecord(env.id, Status.FAILURE, env.task, error_type="RuntimeError", error_message="seeded",
+                                 traceback="Traceback: boom", attempts=3).stamped(3600, now=now + 10))
+    assert app.transport.send_batch(app.settings.dlq_name("default"), [OutgoingMessage("0", env.to_body())]) == []
+    ids["dead"] = env.id
+    return ids
+
+
+@pytest.fixture
+def client(shop: Deployed) -> Iterator[TestClient]:
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False))) as c:
+        yield c
+
+
+def _csrf(client: TestClient, path: str = "/failures") -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def test_queue_counts_match_sqsq_queues_json(shop: Deployed, client: TestClient) -> None:
+    _seed(shop)
+    cli = CliRunner().invoke(main, ["queues", "tests.apps.shop:app", "--json"], env=shop.env, catch_exceptions=False)
+    expected = json.loads(cli.output)
+    got = client.get("/api/queues").json()["queues"]
+    assert [{k: q[k] for k in expected[0]} for q in got] == expected
+    assert any(q["dlq_visible"] == 1 for q in got)
+    assert len(client.get("/api/queues").json()["throughput"]["succeeded"]) == 60
+
+
+def test_tasks_are_filtered_by_state_and_name_and_every_state_is_listed(shop: Deployed, client: TestClient) -> None:
+    ids = _seed(shop)
+    everything = {t["task_id"]: t["status"] for t in client.get("/api/tasks").json()["tasks"]}
+    assert {everything[ids[s]] for s in ("STARTED", "RETRY", "SUCCESS", "FAILURE")} == {
+        "STARTED", "RETRY", "SUCCESS", "FAILURE"}
+    failed = client.get("/api/tasks", params={"state": "FAILURE"}).json()["tasks"]
+    assert {t["task_id"] for t in failed} == {ids["FAILURE"], ids["dead"]}
+    added = client.get("/api/tasks", params={"name": "tests.add", "minutes": "60"}).json()["tasks"]
+    assert [t["task_id"] for t in added] == [ids["SUCCESS"]]
+    assert client.get("/api/tasks", params={"state": "NOPE"}).status_code == 400
+    page = client.get("/tasks", params={"state": "RETRY"}).text
+    assert ids["RETRY"] in page and ids["SUCCESS"] not in page
+
+
+def test_task_page_shows_the_error_and_masks_secret_arguments(shop: Deployed, client: TestClient) -> None:
+    ids = _seed(shop)
+    detail = client.get(f"/api/tasks/{ids['dead']}").json()
+    assert detail["args"] == {"message": "m", "api_token": "**********"}
+    assert detail["traceback"] == "Traceback: boom" and detail["status"] == "FAILURE"
+    for path in (f"/tasks/{ids['dead']}", "/failures", "/api/failures"):
+        assert "hunter2" not in client.get(path).text
+    assert client.get(f"/api/tasks/{ids['SUCCESS']}").json()["result"] == 3
+
+
+def test_retry_is_a_post_that_needs_the_csrf_token(shop: Deployed, client: TestClient) -> None:
+    ids = _seed(shop)
+    data = {"task_id": ids["dead"]}
+    assert client.post("/api/failures/retry", data=data).status_code == 403
+    assert client.post("/api/failures/retry", data={**data, "csrf": "forged"}).status_code == 403
+    answer = client.post("/api/failures/retry", data={**data, "csrf": _csrf(client)},
+                         headers={"accept": "application/json"})
+    assert answer.status_code == 200 and answer.json()["moved"] == 1
+    assert shop.app.transport.depth(shop.queue()).visible == 1
+
+
+def test_read_only_hides_and_refuses_actions(shop: Deployed) -> None:
+    ids = _seed(shop)
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), read_only=True)) as c:
+        page = c.get("/failures").text
+        assert ids["dead"] in page and "retry</button>" not in page and 'name="csrf"' not in page
+        assert c.post("/api/failures/retry", data={"task_id": ids["dead"]}).status_code == 403
+
+
+def test_a_token_is_required_off_loopback_and_checked_on_every_request(shop: Deployed) -> None:
+    check_bind("127.0.0.1", None)
+    with pytest.raises(ConfigError, match="token"):
+        check_bind("0.0.0.0", None)
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), token=TOKEN)) as c:
+        assert c.get("/api/queues").status_code == 401
+        assert c.get("/login", params={"token": "wrong"}).status_code == 401
+        assert c.get("/api/queues", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert c.get("/login", params={"token": TOKEN}).status_code == 200  # redirected to / with a session
+        assert c.get("/api/workers").status_code == 200
+        assert c.get("/healthz").status_code == 200
+
+
+def test_metrics_parse_with_the_prometheus_parser(shop: Deployed, client: TestClient) -> None:
+    _seed(shop)
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    depths = {(s.labels["queue"], s.labels["state"]): s.value for s in families["sqsq_queue_messages"].samples}
+    assert (shop.queue(), "visible") in depths
+    assert {s.labels["queue"]: s.value for s in families["sqsq_dlq_messages"].samples}[shop.queue()] == 1
+    tasks = {(s.labels["task"], s.labels["outcome"]): s.value for s in families["sqsq_tasks"].samples}
+    assert tasks[("tests.add", "SUCCESS")] == 1 and tasks[("tests.apps.shop.boom", "FAILURE")] == 2
+    runtime = {(s.name, s.labels["task"], s.labels["outcome"]): s.value
+               for s in families["sqsq_task_runtime_seconds"].samples}
+    assert runtime[("sqsq_task_runtime_seconds_sum", "tests.add", "SUCCESS")] == 0.25
+
+
+def test_no_dashboard_path_scans_the_table(shop: Deployed, client: TestClient) -> None:
+    ids = _seed(shop)
+    before = shop.server.request_counts()
+    for path in ("/", "/api/queues", "/tasks", "/api/tasks?state=FAILURE&name=tests.add", f"/tasks/{ids['dead']}",
+                 "/failures", "/api/failures", "/workers", "/api/workers", "/metrics"):
+        assert client.get(path).status_code == 200, path
+    after = shop.server.request_counts()
+    assert after.get("dynamodb:Scan", 0) == before.get("dynamodb:Scan", 0)
+    assert after.get("dynamodb:Query", 0) > before.get("dynamodb:Query", 0)
+
+
+def test_live_refresh_gets_only_the_live_part(shop: Deployed, client: TestClient) -> None:
+    _seed(shop)
+    full = client.get("/tasks").text
+    part = client.get("/tasks", headers={"X-Sqsq-Fragment": "1"}).text
+    assert "<nav>" in full and "<nav>" not in part and '<table id="tasks">' in part
