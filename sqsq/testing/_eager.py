@@ -29,10 +29,12 @@ from collections.abc import Iterator, Sequence
 
 from sqsq.app import App
 from sqsq.executor import Ack, DeadLetter, Executor, Outcome
+from sqsq.executor.payload import delete_payload
 from sqsq.results.memory import MemoryResults
 from sqsq.testing._env import MemoryEnv, create_app_queues
 from sqsq.transport import BatchFailure, OutgoingMessage, QueueInfo, ReceivedMessage
 from sqsq.transport.memory import MemoryTransport
+from sqsq.transport.payloads import MemoryPayloadStore
 
 EAGER_VISIBILITY_TIMEOUT_SECONDS = 30
 """VisibilityTimeout of the eager queues (nothing waits for it; it is what the DLQ reader sees)."""
@@ -96,6 +98,7 @@ class EagerTransport(MemoryTransport):
             )
             outcome = self._execute(received, info.max_receive_count)
             if isinstance(outcome, Ack):
+                delete_payload(self._app, received)  # as a worker does once the message is deleted
                 return
             if isinstance(outcome, DeadLetter):
                 self._to_dlq(info, message)
@@ -142,17 +145,24 @@ class EagerEnv(MemoryEnv):
 
 
 @contextlib.contextmanager
-def eager(app: App, *, max_receive_count: int | None = None) -> Iterator[EagerEnv]:
+def eager(
+    app: App, *, max_receive_count: int | None = None, payloads: MemoryPayloadStore | None = None
+) -> Iterator[EagerEnv]:
     """Run the app's tasks when they are sent, in the sending thread, on in-memory queues and results.
 
-    Inside the block the app sends through an :class:`EagerTransport` and records to a fresh
-    :class:`sqsq.results.memory.MemoryResults`; on exit its own configuration is back (:meth:`App.using`). See
-    the module docstring for the rules (retries at once, FAILURE recorded, dead letters kept).
+    Inside the block the app sends through an :class:`EagerTransport`, records to a fresh
+    :class:`sqsq.results.memory.MemoryResults`, offloads bodies past 1 MiB to an in-memory payload store (never S3,
+    whatever ``SQSQ_PAYLOAD_BUCKET`` says) and keeps sends delayed past 900 s as in-memory schedules; on exit its own
+    configuration is back (:meth:`App.using`). See the module docstring for the rules (retries at once, FAILURE
+    recorded, dead letters kept).
 
     Args:
         app: the app under test.
         max_receive_count: the queues' maxReceiveCount; default: the app's setting (``SQSQ_MAX_RECEIVE_COUNT``,
             5), as provisioned.
+        payloads: the payload store to offload large bodies to; default: a fresh
+            :class:`sqsq.transport.payloads.MemoryPayloadStore` (``env.payloads``). An offloaded body's object is
+            deleted once its task is done, and kept while its message is dead-lettered, as a worker does.
 
     Yields:
         An :class:`EagerEnv` to inspect dead letters and records.
@@ -172,5 +182,6 @@ def eager(app: App, *, max_receive_count: int | None = None) -> Iterator[EagerEn
         app, transport, max_receive_count=mrc, visibility_timeout_seconds=EAGER_VISIBILITY_TIMEOUT_SECONDS
     )
     transport.add_source_queues(sources)
-    with app.using(transport=transport, results=results):
-        yield EagerEnv(app, transport, results)
+    env = EagerEnv(app, transport, results, payloads)
+    with env.active():
+        yield env

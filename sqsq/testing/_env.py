@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqsq import limits
 from sqsq.app import App
 from sqsq.dlq import DeadLetterQueue, DlqEntry
@@ -9,6 +12,8 @@ from sqsq.results import ResultRecord
 from sqsq.results.memory import MemoryResults
 from sqsq.transport import QueueDepth
 from sqsq.transport.memory import MemoryTransport
+from sqsq.transport.payloads import MemoryPayloadStore
+from sqsq.transport.schedules import MemoryScheduler
 
 
 def create_app_queues(
@@ -55,12 +60,34 @@ class MemoryEnv:
         app: the app under test.
         transport: the in-memory SQS twin holding the app's queues and DLQs.
         results: the in-memory results store.
+        payloads: the in-memory payload store: a body past the queue's 1 MiB MaximumMessageSize is kept here as
+            S3 would keep it (``payloads.objects``: ``(bucket, key) -> bytes``), so large arguments round-trip and
+            nothing is written to S3, whatever ``SQSQ_PAYLOAD_BUCKET`` says.
+        scheduler: the in-memory EventBridge Scheduler: a send delayed past 900 s is kept here as a one-time
+            schedule (``scheduler.schedules``), never fired.
     """
 
-    def __init__(self, app: App, transport: MemoryTransport, results: MemoryResults) -> None:
+    def __init__(
+        self,
+        app: App,
+        transport: MemoryTransport,
+        results: MemoryResults,
+        payloads: MemoryPayloadStore | None = None,
+        scheduler: MemoryScheduler | None = None,
+    ) -> None:
         self.app = app
         self.transport = transport
         self.results = results
+        self.payloads = MemoryPayloadStore() if payloads is None else payloads
+        self.scheduler = MemoryScheduler() if scheduler is None else scheduler
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[App]:
+        """The app on this env's twins (queues, results, payloads, scheduler) for the block (:meth:`App.using`)."""
+        with self.app.using(
+            transport=self.transport, results=self.results, payloads=self.payloads, scheduler=self.scheduler
+        ) as app:
+            yield app
 
     def queue_name(self, queue: str | None = None) -> str:
         """The physical name of a logical queue (``None``: the default queue)."""
@@ -82,7 +109,7 @@ class MemoryEnv:
         """
         queues = [queue] if queue is not None else self.app.logical_queues()
         entries: list[DlqEntry] = []
-        with self.app.using(transport=self.transport, results=self.results):
+        with self.active():
             for q in queues:
                 entries.extend(DeadLetterQueue(self.app, q, wait_seconds=0).entries())
         return entries

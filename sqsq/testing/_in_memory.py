@@ -24,6 +24,7 @@ from sqsq.results.memory import MemoryResults
 from sqsq.testing._env import MemoryEnv, create_app_queues
 from sqsq.transport import BatchFailure, OutgoingMessage, ReceivedMessage
 from sqsq.transport.memory import MemoryTransport
+from sqsq.transport.payloads import MemoryPayloadStore
 from sqsq.worker import Worker, WorkerStats
 
 IN_MEMORY_VISIBILITY_TIMEOUT_SECONDS = 1
@@ -112,7 +113,7 @@ class InMemoryEnv(MemoryEnv):
                 The worker is stopped first (running tasks get 5 s to finish; what it still held goes back to its
                 queue).
         """
-        with self.app.using(transport=self.transport, results=self.results):
+        with self.active():
             worker = self._worker(queues, concurrency, burst=True)
             left: list[str] = []
 
@@ -154,7 +155,7 @@ class InMemoryEnv(MemoryEnv):
         Yields:
             The running :class:`sqsq.worker.Worker` (``.stats``).
         """
-        with self.app.using(transport=self.transport, results=self.results):
+        with self.active():
             worker = self._worker(queues, concurrency, burst=False)
             thread = threading.Thread(target=worker.run, name="sqsq-testing-worker", daemon=True)
             thread.start()
@@ -171,6 +172,7 @@ def in_memory(
     *,
     max_receive_count: int | None = None,
     real_delays: bool = False,
+    payloads: MemoryPayloadStore | None = None,
 ) -> Iterator[InMemoryEnv]:
     """Send the app's tasks to in-memory queues (each with its DLQ) and record to an in-memory results store.
 
@@ -181,6 +183,9 @@ def in_memory(
         app: the app under test; its queues (:meth:`App.logical_queues`) are created as provisioned.
         max_receive_count: the queues' maxReceiveCount; default: the app's setting (``SQSQ_MAX_RECEIVE_COUNT``, 5).
         real_delays: keep delays and backoffs as long as asked instead of at most 1 s.
+        payloads: the payload store bodies past the queues' 1 MiB are offloaded to; default: a fresh
+            :class:`sqsq.transport.payloads.MemoryPayloadStore` (``env.payloads``; never S3, whatever
+            ``SQSQ_PAYLOAD_BUCKET`` says). Sends delayed past 900 s are kept in ``env.scheduler`` (never fired).
 
     Yields:
         An :class:`InMemoryEnv` (``drain()``, ``running()``, ``dead_letters()``, ``record()``, ``depth()``).
@@ -200,5 +205,6 @@ def in_memory(
     create_app_queues(
         app, transport, max_receive_count=mrc, visibility_timeout_seconds=IN_MEMORY_VISIBILITY_TIMEOUT_SECONDS
     )
-    with app.using(transport=transport, results=results):
-        yield InMemoryEnv(app, transport, results)
+    env = InMemoryEnv(app, transport, results, payloads)
+    with env.active():
+        yield env

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from sqsq.local.provision import Provisioned, provision
 from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 from sqsq.results import ResultRecord, ResultStore
 from sqsq.transport import QueueDepth, Transport
+from sqsq.transport.payloads import PayloadStore
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class LocalAwsEnv:
             ``results_table`` and any given).
         transport: the app's queue backend in the block (SQS on the local AWS).
         results: the app's results backend in the block (DynamoDB on the local AWS).
+        payloads: the app's payload store in the block (an S3 bucket on the local AWS, created for the block as
+            ``sqsq local`` creates one), so a body past the queue's 1 MiB is offloaded there as on AWS.
     """
 
     app: App
@@ -41,6 +45,7 @@ class LocalAwsEnv:
     settings: Mapping[str, Any] = field(default_factory=dict)
     transport: Transport = field(kw_only=True)
     results: ResultStore = field(kw_only=True)
+    payloads: PayloadStore | None = field(default=None, kw_only=True)
 
     def depth(self, queue: str | None = None) -> QueueDepth:
         """Visible, in-flight and delayed messages of a logical queue (``None``: the default queue); SQS's
@@ -60,7 +65,7 @@ class LocalAwsEnv:
         """
         queues = [queue] if queue is not None else self.app.logical_queues()
         entries: list[DlqEntry] = []
-        with self.app.using(transport=self.transport, results=self.results):
+        with self.app.using(transport=self.transport, results=self.results, payloads=self.payloads):
             for q in queues:
                 entries.extend(DeadLetterQueue(self.app, q, wait_seconds=0).entries())
         return entries
@@ -88,12 +93,20 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def payload_bucket_name(app_name: str, unique: str) -> str:
+    """A valid S3 bucket name (3-63 lowercase letters, digits, hyphens) for one block: ``<app>-t<unique>-payloads``."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", app_name.lower()).strip("-")[:40].rstrip("-") or "sqsq"
+    return f"{stem}-t{unique}-payloads"
+
+
 @contextlib.contextmanager
 def local_aws(app: App, server: LocalAwsServer | None = None, **setting_overrides: Any) -> Iterator[LocalAwsEnv]:
     """Point the app at fresh, uniquely named queues (with DLQs) and a results table on the local AWS.
 
     The resources are created as ``sqsq provision`` creates them (the shapes ``sqsq template`` renders), under a
     queue prefix and table name unique to this block, so tests sharing one server never see each other's messages.
+    A payload bucket is created too (``<app>-t<unique>-payloads``, unless ``payload_bucket=`` is given), so bodies
+    past the queue's 1 MiB and results past DynamoDB's item size go to S3 on the local AWS, as under ``sqsq local``.
     Inside the block the process's AWS credentials are moto's dummy ones (no real key is ever sent to the local
     server); on exit the app's configuration and the environment are restored.
 
@@ -128,11 +141,13 @@ def local_aws(app: App, server: LocalAwsServer | None = None, **setting_override
             "endpoint_url": server.endpoint_url,
             "queue_prefix": f"{app.name}-t{unique}-",
             "results_table": f"{app.name}-t{unique}-results",
+            "payload_bucket": payload_bucket_name(app.name, unique),
             **setting_overrides,
         }
         with _environ(LOCAL_CREDENTIALS), app.using(**settings):
             provisioned = provision(app)
-            yield LocalAwsEnv(app, server, provisioned, settings, transport=app.transport, results=app.results)
+            yield LocalAwsEnv(app, server, provisioned, settings, transport=app.transport, results=app.results,
+                              payloads=app.payloads)
     finally:
         if own:
             server.stop()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 import sqsq
@@ -30,6 +31,11 @@ def fail() -> None:
     raise ValueError("no")
 
 
+@app.task(name="tla.size")
+def size(blob: str) -> int:
+    return len(blob)
+
+
 @pytest.fixture
 def sqsq_app() -> sqsq.App:
     return app
@@ -47,6 +53,20 @@ def test_local_aws_fixture_gives_the_app_fresh_queues_with_dlqs_and_a_table(sqsq
         bad.get(timeout_seconds=10)
     env = sqsq_local_aws.client_environment()
     assert env["AWS_ENDPOINT_URL"] == sqsq_local_aws.server.endpoint_url and env["SQSQ_QUEUE_PREFIX"] in queue
+
+
+def test_local_aws_fixture_gives_a_payload_bucket_so_a_2_mib_argument_round_trips(
+    sqsq_local_aws: LocalAwsEnv,
+) -> None:
+    payloads = sqsq_local_aws.payloads
+    assert payloads is not None and payloads.bucket == app.settings.payload_bucket
+    assert payloads.bucket.startswith("tla-t") and payloads.bucket == sqsq_local_aws.provisioned.payload_bucket
+    assert sqsq_local_aws.client_environment()["SQSQ_PAYLOAD_BUCKET"] == payloads.bucket
+    handle = sqsq.send(size, {"blob": "x" * 2 * 1024 * 1024})
+    Worker(app, burst=True, wait_time_seconds=1, dlq_sweep_interval_seconds=0).run()
+    assert handle.get(timeout_seconds=10) == 2 * 1024 * 1024
+    s3 = boto3.client("s3", endpoint_url=sqsq_local_aws.server.endpoint_url, region_name=app.settings.region)
+    assert s3.list_objects_v2(Bucket=payloads.bucket).get("KeyCount") == 0  # the worker deleted the object
 
 
 def test_local_aws_env_reads_depth_records_and_dead_letters_like_the_other_modes(sqsq_local_aws: LocalAwsEnv) -> None:
