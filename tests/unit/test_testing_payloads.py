@@ -94,3 +94,11 @@ def test_app_using_swaps_the_payload_store_and_puts_the_old_one_back() -> None:
     with plain.using(payloads=other):
         assert plain.payloads is other
     assert plain.payloads is None  # no payload_bucket: nothing is offloaded, as before the block
+
+
+def test_eager_keeps_a_send_delayed_past_900_seconds_as_an_in_memory_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = shell_app(monkeypatch)
+    with eager(app) as env:
+        handle = app.send("tp.size", {"blob": "x"}, delay_seconds=3600)
+        assert handle.status is sqsq.Status.SCHEDULED
+    assert len(env.scheduler.schedules) == 1
