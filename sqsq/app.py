@@ -390,6 +390,8 @@ class App(AppBackends):
         Raises:
             ValidationError: the arguments do not match the task's schema, or would not arrive at the worker as
                 they are (see :mod:`sqsq.codec`); nothing sent.
+            SendOptionError: the send's options are wrong (a FIFO queue without a message group, options the
+                queue's type does not take, a naive ``eta``, a bad attribute); a ValidationError too; nothing sent.
             TaskNotRegistered: no task under that name (nothing sent).
             LimitExceeded / PayloadTooLarge: delay or size out of limits, or a delay on a FIFO queue (nothing
                 sent).

@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqsq import limits
-from sqsq.errors import LimitExceeded, ValidationError
+from sqsq.errors import LimitExceeded, SendOptionError
 from sqsq.payloads import RESERVED_ATTRIBUTES, SQSQ_ATTRIBUTES_PER_MESSAGE
 
 AttributeValue = str | int | float | Decimal | bytes
@@ -65,15 +65,15 @@ def _name_problem(name: object) -> str | None:
 
 def _number(value: int | float | Decimal, name: str) -> str:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError("attributes", f"attribute {name!r}: NaN and infinity are not SQS Numbers")
+        raise SendOptionError(f"attribute {name!r}: NaN and infinity are not SQS Numbers")
     number = Decimal(value) if isinstance(value, int) else Decimal(str(value)) if isinstance(value, float) else value
     if not number.is_finite():
-        raise ValidationError("attributes", f"attribute {name!r}: NaN and infinity are not SQS Numbers")
+        raise SendOptionError(f"attribute {name!r}: NaN and infinity are not SQS Numbers")
     digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))  # not normalize(): it rounds to 28 digits
     exponent = number.adjusted() if number else 0
     if digits > NUMBER_MAX_DIGITS or not -128 <= exponent <= 126:
-        raise ValidationError(
-            "attributes", f"attribute {name!r}: SQS Numbers hold {NUMBER_MAX_DIGITS} significant digits within "
+        raise SendOptionError(
+            f"attribute {name!r}: SQS Numbers hold {NUMBER_MAX_DIGITS} significant digits within "
             "10^-128..10^126; send it as a String"
         )
     return str(value) if isinstance(value, int) else format(number, "f")
@@ -83,26 +83,26 @@ def encode_attribute(name: str, value: object) -> dict[str, Any]:
     """One attribute in SQS API shape (``{"DataType": ..., "StringValue"|"BinaryValue": ...}``).
 
     Raises:
-        ValidationError: a value of a type that does not map (see the module docstring), empty, or out of range.
+        SendOptionError: a value of a type that does not map (see the module docstring), empty, or out of range.
     """
     if isinstance(value, bool) or value is None:
-        raise ValidationError("attributes", f"attribute {name!r}: a {type(value).__name__} is not an SQS attribute "
+        raise SendOptionError(f"attribute {name!r}: a {type(value).__name__} is not an SQS attribute "
                               "value; send a str (\"true\") or an int (1)")
     if isinstance(value, str):
         if not value:
-            raise ValidationError("attributes", f"attribute {name!r}: SQS refuses an empty String value")
+            raise SendOptionError(f"attribute {name!r}: SQS refuses an empty String value")
         found = _SQS_TEXT_FORBIDDEN.search(value)
         if found:
-            raise ValidationError("attributes", f"attribute {name!r}: character U+{ord(found.group(0)):04X} is not "
+            raise SendOptionError(f"attribute {name!r}: character U+{ord(found.group(0)):04X} is not "
                                   "allowed in an SQS String; send it as bytes (Binary)")
         return {"DataType": "String", "StringValue": value}
     if isinstance(value, (int, float, Decimal)):
         return {"DataType": "Number", "StringValue": _number(value, name)}
     if isinstance(value, (bytes, bytearray)):
         if not value:
-            raise ValidationError("attributes", f"attribute {name!r}: SQS refuses an empty Binary value")
+            raise SendOptionError(f"attribute {name!r}: SQS refuses an empty Binary value")
         return {"DataType": "Binary", "BinaryValue": bytes(value)}
-    raise ValidationError("attributes", f"attribute {name!r}: a {type(value).__name__} is not an SQS attribute value "
+    raise SendOptionError(f"attribute {name!r}: a {type(value).__name__} is not an SQS attribute value "
                           "(str, int, float, Decimal or bytes)")
 
 
@@ -117,12 +117,12 @@ def encode_attributes(attributes: Mapping[str, object] | None) -> dict[str, dict
 
     Raises:
         LimitExceeded: more than :data:`MAX_USER_ATTRIBUTES` attributes.
-        ValidationError: a bad name or value.
+        SendOptionError: a bad name or value.
     """
     if not attributes:
         return {}
     if not isinstance(attributes, Mapping):
-        raise ValidationError("attributes", f"attributes= takes a mapping of name to value, got a {type(attributes).__name__}")
+        raise SendOptionError(f"attributes= takes a mapping of name to value, got a {type(attributes).__name__}")
     if len(attributes) > MAX_USER_ATTRIBUTES:
         raise LimitExceeded(
             f"{len(attributes)} message attributes; SQS allows {limits.SQS_MAX_MESSAGE_ATTRIBUTES} per message and sqsq "
@@ -133,7 +133,7 @@ def encode_attributes(attributes: Mapping[str, object] | None) -> dict[str, dict
     for name, value in attributes.items():
         problem = _name_problem(name)
         if problem:
-            raise ValidationError("attributes", problem)
+            raise SendOptionError(problem)
         out[name] = encode_attribute(name, value)
     return out
 

@@ -7,7 +7,8 @@ SqsqError
 │   ├── MotoVersionMismatch     the installed moto is not the one the local AWS's patches were written for
 │   └── ScheduleExpressionError a periodic task's cron/rate text or time zone is invalid (names the offending text)
 ├── ValidationError             task arguments (or a return value) do not match the task's schema
-│   └── ResultNotReadable       a return value would not come back from get() as returned
+│   ├── ResultNotReadable       a return value would not come back from get() as returned
+│   └── SendOptionError         a send's options (message group, tenant, eta, attributes) are wrong, not its arguments
 ├── TaskNotRegistered           no task under that name in the app
 ├── LimitExceeded               an SQS/DynamoDB quota would be broken (checked before any I/O)
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
@@ -124,6 +125,26 @@ class ResultNotReadable(ValidationError):
     def __init__(self, task_name: str, message: str):
         SqsqError.__init__(self, f"the result of task {task_name!r} cannot be read back: {message}")
         self.task_name = task_name
+        self.errors = []
+
+
+class SendOptionError(ValidationError):
+    """A send's options are wrong, not its arguments: message group options the queue's type does not take, a FIFO
+    send without a group, an ``eta`` that is naive or given with ``delay_seconds``, a bad message attribute.
+
+    A :class:`ValidationError` (nothing has been sent); the message reads ``invalid send options: ...`` and names
+    the options as :meth:`sqsq.App.send` keywords (``group_id=``); ``sqsq send`` names its flags instead
+    (``--group-id``) and exits with the usage code (2).
+
+    Attributes:
+        task_name: the task being sent, or ``""`` when the options were checked without one (attributes).
+        detail: the problem, without the ``invalid send options:`` prefix.
+    """
+
+    def __init__(self, detail: str, task_name: str = ""):
+        SqsqError.__init__(self, f"invalid send options: {detail}")
+        self.task_name = task_name
+        self.detail = detail
         self.errors = []
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sqsq import limits
-from sqsq.errors import LimitExceeded, ValidationError
+from sqsq.errors import LimitExceeded, SendOptionError
 from sqsq.task import Task
 
 _ID_CHARACTERS = re.compile(r"[!-~]+")
@@ -67,16 +67,19 @@ def check_id(task_name: str, what: str, value: object) -> str:
     """Return ``value`` if SQS accepts it as a MessageGroupId / MessageDeduplicationId.
 
     Raises:
-        ValidationError: not a string of 1-128 ASCII letters, digits and punctuation.
+        SendOptionError: not a string of 1-128 ASCII letters, digits and punctuation.
     """
     if not isinstance(value, str) or not value:
-        raise ValidationError(task_name, f"{what}={value!r} must be a non-empty string")
+        raise SendOptionError(f"{what}={value!r} must be a non-empty string", task_name)
     if len(value) > limits.SQS_MAX_MESSAGE_GROUP_ID_LENGTH:
-        raise ValidationError(task_name, f"{what} is {len(value)} characters; SQS allows "
-                                         f"{limits.SQS_MAX_MESSAGE_GROUP_ID_LENGTH}")
+        raise SendOptionError(
+            f"{what} is {len(value)} characters; SQS allows {limits.SQS_MAX_MESSAGE_GROUP_ID_LENGTH}", task_name
+        )
     if not _ID_CHARACTERS.fullmatch(value):
-        raise ValidationError(task_name, f"{what}={value!r}: SQS accepts only ASCII letters, digits and punctuation "
-                                         "(no spaces); encode it, e.g. as hex or URL-safe base64")
+        raise SendOptionError(
+            f"{what}={value!r}: SQS accepts only ASCII letters, digits and punctuation (no spaces); encode it, e.g. "
+            "as hex or URL-safe base64", task_name,
+        )
     return value
 
 
@@ -101,14 +104,16 @@ def message_ids(
 
     Raises:
         LimitExceeded: a per-message delay on a FIFO queue (SQS refuses it).
-        ValidationError: no message group for a FIFO queue; FIFO-only options on a standard queue; ``tenant`` on a
+        SendOptionError: no message group for a FIFO queue; FIFO-only options on a standard queue; ``tenant`` on a
             FIFO queue; an id SQS would refuse; ``group_key`` raised or returned a non-string.
     """
     if not is_fifo_queue(queue_name):
         if options.group_id is not None or options.deduplication_id is not None:
-            raise ValidationError(task.name, f"group_id=/deduplication_id= apply to FIFO queues; {queue_name} is a "
-                                              "standard queue (for a fair-queue tenant use tenant=, or declare the "
-                                              "queue with app.declare_queue(..., fifo=True))")
+            raise SendOptionError(
+                f"group_id=/deduplication_id= apply to FIFO queues; {queue_name} is a standard queue (for a "
+                "fair-queue tenant use tenant=, or declare the queue with app.declare_queue(..., fifo=True))",
+                task.name,
+            )
         tenant = None if options.tenant is None else check_id(task.name, "tenant", options.tenant)
         return MessageIds(group_id=tenant)
     if delay_seconds:
@@ -117,8 +122,10 @@ def message_ids(
             "queue; give the queue a delay (its DelaySeconds attribute) or schedule the send instead"
         )
     if options.tenant is not None:
-        raise ValidationError(task.name, f"tenant= is for fair (standard) queues; on FIFO queue {queue_name} pass "
-                                          "group_id= (the message group whose order is kept)")
+        raise SendOptionError(
+            f"tenant= is for fair (standard) queues; on FIFO queue {queue_name} pass group_id= (the message group "
+            "whose order is kept)", task.name,
+        )
     group = options.group_id if options.group_id is not None else _group_from_key(task, model, queue_name)
     dedup = task_id if options.deduplication_id is None else options.deduplication_id
     return MessageIds(check_id(task.name, "group_id", group), check_id(task.name, "deduplication_id", dedup))
@@ -126,13 +133,17 @@ def message_ids(
 
 def _group_from_key(task: Task[Any, Any], model: BaseModel, queue_name: str) -> str:
     if task.group_key is None:
-        raise ValidationError(task.name, f"FIFO queue {queue_name} needs a message group: pass group_id=... to the "
-                                          "send, or declare the task with @app.task(group_key=lambda args: ...)")
+        raise SendOptionError(
+            f"FIFO queue {queue_name} needs a message group: pass group_id=... to the send, or declare the task "
+            "with @app.task(group_key=lambda args: ...)", task.name,
+        )
     try:
         group = task.group_key(model)
     except Exception as exc:
-        raise ValidationError(task.name, f"group_key raised {type(exc).__name__}: {exc}") from exc
+        raise SendOptionError(f"group_key of task {task.name!r} raised {type(exc).__name__}: {exc}", task.name) from exc
     if not isinstance(group, str):
-        raise ValidationError(task.name, f"group_key returned {type(group).__name__}, not the str a message group "
-                                          "id must be")
+        raise SendOptionError(
+            f"group_key of task {task.name!r} returned {type(group).__name__}, not the str a message group id must be",
+            task.name,
+        )
     return group

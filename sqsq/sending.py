@@ -76,8 +76,9 @@ def prepare(
     Raises:
         LimitExceeded: ``delay_seconds`` out of SQS's range, any per-message delay on a FIFO queue, or too many
             ``attributes`` (:mod:`sqsq.attributes`).
-        ValidationError: arguments invalid, not encodable as JSON, or not arriving as they are; a FIFO send
-            without a message group, or group options the queue's type does not take; a bad attribute.
+        ValidationError: arguments invalid, not encodable as JSON, or not arriving as they are.
+        SendOptionError: a FIFO send without a message group, group options the queue's type does not take, or a
+            bad attribute (a :class:`ValidationError` too).
     """
     check_delay(delay_seconds)
     message_attributes = encode_attributes(attributes)

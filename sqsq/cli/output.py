@@ -1,6 +1,7 @@
 """What the CLI prints and how it exits: named exit codes, one-line errors, text that never fails to encode, JSON.
 
-Exit codes: 0 ok; 1 the task failed (``send --wait``/``result``); 2 usage error; 3 configuration or missing
+Exit codes: 0 ok; 1 the task failed (``send --wait``/``result``); 2 usage error (a bad option or flag value,
+including ``sqsq send``'s message options: :class:`sqsq.errors.SendOptionError`); 3 configuration or missing
 resource (queue, table, app), a file that cannot be read or written, or a missing optional dependency (the line
 names the ``pip install "sqsq[...]"``, see :mod:`sqsq.extras`); 4 AWS error; 5 timed out waiting for a
 result; 75 (``EX_TEMPFAIL``) a purge within 60 s of the last one (``sqsq dlq purge``): retry later.
@@ -27,6 +28,7 @@ from sqsq.errors import (
     QueueNotFound,
     ResultsTableNotFound,
     ResultTimeout,
+    SendOptionError,
     SqsqError,
     TaskFailed,
     TaskNotRegistered,
@@ -89,6 +91,8 @@ def exit_code(exc: SqsqError) -> int:
         return EXIT_TASK_FAILED
     if isinstance(exc, ResultTimeout):
         return EXIT_TIMEOUT
+    if isinstance(exc, SendOptionError):  # a send's options are flags on the command line: a usage error, as click's
+        return EXIT_USAGE
     if isinstance(exc, (QueueNotFound, ResultsTableNotFound, ConfigError, TaskNotRegistered, ValidationError)):
         return EXIT_CONFIG
     if isinstance(exc, AwsError):

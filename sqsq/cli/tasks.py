@@ -12,6 +12,8 @@ import click
 
 from sqsq.cli.options import Finite, load_app
 from sqsq.cli.output import EXIT_TASK_FAILED, EXIT_TIMEOUT, EXIT_USAGE, fail
+from sqsq.cli.send_options import for_command_line, parse_attributes
+from sqsq.errors import SendOptionError
 
 if TYPE_CHECKING:
     from sqsq.app import AsyncResult
@@ -29,11 +31,14 @@ if TYPE_CHECKING:
 @click.option("--group-id", default=None, help="FIFO queues: the message group (default: the task's group_key).")
 @click.option("--deduplication-id", default=None, help="FIFO queues: MessageDeduplicationId (default: the task id).")
 @click.option("--tenant", default=None, help="Standard queues: the fair-queue tenant (sent as MessageGroupId).")
+@click.option("--attribute", "attribute_specs", multiple=True, metavar="NAME[:TYPE]=VALUE",
+              help="An SQS message attribute (repeatable); TYPE String (default), Number, or Binary (base64).")
 def send(
     app_spec: str, task_name: str, args_json: str, wait: bool, timeout_seconds: float, delay_seconds: int, queue: str | None,
-    group_id: str | None, deduplication_id: str | None, tenant: str | None,
+    group_id: str | None, deduplication_id: str | None, tenant: str | None, attribute_specs: tuple[str, ...],
 ) -> None:
     """Send TASK of APP with JSON arguments; prints the task id (and the result with --wait)."""
+    attributes = parse_attributes(attribute_specs)
     app = load_app(app_spec)
     try:
         args = json.loads(args_json)
@@ -41,8 +46,11 @@ def send(
         fail(f"JSON arguments do not parse: {exc}", EXIT_USAGE)
     if not isinstance(args, dict):
         fail('JSON arguments must be an object, e.g. \'{"x": 1}\'', EXIT_USAGE)
-    handle = app.send(task_name, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                      deduplication_id=deduplication_id, tenant=tenant)
+    try:
+        handle = app.send(task_name, args, delay_seconds=delay_seconds, queue=queue, group_id=group_id,
+                          deduplication_id=deduplication_id, tenant=tenant, attributes=attributes or None)
+    except SendOptionError as exc:  # exits 2 (usage), naming the flags
+        raise for_command_line(exc) from None
     click.echo(handle.id)
     if wait:
         value = handle.get(timeout_seconds=timeout_seconds)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqsq import limits
-from sqsq.errors import LimitExceeded, ValidationError
+from sqsq.errors import LimitExceeded, SendOptionError
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def due_time(task_name: str, *, delay_seconds: int = 0, eta: datetime | None = N
 
     Raises:
         LimitExceeded: ``delay_seconds`` is not a whole number in 0..365 days.
-        ValidationError: ``eta`` is naive, not a datetime, or given together with ``delay_seconds``.
+        SendOptionError: ``eta`` is naive, not a datetime, or given together with ``delay_seconds``.
     """
     if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int):
         raise LimitExceeded(f"delay_seconds must be a whole number of seconds, got {delay_seconds!r}")
@@ -104,11 +104,12 @@ def due_time(task_name: str, *, delay_seconds: int = 0, eta: datetime | None = N
     if eta is None:
         return now + delay_seconds
     if not isinstance(eta, datetime):
-        raise ValidationError(task_name, f"eta must be a datetime, got {type(eta).__name__}")
+        raise SendOptionError(f"eta must be a datetime, got {type(eta).__name__}", task_name)
     if delay_seconds:
-        raise ValidationError(task_name, "give eta= or delay_seconds=, not both")
+        raise SendOptionError("give eta= or delay_seconds=, not both", task_name)
     if eta.tzinfo is None or eta.utcoffset() is None:
-        raise ValidationError(
-            "eta", f"eta={eta.isoformat()} is naive; give an aware datetime, e.g. datetime.now(UTC) + timedelta(hours=3)"
+        raise SendOptionError(
+            f"eta={eta.isoformat()} is naive; give an aware datetime, e.g. datetime.now(UTC) + timedelta(hours=3)",
+            task_name,
         )
     return max(now, eta.timestamp())

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import sqsq
+from sqsq.cli import EXIT_USAGE
 from sqsq.dlq import DeadLetterQueue
 from sqsq.dlq.selection import Selection
 from sqsq.local.esm import run_local_esm
@@ -183,12 +184,16 @@ def test_fifo_only_options_are_refused_on_a_standard_queue_and_tenant_on_a_fifo_
 
 def test_cli_send_takes_group_options_and_queues_shows_the_queue_type(fifo: Deployed) -> None:
     app_spec = "tests.apps.fifo_app:app"
-    sent = fifo.cli("send", app_spec, "fifo.broken", '{"customer": "c"}', "--group-id", "c-7")
+    sent = fifo.cli("send", app_spec, "fifo.broken", '{"customer": "c"}', "--group-id", "c-7",
+                    "--attribute", "source=cli", "--attribute", "priority:Number=3")
     assert sent.returncode == 0, sent.stderr
     [message] = fifo.app.transport.receive(_orders(fifo), 10, 1)
     assert message.attributes["MessageGroupId"] == "c-7"
+    assert {k: v.get("StringValue") for k, v in message.message_attributes.items()} == {"source": "cli", "priority": "3"}
     refused = fifo.cli("send", app_spec, "fifo.broken", '{"customer": "c"}')
-    assert refused.returncode != 0 and "needs a message group" in refused.stderr
+    assert refused.returncode == EXIT_USAGE, refused.stderr
+    assert refused.stderr.startswith("error: invalid send options: FIFO queue ")
+    assert "needs a message group: pass --group-id ..." in refused.stderr and "group_id=" not in refused.stderr
     listed = fifo.cli("queues", app_spec, "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {r["queue"]: r for r in json.loads(listed.stdout)}

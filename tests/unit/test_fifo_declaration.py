@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import sqsq
-from sqsq.errors import ConfigError, LimitExceeded, ValidationError
+from sqsq.errors import ConfigError, LimitExceeded, SendOptionError, ValidationError
 from sqsq.executor import Ack, DeadLetter, Outcome, RetryAfter
 from sqsq.grouping import GroupOptions, check_id, message_ids
 from sqsq.template import TemplateOptions, render_template
@@ -111,7 +111,7 @@ def test_a_group_key_that_raises_or_returns_no_str_is_a_clear_error() -> None:
     def bad(n: int) -> None: ...
 
     model = bad.validate_args({"n": 1})
-    with pytest.raises(ValidationError, match="group_key returned int"):
+    with pytest.raises(SendOptionError, match=r"^invalid send options: group_key of task 'bad' returned int"):
         message_ids(bad, model, "tid", GroupOptions(), queue_name="shop-orders.fifo", delay_seconds=0)
 
 
