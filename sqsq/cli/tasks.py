@@ -18,6 +18,9 @@ from sqsq.errors import SendOptionError
 if TYPE_CHECKING:
     from sqsq.app import AsyncResult
 
+RESULT_PREVIEW_CHARS = 4096
+"""Longest result ``sqsq result`` prints as text (without ``--full``/``--json``); the rest is cut with a note."""
+
 
 @click.command()
 @click.argument("app_spec", metavar="APP")
@@ -69,7 +72,8 @@ def _jsonable(handle: AsyncResult, value: Any) -> Any:
 @click.option("--wait", is_flag=True, help="Wait until the task is SUCCESS or FAILURE.")
 @click.option("--timeout-seconds", default=60.0, show_default=True, type=Finite(), help="How long --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
-def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: float, as_json: bool) -> None:
+@click.option("--full", is_flag=True, help=f"Print a result past {RESULT_PREVIEW_CHARS} characters whole.")
+def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: float, as_json: bool, full: bool) -> None:
     """Show a task's status and result by id (table from --app or SQSQ_RESULTS_TABLE/SQSQ_APP_NAME).
 
     A workflow id (from chain/group/chord .delay()) shows the workflow's tree of steps with their states.
@@ -105,7 +109,7 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
         click.echo(f"(no record in table {app.settings.table_name}: not run yet, expired, or another app's task; "
                    "pass --app to read another app's table)", err=True)
     elif record.status is Status.SUCCESS:
-        click.echo(f"{task_id} SUCCESS {record.result_json}")
+        click.echo(f"{task_id} SUCCESS {_preview(task_id, record.result_json or '', full)}")
     elif record.status is Status.SCHEDULED:  # issue 12
         due = "?" if record.due_at is None else datetime.fromtimestamp(record.due_at, UTC).isoformat()
         click.echo(f"{task_id} SCHEDULED due {due}")
@@ -116,3 +120,12 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout_seconds: floa
         sys.exit(EXIT_TASK_FAILED)
     if wait and (record is None or not record.status.is_final):
         sys.exit(EXIT_TIMEOUT)
+
+
+def _preview(task_id: str, result_json: str, full: bool) -> str:
+    """The result text to print: whole with ``--full`` or when short, else its start (and a note on stderr)."""
+    if full or len(result_json) <= RESULT_PREVIEW_CHARS:
+        return result_json
+    click.echo(f"(result cut at {RESULT_PREVIEW_CHARS} of {len(result_json)} characters; `sqsq result {task_id} "
+               "--full` prints it whole, `--json` the whole record)", err=True)
+    return result_json[:RESULT_PREVIEW_CHARS] + "..."
