@@ -35,7 +35,9 @@ ENVELOPE_FIELDS: dict[str, str] = {
     "args": "The task's arguments as a JSON object: see the task's args schema.",
     "sent_at": (
         "Epoch seconds (a number; fractions allowed) when the producer built the message. Send it: retries of the "
-        "same message are recognised by task name and sent_at, and signing covers it."
+        "same message are recognised by task name and sent_at, and signing covers it. A worker also runs a body "
+        "without it (sqsq's periodic firings omit it): its records then carry no sent_at, and its writes match "
+        "only a record without one."
     ),
     "generation": "Redrives from a dead-letter queue; 0 (or absent) for a fresh send.",
     "rescues": "Set by sqsq only (copies it sent of a message whose receive was spent); producers omit it.",

@@ -13,9 +13,12 @@ from pydantic import BaseModel, Field
 import sqsq
 from sqsq.cli import main
 from sqsq.errors import MessageDecodeError, TaskNotRegistered
+from sqsq.executor import Ack, Executor
 from sqsq.message import Envelope
 from sqsq.schema import ENVELOPE_FIELDS, EXAMPLE_KEY, SIGNED_FIELDS, app_schema
 from sqsq.signing import KeyRing, canonical_bytes
+from sqsq.transport import OutgoingMessage
+from tests.conftest import ROOT
 from tests.unit.conftest import MemoryApp
 
 KEY = "k1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
@@ -152,3 +155,17 @@ def test_worker_reads_whole_number_floats_in_integer_envelope_fields_as_the_sche
     body = {"v": 1.0, "id": "t1", "task": "unit.add", "args": {"x": 1}, "sent_at": 2, "generation": 2.0}
     envelope = Envelope.from_body(json.dumps(body))
     assert (envelope.v, envelope.generation, envelope.sent_at) == (1, 2, 2.0)
+
+
+def test_a_body_without_sent_at_runs_and_is_recorded_without_one_as_the_readme_table_says(mem: MemoryApp) -> None:
+    _register(mem.app)
+    body = {"v": 1, "id": "no-sent-at", "task": "unit.add", "args": {"x": 2, "y": 3}}
+    mem.transport.send_batch("unit-default", [OutgoingMessage("0", json.dumps(body))])
+    (message,) = mem.transport.receive("unit-default", 10, 0)
+    assert isinstance(Executor(mem.app).execute(message, 3), Ack)
+    record = mem.results.get("no-sent-at")
+    assert record is not None and record.status is sqsq.Status.SUCCESS and record.sent_at is None
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `sent_at` |"))
+    assert "optional to a worker" in row and "required by the published schema" in row
+    assert "sent_at" in app_schema(mem.app)["envelope"]["required"]
