@@ -147,6 +147,10 @@ class SendOptionError(ValidationError):
         self.detail = detail
         self.errors = []
 
+    def __reduce__(self) -> tuple[type[SendOptionError], tuple[str, str]]:
+        # Pickled as its parts (a process pool returns it to the worker), so the prefix is not doubled.
+        return (SendOptionError, (self.detail, self.task_name))
+
 
 def describe_errors(errors: list[dict[str, object]] | list[object], limit: int = 10, root: str = "(arguments)") -> str:
     """pydantic's error list as one line, field by field, naming the type of a rejected value but never the value.

@@ -109,3 +109,11 @@ def test_cli_send_attribute_flags_reach_the_message() -> None:
     }
     unreadable = CliRunner().invoke(main, ["send", APP, "so.echo", "{}", "--attribute", "nosep"])
     assert unreadable.exit_code == EXIT_USAGE and "--attribute" in unreadable.stderr
+
+
+def test_a_send_option_error_survives_a_pickle_round_trip_unchanged() -> None:
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(SendOptionError("pass group_id=...", "so.order")))
+    assert (str(clone), clone.detail, clone.task_name) == ("invalid send options: pass group_id=...", "pass group_id=...",
+                                                           "so.order")
