@@ -45,14 +45,16 @@ def test_wheel_metadata_declares_base_dependencies_extras_license_and_version(sq
     assert (meta["Name"], meta["Version"]) == ("sqsq", VERSION)
     assert meta["License-Expression"] == "MIT"
     assert meta.get_all("License-File") == ["LICENSE"]
-    assert sorted(meta.get_all("Provides-Extra") or []) == ["cli", "lambda", "local", "reload", "web"]  # "dev": a group
+    extras = ["cli", "dashboard", "lambda", "local", "reload", "web"]  # "dev" is a dependency group, not an extra
+    assert sorted(meta.get_all("Provides-Extra") or []) == extras
     assert requirements_by_extra(meta) == {
-        "": {"boto3", "pydantic", "click", "pebble"},
+        "": {"boto3", "pydantic", "click", "pebble", "croniter"},
         "lambda": {"aws-lambda-powertools"},
         "cli": {"rich", "pyyaml"},
         "local": {"sqsq[cli]", "moto[server]", "aws-sam-translator", "awslambdaric"},
         "reload": {"watchfiles"},
         "web": {"fastapi", "uvicorn"},
+        "dashboard": {"sqsq[cli]", "fastapi", "uvicorn", "jinja2", "prometheus-client"},
     }
     assert "Typing :: Typed" in (meta.get_all("Classifier") or [])
 

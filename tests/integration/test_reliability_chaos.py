@@ -33,7 +33,8 @@ def _statuses(d: Deployed) -> Counter[str]:
                               "ExpressionAttributeNames": {"#s": "status"}}
     while True:
         page = client.scan(**kwargs)
-        statuses.update(item["status"]["S"] for item in page.get("Items", []))
+        # Task records only: the table also holds sqsq's own items (the worker registry, revocation marker...).
+        statuses.update(item["status"]["S"] for item in page.get("Items", []) if "status" in item)
         if "LastEvaluatedKey" not in page:
             return statuses
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -28,6 +28,13 @@ from sqsq.transport.schedules import UNIVERSAL_SEND_MESSAGE_ARN, MemoryScheduler
 HOUR = 3600
 
 
+@pytest.fixture(autouse=True)
+def _no_endpoint_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Env(endpoint_url=None) means AWS: a session fixture's AWS_ENDPOINT_URL (tests/conftest.py) must not leak in.
+    for name in ("AWS_ENDPOINT_URL", "SQSQ_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class Env:
     def __init__(self, **settings: Any) -> None:
         self.transport, self.results, self.scheduler = MemoryTransport(), MemoryResults(), MemoryScheduler()
