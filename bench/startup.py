@@ -10,6 +10,9 @@ same interpreter and venv, interleaved with the others rep by rep (the machine's
   local AWS; the time until the server has seen its first ReceiveMessage. The plain loop
   (``bench/plain_worker.py``: boto3 only, given the queue URL) is measured the same way.
 
+Each tree's ``sqsq`` and ``bench`` packages are byte-compiled first (:func:`compile_tree`), as an installed sqsq
+is: with ``PYTHONDONTWRITEBYTECODE=1`` in the environment every child would otherwise compile sqsq from source.
+
 Prints medians (and min) in ms, of wall time and of the process's CPU time (user + system; for a worker, what it
 had used when its first ReceiveMessage arrived). On a loaded machine the wall times stretch with the load; the
 CPU times much less: compare the rows of one run.
