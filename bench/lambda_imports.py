@@ -197,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if not handler_src.exists():
         handler_src = ROOT / "sqsq" / "lambda_handler.py"
     powertools = "\n".join(powertools_imports(handler_src))
+    from bench.startup import compile_tree
+
+    compile_tree(ROOT)  # as an installed sqsq is (its dependencies in site-packages are compiled)
     event = sqs_event()
     with tempfile.TemporaryDirectory() as app_dir:
         (Path(app_dir) / "lambda_bench_app.py").write_text(APP_MODULE)

@@ -1105,6 +1105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     started = time.monotonic()
+    startup.compile_tree(ROOT)  # the workers import sqsq compiled, as installed (see startup.compile_tree)
     cpu_loops = workload.calibrate_cpu_loops(plan.cpu_seconds)
     report = Report(plan, cpu_loops)
     try:

@@ -1,5 +1,12 @@
 """boto3 clients built once per process from :class:`sqsq.config.Settings`, and AWS error wrapping.
 
+The SQS and DynamoDB clients are built from a botocore session directly: the same clients boto3 builds (boto3's
+``Session.client`` calls botocore's ``create_client`` with the same arguments), without importing boto3 itself
+(about 3 MiB and 20 ms of start-up in a worker or a Lambda cold start: boto3's resource layer and s3transfer,
+which sqsq does not use). :meth:`AwsClients.client` (any other service, provisioning code) still goes through a
+boto3 session over the same botocore session, so service customisations boto3 adds (S3's transfer methods) are
+there.
+
 Retries: botocore's ``standard`` retry mode retries throttling, 5xx, and connection errors with exponential
 backoff and jitter (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); sqsq does not
 hand-roll retry loops around AWS calls.
@@ -10,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError, NoCredentialsError
 
@@ -18,6 +25,8 @@ from sqsq import limits
 from sqsq.config import Settings
 from sqsq.errors import AwsError, ConfigError, EndpointUnreachable
 
+_OWN_KINDS = frozenset({"sqs", "sqs_receive", "dynamodb"})
+"""The clients sqsq's transport and results store use, built with botocore alone (no boto3 import)."""
 DEFAULT_MAX_ATTEMPTS = 6
 """Total attempts per AWS call in botocore's standard retry mode (1 try + 5 retries)."""
 
@@ -41,7 +50,8 @@ class AwsClients:
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
-        self._session: boto3.session.Session | None = None
+        self._session: botocore.session.Session | None = None
+        self._boto3_session: Any = None
 
     def describe_endpoint(self) -> str:
         """``"endpoint http://127.0.0.1:4566 (region us-east-1)"`` for error messages."""
@@ -63,17 +73,26 @@ class AwsClients:
                     read_timeout=read_timeout_seconds,
                     tcp_keepalive=True,
                 )
-                if self._session is None:
-                    # One session for all clients: each session loads its own service models (~5 MiB each).
-                    self._session = boto3.session.Session()
                 try:
-                    client = self._session.client(  # type: ignore[call-overload]
-                        service, endpoint_url=self.settings.endpoint_url, config=config
-                    )
+                    client = self._factory(kind)(service, endpoint_url=self.settings.endpoint_url, config=config)
                 except ValueError as exc:  # botocore checks the endpoint and region when building a client
                     raise self._config_error(exc) from exc
                 self._clients[kind] = client
         return client
+
+    def _factory(self, kind: str) -> Any:
+        """The client factory for ``kind`` (call under ``self._lock``): botocore's ``create_client`` for sqsq's own
+        clients, boto3's ``Session.client`` for any other service; both over one botocore session."""
+        if self._session is None:
+            # One session for all clients: each session loads its own service models (~5 MiB each).
+            self._session = botocore.session.get_session()
+        if kind in _OWN_KINDS:
+            return self._session.create_client
+        if self._boto3_session is None:
+            import boto3.session
+
+            self._boto3_session = boto3.session.Session(botocore_session=self._session)
+        return self._boto3_session.client
 
     def _config_error(self, exc: ValueError) -> ConfigError | ValueError:
         """The :class:`ConfigError` for a ValueError botocore raised building a client (``exc`` if unknown)."""

@@ -7,7 +7,6 @@ import threading
 
 from sqsq.app import App
 from sqsq.executor import LogThrottle
-from sqsq.sweep import sweep_dead_letters
 from sqsq.transport import QueueInfo
 from sqsq.worker.stats import WorkerStats
 
@@ -28,6 +27,10 @@ def sweep_loop(
 ) -> None:
     """Every ``interval_seconds`` until ``closed``, sweep the DLQ of each queue in ``infos`` that has one."""
     while not closed.wait(interval_seconds):
+        # Imported here, after the first interval: the sweep (and sqsq.dlq under it) is not needed to start
+        # receiving, so the worker's first ReceiveMessage does not wait for it (issue 11, start-up).
+        from sqsq.sweep import sweep_dead_letters
+
         for logical, info in infos.items():
             if info.dead_letter_target_arn is None or stopping.is_set():
                 continue

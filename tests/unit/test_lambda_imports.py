@@ -57,3 +57,31 @@ def test_sqsq_lambda_handler_is_callable_whatever_was_imported_first() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "SqsLambdaHandler True True\n"), done.stderr
+
+
+FIRST_INVOCATION_PATH = """
+import json, sys
+import sqsq.lambda_entry, sqsq.transport.sqs, sqsq.results.dynamodb
+from sqsq.config import load_settings
+from sqsq.transport.aws import AwsClients
+clients = AwsClients(load_settings({}, endpoint_url="http://127.0.0.1:9", region="us-east-1"))
+clients.sqs, clients.sqs_receive, clients.dynamodb  # built, no request made
+print(json.dumps(sorted(sys.modules)))
+"""
+
+NOT_ON_THE_LAMBDA_PATH = (
+    "click", "rich", "yaml", "fastapi", "croniter", "moto", "boto3", "s3transfer", "multiprocessing",
+    "sqsq.cli", "sqsq.local", "sqsq.template", "sqsq.sweep", "sqsq.dlq", "sqsq.worker",
+)
+
+
+def test_lambda_path_with_its_aws_clients_loads_no_cli_boto3_transfer_or_dlq_modules() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SQSQ_", "AWS_"))}
+    env.update(SQSQ_APP="tests.apps.lambda_app:app", AWS_LAMBDA_FUNCTION_NAME="fn", PYTHONPATH=str(ROOT),
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    done = subprocess.run([sys.executable, "-c", FIRST_INVOCATION_PATH], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    assert {"sqsq.lambda_handler.handler", "botocore.client"} <= modules
+    assert _loaded(modules, *NOT_ON_THE_LAMBDA_PATH) == []

@@ -34,3 +34,10 @@ def test_an_async_task_logs_its_one_finished_line_with_its_name_and_id(caplog: p
         assert handle.get(timeout_seconds=5) == 2
     lines = [r.getMessage() for r in caplog.records if r.name == "sqsq.task"]
     assert any(f"si.wait[{handle.id}] success" in line for line in lines), lines
+
+
+def test_worker_start_up_loads_neither_boto3_nor_the_dlq_sweep_before_its_first_interval() -> None:
+    code = ("import sys, sqsq.worker, sqsq.cli.worker, sqsq.transport.sqs, sqsq.results.dynamodb; "
+            "print(sorted(m for m in ('boto3', 's3transfer', 'sqsq.sweep', 'sqsq.dlq') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
