@@ -1,11 +1,11 @@
 """How a consumer learns that a task in its queue was revoked, without a request per task.
 
 :class:`RevocationCheck` reads the app's revocation marker (:mod:`sqsq.results.revocations`, one GetItem) at
-most once per ``revocation_check_seconds`` while messages arrive, and answers from memory in between; an idle
-consumer reads nothing. With the setting at 0 (the default) it never reads and nothing is skipped: a revoked
-task then still runs, and only its REVOKED record is kept (its result write is refused). The cost when enabled:
-one GetItem per interval per consumer process (a Lambda execution environment keeps its check between
-invocations, so a batch costs at most one read), whatever the number of tasks.
+most once per ``revocation_check_seconds`` (default 5 s) while messages arrive, and answers from memory in
+between; an idle consumer reads nothing. The cost: one GetItem per interval per consumer process (a Lambda
+execution environment keeps its check between invocations, so a batch costs at most one read), whatever the
+number of tasks. With the setting at 0 it never reads and nothing is skipped: a revoked task then still runs, and
+only its REVOKED record is kept (its result write is refused).
 """
 
 from __future__ import annotations

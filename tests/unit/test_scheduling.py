@@ -126,7 +126,17 @@ def test_a_revoked_queued_task_is_deleted_unrun_by_a_consumer_that_checks_revoca
     assert isinstance(outcome, Ack) and env.ran == [] and h.state == "REVOKED"
 
 
-def test_without_revocation_checks_a_revoked_queued_task_runs_but_its_record_stays_revoked(env: Env) -> None:
+def test_with_default_settings_a_revoked_queued_task_is_deleted_unrun() -> None:
+    env = Env()  # revocation_check_seconds at its default
+    assert env.app.settings.revocation_check_seconds == 5
+    h = env.add.delay(x=1, y=2)
+    assert h.cancel() == "revoked"
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)
+    assert env.ran == [] and h.state == "REVOKED"
+
+
+def test_without_revocation_checks_a_revoked_queued_task_runs_but_its_record_stays_revoked() -> None:
+    env = Env(revocation_check_seconds=0)  # 0 = off
     h = env.add.delay(x=1, y=2)
     assert h.cancel() == "revoked"
     Executor(env.app).execute(env.receive(), 3)
