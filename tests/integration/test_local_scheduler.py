@@ -320,6 +320,8 @@ def test_each_firing_of_a_periodic_task_runs_with_its_own_id_and_record(
         [recurring] = json.loads(listing.stdout)["recurring"]
         assert recurring["name"] == "every-ten" and recurring["expression"] == "cron(*/10 * * * ? *)"
         assert recurring["task"] == "clockwork.stamp" and len(recurring["next_firings"]) == 3
+        # counted from the local AWS's moved clock, not from real time (which is 20 minutes behind it)
+        assert recurring["next_firings"] == [first + 1200, first + 1800, first + 2400]
     finally:
         deployed.close()
 
@@ -394,3 +396,13 @@ def test_a_send_due_in_two_hours_with_the_templates_settings_creates_its_schedul
                           env=worker_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert isinstance(handle.get(timeout_seconds=5), int) and handle.state == "SUCCESS"
+
+
+def test_read_server_now_is_the_moved_clock_locally_and_none_where_no_local_aws_answers(aws: LocalAwsServer) -> None:
+    from sqsq.local.services.clock import read_server_now
+
+    aws.advance_clock(60)
+    before = aws.clock()["now"]
+    local = read_server_now(aws.endpoint_url)
+    assert local is not None and before <= local <= aws.clock()["now"]
+    assert read_server_now("http://127.0.0.1:9") is None  # nothing listens there (the discard port)
