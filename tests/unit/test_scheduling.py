@@ -13,7 +13,7 @@ import pytest
 
 import sqsq
 from sqsq.app import App
-from sqsq.errors import ConfigError, TaskRevoked, ValidationError
+from sqsq.errors import ConfigError, LimitExceeded, TaskRevoked, ValidationError
 from sqsq.executor import Ack, Executor, Release
 from sqsq.message import Envelope
 from sqsq.results import Status
@@ -307,3 +307,21 @@ def test_retry_delays_are_limited_to_365_days() -> None:
     with pytest.raises(ValueError, match="365 days"):
         sqsq.Retry(delay_seconds=366 * 86_400)
     assert sqsq.Backoff(max_seconds=30 * 86_400).max_seconds == 30 * 86_400
+
+
+def test_a_send_due_past_900_s_to_a_fifo_queue_is_refused_before_any_request() -> None:
+    """README "Scheduling", Limits: SQS takes no per-message delay on a FIFO queue and one-time schedules carry no
+    message group, so a long delay or ETA to a FIFO queue is refused naming the queue and the way out."""
+    env = Env()
+    env.transport.create_queue("s-orders.fifo")
+    env.app.declare_queue("orders", fifo=True)
+
+    @env.app.task(name="s.order", queue="orders", group_key=lambda args: "g")
+    def order(n: int) -> int:
+        return n
+
+    for options in ({"delay_seconds": 2 * HOUR}, {"eta": datetime.now(UTC) + timedelta(days=3)}):
+        with pytest.raises(LimitExceeded, match=r"cannot go to FIFO queue s-orders\.fifo.*standard queue"):
+            env.app.send(order, {"n": 1}, **options)  # type: ignore[arg-type]
+    depth = env.transport.depth("s-orders.fifo")
+    assert env.scheduler.schedules == {} and (depth.visible, depth.delayed) == (0, 0)
