@@ -375,9 +375,9 @@ def cron(text: str, *, timezone: str = "UTC") -> Cron:
 
     Five fields are Unix cron (``minute hour day-of-month month day-of-week``, Sunday 0 or 7) and are converted
     to EventBridge's six-field form (see :func:`unix_to_eventbridge`: a year ``*`` appended, ``?`` in the
-    unrestricted day field, day-of-week written as names, Sunday 0 or 7 as ``SUN``); six fields are taken as EventBridge cron as it is (Sunday 1,
-    ``?`` in exactly one day field, ``L``, ``W``, ``#``). Daylight saving: a time skipped in spring does not fire,
-    a repeated one fires once (EventBridge's documented rule).
+    unrestricted day field, day-of-week written as names, Sunday 0 or 7 as ``SUN``); six fields are taken as
+    EventBridge cron as it is (Sunday 1, ``?`` in exactly one day field, ``L``, ``W``, ``#``). Daylight saving: a
+    time skipped in spring does not fire, a repeated one fires once (EventBridge's documented rule).
 
     Args:
         text: the cron fields (without ``cron(...)``).
