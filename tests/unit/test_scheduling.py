@@ -163,6 +163,16 @@ def test_the_revocation_marker_is_read_at_most_once_per_interval() -> None:
     assert check.is_revoked("a") and check.reads == 2
 
 
+def test_the_revocation_check_reads_the_store_the_app_has_now_not_the_one_it_had_when_built() -> None:
+    """A Lambda handler is built at import, before ``app.configure(...)`` may point the app at another table."""
+    before, after = MemoryResults(), MemoryResults()
+    after.add_revocation("sqsq-revocations:s", "a", 3600)
+    current = [before]
+    check = RevocationCheck(lambda: current[0], "s", 5.0, clock=lambda: 0.0)
+    current[0] = after
+    assert check.is_revoked("a") and check.reads == 1
+
+
 def test_revocation_checks_off_build_no_store_and_read_nothing() -> None:
     def store() -> MemoryResults:
         raise AssertionError("built")
