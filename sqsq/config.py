@@ -62,8 +62,11 @@ class Settings(BaseModel):
         schedule_group: the EventBridge Scheduler schedule group of one-time schedules; default the queue prefix
             without its trailing ``-`` (``"<app>"`` locally, ``"<app>-<Stage>"`` as the template names it).
         revocation_check_seconds: how often (at most) a consumer re-reads the app's revocation marker while it
-            handles messages; 0 (default) = never: a revoked task already in a queue then still runs, and its
-            REVOKED record is kept (its result write is refused). See :mod:`sqsq.scheduling.revocation`.
+            handles messages: default 5 s, so ``cancel()`` of a task already in a queue stops it unless a consumer
+            receives it within 5 s of the cancel. The cost: at most one GetItem per consumer per interval while
+            it handles messages, never one per task, none when idle. 0 = never: a revoked task already in a queue
+            then still runs, and only its REVOKED record is kept (its result write is refused). See
+            :mod:`sqsq.scheduling.revocation`.
         early_guard: put back a message that arrives before its ``due_at`` (:mod:`sqsq.scheduling.guard`); default
             ``None``: on against AWS, off against a local endpoint, whose controllable clock (``/_sqsq/clock``)
             moves SQS's delays and the local scheduler ahead of the consumer's clock.
@@ -95,7 +98,7 @@ class Settings(BaseModel):
     # -- scheduling (issue 12) --
     scheduler_role_arn: str | None = Field(default=None, min_length=20, max_length=1600)
     schedule_group: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,64}$")
-    revocation_check_seconds: float = Field(default=0.0, ge=0, le=3600)
+    revocation_check_seconds: float = Field(default=5.0, ge=0, le=3600)
     early_guard: bool | None = None
 
     @field_validator("signing_keys")

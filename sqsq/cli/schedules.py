@@ -21,13 +21,20 @@ def _when(epoch_seconds: float) -> str:
 @click.option("--group", default=None, help="Schedule group to read; default the app's (its queue prefix without '-').")
 def schedules(app_spec: str, as_json: bool, group: str | None) -> None:
     """List APP's schedules: recurring ones (name, expression, time zone, state, next 3 firings in UTC) and
-    pending one-time ones (task, id, due time)."""
+    pending one-time ones (task, id, due time). Against the local AWS, next firings count from its clock
+    (``GET /_sqsq/clock``), which tests move forward."""
     from sqsq.scheduling.listing import list_app_schedules
     from sqsq.scheduling.periodic import schedule_group
     from sqsq.transport.aws import AwsClients
 
     app = load_app(app_spec)
-    listing = list_app_schedules(AwsClients(app.settings), group or schedule_group(app.settings))
+    now: float | None = None
+    if app.settings.endpoint_url is not None:
+        # The local AWS fires by its own clock (moved by POST /_sqsq/clock): count the next firings from it.
+        from sqsq.local.services.clock import read_server_now
+
+        now = read_server_now(app.settings.endpoint_url)
+    listing = list_app_schedules(AwsClients(app.settings), group or schedule_group(app.settings), now=now)
     if as_json:
         click.echo(json.dumps(listing.to_json()))
         return

@@ -249,7 +249,7 @@ def settings_exports(stack: DeployedStack) -> dict[str, str]:
         e.g. ``{"SQSQ_APP_NAME": "census", "SQSQ_QUEUE_PREFIX": "census-dev-", "SQSQ_RESULTS_TABLE": "census-dev-results"}``.
     """
     out: dict[str, str] = {}
-    for fn in sqs_functions(stack.template, stack.parameters):
+    for fn in sqs_functions(stack.template, stack.parameters, stack.physical_ids):
         out.update({k: v for k, v in fn.environment.items() if k.startswith("SQSQ_")})
     return out
 

@@ -6,8 +6,8 @@ What happens, by where the task is:
   becomes REVOKED. It never reaches a queue: :data:`CANCELLED`.
 * **In a queue** (sent within 900 s, or its schedule fired): its record becomes REVOKED (a conditional write:
   refused once the task finished) and its id joins the app's revocation marker
-  (:mod:`sqsq.results.revocations`). A consumer that checks revocations (``revocation_check_seconds`` > 0) and
-  receives it after its next marker read deletes it without running it: :data:`REVOKED`. The window: a consumer
+  (:mod:`sqsq.results.revocations`). A consumer that checks revocations (``revocation_check_seconds`` > 0, the
+  default 5 s) and receives it after its next marker read deletes it without running it: :data:`REVOKED`. The window: a consumer
   that read the marker just before the revocation runs the task if it receives it within
   ``revocation_check_seconds``.
 * **Running**: it is not interrupted. It finishes; its result write is refused (REVOKED is final), so the record

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqsq.errors import ScheduleExpressionError
+from sqsq.scheduling.cron_fields import EVENTBRIDGE_FIELDS, UNIX_FIELDS, check_ranges
 
 __all__ = [
     "MIN_RATE_SECONDS",
@@ -175,6 +176,7 @@ def _croniter_text(six: str, text: str) -> str:
     fields = six.split()
     if len(fields) != 6:
         raise ScheduleExpressionError(f"invalid cron expression {text!r}: expected 5 (Unix) or 6 (EventBridge) fields")
+    check_ranges(fields, EVENTBRIDGE_FIELDS, text)
     _check_eventbridge_fields(fields, text)
     minute, hour, dom, month, dow, year = fields
     seven = f"{minute} {hour} {'*' if dom == '?' else dom} {month} {_croniter_dow(dow)} 0 {year}"
@@ -183,7 +185,10 @@ def _croniter_text(six: str, text: str) -> str:
     try:
         croniter(seven, datetime(2000, 1, 1))
     except Exception as exc:  # croniter's CroniterError family and ValueErrors on odd text
-        raise ScheduleExpressionError(f"invalid cron expression {text!r}: {exc}") from None
+        reason = re.sub(r"\[[^\]]*\]\s*", "", str(exc)).strip()  # without croniter's 7-field form
+        raise ScheduleExpressionError(
+            f"invalid cron expression {text!r}: sqsq's cron evaluator (croniter) cannot read it ({reason})"
+        ) from None
     return seven
 
 
@@ -370,9 +375,9 @@ def cron(text: str, *, timezone: str = "UTC") -> Cron:
 
     Five fields are Unix cron (``minute hour day-of-month month day-of-week``, Sunday 0 or 7) and are converted
     to EventBridge's six-field form (see :func:`unix_to_eventbridge`: a year ``*`` appended, ``?`` in the
-    unrestricted day field, day-of-week renumbered); six fields are taken as EventBridge cron as it is (Sunday 1,
-    ``?`` in exactly one day field, ``L``, ``W``, ``#``). Daylight saving: a time skipped in spring does not fire,
-    a repeated one fires once (EventBridge's documented rule).
+    unrestricted day field, day-of-week written as names, Sunday 0 or 7 as ``SUN``); six fields are taken as
+    EventBridge cron as it is (Sunday 1, ``?`` in exactly one day field, ``L``, ``W``, ``#``). Daylight saving: a
+    time skipped in spring does not fire, a repeated one fires once (EventBridge's documented rule).
 
     Args:
         text: the cron fields (without ``cron(...)``).
@@ -382,7 +387,9 @@ def cron(text: str, *, timezone: str = "UTC") -> Cron:
         the :class:`Cron` declaration.
 
     Raises:
-        ScheduleExpressionError: malformed fields or unknown time zone; the message names the offending text.
+        ScheduleExpressionError: malformed fields, a value out of its field's range (the message names the field
+            and its range in the form given: Unix day-of-week 0-7, EventBridge 1-7), a date that never occurs
+            (``"0 3 30 2 *"``: February 30) or an unknown time zone; the message names the offending text.
 
     Example:
         >>> cron("0 3 * * 1-5", timezone="Europe/Berlin").expression
@@ -392,9 +399,28 @@ def cron(text: str, *, timezone: str = "UTC") -> Cron:
         raise ScheduleExpressionError(f"cron expression must be a string, got {text!r}")
     zone(timezone)
     fields = text.split()
+    if len(fields) == 5:
+        check_ranges(fields, UNIX_FIELDS, text)
     six = unix_to_eventbridge(text) if len(fields) == 5 else " ".join(fields)
     _croniter_text(six, text)
-    return Cron(text=text, fields=six, timezone=timezone)
+    declared = Cron(text=text, fields=six, timezone=timezone)
+    _check_fires(declared)
+    return declared
+
+
+def _check_fires(declared: Cron) -> None:
+    """Refuse a cron whose dates never occur (``"0 3 30 2 *"``: February 30). Asked from the start of its first
+    year (1970 for ``*``), so the answer does not depend on today's date."""
+    fields = declared.fields.split()
+    years = [int(y) for y in re.findall(r"\d{4}", fields[5])]
+    start = datetime(min(years), 1, 1, tzinfo=UTC).timestamp() - 2 * 86400 if years else 0.0
+    if declared.recurrence().next_after(start) is None:
+        dom, month, year = fields[2], fields[3], fields[5]
+        raise ScheduleExpressionError(
+            f"invalid cron expression {declared.text!r}: it can never fire: no date has day-of-month {dom} in month "
+            f"{month}" + ("" if year == "*" else f" of year {year}") + " (such as February 30 or April 31); fix the "
+            "day or the month"
+        )
 
 
 def every(*, seconds: int, timezone: str = "UTC") -> Every:

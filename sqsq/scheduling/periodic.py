@@ -58,9 +58,10 @@ to 24 h, at most 185 times; https://docs.aws.amazon.com/scheduler/latest/APIRefe
 
 
 def schedule_group(settings: Settings) -> str:
-    """The app's schedule group: its queue prefix without the trailing ``-`` (``census-dev-`` -> ``census-dev``),
-    which is what the template names it (``<app>-<Stage>``) and where one-time schedules go too."""
-    return (settings.queue_prefix or f"{settings.app_name}-").rstrip("-")
+    """The app's schedule group: ``schedule_group`` when set, else its queue prefix without the trailing ``-``
+    (``census-dev-`` -> ``census-dev``), which is what the template names it (``<app>-<Stage>``). One group holds
+    the periodic tasks and the one-time schedules (:attr:`sqsq.config.Settings.schedule_group_name`)."""
+    return settings.schedule_group_name
 
 
 def periodic_id(name: str) -> str:

@@ -1,11 +1,11 @@
 """How a consumer learns that a task in its queue was revoked, without a request per task.
 
 :class:`RevocationCheck` reads the app's revocation marker (:mod:`sqsq.results.revocations`, one GetItem) at
-most once per ``revocation_check_seconds`` while messages arrive, and answers from memory in between; an idle
-consumer reads nothing. With the setting at 0 (the default) it never reads and nothing is skipped: a revoked
-task then still runs, and only its REVOKED record is kept (its result write is refused). The cost when enabled:
-one GetItem per interval per consumer process (a Lambda execution environment keeps its check between
-invocations, so a batch costs at most one read), whatever the number of tasks.
+most once per ``revocation_check_seconds`` (default 5 s) while messages arrive, and answers from memory in
+between; an idle consumer reads nothing. The cost: one GetItem per interval per consumer process (a Lambda
+execution environment keeps its check between invocations, so a batch costs at most one read), whatever the
+number of tasks. With the setting at 0 it never reads and nothing is skipped: a revoked task then still runs, and
+only its REVOKED record is kept (its result write is refused).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class RevocationCheck:
     """Answers "was this task id revoked?" from a marker read at most every ``interval_seconds``.
 
     Args:
-        store: returns the results store (checks are off if it keeps no marker); called once, when enabled.
+        store: returns the results store (checks are off while it keeps no marker); called at each read, never
+            when checks are off, so an app configured after its consumer was built (a Lambda handler made at
+            import) reads its current store.
         app_name: names the marker.
         interval_seconds: the longest a read answer is used; 0 = off.
         clock: monotonic seconds (tests pass a fake).
@@ -39,8 +41,7 @@ class RevocationCheck:
         interval_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ):
-        results = store() if interval_seconds > 0 else None  # the store is not built when checks are off
-        self._store = results if isinstance(results, RevocationStore) else None
+        self._store = store if interval_seconds > 0 else None  # the store is not built when checks are off
         self._key = marker_key(app_name)
         self._interval = interval_seconds
         self._clock = clock
@@ -51,8 +52,8 @@ class RevocationCheck:
 
     @property
     def enabled(self) -> bool:
-        """True when revocations are checked."""
-        return self._store is not None
+        """True when revocations are checked (an interval above 0 and a store that keeps the marker)."""
+        return self._store is not None and isinstance(self._store(), RevocationStore)
 
     def is_revoked(self, task_id: str) -> bool:
         """True when ``task_id`` is in the marker as last read (read again if older than the interval).
@@ -64,9 +65,12 @@ class RevocationCheck:
         with self._lock:
             now = self._clock()
             if self._read_at is None or now - self._read_at >= self._interval:
+                results = self._store()
+                if not isinstance(results, RevocationStore):
+                    return False
                 self._read_at = now
                 try:
-                    self._ids = self._store.revocations(self._key)
+                    self._ids = results.revocations(self._key)
                     self.reads += 1
                 except AwsError as exc:
                     log.warning("could not read the revocation marker (%s); using the last one read", exc)

@@ -84,6 +84,9 @@ class Resolver:
         region: value of ``AWS::Region``.
         account_id: value of ``AWS::AccountId`` (moto's default account).
         stack_name: value of ``AWS::StackName``.
+        physical_ids: logical id -> physical id of a deployed stack's resources (an IAM role's name); without
+            one, an unnamed role's ARN is ``arn:aws:iam::<account>:role/<stack_name>-<logical id>`` (offline:
+            CloudFormation names roles itself).
 
     Raises:
         ConfigError: a parameter without a value or Default is referenced.
@@ -96,8 +99,10 @@ class Resolver:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         stack_name: str = "sqsq",
+        physical_ids: Mapping[str, str] | None = None,
     ):
         self.template = template
+        self.physical_ids: Mapping[str, str] = physical_ids or {}
         self.values: dict[str, Any] = {
             "AWS::Region": region,
             "AWS::AccountId": account_id,
@@ -225,6 +230,12 @@ class Resolver:
                 return f"arn:aws:sqs:{region}:{account}:{self.queue_name(resource_id)}"
             if attribute == "QueueName":
                 return self.queue_name(resource_id)
+        if res.get("Type") == "AWS::IAM::Role" and attribute == "Arn":
+            props = res.get("Properties") or {}
+            name = self.physical_ids.get(resource_id) or (
+                self.resolve(props["RoleName"]) if "RoleName" in props
+                else f"{self.values['AWS::StackName']}-{resource_id}")
+            return f"arn:aws:iam::{account}:role/{name}"
         return {"Fn::GetAtt": [resource_id, attribute]}
 
 
@@ -286,13 +297,18 @@ class FunctionSpec:
     runtime: str = ""
 
 
-def sqs_functions(template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> list[FunctionSpec]:
-    """Every ``AWS::Serverless::Function`` with SQS events, its settings resolved with ``parameters``.
+def sqs_functions(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str] | None = None,
+    physical_ids: Mapping[str, str] | None = None,
+) -> list[FunctionSpec]:
+    """Every ``AWS::Serverless::Function`` with SQS events, its settings resolved with ``parameters`` (and a deployed
+    stack's ``physical_ids``, see :class:`Resolver`).
 
     Raises:
         ConfigError: an SQS event's queue cannot be resolved to a queue name.
     """
-    r = Resolver(template, parameters)
+    r = Resolver(template, parameters, physical_ids=physical_ids)
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     out = []
     for rid, res in (template.get("Resources") or {}).items():

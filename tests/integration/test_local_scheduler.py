@@ -320,6 +320,8 @@ def test_each_firing_of_a_periodic_task_runs_with_its_own_id_and_record(
         [recurring] = json.loads(listing.stdout)["recurring"]
         assert recurring["name"] == "every-ten" and recurring["expression"] == "cron(*/10 * * * ? *)"
         assert recurring["task"] == "clockwork.stamp" and len(recurring["next_firings"]) == 3
+        # counted from the local AWS's moved clock, not from real time (which is 20 minutes behind it)
+        assert recurring["next_firings"] == [first + 1200, first + 1800, first + 2400]
     finally:
         deployed.close()
 
@@ -348,3 +350,59 @@ def test_the_demo_templates_periodic_schedule_is_created_by_the_local_deploy_and
     bodies = [json.loads(m["Body"]) for m in _drain(sqs, stack.physical_ids["FilesQueue"])]
     assert [(b["task"], b["id"], b["args"]) for b in bodies] == [
         ("census.count_files", f"periodic.census-nightly-count:{_iso(due)}", {"top_level_only": True})]
+
+
+def test_a_send_due_in_two_hours_with_the_templates_settings_creates_its_schedule_and_runs_when_due(
+    aws: LocalAwsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deployed template's function environment (role ARN, queue prefix) is enough for a long delay: the send
+    creates a one-time schedule in the template's group with the template's role; the moved clock fires it."""
+    import os
+    import subprocess
+    import sys
+
+    import sqsq
+    from sqsq.config import load_settings
+    from sqsq.local.cloudformation import deploy_template, settings_exports
+    from sqsq.scheduling.one_time import schedule_name
+    from tests.integration.test_template_file import TEMPLATE
+
+    for key, value in aws.client_environment().items():
+        monkeypatch.setenv(key, value)
+    stage = f"t{uuid.uuid4().hex[:8]}"
+    stack = deploy_template(TEMPLATE, aws.endpoint_url, parameters={"Stage": stage})
+    exports = settings_exports(stack)
+    role_arn = _client(aws, "iam").get_role(RoleName=stack.physical_ids["SchedulerRole"])["Role"]["Arn"]
+    assert exports["SQSQ_SCHEDULER_ROLE_ARN"] == role_arn
+    env = {**exports, **aws.client_environment()}
+    producer = sqsq.App("census", settings=load_settings(environ=env))  # the demo's own App stays unconfigured
+
+    @producer.task(name="census.count_files", queue="files")
+    def count_files(top_level_only: bool = False) -> int:
+        raise AssertionError("the worker process runs it")
+
+    due = aws.clock()["now"] + 2 * 3600
+    handle = producer.send(count_files, {"top_level_only": True}, eta=datetime.fromtimestamp(due, UTC))
+    assert handle.state == "SCHEDULED"
+    schedule = _client(aws, "scheduler").get_schedule(Name=schedule_name(handle.id), GroupName=f"census-{stage}")
+    assert schedule["Target"]["RoleArn"] == role_arn
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(f"census-{stage}-files-dlq")
+    depth = producer.transport.depth(producer.queue_name("files"))
+    assert (depth.visible, depth.delayed) == (0, 0)  # nothing reaches the queue before its schedule fires
+    aws.advance_clock(due - aws.clock()["now"] + 1)
+    worker_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}, **env,
+                  "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "sqsq.cli", "worker", "sqsq.demo.app:app", "-Q", "files", "--burst"],
+                          env=worker_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert isinstance(handle.get(timeout_seconds=5), int) and handle.state == "SUCCESS"
+
+
+def test_read_server_now_is_the_moved_clock_locally_and_none_where_no_local_aws_answers(aws: LocalAwsServer) -> None:
+    from sqsq.local.services.clock import read_server_now
+
+    aws.advance_clock(60)
+    before = aws.clock()["now"]
+    local = read_server_now(aws.endpoint_url)
+    assert local is not None and before <= local <= aws.clock()["now"]
+    assert read_server_now("http://127.0.0.1:9") is None  # nothing listens there (the discard port)

@@ -114,8 +114,10 @@ def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one
     # One queue: one long poll. --loglevel WARNING: stderr is a pipe nobody reads until the end, and 1,000 tasks'
     # INFO lines (one per finished task) would fill it and block the worker.
     # --registry-interval-seconds 0: the worker registry's own PutItem per interval is pinned in test_task_index.py.
+    # SQSQ_REVOCATION_CHECK_SECONDS=0: the revocation marker's read (one GetItem per 5 s by default while messages
+    # arrive, not per task) is pinned in test_revocation_checks_* below; off here so the count below stays exact.
     proc = shop.spawn("worker", "tests.apps.shop:app", "-Q", "default", "--concurrency", "8", "--loglevel", "WARNING",
-                      "--registry-interval-seconds", "0")
+                      "--registry-interval-seconds", "0", extra_env={"SQSQ_REVOCATION_CHECK_SECONDS": "0"})
     try:
         last_task = _wait_for_lines(shop.tmp / "sink.txt", 1000, timeout_seconds=180)
         deadline = time.monotonic() + 60
@@ -142,7 +144,8 @@ def test_worker_draining_1000_tasks_makes_about_100_receives_100_deletes_and_one
 
 
 def test_ignore_result_tasks_make_no_dynamodb_writes(local_aws: LocalAwsServer, tmp_path: Path) -> None:
-    deployed = deploy(quiet, local_aws, tmp_path)
+    # revocation checks off: their one GetItem per interval is pinned in test_revocation_checks_* below
+    deployed = deploy(quiet, local_aws, tmp_path, revocation_check_seconds=0)
     queue = deployed.queue()
     quiet.transport.queue_info(queue)
     sqsq.send_many(quiet_noop, [{"i": i} for i in range(100)])
@@ -158,6 +161,48 @@ def test_ignore_result_tasks_make_no_dynamodb_writes(local_aws: LocalAwsServer, 
     assert _writes(counts) == 0
     assert counts.get("dynamodb:GetItem", 0) == 0
     assert counts.get("sqs:DeleteMessageBatch", 0) <= 11
+
+
+def test_revocation_checks_read_the_marker_once_per_interval_per_consumer_never_per_task(
+    local_aws: LocalAwsServer, tmp_path: Path
+) -> None:
+    """200 tasks drained by one worker within one interval (an hour here, so the bound is exact): one GetItem,
+    the revocation marker's read; plain first deliveries read nothing else."""
+    shop = deploy(shop_app.app, local_aws, tmp_path, visibility_timeout_seconds=30, revocation_check_seconds=3600)
+    sqsq.send_many(shop_app.add, [{"x": i, "y": 0} for i in range(200)])
+    _warm(shop)
+    shop.server.reset_request_counts()
+    done = shop.cli("worker", "tests.apps.shop:app", "-Q", "default", "--burst", "--concurrency", "8",
+                    "--loglevel", "WARNING", "--registry-interval-seconds", "0")
+    assert done.returncode == 0, done.stderr
+    counts = shop.server.request_counts()
+    print("worker requests for 200 tasks with revocation checks:", counts)
+    assert len((shop.tmp / "sink.txt").read_text().splitlines()) == 200
+    assert counts.get("dynamodb:GetItem", 0) == 1
+    assert counts.get("dynamodb:PutItem", 0) == 200
+
+
+def test_with_default_settings_a_revoked_queued_task_is_not_run_for_at_most_one_read_per_5_seconds(
+    shop: Deployed,
+) -> None:
+    """The default (revocation_check_seconds 5): cancel() of a queued task stops it; the worker reads the marker at
+    most once per 5 s while it handles messages (bounded by the time it ran, so no timing can make this fail)."""
+    assert "SQSQ_REVOCATION_CHECK_SECONDS" not in shop.env
+    handles = sqsq.send_many(shop_app.add, [{"x": i, "y": 0} for i in range(30)])
+    assert handles[7].cancel() == "revoked"
+    _warm(shop)
+    shop.server.reset_request_counts()
+    started = time.monotonic()
+    done = shop.cli("worker", "tests.apps.shop:app", "-Q", "default", "--burst", "--loglevel", "WARNING",
+                    "--registry-interval-seconds", "0")
+    elapsed = time.monotonic() - started
+    counts = shop.server.request_counts()  # before this process reads any record below
+    assert done.returncode == 0, done.stderr
+    ran = sorted(int(line.split()[1]) for line in (shop.tmp / "sink.txt").read_text().splitlines())
+    assert ran == [i for i in range(30) if i != 7]
+    assert handles[7].state == "REVOKED" and handles[8].get(timeout_seconds=5) == 8
+    print("worker requests for 30 tasks, one revoked, in", round(elapsed, 1), "s:", counts)
+    assert 1 <= counts.get("dynamodb:GetItem", 0) <= 1 + math.floor(elapsed / 5)
 
 
 @pytest.mark.slow

@@ -78,7 +78,8 @@ def test_template_uses_the_names_the_runtime_computes() -> None:
         environ={}, app_name=app.name, queue_prefix=f"{app.name}-{stage}-", results_table=f"{app.name}-{stage}-results"
     )
     exports = settings_exports(
-        type("Stack", (), {"template": template, "parameters": {"Stage": stage}})()  # type: ignore[arg-type]
+        type("Stack", (), {"template": template, "parameters": {"Stage": stage},  # type: ignore[arg-type]
+                           "physical_ids": {"SchedulerRole": "census-qa-SchedulerRole-X1"}})()
     )
     assert exports == {
         "SQSQ_APP": DEMO_SPEC,
@@ -87,7 +88,11 @@ def test_template_uses_the_names_the_runtime_computes() -> None:
         "SQSQ_RESULTS_TABLE": runtime.table_name,
         # CloudFormation names the bucket on AWS; off AWS (and on the local AWS's CloudFormation) this name:
         "SQSQ_PAYLOAD_BUCKET": Resolver(template, {"Stage": stage}).offline_bucket_name("PayloadBucket"),
+        # issue 12: sends due past 900 s; the schedule group is the runtime's default (the queue prefix without '-')
+        "SQSQ_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/census-qa-SchedulerRole-X1",
     }
+    group = template["Resources"]["SchedulesGroup"]["Properties"]["Name"]
+    assert Resolver(template, {"Stage": stage}).resolve(group) == runtime.schedule_group_name == "census-qa"
     r = Resolver(template, {"Stage": stage})
     assert r.queue_name("FilesQueue") == runtime.physical_queue_name("files")
     assert r.queue_name("FilesDeadLetterQueue") == runtime.dlq_name("files")
@@ -305,6 +310,32 @@ def test_deployed_role_allows_only_the_actions_sqsq_uses_on_its_own_resources(
     assert sorted(by_sid["RecordResults"]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
     assert by_sid["RecordResults"]["Resource"].endswith(f":table/census-{stage}-results")
     assert all("*" not in json.dumps(s["Action"]) and s["Resource"] != "*" for s in statements)
+
+
+def test_deployed_functions_may_create_schedules_in_their_group_and_pass_only_the_scheduler_role(
+    deployed: Any, local_aws: LocalAwsServer
+) -> None:
+    """Issue 12: a send due past 900 s (or a retry past 12 h) inside a function creates a one-time schedule."""
+    stack, stage = deployed
+    iam, lam = _client("iam", local_aws), _client("lambda", local_aws)
+    role = stack.physical_ids["ConsumerRole"]
+    statements = [s for n in iam.list_role_policies(RoleName=role)["PolicyNames"]
+                  for s in _document(iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"])]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert sorted(by_sid["ScheduleLongDelays"]["Action"]) == [
+        "scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"]
+    assert by_sid["ScheduleLongDelays"]["Resource"] == (
+        f"arn:aws:scheduler:us-east-1:123456789012:schedule/census-{stage}/*")
+    scheduler_role = iam.get_role(RoleName=stack.physical_ids["SchedulerRole"])["Role"]
+    assert by_sid["PassSchedulerRole"]["Action"] == "iam:PassRole"
+    assert by_sid["PassSchedulerRole"]["Resource"] == scheduler_role["Arn"]
+    assert by_sid["PassSchedulerRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    for logical in ("files", "default"):
+        variables = lam.get_function(FunctionName=f"census-{stage}-{logical}")["Configuration"]["Environment"]
+        assert variables["Variables"]["SQSQ_SCHEDULER_ROLE_ARN"] == scheduler_role["Arn"]
+    assert settings_exports(stack)["SQSQ_SCHEDULER_ROLE_ARN"] == scheduler_role["Arn"]
+    assert stack.outputs["SchedulerRoleArn"] == scheduler_role["Arn"]
 
 
 def test_deployed_dead_letter_queues_have_an_alarm(deployed: Any, local_aws: LocalAwsServer) -> None:

@@ -60,6 +60,42 @@ def test_invalid_cron_text_fails_at_declaration_naming_it(text: str) -> None:
     assert repr(text) in str(caught.value)
 
 
+@pytest.mark.parametrize("text", [
+    "0 3 30 2 *",            # February 30
+    "0 3 31 2 *",            # February 31
+    "0 3 31 4 *",            # April 31
+    "0 3 31 2,4,6 *",        # none of those months has a 31st
+    "0 3 30 2 ? *",          # the same in EventBridge's six fields
+    "0 3 29 2 ? 2027",       # no 29 February in 2027
+])
+def test_a_cron_whose_dates_never_occur_is_refused_at_declaration_naming_it(text: str) -> None:
+    with pytest.raises(ScheduleExpressionError, match="can never fire") as caught:
+        cron(text)
+    assert repr(text) in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["0 3 29 2 *", "0 3 31 1,2 *", "0 3 29 2 ? 2027-2028", "0 3 L 2 ? *"])
+def test_a_cron_with_a_possible_date_is_accepted(text: str) -> None:
+    assert cron(text).recurrence().next_after(_epoch(2026, 1, 1)) is not None
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("61 3 * * *", "minute 61 is out of range; minute takes 0-59"),
+    ("0 24 * * *", "hour 24 is out of range; hour takes 0-23"),
+    ("0 3 0 * *", "day-of-month 0 is out of range; day-of-month takes 1-31"),
+    ("0 3 * 13 *", "month 13 is out of range; month takes 1-12 or JAN-DEC"),
+    ("0 3 * * 8", "day-of-week 8 is out of range; day-of-week takes 0-7 or SUN-SAT"),
+    ("*/0 3 * * *", "minute step '0' in '*/0' must be a whole number of at least 1"),
+    ("0 3 ? * 0 *", "day-of-week 0 is out of range; day-of-week takes 1-7 or SUN-SAT"),  # EventBridge: Sunday 1
+    ("61 3 * * ? *", "minutes 61 is out of range; minutes takes 0-59"),
+    ("0 3 * * ? 1969", "year 1969 is out of range; year takes 1970-2099"),
+])
+def test_an_out_of_range_field_is_named_with_its_range_in_the_form_the_user_wrote(text: str, message: str) -> None:
+    with pytest.raises(ScheduleExpressionError) as caught:
+        cron(text)
+    assert str(caught.value) == f"invalid cron expression {text!r}: {message}"
+
+
 def test_unknown_time_zone_fails_at_declaration_naming_it() -> None:
     with pytest.raises(ScheduleExpressionError, match="'Europe/Atlantis'"):
         cron("0 3 * * *", timezone="Europe/Atlantis")

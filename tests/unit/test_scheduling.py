@@ -13,7 +13,7 @@ import pytest
 
 import sqsq
 from sqsq.app import App
-from sqsq.errors import ConfigError, TaskRevoked, ValidationError
+from sqsq.errors import ConfigError, LimitExceeded, TaskRevoked, ValidationError
 from sqsq.executor import Ack, Executor, Release
 from sqsq.message import Envelope
 from sqsq.results import Status
@@ -133,7 +133,17 @@ def test_a_revoked_queued_task_is_deleted_unrun_by_a_consumer_that_checks_revoca
     assert isinstance(outcome, Ack) and env.ran == [] and h.state == "REVOKED"
 
 
-def test_without_revocation_checks_a_revoked_queued_task_runs_but_its_record_stays_revoked(env: Env) -> None:
+def test_with_default_settings_a_revoked_queued_task_is_deleted_unrun() -> None:
+    env = Env()  # revocation_check_seconds at its default
+    assert env.app.settings.revocation_check_seconds == 5
+    h = env.add.delay(x=1, y=2)
+    assert h.cancel() == "revoked"
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)
+    assert env.ran == [] and h.state == "REVOKED"
+
+
+def test_without_revocation_checks_a_revoked_queued_task_runs_but_its_record_stays_revoked() -> None:
+    env = Env(revocation_check_seconds=0)  # 0 = off
     h = env.add.delay(x=1, y=2)
     assert h.cancel() == "revoked"
     Executor(env.app).execute(env.receive(), 3)
@@ -158,6 +168,16 @@ def test_the_revocation_marker_is_read_at_most_once_per_interval() -> None:
     assert not check.is_revoked("a") and check.reads == 1  # the answer read at 0 s is still used
     now[0] = 5.0
     assert check.is_revoked("a") and check.reads == 2
+
+
+def test_the_revocation_check_reads_the_store_the_app_has_now_not_the_one_it_had_when_built() -> None:
+    """A Lambda handler is built at import, before ``app.configure(...)`` may point the app at another table."""
+    before, after = MemoryResults(), MemoryResults()
+    after.add_revocation("sqsq-revocations:s", "a", 3600)
+    current = [before]
+    check = RevocationCheck(lambda: current[0], "s", 5.0, clock=lambda: 0.0)
+    current[0] = after
+    assert check.is_revoked("a") and check.reads == 1
 
 
 def test_revocation_checks_off_build_no_store_and_read_nothing() -> None:
@@ -304,3 +324,21 @@ def test_retry_delays_are_limited_to_365_days() -> None:
     with pytest.raises(ValueError, match="365 days"):
         sqsq.Retry(delay_seconds=366 * 86_400)
     assert sqsq.Backoff(max_seconds=30 * 86_400).max_seconds == 30 * 86_400
+
+
+def test_a_send_due_past_900_s_to_a_fifo_queue_is_refused_before_any_request() -> None:
+    """README "Scheduling", Limits: SQS takes no per-message delay on a FIFO queue and one-time schedules carry no
+    message group, so a long delay or ETA to a FIFO queue is refused naming the queue and the way out."""
+    env = Env()
+    env.transport.create_queue("s-orders.fifo")
+    env.app.declare_queue("orders", fifo=True)
+
+    @env.app.task(name="s.order", queue="orders", group_key=lambda args: "g")
+    def order(n: int) -> int:
+        return n
+
+    for options in ({"delay_seconds": 2 * HOUR}, {"eta": datetime.now(UTC) + timedelta(days=3)}):
+        with pytest.raises(LimitExceeded, match=r"cannot go to FIFO queue s-orders\.fifo.*standard queue"):
+            env.app.send(order, {"n": 1}, **options)  # type: ignore[arg-type]
+    depth = env.transport.depth("s-orders.fifo")
+    assert env.scheduler.schedules == {} and (depth.visible, depth.delayed) == (0, 0)

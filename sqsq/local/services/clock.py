@@ -18,15 +18,17 @@ with :func:`now` as well.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from sqsq.local.services.base import ControlHandler, LocalService
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION
 
-__all__ = ["ClockService", "add_listener", "advance", "now", "offset_seconds"]
+__all__ = ["ClockService", "add_listener", "advance", "now", "offset_seconds", "read_server_now"]
 
 _lock = threading.Lock()
 _offset_seconds = 0.0
@@ -38,6 +40,18 @@ _PATCHED_MARK = "_sqsq_clock_patched"
 def now() -> float:
     """The local AWS's scheduled-time clock: epoch seconds, real time plus the advanced offset."""
     return time.time() + _offset_seconds
+
+
+def read_server_now(endpoint_url: str, timeout_seconds: float = 2.0) -> float | None:
+    """``GET /_sqsq/clock``'s ``now`` of the local AWS at ``endpoint_url`` (epoch seconds); None when it is not
+    one (real AWS, another emulator) or does not answer. What the local scheduler fires by."""
+    try:
+        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/_sqsq/clock", timeout=timeout_seconds) as r:
+            answer = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    value = answer.get("now") if isinstance(answer, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def offset_seconds() -> float:
