@@ -205,7 +205,7 @@ class Executor:
                 existing = self.app.results.get(envelope.id)
             except AwsError as exc:
                 return self._record.store_down(envelope.id, "reading a redelivered task's record", exc)
-            if existing is not None and revoked_unnamed(existing):  # revoked by id before it had a record (sqsq.scheduling.cancel)
+            if existing is not None and revoked_unnamed(existing):  # revoked by id alone (sqsq.scheduling.cancel)
                 return self._record.already_final(existing, task.name)
             if existing is not None and not same_message(existing, prepared.base):
                 return self._record.conflict(existing, prepared.base, prepared.body_id, ran=False)

@@ -14,7 +14,7 @@ from sqsq.monitoring.tasks import TaskDetail
 from sqsq.monitoring.throughput import Throughput, throughput
 from sqsq.results.dynamodb import DynamoResults
 from sqsq.results.index import day_of
-from sqsq.results.listing import LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
+from sqsq.results.listing import INTERNAL_TASK_NAMES, LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
 from sqsq.results.workers import live_workers
 from sqsq.results.workers_report import WorkerReport
 
@@ -69,14 +69,16 @@ class Monitor:
         return live_workers(self.clients, self.table_name)
 
     def last_hour_rows(self) -> list[TaskRow]:
-        """Every task record written in the last hour (name, state and run time only), for ``/metrics``."""
+        """Every task record written in the last hour (name, state and run time only; not the workflow records),
+        for ``/metrics``."""
         now = time.time()
         since = now - 3600
         rows = []
         for day in dict.fromkeys((day_of(since), day_of(now))):
             for state in LISTED_STATES:
                 items = query_partition(self.clients, self.table_name, f"{state.value}#{day}", since, now, 1000,
-                                        attributes=("task_id", "task_name", "status", "updated_at", "runtime_seconds"))
+                                        attributes=("task_id", "task_name", "status", "updated_at", "runtime_seconds"),
+                                        exclude_names=INTERNAL_TASK_NAMES)
                 rows += [row_of(item) for item in items]
         return rows
 
