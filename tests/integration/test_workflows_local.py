@@ -134,13 +134,14 @@ def test_sqsq_result_shows_the_workflow_tree_with_each_steps_state(flow_app: Dep
     assert lines[0].startswith(f"{handle.id} chain FAILURE ValueError: step {handle.id}-1 (flows.fail) failed")
     assert [line.split()[1:5] for line in lines[1:]] == [
         ["0", "step", "flows.add", "SUCCESS"], ["1", "step", "flows.fail", "FAILURE"],
-        ["2", "step", "flows.double", "PENDING"],
+        ["2", "step", "flows.double", "not"],  # "not run": the chain failed before it
     ]
     shown = flow_app.cli("result", handle.id, "--app", "tests.apps.flows:app", "--json")
     tree = json.loads(shown.stdout)
     assert (tree["kind"], tree["status"]) == ("chain", "FAILURE")
     assert [(s["task"], s["status"]) for s in tree["steps"]] == [
         ("flows.add", "SUCCESS"), ("flows.fail", "FAILURE"), ("flows.double", "PENDING")]
+    assert tree["steps"][-1]["not_run"] is True
 
 
 def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(flow_app: Deployed) -> None:
