@@ -4,6 +4,7 @@ all read through it)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqsq.app import App
 from sqsq.errors import ConfigError
@@ -12,6 +13,7 @@ from sqsq.monitoring.masking import mask
 from sqsq.monitoring.queues import OldestAgeCache, QueueStats, queue_stats
 from sqsq.monitoring.tasks import TaskDetail
 from sqsq.monitoring.throughput import Throughput, throughput
+from sqsq.monitoring.workflows import WorkflowRow, state_query, tree_query, workflow_detail, workflow_rows
 from sqsq.results.dynamodb import DynamoResults
 from sqsq.results.index import day_of
 from sqsq.results.listing import INTERNAL_TASK_NAMES, LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
@@ -59,6 +61,15 @@ class Monitor:
         if dead is None or dead.entry.envelope is None:
             return TaskDetail(task_id, record)
         return TaskDetail(task_id, record, args=mask(dead.entry.envelope.args), in_dlq=dead.queue)
+
+    def workflows(self, limit: int = 50) -> list[WorkflowRow]:
+        """The newest workflows with their states (two name-filtered listings of the task index)."""
+        trees = self.tasks(tree_query(limit))
+        return workflow_rows(trees, self.tasks(state_query(trees)) if trees else [])
+
+    def workflow(self, workflow_id: str) -> dict[str, Any] | None:
+        """One workflow's tree of steps, as ``sqsq result WORKFLOW_ID --json`` prints it; None: no such workflow."""
+        return workflow_detail(self.app, workflow_id)
 
     def throughput(self) -> Throughput:
         """Succeeded and failed per minute over the last hour."""
