@@ -16,7 +16,7 @@ What happens, by where the task is:
 
 An id without a record (a task still waiting in its queue, e.g. sent with ``delay_seconds``) and without a known
 task name gets a REVOKED record named :data:`UNNAMED` and joins the marker: the executor matches such a record on
-the id alone (:func:`revoked_unnamed`), so the task's own writes never replace it and a delivery is acknowledged
+the id alone (:func:`revoked_by_id`), so the task's own writes never replace it and a delivery is acknowledged
 unrun. An id that is not shaped like a task id (:func:`is_task_id`) is refused, so a typo is not "revoked".
 """
 
@@ -53,10 +53,12 @@ def is_task_id(text: str) -> bool:
     return _TASK_ID.fullmatch(text) is not None
 
 
-def revoked_unnamed(record: ResultRecord | None) -> bool:
-    """True for a REVOKED record written by :func:`cancel` without a task name: it stands for whatever message
-    carries its id (the executor acknowledges such a message unrun instead of calling the id foreign)."""
-    return record is not None and record.status is Status.REVOKED and record.task_name == UNNAMED
+def revoked_by_id(record: ResultRecord | None) -> bool:
+    """True for a REVOKED record :func:`cancel` wrote for an id that had no record (no ``sent_at``; named
+    :data:`UNNAMED` unless the caller knew the name): it stands for whatever message carries its id, so the executor
+    acknowledges such a message (unrun where it can) instead of calling the id another message's."""
+    return (record is not None and record.status is Status.REVOKED
+            and (record.task_name == UNNAMED or record.sent_at is None))
 
 
 class CancelComponents(Protocol):
