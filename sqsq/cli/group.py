@@ -1,15 +1,18 @@
 """The ``sqsq`` click group: the global log-level option and the error handling every command shares.
 
-Errors become one line on stderr and a named exit code (:mod:`sqsq.cli.output`), never a traceback.
+Errors become one line on stderr and a named exit code (:mod:`sqsq.cli.output`), never a traceback. A reader that
+closes stdout early (``sqsq result ID | head -1``) ends the command quietly with exit code 0: it took what it wanted.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 import click
 
-from sqsq.cli.output import EXIT_CONFIG, exit_code, fail
+from sqsq.cli.output import EXIT_CONFIG, EXIT_OK, exit_code, fail
 from sqsq.errors import SqsqError
 
 LOG_LEVEL_KEY = "log_level"
@@ -21,11 +24,24 @@ class _Errors(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        except BrokenPipeError:
+            _stdout_closed()
         except SqsqError as exc:
             fail(str(exc), exit_code(exc))
         except OSError as exc:  # a file that cannot be written (template -o), a port that cannot be bound...
             fail(str(exc), EXIT_CONFIG)
+
+
+def _stdout_closed() -> NoReturn:
+    """Exit quietly after the reader closed stdout: point stdout at devnull (so the interpreter's last flush
+    cannot fail again) and exit 0 (Python's documented idiom for SIGPIPE, :mod:`signal`'s note on it)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_OK)
 
 
 @click.group(cls=_Errors)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from sqsq.cli.options import load_app
+from sqsq.cli.output import EXIT_USAGE, fail
 
 
 def _when(epoch_seconds: float) -> str:
@@ -54,9 +55,14 @@ def cancel(app_spec: str, task_id: str) -> None:
     """Cancel TASK_ID of APP: delete its schedule if it has not fired, else revoke it (issue 12).
 
     Prints ``cancelled`` (it never runs), ``revoked`` (queued or running: consumers that check revocations skip
-    it; a running task is not interrupted) or ``finished`` (too late).
+    it; a running task is not interrupted) or ``finished`` (too late), with a note in parentheses when the
+    answer alone would mislead (e.g. an id with no record yet). An id not shaped like a task id is refused.
     """
-    from sqsq.scheduling.cancel import cancel as cancel_task
+    from sqsq.scheduling.cancel import cancel_explained
 
     app = load_app(app_spec)
-    click.echo(f"{task_id} {cancel_task(app, task_id)}")
+    try:
+        result, note = cancel_explained(app, task_id)
+    except ValueError as exc:  # not a task id
+        fail(str(exc), EXIT_USAGE)
+    click.echo(f"{task_id} {result}" + (f" ({note})" if note else ""))

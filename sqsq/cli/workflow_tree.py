@@ -31,7 +31,7 @@ def show_workflow(app: App, workflow_id: str, wait: bool, timeout_seconds: float
             handle.get(timeout_seconds=timeout_seconds)
         except (TaskFailed, ResultTimeout):
             pass
-    state, value, error = _outcome(handle)
+    state, value, error = handle.outcome()
     steps = handle.steps()
     if as_json:
         click.echo(json.dumps({"workflow_id": workflow_id, "kind": tree["kind"], "status": state, "result": value,
@@ -48,31 +48,17 @@ def show_workflow(app: App, workflow_id: str, wait: bool, timeout_seconds: float
     return True
 
 
-def _outcome(handle: WorkflowResult[Any]) -> tuple[str, Any, str | None]:
-    """(state, value when SUCCESS as JSON data, "Type: message" when FAILURE)."""
-    if handle.tree["kind"] == "group":
-        state = handle.state
-        failed = [s for s in handle.steps() if s.error and s.status.value == "FAILURE"]
-        return state, None, failed[0].error if failed else None
-    record = handle.app.results.get(handle.id)
-    if record is None:
-        return "PENDING", None, None
-    value = json.loads(record.result_json) if record.result_json else None
-    error = f"{record.error_type}: {record.error_message}" if record.error_type else None
-    return record.status.value, value, error
-
-
 def _lines(steps: list[StepState]) -> list[str]:
     members = [s for s in steps if s.role == "member"]
     rest = [s for s in steps if s.role != "member"]
     shown = steps
     lines: list[str] = []
     if len(members) > LISTED_MEMBERS:
-        counts = Counter(s.status.value for s in members)
+        counts = Counter(s.shown for s in members)
         lines.append(f"├─ {len(members)} members: " + ", ".join(f"{n} {st}" for st, n in sorted(counts.items())))
         shown = [s for s in members if s.status.value != "SUCCESS"][:LISTED_MEMBERS] + rest
     for i, s in enumerate(shown):
         branch = "└─" if i == len(shown) - 1 else "├─"
-        lines.append(f"{branch} {s.id.rsplit('-', 1)[-1]:>5} {s.role:<8} {s.task} {s.status.value}"
+        lines.append(f"{branch} {s.id.rsplit('-', 1)[-1]:>5} {s.role:<8} {s.task} {s.shown}"
                      + (f" {s.error}" if s.error else ""))
     return lines

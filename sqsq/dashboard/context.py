@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse  # noqa: E402
 
 from sqsq.dashboard.security import SESSION_COOKIE, Session, Sessions  # noqa: E402
 from sqsq.monitoring import Monitor  # noqa: E402
+from sqsq.monitoring.tasks import format_seconds  # noqa: E402
 
 FRAGMENT_HEADER = "x-sqsq-fragment"
 """A request with this header gets only the page's live part (the ``live`` block), for the refresh script."""
@@ -33,7 +34,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("sqsq.dashboard", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
     env.filters["when"] = lambda t: "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-    env.filters["secs"] = lambda s: "-" if s is None else f"{s:.3f} s"
+    env.filters["secs"] = format_seconds
     return env
 
 

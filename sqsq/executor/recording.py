@@ -21,6 +21,7 @@ from sqsq.executor.outcomes import Ack, DeadLetter, Outcome, Release, RetryAfter
 from sqsq.executor.rules import attempts_allowed, claim_lease_seconds, error_fields, finished
 from sqsq.executor.throttle import LogThrottle
 from sqsq.results import ResultRecord, Status, same_message
+from sqsq.scheduling.cancel import revoked_by_id
 from sqsq.task import Task
 
 log = logging.getLogger("sqsq.executor")
@@ -91,8 +92,8 @@ class Recorder:
             holder = self.app.results.get(base.task_id)
         except AwsError as exc:
             return self.store_down(base.task_id, "reading the record that refused a write", exc)
-        if holder is None or same_message(holder, base):
-            return None
+        if holder is None or same_message(holder, base) or revoked_by_id(holder):
+            return None  # revoked_by_id: revoked by id before it had a record (sqsq.scheduling.cancel)
         return self.conflict(holder, base, body_id, ran=ran)
 
     def conflict(self, holder: ResultRecord, base: ResultRecord, body_id: str, *, ran: bool) -> Outcome:
@@ -120,6 +121,8 @@ class Recorder:
             return self.store_down(base.task_id, "claiming a task", exc)
         if holder is None:
             return None
+        if revoked_by_id(holder):  # revoked by id before it had a record (sqsq.scheduling.cancel)
+            return self.already_final(holder, task.name)
         if body_id and not same_message(holder, base):
             return self.conflict(holder, base, body_id, ran=False)
         if finished(holder, base.generation):

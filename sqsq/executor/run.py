@@ -28,6 +28,7 @@ from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
 from sqsq.results import ResultRecord, Status, same_message
+from sqsq.scheduling.cancel import revoked_by_id
 from sqsq.scheduling.guard import early_by_seconds
 from sqsq.scheduling.revocation import RevocationCheck
 from sqsq.transport import ReceivedMessage
@@ -204,6 +205,8 @@ class Executor:
                 existing = self.app.results.get(envelope.id)
             except AwsError as exc:
                 return self._record.store_down(envelope.id, "reading a redelivered task's record", exc)
+            if existing is not None and revoked_by_id(existing):  # revoked by id alone (sqsq.scheduling.cancel)
+                return self._record.already_final(existing, task.name)
             if existing is not None and not same_message(existing, prepared.base):
                 return self._record.conflict(existing, prepared.base, prepared.body_id, ran=False)
             if existing is not None and finished(existing, envelope.generation):

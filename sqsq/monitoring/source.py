@@ -4,6 +4,7 @@ all read through it)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqsq.app import App
 from sqsq.errors import ConfigError
@@ -12,9 +13,10 @@ from sqsq.monitoring.masking import mask
 from sqsq.monitoring.queues import OldestAgeCache, QueueStats, queue_stats
 from sqsq.monitoring.tasks import TaskDetail
 from sqsq.monitoring.throughput import Throughput, throughput
+from sqsq.monitoring.workflows import WorkflowRow, state_query, tree_query, workflow_detail, workflow_rows
 from sqsq.results.dynamodb import DynamoResults
 from sqsq.results.index import day_of
-from sqsq.results.listing import LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
+from sqsq.results.listing import INTERNAL_TASK_NAMES, LISTED_STATES, TaskFilter, TaskRow, list_tasks, query_partition, row_of
 from sqsq.results.workers import live_workers
 from sqsq.results.workers_report import WorkerReport
 
@@ -60,6 +62,15 @@ class Monitor:
             return TaskDetail(task_id, record)
         return TaskDetail(task_id, record, args=mask(dead.entry.envelope.args), in_dlq=dead.queue)
 
+    def workflows(self, limit: int = 50) -> list[WorkflowRow]:
+        """The newest workflows with their states (two name-filtered listings of the task index)."""
+        trees = self.tasks(tree_query(limit))
+        return workflow_rows(trees, self.tasks(state_query(trees)) if trees else [])
+
+    def workflow(self, workflow_id: str) -> dict[str, Any] | None:
+        """One workflow's tree of steps, as ``sqsq result WORKFLOW_ID --json`` prints it; None: no such workflow."""
+        return workflow_detail(self.app, workflow_id)
+
     def throughput(self) -> Throughput:
         """Succeeded and failed per minute over the last hour."""
         return throughput(self.clients, self.table_name)
@@ -69,14 +80,16 @@ class Monitor:
         return live_workers(self.clients, self.table_name)
 
     def last_hour_rows(self) -> list[TaskRow]:
-        """Every task record written in the last hour (name, state and run time only), for ``/metrics``."""
+        """Every task record written in the last hour (name, state and run time only; not the workflow records),
+        for ``/metrics``."""
         now = time.time()
         since = now - 3600
         rows = []
         for day in dict.fromkeys((day_of(since), day_of(now))):
             for state in LISTED_STATES:
                 items = query_partition(self.clients, self.table_name, f"{state.value}#{day}", since, now, 1000,
-                                        attributes=("task_id", "task_name", "status", "updated_at", "runtime_seconds"))
+                                        attributes=("task_id", "task_name", "status", "updated_at", "runtime_seconds"),
+                                        exclude_names=INTERNAL_TASK_NAMES)
                 rows += [row_of(item) for item in items]
         return rows
 

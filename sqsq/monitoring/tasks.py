@@ -35,6 +35,21 @@ class TaskDetail:
                 task_name=r.task_name, attempts=r.attempts, generation=r.generation, sent_at=r.sent_at,
                 updated_at=r.updated_at, expires_at=r.expires_at, runtime_seconds=r.runtime_seconds,
                 result=mask(json.loads(r.result_json)) if r.result_json is not None else None,
-                error_type=r.error_type, error_message=r.error_message, traceback=r.traceback,
+                error_type=r.error_type, error_message=r.error_message, traceback=r.traceback, due_at=r.due_at,
             )
         return out
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A run time as people read it: ``"-"`` (none), ``"85 µs"``, ``"12.4 ms"``, ``"1.250 s"``.
+
+    The record's ``runtime_seconds`` is the task body's own time; the worker's ``task ... success in N s`` log line
+    also counts decoding, claiming and writing the result, so a fast task reads less here than in the log.
+    """
+    if seconds is None:
+        return "-"
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.3f} s"

@@ -1,7 +1,8 @@
 """Succeeded and failed tasks per minute over the last hour, counted from the task index (Queries of the
 SUCCESS and FAILURE partitions of the days the hour spans, projecting only ``updated_at``).
 
-A retried task counts once, when it ends; a record rewritten later (a redrive's SUCCESS) moves to its new minute.
+Workflow records (:data:`~sqsq.results.listing.INTERNAL_TASK_NAMES`) are not counted: their steps are. A retried
+task counts once, when it ends; a record rewritten later (a redrive's SUCCESS) moves to its new minute.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqsq.results import Status
 from sqsq.results.index import day_of
-from sqsq.results.listing import query_partition
+from sqsq.results.listing import INTERNAL_TASK_NAMES, query_partition
 from sqsq.transport.aws import AwsClients
 
 WINDOW_MINUTES = 60
@@ -44,7 +45,7 @@ def throughput(clients: AwsClients, table_name: str, now: float | None = None) -
     for status, per_minute in counts.items():
         for day in days:
             for item in query_partition(clients, table_name, f"{status.value}#{day}", start, now, 1000,
-                                        attributes=("updated_at",)):
+                                        attributes=("updated_at",), exclude_names=INTERNAL_TASK_NAMES):
                 minute = int((float(item["updated_at"]["N"]) - start) // 60)
                 if 0 <= minute < WINDOW_MINUTES:
                     per_minute[minute] += 1

@@ -20,8 +20,11 @@ from sqsq.results import Status
 from sqsq.results.index import INDEX_NAME, INDEX_PARTITION_KEY, INDEX_SORT_KEY, day_of
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
-LISTED_STATES = (Status.STARTED, Status.RETRY, Status.SUCCESS, Status.FAILURE)
-"""The states a record can be in (PENDING means no record)."""
+LISTED_STATES = tuple(s for s in Status if s is not Status.PENDING)
+"""The states a record can be in (PENDING means no record): SCHEDULED and REVOKED records carry the index key too."""
+INTERNAL_TASK_NAMES = ("sqsq.workflow", "sqsq.workflow.tree")
+"""Records that are not task runs: a workflow's own record and its shape (``sqsq.workflows.ids``; a unit test keeps
+the two equal). Task listings, metrics and throughput leave them out unless asked for by ``name``."""
 DEFAULT_WINDOW_SECONDS = 7 * 86_400
 """How far back a listing without ``since`` looks."""
 NAME_FILTER_PAGE_ITEMS = 1000
@@ -66,7 +69,8 @@ class TaskFilter:
 
     Attributes:
         states: status values to include (empty: all of :data:`LISTED_STATES`).
-        name: exact task name, or None for all.
+        name: exact task name, or None for all tasks (the internal workflow records left out:
+            :data:`INTERNAL_TASK_NAMES`; name one of them to list those).
         since: epoch seconds, inclusive; None: ``until`` minus :data:`DEFAULT_WINDOW_SECONDS`.
         until: epoch seconds, inclusive; None: now.
         limit: at most this many rows (1-1000).
@@ -98,11 +102,12 @@ def row_of(item: dict[str, dict[str, str]]) -> TaskRow:
 
 def query_partition(
     clients: AwsClients, table_name: str, partition: str, since: float, until: float, limit: int,
-    name: str | None = None, attributes: Sequence[str] = (),
+    name: str | None = None, attributes: Sequence[str] = (), exclude_names: Sequence[str] = (),
 ) -> Iterator[dict[str, dict[str, str]]]:
     """Items of one index partition with ``since <= updated_at <= until``, newest first (Query, paged).
 
-    ``limit`` is the page size; ``attributes`` (when given) the only attributes read besides ``expires_at``.
+    ``limit`` is the page size; ``attributes`` (when given) the only attributes read besides ``expires_at``;
+    ``name`` keeps only that task name, ``exclude_names`` leaves those out (FilterExpressions).
 
     Raises:
         AwsError: the Query failed (after botocore's retries); the table or index is missing included.
@@ -117,9 +122,16 @@ def query_partition(
         names = [*attributes, "expires_at"]
         kwargs["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(names)))
         kwargs["ExpressionAttributeNames"].update({f"#a{i}": a for i, a in enumerate(names)})
+    filters = []
     if name is not None:
-        kwargs["FilterExpression"] = "task_name = :name"
+        filters.append("#tn = :name")
         kwargs["ExpressionAttributeValues"][":name"] = {"S": name}
+    if exclude_names:
+        filters.append("NOT #tn IN (" + ", ".join(f":x{i}" for i in range(len(exclude_names))) + ")")
+        kwargs["ExpressionAttributeValues"].update({f":x{i}": {"S": n} for i, n in enumerate(exclude_names)})
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
+        kwargs["ExpressionAttributeNames"]["#tn"] = "task_name"
     now = time.time()
     for _ in range(MAX_PAGES_PER_PARTITION):
         try:
@@ -167,7 +179,8 @@ def list_tasks(clients: AwsClients, table_name: str, query: TaskFilter) -> list[
     for day in _days(since, until):
         for state in states:
             page = query.limit if query.name is None else NAME_FILTER_PAGE_ITEMS
-            items = query_partition(clients, table_name, f"{state}#{day}", since, until, page, query.name)
+            items = query_partition(clients, table_name, f"{state}#{day}", since, until, page, query.name,
+                                    exclude_names=INTERNAL_TASK_NAMES if query.name is None else ())
             for taken, item in enumerate(items, start=1):
                 found.append(row_of(item))
                 if taken >= query.limit:

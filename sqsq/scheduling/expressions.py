@@ -1,7 +1,7 @@
 """Schedule expressions as EventBridge Scheduler reads them: ``cron(...)``, ``rate(...)``, ``at(...)``.
 
 :func:`cron` and :func:`every` are the declarations users write (``sqsq.cron("0 3 * * *", timezone=...)``,
-``sqsq.every(seconds=3600)``); both check everything at declaration and raise
+``sqsq.every(seconds=3600)``, ``sqsq.every(minutes=5)``); both check everything at declaration and raise
 :class:`sqsq.errors.ScheduleExpressionError` naming the offending text. :func:`parse` reads any EventBridge
 expression (as stored by the Scheduler API) into a :class:`Recurrence` whose :meth:`Recurrence.next_after` gives
 firing times; the local scheduler (:mod:`sqsq.local.scheduler`) and ``sqsq schedules`` use it.
@@ -423,34 +423,45 @@ def _check_fires(declared: Cron) -> None:
         )
 
 
-def every(*, seconds: int, timezone: str = "UTC") -> Every:
-    """Declare a fixed-rate schedule: every ``seconds`` seconds from its start (a ``rate(...)`` schedule).
+def every(
+    *, seconds: int = 0, minutes: int = 0, hours: int = 0, days: int = 0, timezone: str = "UTC"
+) -> Every:
+    """Declare a fixed-rate schedule: every ``seconds + 60 * minutes + 3600 * hours + 86400 * days`` seconds from its
+    start (a ``rate(...)`` schedule). Give one unit (``every(minutes=5)``) or several, which add up
+    (``every(hours=1, minutes=30)`` is 90 minutes).
 
     Args:
-        seconds: the period; a whole number of minutes, at least 60 (EventBridge rates are minutes, hours, days).
+        seconds, minutes, hours, days: whole numbers, at least one given; the period they add up to must be a
+            whole number of minutes, at least 60 s (EventBridge rates are minutes, hours, days).
         timezone: ScheduleExpressionTimezone; default ``UTC``.
 
     Returns:
         the :class:`Every` declaration.
 
     Raises:
-        ScheduleExpressionError: under 60 s, not whole minutes (the message names the nearest valid value), or
-            an unknown time zone.
+        ScheduleExpressionError: no unit given, a unit that is not a whole number, a period under 60 s or not
+            whole minutes (the message names the nearest valid value), or an unknown time zone.
 
     Example:
         >>> every(seconds=7200).expression
         'rate(2 hours)'
+        >>> every(minutes=5).expression
+        'rate(5 minutes)'
     """
-    if isinstance(seconds, bool) or not isinstance(seconds, int):
-        raise ScheduleExpressionError(f"every(seconds={seconds!r}): seconds must be a whole number")
+    units = {"seconds": seconds, "minutes": minutes, "hours": hours, "days": days}
+    given = ", ".join(f"{k}={v!r}" for k, v in units.items() if v != 0)
+    for name, value in units.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ScheduleExpressionError(f"every({name}={value!r}): {name} must be a whole number, 0 or more")
+    seconds = seconds + 60 * minutes + 3600 * hours + 86400 * days
     if seconds < MIN_RATE_SECONDS:
         raise ScheduleExpressionError(
-            f"every(seconds={seconds}) is under EventBridge Scheduler's smallest rate, 1 minute; use seconds=60 or more"
+            f"every({given}) is under EventBridge Scheduler's smallest rate, 1 minute; use seconds=60 or more (minutes=1)"
         )
     if seconds % 60:
         nearest = max(MIN_RATE_SECONDS, round(seconds / 60) * 60)
         raise ScheduleExpressionError(
-            f"every(seconds={seconds}) is not a whole number of minutes, which rate() needs; use seconds={nearest}"
+            f"every({given}) is not a whole number of minutes, which rate() needs; use seconds={nearest}"
         )
     zone(timezone)
     return Every(seconds=seconds, timezone=timezone)

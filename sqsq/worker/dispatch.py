@@ -236,7 +236,7 @@ class Dispatcher:
                     return None
                 held.finishing = True
         if error is not None:
-            return self._executor.finish(prepared, error=error)
+            return self._executor.finish(prepared, error=error, duration_seconds=time.monotonic() - started)
         return self._finish_value(prepared, value, time.monotonic() - started)
 
     def enforce_time_limits(self) -> None:

@@ -1,4 +1,5 @@
-"""The handle of a sent workflow: :class:`WorkflowResult` (``get()``, ``state``, ``steps()``)."""
+"""The handle of a sent workflow: :class:`WorkflowResult` (``get()``, ``state``/``status``, ``result``, ``ready()``,
+``steps()``: :class:`sqsq.AsyncResult`'s names where they make sense)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqsq.handle import AsyncResult
 from sqsq.results import ResultRecord, Status
 from sqsq.workflows.dispatch import chord_store
 from sqsq.workflows.ids import tree_id
-from sqsq.workflows.tree import StepState, load_tree, planned_steps, step_states
+from sqsq.workflows.tree import StepState, load_tree, mark_not_run, planned_steps, step_states
 
 R = TypeVar("R")
 
@@ -51,9 +52,59 @@ class WorkflowResult(Generic[R]):
         return self._tree
 
     def steps(self) -> list[StepState]:
-        """Every step with its state now (one BatchGetItem per 100 steps)."""
+        """Every step with its state now (one BatchGetItem per 100 steps, the workflow's own record included);
+        steps the workflow's outcome rules out are marked ``not_run`` (:func:`~sqsq.workflows.tree.mark_not_run`)."""
         planned = planned_steps(self.id, self.tree)
-        return step_states(planned, chord_store(self.app).get_many([p[0] for p in planned]))
+        records = chord_store(self.app).get_many([self.id, *(p[0] for p in planned)])
+        return mark_not_run(self.tree["kind"], step_states(planned, records), records.get(self.id))
+
+    @property
+    def status(self) -> Status:
+        """:attr:`state` as a :class:`sqsq.Status` (as :attr:`sqsq.AsyncResult.status`)."""
+        return Status(self.state)
+
+    def ready(self) -> bool:
+        """True once the workflow is SUCCESS or FAILURE (as :meth:`sqsq.AsyncResult.ready`)."""
+        return self.status.is_final
+
+    def successful(self) -> bool:
+        """True when the workflow is SUCCESS."""
+        return self.status is Status.SUCCESS
+
+    def failed(self) -> bool:
+        """True when the workflow is FAILURE."""
+        return self.status is Status.FAILURE
+
+    @property
+    def result(self) -> R | TaskFailed | None:
+        """Celery's ``result``, without waiting (as :attr:`sqsq.AsyncResult.result`): the value :meth:`get` would
+        return when finished, the :class:`sqsq.TaskFailed` it would raise when failed, else None."""
+        try:
+            done, value = self._poll()
+        except TaskFailed as exc:
+            return exc
+        return value if done else None
+
+    def outcome(self) -> tuple[str, Any, str | None]:
+        """``(state, value, error)`` as ``sqsq result`` shows them: the value as JSON data when SUCCESS (a
+        group's: the list of its members' results in order, as :meth:`get` builds it), ``"Type: message"`` of the
+        failure when FAILURE."""
+        if self.tree["kind"] == "group":
+            planned = planned_steps(self.id, self.tree)
+            records = chord_store(self.app).get_many([p[0] for p in planned])
+            failed = [records[p[0]] for p in planned if p[0] in records and records[p[0]].status is Status.FAILURE]
+            if failed:
+                return Status.FAILURE.value, None, f"{failed[0].error_type}: {failed[0].error_message or ''}"
+            if len(records) < len(planned) or any(r.status is not Status.SUCCESS for r in records.values()):
+                return Status.STARTED.value, None, None
+            values = [json.loads(records[p[0]].result_json or "null") for p in planned]
+            return Status.SUCCESS.value, values, None
+        record = self.app.results.get(self.id)
+        if record is None:
+            return Status.PENDING.value, None, None
+        value = json.loads(record.result_json) if record.result_json else None
+        error = f"{record.error_type}: {record.error_message}" if record.error_type else None
+        return record.status.value, value, error
 
     @property
     def state(self) -> str:

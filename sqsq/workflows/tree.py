@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqsq.results import ResultRecord, Status
@@ -43,6 +43,7 @@ class StepState:
         role: ``step`` (chain), ``member`` (group/chord), ``callback`` or ``on_error``.
         status: PENDING (no record yet) … SUCCESS / FAILURE.
         error: ``"Type: message"`` of a FAILURE or RETRY, else None.
+        not_run: True for a PENDING step that will never run, by the workflow's outcome (see :func:`mark_not_run`).
     """
 
     id: str
@@ -50,6 +51,12 @@ class StepState:
     role: str
     status: Status
     error: str | None = None
+    not_run: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The state as the tree shows it: ``"not run"`` for a step that never will, else the status name."""
+        return "not run" if self.not_run else self.status.value
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready dict (status as its name)."""
@@ -81,6 +88,25 @@ def step_states(planned: list[tuple[str, str, str]], records: dict[str, ResultRe
             error = f"{record.error_type}: {record.error_message or ''}"
         states.append(StepState(task_id, task, role, status, error))
     return states
+
+
+def mark_not_run(kind: str, steps: list[StepState], workflow: ResultRecord | None) -> list[StepState]:
+    """``steps`` with :attr:`StepState.not_run` set on PENDING steps the workflow's outcome rules out (nothing is
+    written: derived from the workflow's own record).
+
+    A failed chain runs none of its PENDING steps; a failed chord never runs its callback; a chord that succeeded
+    never runs its error callback. A group's members do not depend on each other: none is ruled out.
+    """
+    status = workflow.status if workflow is not None else Status.PENDING
+
+    def ruled_out(s: StepState) -> bool:
+        if s.status is not Status.PENDING:
+            return False
+        if status is Status.FAILURE:
+            return kind == "chain" or s.role == "callback"
+        return status is Status.SUCCESS and s.role == "on_error"
+
+    return [replace(s, not_run=True) if kind != "group" and ruled_out(s) else s for s in steps]
 
 
 def load_tree(record: ResultRecord | None) -> dict[str, Any] | None:

@@ -183,3 +183,22 @@ def test_missing_credentials_is_one_line_saying_where_to_set_them(tmp_path: Path
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4
     assert "no AWS credentials found" in done.stderr and "Traceback" not in done.stderr
+
+
+def _run_into_closed_pipe(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``sqsq ARGS`` with stdout a pipe whose reader is already gone (as after ``| head -1`` has read its line)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "sqsq.cli", *args], cwd=ROOT, env=env, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(shop: Deployed) -> None:
+    schema = _run_into_closed_pipe(["schema", APP], env=shop.env)
+    assert (schema.returncode, schema.stderr) == (0, "")
+    handle = shop.app.send("tests.add", {"x": 1, "y": 2})
+    result = _run_into_closed_pipe(["result", handle.id, "--app", APP], env=shop.env)
+    assert (result.returncode, result.stderr) == (0, "")

@@ -20,6 +20,7 @@ from sqsq.message import Envelope, new_task_id
 from sqsq.monitoring import Monitor
 from sqsq.results import ResultRecord, Status
 from sqsq.transport import OutgoingMessage
+from sqsq.workflows.ids import TREE_TASK_NAME, WORKFLOW_TASK_NAME
 from tests.conftest import Deployed
 
 TOKEN = "t" * 24
@@ -152,3 +153,60 @@ def test_live_refresh_gets_only_the_live_part(shop: Deployed, client: TestClient
     full = client.get("/tasks").text
     part = client.get("/tasks", headers={"X-Sqsq-Fragment": "1"}).text
     assert "<nav>" in full and "<nav>" not in part and '<table id="tasks">' in part
+
+
+def _seed_scheduled_revoked_and_workflow(shop: Deployed) -> dict[str, str]:
+    """A SCHEDULED record (due in an hour), a REVOKED one, and a workflow's own record and shape record."""
+    app, now, ids = shop.app, time.time() - 20, {}
+    for i, (key, status, name) in enumerate((("SCHEDULED", Status.SCHEDULED, "tests.add"),
+                                             ("REVOKED", Status.REVOKED, "tests.add"),
+                                             ("workflow", Status.SUCCESS, WORKFLOW_TASK_NAME),
+                                             ("tree", Status.SUCCESS, TREE_TASK_NAME))):
+        ids[key] = new_task_id()
+        app.results.put(ResultRecord(ids[key], status, name, result_json="[]" if key == "tree" else None,
+                                     due_at=now + 3600 if status is Status.SCHEDULED else None,
+                                     runtime_seconds=0.0004 if key == "workflow" else None).stamped(3600, now=now + i))
+    return ids
+
+
+def test_scheduled_and_revoked_tasks_are_listed_and_a_scheduled_tasks_page_shows_its_due_time(
+    shop: Deployed, client: TestClient
+) -> None:
+    ids = _seed_scheduled_revoked_and_workflow(shop)
+    for state in ("SCHEDULED", "REVOKED"):
+        got = client.get("/api/tasks", params={"state": state})
+        assert got.status_code == 200, got.text
+        assert [t["task_id"] for t in got.json()["tasks"]] == [ids[state]]
+    assert {ids["SCHEDULED"], ids["REVOKED"]} <= {t["task_id"] for t in client.get("/api/tasks").json()["tasks"]}
+    detail = client.get(f"/api/tasks/{ids['SCHEDULED']}").json()
+    assert detail["due_at"] == pytest.approx(time.time() - 20 + 3600, abs=5)
+    assert "<th>due</th>" in client.get(f"/tasks/{ids['SCHEDULED']}").text
+    assert "SCHEDULED" in client.get("/tasks").text and "REVOKED" in client.get("/tasks").text
+
+
+def test_workflow_records_are_not_tasks_in_listings_metrics_or_throughput(
+    shop: Deployed, client: TestClient
+) -> None:
+    ids = _seed_scheduled_revoked_and_workflow(shop)
+    listed = {t["task_id"] for t in client.get("/api/tasks").json()["tasks"]}
+    assert ids["workflow"] not in listed and ids["tree"] not in listed
+    assert ids["workflow"] not in client.get("/tasks").text
+    named = client.get("/api/tasks", params={"name": WORKFLOW_TASK_NAME}).json()["tasks"]
+    assert [t["task_id"] for t in named] == [ids["workflow"]]  # asked for by name: listed
+    assert WORKFLOW_TASK_NAME not in client.get("/metrics").text
+    assert sum(client.get("/api/queues").json()["throughput"]["succeeded"]) == 0
+    top = CliRunner().invoke(main, ["top", "tests.apps.shop:app", "--once"], env=shop.env, catch_exceptions=False)
+    assert top.exit_code == 0 and ids["workflow"] not in top.output and ids["REVOKED"] in top.output
+
+
+def test_a_sub_millisecond_run_time_is_shown_in_microseconds_or_milliseconds_not_as_zero(
+    shop: Deployed, client: TestClient
+) -> None:
+    task_id = new_task_id()
+    shop.app.results.put(ResultRecord(task_id, Status.SUCCESS, "tests.add", result_json="3",
+                                      runtime_seconds=0.0004).stamped(3600, now=time.time() - 20))
+    assert "400 µs" in client.get("/tasks").text and "400 µs" in client.get(f"/tasks/{task_id}").text
+    assert "0.000 s" not in client.get("/tasks").text
+    from sqsq.monitoring.tasks import format_seconds
+
+    assert format_seconds(0.0134) == "13.4 ms" and format_seconds(2.5) == "2.500 s" and format_seconds(None) == "-"

@@ -173,6 +173,29 @@ def test_a_revoked_queued_task_is_deleted_unrun_by_the_worker_and_the_other_runs
     assert depth.visible == depth.in_flight == depth.delayed == 0  # the revoked message was deleted
 
 
+def test_sqsq_cancel_of_a_delayed_task_waiting_in_its_queue_revokes_it_and_it_never_runs(
+    app: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_TEST_SINK", str(app.tmp / "sink.txt"))  # the worker runs in this process
+    h = timed.mark.options(delay_seconds=2).delay(tag="waiting")  # in its queue (SQS delay), no record yet
+    done = app.cli("cancel", "tests.apps.timed:app", h.id)
+    assert done.returncode == 0 and done.stdout.startswith(f"{h.id} revoked (no record yet"), done.stderr
+    assert h.state == "REVOKED"
+    typo = app.cli("cancel", "tests.apps.timed:app", h.id[:-1])
+    assert typo.returncode == 2 and "is not a task id" in typo.stderr and typo.stdout == ""
+    deadline = time.monotonic() + 30
+    while app.app.transport.depth(app.queue()).visible == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)  # until its delay is over (a burst worker stops at the first empty receive)
+    worker = Worker(app.app, concurrency=1, wait_time_seconds=1, burst=True)
+    thread = threading.Thread(target=worker.run, name="timed-worker", daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "burst worker did not finish"
+    assert h.state == "REVOKED" and not (app.tmp / "sink.txt").exists()  # never ran
+    depth = app.app.transport.depth(app.queue())
+    assert depth.visible == depth.in_flight == depth.delayed == 0  # the revoked message was deleted
+
+
 def test_a_delayed_send_costs_one_create_schedule_and_one_put_item_and_no_sqs_request(app: Deployed) -> None:
     eta = _in(app, 2 * HOUR)
     timed.mark.options(eta=eta).delay(tag="warm")  # queue lookup and schedule group, once

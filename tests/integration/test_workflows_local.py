@@ -134,13 +134,14 @@ def test_sqsq_result_shows_the_workflow_tree_with_each_steps_state(flow_app: Dep
     assert lines[0].startswith(f"{handle.id} chain FAILURE ValueError: step {handle.id}-1 (flows.fail) failed")
     assert [line.split()[1:5] for line in lines[1:]] == [
         ["0", "step", "flows.add", "SUCCESS"], ["1", "step", "flows.fail", "FAILURE"],
-        ["2", "step", "flows.double", "PENDING"],
+        ["2", "step", "flows.double", "not"],  # "not run": the chain failed before it
     ]
     shown = flow_app.cli("result", handle.id, "--app", "tests.apps.flows:app", "--json")
     tree = json.loads(shown.stdout)
     assert (tree["kind"], tree["status"]) == ("chain", "FAILURE")
     assert [(s["task"], s["status"]) for s in tree["steps"]] == [
         ("flows.add", "SUCCESS"), ("flows.fail", "FAILURE"), ("flows.double", "PENDING")]
+    assert tree["steps"][-1]["not_run"] is True
 
 
 def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(flow_app: Deployed) -> None:
@@ -155,3 +156,25 @@ def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(flow_app: Deployed
     _work(flow_app)
     assert handle.get(timeout_seconds=10) == sum(range(6))
     assert _sink(flow_app).count("total 6") == 1
+
+
+def test_the_dashboards_workflows_page_lists_workflows_and_shows_each_ones_tree(flow_app: Deployed) -> None:
+    from fastapi.testclient import TestClient
+
+    from sqsq.dashboard import create_app
+    from sqsq.monitoring import Monitor
+
+    failed = sqsq.chain(flows.add.s(1, 2), flows.fail.partial(), flows.double.partial()).delay()
+    grouped = sqsq.group(flows.square.s(n) for n in range(3)).delay()
+    _work(flow_app)
+    with TestClient(create_app(Monitor(flow_app.app, read_oldest_age=False))) as client:
+        listed = {w["workflow_id"]: w["status"] for w in client.get("/api/workflows").json()["workflows"]}
+        assert listed == {failed.id: "FAILURE", grouped.id: None}
+        detail = client.get(f"/api/workflows/{failed.id}").json()
+        assert (detail["kind"], detail["status"]) == ("chain", "FAILURE")
+        assert [s["shown"] for s in detail["steps"]] == ["SUCCESS", "FAILURE", "not run"]
+        assert client.get(f"/api/workflows/{grouped.id}").json()["result"] == [0, 1, 4]
+        assert "not run" in client.get(f"/workflows/{failed.id}").text and failed.id in client.get("/workflows").text
+        assert client.get("/api/workflows/nope").status_code == 404
+        tasks = {t["task_id"] for t in client.get("/api/tasks").json()["tasks"]}
+        assert failed.id not in tasks and f"{failed.id}-tree" not in tasks and f"{failed.id}-0" in tasks

@@ -128,6 +128,27 @@ def test_every_renders_the_largest_whole_rate_unit(seconds: int, expression: str
     assert every(seconds=seconds).expression == expression
 
 
+@pytest.mark.parametrize(("kwargs", "expression"), [
+    ({"minutes": 5}, "rate(5 minutes)"), ({"hours": 2}, "rate(2 hours)"), ({"days": 1}, "rate(1 day)"),
+    ({"hours": 1, "minutes": 30}, "rate(90 minutes)"), ({"minutes": 1, "seconds": 60}, "rate(2 minutes)"),
+])
+def test_every_takes_minutes_hours_and_days_which_add_up(kwargs: dict[str, int], expression: str) -> None:
+    assert every(**kwargs).expression == expression
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, r"every\(\) is under EventBridge Scheduler's smallest rate"),
+    ({"minutes": 1.5}, "minutes must be a whole number"),
+    ({"hours": -1}, "hours must be a whole number, 0 or more"),
+    ({"minutes": 1, "seconds": 30}, r"every\(seconds=30, minutes=1\) is not a whole number of minutes.*seconds=120"),
+])
+def test_every_refuses_no_period_fractions_negatives_and_part_minutes_naming_what_was_given(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ScheduleExpressionError, match=message):
+        every(**kwargs)  # type: ignore[arg-type]
+
+
 def test_cron_fires_at_the_wall_time_of_its_time_zone_across_dst() -> None:
     nightly = cron("0 3 * * *", timezone="Europe/Berlin").recurrence()
     times = nightly.next_times(_epoch(2026, 3, 27, 12), 3)

@@ -15,9 +15,10 @@ import sqsq
 from sqsq.app import App
 from sqsq.errors import ConfigError, LimitExceeded, TaskRevoked, ValidationError
 from sqsq.executor import Ack, Executor, Release
-from sqsq.message import Envelope
+from sqsq.message import Envelope, new_task_id
 from sqsq.results import Status
 from sqsq.results.memory import MemoryResults
+from sqsq.scheduling.cancel import UNNAMED, cancel_explained, is_task_id
 from sqsq.scheduling.guard import early_by_seconds
 from sqsq.scheduling.one_time import schedule_name
 from sqsq.scheduling.revocation import RevocationCheck
@@ -154,9 +155,53 @@ def test_a_task_revoked_by_id_only_is_recorded_revoked_by_the_consumer_that_skip
     env = Env(revocation_check_seconds=5)
     h = env.add.delay(x=1, y=2)
     assert sqsq.AsyncResult(h.id, app=env.app).cancel() == "revoked"  # no record, no task name
-    assert h.state == "PENDING"
-    Executor(env.app).execute(env.receive(), 3)
+    assert h.state == "REVOKED"  # recorded at once, under the placeholder name
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)
     assert env.ran == [] and h.state == "REVOKED"
+
+
+def test_cancel_by_id_alone_of_a_queued_task_says_there_was_no_record_and_records_revoked(env: Env) -> None:
+    h = env.add.options(delay_seconds=600).delay(x=1, y=2)
+    result, note = cancel_explained(env.app, h.id)
+    assert result == "revoked" and note is not None and note.startswith("no record yet")
+    record = h.record()
+    assert record is not None and record.status is Status.REVOKED and record.task_name == UNNAMED
+    assert env.results.revocations("sqsq-revocations:s") == {h.id}
+
+
+def test_without_revocation_checks_a_task_revoked_by_id_alone_runs_and_is_acknowledged_not_called_foreign(
+    env: Env,
+) -> None:
+    h = env.add.delay(x=1, y=2)
+    assert cancel_explained(env.app, h.id)[0] == "revoked"
+    outcome = Executor(env.app).execute(env.receive(), 3)
+    assert isinstance(outcome, Ack) and env.ran == [1] and h.state == "REVOKED"  # no TaskIdConflict dead letter
+
+
+def test_a_claimed_task_revoked_by_id_alone_is_acknowledged_unrun_even_without_revocation_checks(env: Env) -> None:
+    @env.app.task(name="s.claimed", claim=True)
+    def claimed(x: int) -> int:
+        env.ran.append(x)
+        return x
+
+    h = claimed.delay(x=7)
+    assert cancel_explained(env.app, h.id)[0] == "revoked"
+    assert isinstance(Executor(env.app).execute(env.receive(), 3), Ack)
+    assert env.ran == [] and h.state == "REVOKED"
+
+
+@pytest.mark.parametrize("task_id", ["not-an-id", "1b4e28ba-2fa1-41d2-883f", "1B4E28BA-2FA1-41D2-883F-0016D3CCA427 "])
+def test_cancel_refuses_an_id_that_is_not_a_task_id_and_writes_nothing(env: Env, task_id: str) -> None:
+    with pytest.raises(ValueError, match="is not a task id"):
+        cancel_explained(env.app, task_id)
+    assert env.results.get(task_id) is None and env.results.revocations("sqsq-revocations:s") == frozenset()
+
+
+def test_task_ids_sqsq_gives_have_the_task_id_shape() -> None:
+    root = new_task_id()
+    for task_id in (root, f"{root}-0", f"{root}-12", f"{root}-cb", f"{root}-err", "s-nightly:2026-12-03T17:00:00Z"):
+        assert is_task_id(task_id), task_id
+    assert not is_task_id(f"{root}-tree") and not is_task_id(root.upper())
 
 
 def test_the_revocation_marker_is_read_at_most_once_per_interval() -> None:

@@ -4,6 +4,7 @@ signature covers, and the crash window between a chord's transition and its call
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import sqsq
 from sqsq.errors import AwsError, SignatureInvalid, ValidationError, WorkflowTooLarge
 from sqsq.message import Envelope
 from sqsq.message_flow import Flow, StepSig
+from sqsq.results import Status
 from sqsq.signing import KeyRing, canonical_bytes
 from sqsq.testing import InMemoryEnv, in_memory
 from sqsq.workflows import continuation
@@ -129,3 +131,60 @@ def test_a_steps_retries_are_its_own_and_the_chain_goes_on_after_them(env: InMem
     flaky_step = handle.steps()[1]
     record = env.record(flaky_step.id)
     assert record is not None and record.attempts == 2 and flows.ATTEMPTS == {3: 2}
+
+
+def _result_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from sqsq.cli import main
+
+    return CliRunner().invoke(main, ["result", *args, "--app", "tests.apps.flows:app"], catch_exceptions=False)
+
+
+def test_sqsq_result_of_a_group_map_or_chunks_shows_the_ordered_list_get_returns(env: InMemoryEnv) -> None:
+    grouped = sqsq.group(flows.square.s(n) for n in range(4)).delay()
+    mapped = flows.square.map(range(3)).delay()
+    chunked = flows.square.chunks(range(5), 2).delay()
+    env.drain()
+    for handle in (grouped, mapped, chunked):
+        value = handle.get(timeout_seconds=5)
+        shown = _result_cli(handle.id)
+        assert shown.exit_code == 0 and shown.output.splitlines()[0] == f"{handle.id} group SUCCESS {json.dumps(value)}"
+        as_json = json.loads(_result_cli(handle.id, "--json").output)
+        assert as_json["status"] == "SUCCESS" and as_json["result"] == value
+
+
+def test_a_workflow_handle_has_the_async_result_names(env: InMemoryEnv) -> None:
+    ok = sqsq.chain(flows.add.s(1, 2), flows.double.s()).delay()
+    bad = sqsq.chain(flows.add.s(1, 2), flows.fail.s(), flows.double.s()).delay()
+    grouped = sqsq.group(flows.square.s(n) for n in range(3)).delay()
+    assert ok.status is Status.STARTED and not ok.ready() and ok.result is None
+    env.drain()
+    assert ok.status is Status.SUCCESS and ok.ready() and ok.successful() and not ok.failed() and ok.result == 6
+    assert bad.status is Status.FAILURE and bad.failed() and isinstance(bad.result, sqsq.TaskFailed)
+    assert grouped.status is Status.SUCCESS and grouped.result == [0, 1, 4]
+
+
+def test_steps_a_failed_workflow_will_never_run_show_as_not_run(env: InMemoryEnv) -> None:
+    chained = sqsq.chain(flows.add.s(1, 2), flows.fail.s(), flows.double.s()).delay()
+    chorded = sqsq.chord([flows.fail_member.s(n) for n in range(5)], flows.total.s(),
+                         on_error=flows.on_error.s()).delay()
+    fine = sqsq.chord([flows.square.s(n) for n in range(2)], flows.total.s(), on_error=flows.on_error.s()).delay()
+    env.drain()
+    assert [(s.status, s.not_run) for s in chained.steps()] == [
+        (Status.SUCCESS, False), (Status.FAILURE, False), (Status.PENDING, True)]
+    assert {s.role: s.shown for s in chorded.steps() if s.role != "member"} == {
+        "callback": "not run", "on_error": "SUCCESS"}
+    assert {s.role: s.shown for s in fine.steps() if s.role != "member"} == {
+        "callback": "SUCCESS", "on_error": "not run"}
+    lines = _result_cli(chained.id).output.splitlines()
+    assert lines[-1].split()[1:] == ["2", "step", "flows.double", "not", "run"]
+    steps = json.loads(_result_cli(chained.id, "--json").output)["steps"]
+    assert (steps[-1]["status"], steps[-1]["not_run"]) == ("PENDING", True)
+
+
+def test_the_listings_internal_names_are_the_workflow_records_names() -> None:
+    from sqsq.results.listing import INTERNAL_TASK_NAMES
+    from sqsq.workflows.ids import TREE_TASK_NAME, WORKFLOW_TASK_NAME
+
+    assert set(INTERNAL_TASK_NAMES) == {WORKFLOW_TASK_NAME, TREE_TASK_NAME}

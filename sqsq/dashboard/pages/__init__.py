@@ -8,5 +8,5 @@ refreshes), and add the module's name to :data:`PAGES`.
 
 from __future__ import annotations
 
-PAGES = ("queues", "tasks", "failures", "workers")
+PAGES = ("queues", "tasks", "workflows", "failures", "workers")
 """Page modules in navigation order."""
