@@ -169,16 +169,16 @@ def test_cancel_by_id_alone_of_a_queued_task_says_there_was_no_record_and_record
     assert env.results.revocations("sqsq-revocations:s") == {h.id}
 
 
-def test_without_revocation_checks_a_task_revoked_by_id_alone_runs_and_is_acknowledged_not_called_foreign(
-    env: Env,
-) -> None:
+def test_without_revocation_checks_a_task_revoked_by_id_alone_runs_and_is_acknowledged_not_called_foreign() -> None:
+    env = Env(revocation_check_seconds=0)  # checks off (the default reads the marker every 5 s)
     h = env.add.delay(x=1, y=2)
     assert cancel_explained(env.app, h.id)[0] == "revoked"
     outcome = Executor(env.app).execute(env.receive(), 3)
     assert isinstance(outcome, Ack) and env.ran == [1] and h.state == "REVOKED"  # no TaskIdConflict dead letter
 
 
-def test_a_claimed_task_revoked_by_id_alone_is_acknowledged_unrun_even_without_revocation_checks(env: Env) -> None:
+def test_a_claimed_task_revoked_by_id_alone_is_acknowledged_unrun_even_without_revocation_checks() -> None:
+    env = Env(revocation_check_seconds=0)
     @env.app.task(name="s.claimed", claim=True)
     def claimed(x: int) -> int:
         env.ran.append(x)
