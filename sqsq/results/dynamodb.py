@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
-from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
+from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, PayloadMissing, ResultsTableNotFound, ResultTooLarge
 from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.results.dynamodb_chords import DynamoChords
@@ -264,7 +264,11 @@ class DynamoResults(DynamoChords):
                 f"the result of task {record.task_id} is stored in {pointer}; set SQSQ_PAYLOAD_BUCKET (payload_bucket=) "
                 "to read it"
             )
-        return replace(record, result_json=self._payloads.get(pointer).decode("utf-8", "surrogatepass"))
+        try:
+            data = self._payloads.get(pointer)
+        except PayloadMissing as exc:  # worded for a result, not a message (a message "cannot be run")
+            raise PayloadMissing(exc.where, exc.code, what="result") from None
+        return replace(record, result_json=data.decode("utf-8", "surrogatepass"))
 
     def add_revocation(self, key: str, task_id: str, ttl_seconds: int) -> None:
         """UpdateItem ``ADD revoked :id`` on the marker item (see :mod:`sqsq.results.revocations`).

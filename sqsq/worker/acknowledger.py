@@ -55,6 +55,13 @@ _Call = Callable[[list[Held]], list[BatchFailure]]
 _Pending = tuple[BatchRetry[Held], _Call, Callable[[BatchRetry[Held]], None]]
 
 
+def acked_task_id(held: Held) -> str | None:
+    """The envelope id an acknowledged message carried (its Ack's, else the receiver's decode), or None."""
+    if isinstance(held.outcome, Ack) and held.outcome.task_id is not None:
+        return held.outcome.task_id
+    return held.envelope.id if held.envelope is not None else None
+
+
 class Acknowledger:
     """Receives ``(held, outcome)`` from the pool (:meth:`put`) and acknowledges on its thread (:meth:`run`).
 
@@ -239,7 +246,7 @@ class Acknowledger:
             failed = {id(h) for h, _ in batch.failed}
             for h in items:
                 if h.acknowledged and id(h) not in failed:
-                    delete_payload(self._app, h.message)  # after the SQS delete: a crash before it leaves the object
+                    delete_payload(self._app, h.message, acked_task_id(h))  # after the SQS delete (a crash before: left)
                 self._slots.forget(h)
 
         batch = BatchRetry(items, attempts=ACK_ENTRY_ATTEMPTS, backoff=ACK_ENTRY_BACKOFF)
