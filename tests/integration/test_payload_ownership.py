@@ -12,6 +12,7 @@ import pytest
 
 from sqsq.dlq import DeadLetterQueue
 from sqsq.dlq.purge import PurgeLedger
+from sqsq.errors import PayloadMissing
 from sqsq.local.server import LocalAwsServer
 from sqsq.message import Envelope, undecodable_id
 from sqsq.payloads import MESSAGE_PREFIX, POINTER_CLASS, RESULT_PREFIX
@@ -103,3 +104,13 @@ def test_an_object_over_the_read_cap_is_dead_lettered_with_the_reason(local_aws:
         assert d.app.results.get(handle.id) is None
     finally:
         gen.close()
+
+
+def test_a_result_whose_object_is_gone_says_the_result_is_lost_not_that_a_message_cannot_run(big: Deployed) -> None:
+    made = big.app.send("big.make", {"n": 2_000_000})
+    drain(big)
+    [result_key] = keys(big, RESULT_PREFIX)
+    s3(big).delete_object(Bucket=big.app.settings.payload_bucket, Key=result_key)
+    with pytest.raises(PayloadMissing) as err:
+        made.get(timeout_seconds=5)
+    assert "of this result" in str(err.value) and "cannot be run" not in str(err.value)
