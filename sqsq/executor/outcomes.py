@@ -25,7 +25,7 @@ class Ack:
     """
 
     duplicate: bool = False
-    task_id: str | None = None
+    task_id: str | None = field(default=None, compare=False)  # not part of what the outcome says to do
 
 
 @dataclass(frozen=True)
