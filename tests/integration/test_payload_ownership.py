@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sqsq.dlq import DeadLetterQueue
+from sqsq.dlq import DeadLetterQueue, Selection
 from sqsq.dlq.purge import PurgeLedger
 from sqsq.errors import PayloadMissing
 from sqsq.local.server import LocalAwsServer
@@ -114,3 +114,16 @@ def test_a_result_whose_object_is_gone_says_the_result_is_lost_not_that_a_messag
     with pytest.raises(PayloadMissing) as err:
         made.get(timeout_seconds=5)
     assert "of this result" in str(err.value) and "cannot be run" not in str(err.value)
+
+
+def test_a_replayed_pointer_to_a_dead_letters_object_leaves_it_for_the_letters_redrive(big: Deployed) -> None:
+    victim = big.app.send("big.second_time", {"data": "z" * (2 * MIB)})  # fails at generation 0: the DLQ
+    drain(big)
+    send_pointer(big, str(big.app.settings.payload_bucket), f"{MESSAGE_PREFIX}{victim.id}")
+    drain(big)  # the replay fails too (to the DLQ): nothing of the victim's is deleted
+    assert keys(big, MESSAGE_PREFIX) == [f"{MESSAGE_PREFIX}{victim.id}"]
+    report = DeadLetterQueue(big.app, "default").redrive(Selection(task_ids=frozenset([victim.id])))
+    assert report.moved == [victim.id, victim.id]  # the letter and its replay
+    drain(big)
+    record = big.app.results.get(victim.id)
+    assert record is not None and record.status is Status.SUCCESS
