@@ -198,7 +198,9 @@ class AppBackends:
                 if self._payloads is None:
                     from sqsq.transport.payloads import S3PayloadStore
 
-                    self._payloads = S3PayloadStore(self._aws(), self.settings.payload_bucket)
+                    self._payloads = S3PayloadStore(
+                        self._aws(), self.settings.payload_bucket, self.settings.payload_max_read_mb * 1024 * 1024
+                    )
         return self._payloads
 
     @property

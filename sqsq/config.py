@@ -56,6 +56,8 @@ class Settings(BaseModel):
             item size (:mod:`sqsq.payloads`); ``None`` (default): nothing is offloaded, a send that is too large
             raises PayloadTooLarge. ``sqsq template`` creates the bucket and sets ``SQSQ_PAYLOAD_BUCKET`` on its
             functions; ``sqsq local``/``sqsq provision`` create ``<app_name>-payloads`` when it is set to that.
+        payload_max_read_mb: largest payload object (MiB) sqsq reads into memory, 1-5120, default 256; a pointer to
+            a larger object is refused before its body is read (the message is dead-lettered with the reason).
         scheduler_role_arn: (issue 12, scheduling) the role EventBridge Scheduler assumes to send a delayed task
             (``sqs:SendMessage`` on the app's queues); the template sets it on its functions. Needed only for
             sends due more than 900 s ahead; locally any ARN works (default there: a placeholder).
@@ -95,6 +97,7 @@ class Settings(BaseModel):
     signing_keys_secret: str | None = Field(default=None, min_length=1, max_length=2048)
     # S3 payloads (issue 14): S3 bucket names are 3-63 characters.
     payload_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    payload_max_read_mb: int = Field(default=256, ge=1, le=5 * 1024)  # security fix: cap on one object read
     # -- scheduling (issue 12) --
     scheduler_role_arn: str | None = Field(default=None, min_length=20, max_length=1600)
     schedule_group: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,64}$")

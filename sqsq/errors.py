@@ -14,7 +14,8 @@ SqsqError
 │   ├── PayloadTooLarge         message body over the queue's MaximumMessageSize
 │   └── ResultTooLarge          result over DynamoDB's 400 KB item size
 ├── MessageDecodeError          a message body is not a sqsq envelope this version understands
-│   └── PayloadMissing          the S3 object an offloaded message or result points to is gone
+│   ├── PayloadMissing          the S3 object an offloaded message or result points to is gone
+│   └── PayloadRefused          a pointer names another bucket, or an object over payload_max_read_mb
 ├── SignatureError              a message failed signature verification (signing on: it never runs)
 │   ├── SignatureMissing        the message carries no signature
 │   ├── SignatureKeyUnknown     signed with a key id none of the configured keys has
@@ -229,13 +230,22 @@ class PayloadMissing(MessageDecodeError):
         where: ``s3://bucket/key``.
     """
 
-    def __init__(self, where: str, code: str | None = None):
+    def __init__(self, where: str, code: str | None = None, *, what: str = "message"):
+        consequence = (
+            "the message cannot be run" if what == "message"
+            else "the result is lost; run the task again (its record keeps the status)"
+        )
         super().__init__(
-            f"the payload object {where} does not exist ({code or 'not found'}): it was deleted or expired (the "
-            "bucket's lifecycle rule), or the bucket is not the one the sender used; the message cannot be run"
+            f"the payload object {where} of this {what} does not exist ({code or 'not found'}): it was deleted or "
+            f"expired (the bucket's lifecycle rule), or the bucket is not the one the sender used; {consequence}"
         )
         self.where = where
         self.code = code
+
+
+class PayloadRefused(MessageDecodeError):
+    """A pointer sqsq will not follow: it names a bucket other than the configured payload bucket, or an object
+    larger than ``payload_max_read_mb`` (checked before the body is read). The message is dead-lettered."""
 
 
 class SignatureError(SqsqError):

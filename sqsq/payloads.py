@@ -100,6 +100,24 @@ def result_key(task_id: str) -> str:
     return f"{RESULT_PREFIX}{task_id}"
 
 
+def deletable_message_key(pointer: PayloadPointer, bucket: str, envelope_id: str | None) -> bool:
+    """True when sqsq may delete the object ``pointer`` names, its message being done (acknowledged or purged).
+
+    sqsq deletes only what it wrote for that message: the key :func:`message_key` of the envelope read from the
+    object, in its own payload bucket. Anything else a pointer may name is left alone, whoever sent it: an object
+    in another bucket, another task's object or an offloaded result (``sqsq/results/...``), and an object the AWS
+    extended client wrote (a random key): the producer owns those (its own ``delete_payload_from_s3`` on receive,
+    or a lifecycle rule on the bucket). A pointer to another task's message object still replays that task's
+    envelope (as a replayed body would); its object is deleted only once that envelope succeeded (or was revoked).
+
+    Args:
+        pointer: the pointer the message carried.
+        bucket: the configured payload bucket.
+        envelope_id: the id of the envelope read from the object; None: not read or not an envelope (never deleted).
+    """
+    return envelope_id is not None and pointer.bucket == bucket and pointer.key == message_key(envelope_id)
+
+
 def size_attribute(size_bytes: int) -> dict[str, dict[str, str]]:
     """The message attribute an offloaded message carries (``ExtendedPayloadSize``, a Number)."""
     return {SIZE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(size_bytes)}}

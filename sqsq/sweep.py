@@ -110,7 +110,7 @@ def _failure_for(entry: DlqEntry, max_receive_count: int | None) -> ResultRecord
         error_message=message,
         attempts=r.attempts if r is not None else (max_receive_count or 0),
         generation=env.generation,
-        # as the executor records it: a body that gave no sent_at is compared by task name only
+        # as the executor records it: a body that gave no sent_at is recorded as unknown (matches only a record without one)
         sent_at=env.sent_at if "sent_at" in env.model_fields_set else None,
     )
 

@@ -15,7 +15,7 @@ from sqsq.dlq.redrive import run_redrive
 from sqsq.dlq.selection import RedriveProgress, RedriveReport, Selection
 from sqsq.errors import AwsError, ConfigError, MessageDecodeError, SignatureError
 from sqsq.message import Envelope, undecodable_id
-from sqsq.payloads import PayloadPointer, parse_pointer, resolve_body
+from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, deletable_message_key, parse_pointer, resolve_body
 from sqsq.results import Status
 from sqsq.transport import ReceivedMessage, Transport
 
@@ -255,8 +255,21 @@ class DeadLetterQueue:
             for pointer in pointers:
                 payloads.delete(pointer)  # the offloaded bodies go with their messages (sqsq.payloads)
 
+    def _owned(self, pointer: PayloadPointer) -> bool:
+        """True when ``pointer`` names sqsq's own object for the envelope stored there (read to learn its id)."""
+        payloads = self.app.payloads
+        if payloads is None or pointer.bucket != payloads.bucket or not pointer.key.startswith(MESSAGE_PREFIX):
+            return False  # cheap refusals first: nothing is read for them
+        try:
+            envelope_id = Envelope.from_body(payloads.get(pointer).decode("utf-8")).id
+        except (MessageDecodeError, AwsError, UnicodeDecodeError):
+            return False
+        return deletable_message_key(pointer, payloads.bucket, envelope_id)
+
     def _pointers(self) -> list[PayloadPointer]:
-        """The S3 pointers the DLQ's messages carry (read without consuming them); none without a payload bucket."""
+        """The S3 objects of the DLQ's messages that sqsq may delete with them (read without consuming them): only
+        its own object for each envelope (:func:`sqsq.payloads.deletable_message_key`, the object read to know the
+        envelope's id); none without a payload bucket. A pointer to anything else is never followed to a delete."""
         if self.app.payloads is None:
             return []
         reader = self.open_reader()
@@ -271,7 +284,7 @@ class DeadLetterQueue:
                         pointer = parse_pointer(m.body)
                     except MessageDecodeError:
                         pointer = None
-                    if pointer is not None:
+                    if pointer is not None and self._owned(pointer):
                         found.append(pointer)
         finally:
             reader.release()

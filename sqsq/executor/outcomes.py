@@ -18,9 +18,14 @@ from sqsq.task import Task
 
 @dataclass(frozen=True)
 class Ack:
-    """Done and durably recorded: delete the message. ``duplicate``: it had already succeeded before."""
+    """Done and durably recorded: delete the message. ``duplicate``: it had already succeeded before.
+
+    ``task_id``: the id of the envelope acknowledged (set by the executor), so an offloaded body's own object
+    is deleted with the message (:func:`sqsq.executor.payload.delete_payload`); None: unknown, nothing deleted.
+    """
 
     duplicate: bool = False
+    task_id: str | None = field(default=None, compare=False)  # not part of what the outcome says to do
 
 
 @dataclass(frozen=True)

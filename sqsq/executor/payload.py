@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from sqsq.app import App
-from sqsq.errors import AwsError
+from sqsq.errors import AwsError, MessageDecodeError
 from sqsq.message import Envelope
-from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, parse_pointer, resolve_body
+from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, deletable_message_key, parse_pointer, resolve_body
 from sqsq.transport import ReceivedMessage
 
 log = logging.getLogger("sqsq.executor")
@@ -39,8 +39,16 @@ def task_id_of_missing(pointer_text: str) -> str | None:
     return key[len(MESSAGE_PREFIX):] if key.startswith(MESSAGE_PREFIX) and len(key) > len(MESSAGE_PREFIX) else None
 
 
-def delete_payload(app: App, message: ReceivedMessage) -> bool:
+def delete_payload(app: App, message: ReceivedMessage, envelope_id: str | None) -> bool:
     """Delete the S3 object an acknowledged message pointed to; True when there was one and it is gone.
+
+    Only sqsq's own object for that envelope is deleted (:func:`sqsq.payloads.deletable_message_key`): a pointer to
+    another bucket, to another key (an extended client's object, a result) or an unknown envelope deletes nothing.
+
+    Args:
+        app: its payload store.
+        message: the acknowledged message.
+        envelope_id: the id of the envelope the message carried (:attr:`sqsq.executor.Ack.task_id`); None: unknown.
 
     Never raises: an object that cannot be deleted is logged and left to the bucket's lifecycle rule.
     """
@@ -51,9 +59,13 @@ def delete_payload(app: App, message: ReceivedMessage) -> bool:
     payloads = app.payloads if pointer is not None else None
     if pointer is None or payloads is None:
         return False
+    if not deletable_message_key(pointer, payloads.bucket, envelope_id):
+        log.info("message %s: payload %s is not this app's object for task %s; left in place",
+                 message.message_id, pointer, envelope_id)
+        return False
     try:
         payloads.delete(pointer)
-    except AwsError as exc:
+    except (AwsError, MessageDecodeError) as exc:
         log.warning("could not delete payload %s of message %s (%s); the bucket's lifecycle rule expires it",
                     pointer, message.message_id, exc)
         return False

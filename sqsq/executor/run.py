@@ -36,6 +36,11 @@ from sqsq.transport import ReceivedMessage
 log = logging.getLogger("sqsq.executor")
 
 
+def acknowledging(outcome: Outcome, task_id: str) -> Outcome:
+    """``outcome``, an Ack naming the envelope ``task_id`` it acknowledges (so its own payload object is deleted)."""
+    return replace(outcome, task_id=task_id) if isinstance(outcome, Ack) and outcome.task_id is None else outcome
+
+
 class Executor:
     """Runs one received message through the app's tasks and records the outcome.
 
@@ -150,12 +155,12 @@ class Executor:
         )
         held = self._held_back(prepared, message.sent_timestamp_seconds or None)
         if held is not None:
-            return held
+            return acknowledging(held, envelope.id)
         blocked = self._before_run(prepared, remaining_time_seconds)
         if blocked is not None and envelope.flow is not None:
             # A step found final already: go on from it (its continuation may not have been sent).
             blocked = self._flows.after(envelope, blocked, duplicate=True)
-        return prepared if blocked is None else blocked
+        return prepared if blocked is None else acknowledging(blocked, envelope.id)
 
     def _payload_missing(self, message: ReceivedMessage, exc: PayloadMissing) -> Outcome:
         """A pointer whose object is gone: a duplicate of a task that finished (its object deleted with its
@@ -254,6 +259,23 @@ class Executor:
         duration_seconds: float = 0.0,
     ) -> Outcome:
         """The second half of :meth:`execute`: record how a prepared run ended and say what to do with the message.
+
+        Args and returns as for :meth:`_finish`; an Ack names the envelope (:attr:`Ack.task_id`).
+        """
+        outcome = self._finish(prepared, result_json=result_json, error=error, encode_error=encode_error,
+                               duration_seconds=duration_seconds)
+        return acknowledging(outcome, prepared.envelope.id)
+
+    def _finish(
+        self,
+        prepared: Prepared,
+        *,
+        result_json: str | None = None,
+        error: BaseException | None = None,
+        encode_error: Exception | None = None,
+        duration_seconds: float = 0.0,
+    ) -> Outcome:
+        """Record how a prepared run ended and say what to do with the message.
 
         Args:
             prepared: from :meth:`prepare`.

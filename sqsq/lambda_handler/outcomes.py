@@ -53,7 +53,7 @@ def report(app: App, logger: Logger, inv: Invocation, message: ReceivedMessage, 
         RecordFailed: the record is to be reported failed (retry, release, or a DLQ copy that could not be sent).
     """
     if isinstance(outcome, Ack):
-        delete_payload(app, message)  # sqsq.payloads: the S3 object of an offloaded body, if any
+        delete_payload(app, message, outcome.task_id)  # sqsq.payloads: the S3 object of an offloaded body, if any
         inv.count("duplicates" if outcome.duplicate else "succeeded")
         logger.info("succeeded" if not outcome.duplicate else "duplicate delivery acknowledged")
         return "ack"

@@ -106,12 +106,13 @@ def same_message(existing: ResultRecord, new: ResultRecord) -> bool:
 
     Retries, redeliveries and redrives keep both; a message forged with another task's id differs in one of them
     unless the forger copied the task name and ``sent_at`` to the microsecond (see the README's threat model).
-    A record or write without ``sent_at`` (a body that gave none) is compared by task name only.
+    ``sent_at`` values must be equal, both absent included: a record without one (a body that gave none, such as
+    a periodic firing) matches only writes without one, and a write without one (a forged body that left it out)
+    never matches a record that has one.
     """
     if existing.task_name != new.task_name:
         return False
-    mine, theirs = stored_sent_at(existing.sent_at), stored_sent_at(new.sent_at)
-    return mine is None or theirs is None or mine == theirs
+    return stored_sent_at(existing.sent_at) == stored_sent_at(new.sent_at)
 
 
 def may_overwrite(existing: ResultRecord | None, new: ResultRecord, now: float) -> bool:

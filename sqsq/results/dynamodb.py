@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
-from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, ResultsTableNotFound, ResultTooLarge
+from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, PayloadMissing, ResultsTableNotFound, ResultTooLarge
 from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.results.dynamodb_chords import DynamoChords
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from sqsq.transport.payloads import PayloadStore
 
 # The same-message rule of sqsq.results.same_message: a live record is only replaced by a write of the same task
-# name and sent_at (a record or write without sent_at is compared by name only). Task ids are random, so anything
-# else is a message forged with another task's id: refused whatever its generation.
-_SAME_NAME = "task_name = :task_name"
-_SAME_NAME_AND_SENT_AT = "task_name = :task_name AND (attribute_not_exists(sent_at) OR sent_at = :sent_at)"
+# name and equal sent_at (a write without sent_at matches only a record without one, and the reverse). Task ids are
+# random, so anything else is a message forged with another task's id: refused whatever its generation.
+_SAME_NAME_NO_SENT_AT = "task_name = :task_name AND attribute_not_exists(sent_at)"
+_SAME_NAME_AND_SENT_AT = "task_name = :task_name AND sent_at = :sent_at"
 # The forward-only rule of sqsq.results.may_overwrite, as a condition DynamoDB evaluates atomically with the
 # write: a record that is missing or expired may be replaced; one of the same message may be replaced from a later
 # generation, or when it is not final and not from a later attempt (a final write: whatever its attempt, since a
@@ -67,7 +67,7 @@ def _same_message(record: ResultRecord) -> tuple[str, dict[str, dict[str, str]]]
     values = {":task_name": {"S": _storable(record.task_name)}}
     sent_at = stored_sent_at(record.sent_at)
     if sent_at is None:
-        return _SAME_NAME, values
+        return _SAME_NAME_NO_SENT_AT, values
     values[":sent_at"] = {"N": repr(sent_at)}
     return _SAME_NAME_AND_SENT_AT, values
 
@@ -264,7 +264,11 @@ class DynamoResults(DynamoChords):
                 f"the result of task {record.task_id} is stored in {pointer}; set SQSQ_PAYLOAD_BUCKET (payload_bucket=) "
                 "to read it"
             )
-        return replace(record, result_json=self._payloads.get(pointer).decode("utf-8", "surrogatepass"))
+        try:
+            data = self._payloads.get(pointer)
+        except PayloadMissing as exc:  # worded for a result, not a message (a message "cannot be run")
+            raise PayloadMissing(exc.where, exc.code, what="result") from None
+        return replace(record, result_json=data.decode("utf-8", "surrogatepass"))
 
     def add_revocation(self, key: str, task_id: str, ttl_seconds: int) -> None:
         """UpdateItem ``ADD revoked :id`` on the marker item (see :mod:`sqsq.results.revocations`).

@@ -55,6 +55,13 @@ _Call = Callable[[list[Held]], list[BatchFailure]]
 _Pending = tuple[BatchRetry[Held], _Call, Callable[[BatchRetry[Held]], None]]
 
 
+def acked_task_id(held: Held) -> str | None:
+    """The envelope id an acknowledged message carried (its Ack's, else the receiver's decode), or None."""
+    if isinstance(held.outcome, Ack) and held.outcome.task_id is not None:
+        return held.outcome.task_id
+    return held.envelope.id if held.envelope is not None else None
+
+
 class Acknowledger:
     """Receives ``(held, outcome)`` from the pool (:meth:`put`) and acknowledges on its thread (:meth:`run`).
 
@@ -63,10 +70,16 @@ class Acknowledger:
         slots: the held messages (a message is forgotten once its acknowledgement is done).
         stats: counters to update.
         throttle: where recurring failures are logged.
+        after_move: told, for each DeadLetter outcome, whether its copy reached the DLQ (the FIFO group gate,
+            :meth:`sqsq.worker.groups.GroupGate.moved`), or None.
     """
 
-    def __init__(self, app: App, slots: Slots, stats: WorkerStats, throttle: LogThrottle):
+    def __init__(
+        self, app: App, slots: Slots, stats: WorkerStats, throttle: LogThrottle,
+        after_move: Callable[[Held, bool], None] | None = None,
+    ):
         self._app = app
+        self._after_move = after_move
         self._slots = slots
         self._stats = stats
         self._throttle = throttle
@@ -151,6 +164,8 @@ class Acknowledger:
         if held.released:
             # Released after the grace period while it ran: another worker may hold it now. Its outcome is
             # recorded (when it succeeded), so the redelivery is acknowledged as a duplicate.
+            if isinstance(outcome, DeadLetter):
+                self._moved(held, False)
             return
         queue_name = held.message.queue_name
         if isinstance(outcome, Release) and not outcome.deferred and not held.child_died:
@@ -180,10 +195,19 @@ class Acknowledger:
                 visibility.setdefault(queue_name, []).append((held, clamp_visibility_seconds(outcome.delay_seconds)))
         elif isinstance(outcome, DeadLetter):
             stats.dead_lettered += 1
-            if self._move_to_dlq(held):
+            moved = False
+            try:
+                moved = self._move_to_dlq(held)
+            finally:
+                self._moved(held, moved)  # a FIFO group's next message starts only now (sqsq.worker.groups)
+            if moved:
                 deletes.setdefault(queue_name, []).append(held)
             else:
                 self._slots.forget(held)
+
+    def _moved(self, held: Held, moved: bool) -> None:
+        if self._after_move is not None:
+            self._after_move(held, moved)
 
     def _store_failed(self) -> None:
         """The results store could not be written: pause receiving (growing, capped) so messages wait in SQS."""
@@ -239,7 +263,7 @@ class Acknowledger:
             failed = {id(h) for h, _ in batch.failed}
             for h in items:
                 if h.acknowledged and id(h) not in failed:
-                    delete_payload(self._app, h.message)  # after the SQS delete: a crash before it leaves the object
+                    delete_payload(self._app, h.message, acked_task_id(h))  # after the SQS delete (a crash before: left)
                 self._slots.forget(h)
 
         batch = BatchRetry(items, attempts=ACK_ENTRY_ATTEMPTS, backoff=ACK_ENTRY_BACKOFF)

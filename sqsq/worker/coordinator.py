@@ -98,7 +98,8 @@ class Worker:
         self._closed = threading.Event()
         self._throttle = LogThrottle(log)
         self._slots = Slots(concurrency + prefetch, self._stopping)
-        self._acks = Acknowledger(app, self._slots, self.stats, self._throttle)
+        self._acks = Acknowledger(app, self._slots, self.stats, self._throttle,
+                                  after_move=lambda held, moved: self._groups.moved(held, moved))
         # FIFO queues: one message per message group at a time, in order (sqsq.worker.groups)
         self._groups = GroupGate(submit=lambda held: self._dispatcher.submit(held), release=self._acks.release)
         self._dispatcher = Dispatcher(

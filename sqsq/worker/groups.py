@@ -6,10 +6,11 @@ between the receiver and the pool keeps that order here:
 
 * a message of a FIFO queue (its queue name ends with ``.fifo``) whose group has a message running waits, held
   (its visibility is extended like any held message's), and starts when the one before it is done;
-* the next starts only when the one before *succeeded or was dead-lettered* (outcome Ack or DeadLetter). If it is
-  to be retried or was released (RetryAfter, Release), the group's waiting messages are given back at once
-  (visibility 0) without running: the failed message, back in SQS at the head of its group, blocks the group
-  until it succeeds or is dead-lettered, and the others come after it again.
+* the next starts only when the one before *succeeded or was dead-lettered* (outcome Ack, or DeadLetter once the
+  acknowledger has its copy in the DLQ: :meth:`GroupGate.moved`). If it is to be retried or was released
+  (RetryAfter, Release), or its copy to the DLQ failed (it stays in its queue and comes back), the group's waiting
+  messages are given back at once (visibility 0) without running: the failed message, back in SQS at the head of
+  its group, blocks the group until it succeeds or is dead-lettered, and the others come after it again.
 
 Messages of a standard queue (a fair queue's tenant is a MessageGroupId too) pass straight through: a fair queue
 keeps no order. Not covered: a thread-pool run past its time limit is recorded by the watchdog and the thread runs
@@ -56,6 +57,9 @@ class GroupGate:
         self._waiting: dict[GroupKey, deque[Held]] = {}
         self.released_behind_failure = 0
         """Messages given back without running because an earlier one of their group failed (a counter)."""
+        # A DeadLetter's group waits for the acknowledger's DLQ copy; the two reports may come in either order.
+        self._awaiting_move: set[Held] = set()
+        self._early_moves: dict[Held, bool] = {}
 
     def dispatch(self, held: Held) -> None:
         """Submit ``held``, or queue it behind the running message of its group. Never blocks."""
@@ -69,17 +73,45 @@ class GroupGate:
         self._submit(held)
 
     def finished(self, held: Held, outcome: Outcome) -> None:
-        """``held`` has its outcome: start its group's next message, or give the group's waiting ones back."""
+        """``held`` has its outcome: start its group's next message, or give the group's waiting ones back.
+
+        A DeadLetter decides nothing yet: the group goes on when :meth:`moved` reports the copy to the DLQ.
+        """
         key = group_key(held)
         if key is None:
             return
+        if isinstance(outcome, DeadLetter):
+            with self._lock:
+                moved = self._early_moves.pop(held, None)
+                if moved is None:
+                    self._awaiting_move.add(held)
+                    return
+            self._advance(held, key, proceed=moved)
+            return
+        self._advance(held, key, proceed=isinstance(outcome, Ack))
+
+    def moved(self, held: Held, moved: bool) -> None:
+        """The acknowledger's report on a dead-lettered message: its copy is in the DLQ (``moved``), or it is not
+        (it stays in its queue and comes back first). Thread-safe; may come before or after :meth:`finished`."""
+        key = group_key(held)
+        if key is None:
+            return
+        with self._lock:
+            if held not in self._awaiting_move:
+                self._early_moves[held] = moved
+                return
+            self._awaiting_move.discard(held)
+        self._advance(held, key, proceed=moved)
+
+    def _advance(self, held: Held, key: GroupKey, *, proceed: bool) -> None:
+        """Start the group's next message (``proceed``), or give its waiting ones back."""
         nxt: Held | None = None
         give_back: list[Held] = []
         with self._lock:
             if self._active.get(key) is not held:
                 return
             waiting = self._waiting.pop(key, deque())
-            if waiting and isinstance(outcome, Ack | DeadLetter):
+            if waiting and proceed:
                 nxt = waiting.popleft()
                 self._active[key] = nxt
                 if waiting:

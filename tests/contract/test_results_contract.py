@@ -137,10 +137,24 @@ def test_claim_is_refused_by_a_record_of_another_task(results: ResultStore) -> N
     assert holder is not None and holder.task_name == "x" and holder.status is Status.RETRY
 
 
-def test_record_without_sent_at_is_matched_by_task_name(results: ResultStore) -> None:
-    # A body that gave no sent_at is recorded without one; its retries are still the same message.
+def test_record_without_sent_at_is_matched_only_by_writes_without_sent_at(results: ResultStore) -> None:
+    # A body that gave no sent_at (a periodic firing) is recorded without one; its retries are the same message.
     assert results.put(_rec(Status.RETRY, attempts=1))
-    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1", sent_at=1764470000.25))
+    assert not results.put(_rec(Status.SUCCESS, attempts=2, result_json="666", sent_at=1764470000.25))
+    assert results.claim(_rec(Status.STARTED, attempts=2, generation=1, sent_at=1764470000.25,
+                              lease_expires_at=time.time() + 60)) is not None
+    assert results.put(_rec(Status.SUCCESS, attempts=2, result_json="1"))
+    got = results.get("t1")
+    assert got is not None and got.result_json == "1"
+
+
+def test_a_write_without_sent_at_never_replaces_a_record_that_has_one(results: ResultStore) -> None:
+    # Security fix F2: a forged body without sent_at (signing off) replaced a victim's FAILURE with its own value.
+    assert results.put(_rec(Status.FAILURE, attempts=1, error_type="RuntimeError", sent_at=1764470000.25))
+    assert not results.put(_rec(Status.SUCCESS, attempts=1, generation=1, result_json='"FORGED"'))
+    assert results.claim(_rec(Status.STARTED, attempts=1, generation=1, lease_expires_at=time.time() + 60)) is not None
+    got = results.get("t1")
+    assert got is not None and got.status is Status.FAILURE and got.result_json is None
 
 
 def test_a_final_outcome_replaces_a_non_final_record_of_a_later_attempt(results: ResultStore) -> None:

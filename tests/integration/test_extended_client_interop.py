@@ -87,7 +87,9 @@ def test_a_large_message_sent_by_the_extended_client_is_run_by_a_sqsq_worker(int
     assert not key.startswith(MESSAGE_PREFIX)
     Worker(interop.app, concurrency=1, wait_time_seconds=1, burst=True).run()
     assert interop.app.results.get(envelope.id).result_json == str(2 * MIB)  # type: ignore[union-attr]
-    assert objects(interop) == []  # sqsq deleted the library's object once the message was acknowledged
+    # sqsq deletes only the objects it writes (sqsq/messages/<task id>): the library's object is its producer's
+    # to delete (a lifecycle rule), never followed to a delete by whatever a pointer names (security fix F1).
+    assert objects(interop) == [key]
 
 
 def test_a_large_message_sent_by_sqsq_is_read_back_by_the_extended_client(interop: Deployed) -> None:

@@ -189,8 +189,10 @@ def test_sweep_records_consumer_died_for_a_task_whose_run_never_ended_on_its_las
     executor = Executor(mem.app)
     _exhaust_receives(mem)
     # the DLQ tools already show why before any sweep, from the marker a run on the last receive leaves
+    (letter,) = DeadLetterQueue(mem.app, "default").entries()
+    assert letter.envelope is not None
     marker = executor._put(ResultRecord(h.id, Status.STARTED, "t", error_type=CONSUMER_DIED, error_message="died",
-                                        attempts=3))
+                                        attempts=3, sent_at=letter.envelope.sent_at))
     assert marker
     (entry,) = DeadLetterQueue(mem.app, "default").entries()
     assert entry.error_type == CONSUMER_DIED

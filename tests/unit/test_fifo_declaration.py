@@ -164,6 +164,8 @@ def test_the_gate_gives_back_a_groups_waiting_messages_when_one_fails_and_moves_
     for h in a:
         gate.dispatch(h)
     _finish(gate, a[0], DeadLetter("ValueError", "bad"))
+    assert submitted == ["a0"]  # not before its copy is in the DLQ (security fix F4)
+    gate.moved(a[0], True)
     assert submitted == ["a0", "a1"]
     _finish(gate, a[1], RetryAfter(0, "again"))
     assert submitted == ["a0", "a1"] and released == [["a2", "a3"]]

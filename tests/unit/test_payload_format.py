@@ -104,7 +104,7 @@ def test_an_offloaded_send_runs_on_the_memory_twins_and_its_object_goes_with_the
         assert parse_pointer(message.body) == PayloadPointer(store.bucket, f"sqsq/messages/{handle.id}")
         assert isinstance(Executor(mem.app).execute(message, None), Ack)
         assert handle.get(timeout_seconds=1) == 5000
-        assert delete_payload(mem.app, message) and store.objects == {}
+        assert delete_payload(mem.app, message, handle.id) and store.objects == {}
 
 
 def test_attributes_reach_the_task_in_eager_testing_mode() -> None:

@@ -31,16 +31,17 @@ def _message(envelope: Envelope, receive_count: int = 1) -> ReceivedMessage:
     return ReceivedMessage("unit-default", new_task_id(), "rh", envelope.to_body(), receive_count, 0.0)
 
 
-def _failed_record(task_id: str, generation: int = 0) -> ResultRecord:
-    return ResultRecord(task_id, Status.FAILURE, "unit.count", error_type="RuntimeError", error_message="down",
-                        attempts=3, generation=generation).stamped(3600)
+def _failed_record(env: Envelope, generation: int = 0) -> ResultRecord:
+    # as the executor records it: with the message's sent_at (a record matches only writes of the same sent_at)
+    return ResultRecord(env.id, Status.FAILURE, "unit.count", error_type="RuntimeError", error_message="down",
+                        attempts=3, generation=generation, sent_at=env.sent_at).stamped(3600)
 
 
 def test_second_redriven_copy_is_acknowledged_without_running(mem: MemoryApp) -> None:
     runs: list[int] = []
     _register(mem, runs)
     env = Envelope(id=new_task_id(), task="unit.count", args={"n": 21}, generation=1)
-    mem.results.put(_failed_record(env.id))
+    mem.results.put(_failed_record(env))
     executor = Executor(mem.app)
     assert executor.execute(_message(env), 3) == Ack()
     assert executor.execute(_message(env), 3) == Ack(duplicate=True)  # the same copy again, receive count 1
@@ -53,7 +54,7 @@ def test_two_redriven_copies_received_at_once_run_once(mem: MemoryApp) -> None:
     runs: list[int] = []
     _register(mem, runs)
     env = Envelope(id=new_task_id(), task="unit.count", args={"n": 5}, generation=1)
-    mem.results.put(_failed_record(env.id))
+    mem.results.put(_failed_record(env))
     executor = Executor(mem.app)
     first = executor.prepare(_message(env), 3)
     second = executor.prepare(_message(env), 3)  # before the first has finished: it finds the claim
@@ -67,10 +68,11 @@ def test_redriven_older_copy_of_a_successful_task_does_not_regress_its_record(me
     runs: list[int] = []
     _register(mem, runs)
     task_id = new_task_id()
-    success = ResultRecord(task_id, Status.SUCCESS, "unit.count", result_json="6", attempts=1).stamped(3600)
-    mem.results.put(success)
     # The DLQ holds an older copy (generation 0), e.g. moved by SQS's redrive policy while another copy succeeded.
     stale = Envelope(id=task_id, task="unit.count", args={"n": 3})
+    success = ResultRecord(task_id, Status.SUCCESS, "unit.count", result_json="6", attempts=1,
+                           sent_at=stale.sent_at).stamped(3600)
+    mem.results.put(success)
     assert mem.transport.send_batch(DLQ, [OutgoingMessage("0", stale.to_body())]) == []
     report = DeadLetterQueue(mem.app, "default", wait_seconds=0).redrive(Selection(everything=True))
     assert report.moved == [task_id]
@@ -85,7 +87,7 @@ def test_stale_redriven_copy_of_a_later_failure_is_not_run(mem: MemoryApp) -> No
     runs: list[int] = []
     _register(mem, runs)
     env = Envelope(id=new_task_id(), task="unit.count", args={"n": 1}, generation=1)
-    mem.results.put(_failed_record(env.id, generation=2))
+    mem.results.put(_failed_record(env, generation=2))
     assert isinstance(Executor(mem.app).execute(_message(env), 3), DeadLetter)
     assert runs == []
 
@@ -98,7 +100,7 @@ def test_redrive_that_sent_twice_runs_each_task_once(mem: MemoryApp, monkeypatch
         env = Envelope(id=new_task_id(), task="unit.count", args={"n": n})
         ids.append(env.id)
         assert mem.transport.send_batch(DLQ, [OutgoingMessage("0", env.to_body())]) == []
-        mem.results.put(_failed_record(env.id))
+        mem.results.put(_failed_record(env))
     dlq = DeadLetterQueue(mem.app, "default", wait_seconds=0, visibility_timeout_seconds=1)
     real_delete = mem.transport.delete_batch
 
