@@ -98,7 +98,7 @@ class EagerTransport(MemoryTransport):
             )
             outcome = self._execute(received, info.max_receive_count)
             if isinstance(outcome, Ack):
-                delete_payload(self._app, received)  # as a worker does once the message is deleted
+                delete_payload(self._app, received, outcome.task_id)  # as a worker does once the message is deleted
                 return
             if isinstance(outcome, DeadLetter):
                 self._to_dlq(info, message)
