@@ -113,7 +113,7 @@ def main() -> None:
         for i in range(0, 20, 10):
             assert app.transport.send_batch(app.settings.dlq_name("default"), dead[i:i + 10]) == []
         rows = []
-        with TestClient(create_app(Monitor(app, read_oldest_age=False))) as client:
+        with TestClient(create_app(Monitor(app, read_oldest_age=False)), base_url="http://127.0.0.1:8642") as client:
             for path in PAGES:
                 median, worst, ops = _time(client, server, path, args.runs)
                 calls = ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(ops.items()))

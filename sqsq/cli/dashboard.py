@@ -29,10 +29,12 @@ def dashboard(app_spec: str, host: str, port: int, read_only: bool, token: str |
     import uvicorn
 
     from sqsq.dashboard import create_app
+    from sqsq.dashboard.security import LOOPBACK_HOSTS
     from sqsq.monitoring import Monitor
 
     app = load_app(app_spec)
-    api = create_app(Monitor(app), read_only=read_only, token=token or None, refresh_seconds=refresh_seconds)
+    api = create_app(Monitor(app), read_only=read_only, token=token or None, refresh_seconds=refresh_seconds,
+                     allowed_hosts=(*LOOPBACK_HOSTS, host))
     click.echo(f"sqsq dashboard of {app.name} on http://{host}:{port}/" + (" (read-only)" if read_only else ""),
                err=True)
     uvicorn.run(api, host=host, port=port, log_level="warning")

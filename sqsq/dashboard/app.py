@@ -14,13 +14,15 @@ from fastapi.responses import PlainTextResponse  # noqa: E402
 from sqsq.dashboard.context import Dashboard, NavEntry  # noqa: E402
 from sqsq.dashboard.middleware import guard  # noqa: E402
 from sqsq.dashboard.pages import PAGES  # noqa: E402
+from sqsq.dashboard.security import LOOPBACK_HOSTS  # noqa: E402
 from sqsq.errors import SqsqError  # noqa: E402
 from sqsq.monitoring import Monitor  # noqa: E402
 from sqsq.monitoring.prometheus import CONTENT_TYPE, metrics_text  # noqa: E402
 
 
 def create_app(
-    monitor: Monitor, *, read_only: bool = False, token: str | None = None, refresh_seconds: float = 3.0
+    monitor: Monitor, *, read_only: bool = False, token: str | None = None, refresh_seconds: float = 3.0,
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
 ) -> FastAPI:
     """The dashboard of ``monitor``'s app.
 
@@ -30,6 +32,8 @@ def create_app(
         token: require this token on every request (see :mod:`sqsq.dashboard.security`); None: no token
             (bind loopback only: ``sqsq dashboard`` checks).
         refresh_seconds: how often pages refresh their live part.
+        allowed_hosts: without a token, the ``Host`` names served (default: loopback names only, against DNS
+            rebinding; see :mod:`sqsq.dashboard.security`).
 
     Returns:
         A FastAPI app (serve it with uvicorn).
@@ -45,7 +49,7 @@ def create_app(
         if module.NAV is not None:
             nav.append(module.NAV)
     api.state.dashboard = Dashboard(monitor=monitor, read_only=read_only, token=token,
-                                    refresh_seconds=refresh_seconds, nav=nav)
+                                    refresh_seconds=refresh_seconds, nav=nav, allowed_hosts=allowed_hosts)
     api.middleware("http")(guard)
 
     @api.get("/healthz")

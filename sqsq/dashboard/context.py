@@ -14,7 +14,7 @@ import jinja2  # noqa: E402
 from fastapi import Request  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 
-from sqsq.dashboard.security import SESSION_COOKIE, Session, Sessions  # noqa: E402
+from sqsq.dashboard.security import LOOPBACK_HOSTS, SESSION_COOKIE, Session, Sessions  # noqa: E402
 from sqsq.monitoring import Monitor  # noqa: E402
 from sqsq.monitoring.tasks import format_seconds  # noqa: E402
 
@@ -48,11 +48,13 @@ class Dashboard:
         token: the access token, or None (loopback only).
         refresh_seconds: how often pages refresh their live part.
         nav: the navigation entries, in order.
+        allowed_hosts: the ``Host`` names served when there is no token (default: the loopback names).
     """
 
     monitor: Monitor
     read_only: bool = False
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     refresh_seconds: float = 3.0
     nav: list[NavEntry] = field(default_factory=list)
     sessions: Sessions = field(default_factory=Sessions)

@@ -9,7 +9,7 @@ from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from sqsq.dashboard.context import Dashboard
-from sqsq.dashboard.security import SESSION_COOKIE, csrf_ok, token_matches
+from sqsq.dashboard.security import SESSION_COOKIE, csrf_ok, host_name, origin_matches, token_matches
 
 OPEN_PATHS = frozenset({"/healthz"})
 
@@ -22,6 +22,11 @@ def _bearer(request: Request) -> str | None:
 async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Attach the session; enforce the token, read-only and CSRF rules; set the session cookie."""
     board: Dashboard = request.app.state.dashboard
+    host = request.headers.get("host", "")
+    if board.token is None and host_name(host) not in board.allowed_hosts:
+        # DNS rebinding: another site's name resolved to 127.0.0.1 would otherwise be same-origin with this page.
+        return PlainTextResponse(f"host {host!r} is not served; open the dashboard at its loopback address",
+                                 status_code=403)
     if request.url.path in OPEN_PATHS:
         return await call_next(request)
     session_id = request.cookies.get(SESSION_COOKIE)
@@ -42,6 +47,8 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
         session_id, session = board.sessions.new(authenticated=bearer_ok)
     request.state.session = session
     if request.method == "POST":
+        if not origin_matches(request.headers.get("origin"), host):
+            return PlainTextResponse("cross-origin POST refused", status_code=403)
         if board.read_only:
             return PlainTextResponse("this dashboard is read-only", status_code=403)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))

@@ -9,6 +9,9 @@
   CSRF token (:class:`Sessions`). Every state-changing action is a POST whose form carries that token in the
   ``csrf`` field; a missing or wrong one is refused (403). SameSite=Strict keeps other sites' pages from sending
   the cookie at all.
+- **Host and Origin**: without a token, only requests whose ``Host`` is a loopback name are served (a page on
+  another site that rebinds its own DNS name to 127.0.0.1 is refused: DNS rebinding); a POST whose ``Origin``
+  is another site is refused whatever the token.
 - **Read-only** (``--read-only``): the action buttons are not rendered and every POST is refused (403).
 - **Secrets**: arguments and results are masked (:mod:`sqsq.monitoring.masking`); settings, signing keys and
   credentials are never rendered.
@@ -43,7 +46,8 @@ def check_bind(host: str, token: str | None) -> None:
     """Refuse a non-loopback bind without a token.
 
     Raises:
-        ConfigError: ``host`` is not loopback and ``token`` is empty or shorter than 16 characters.
+        ConfigError: ``host`` is not loopback and ``token`` is empty, shorter than 16 characters, padded with spaces
+            or made of fewer than 8 distinct characters.
     """
     if is_loopback(host):
         return
@@ -53,8 +57,29 @@ def check_bind(host: str, token: str | None) -> None:
             "SQSQ_DASHBOARD_TOKEN, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or bind "
             "127.0.0.1"
         )
-    if len(token) < 16:
-        raise ConfigError("the dashboard token is shorter than 16 characters; use a long random one")
+    if len(token) < 16 or token != token.strip() or len(set(token)) < 8:
+        raise ConfigError(
+            "the dashboard token must be at least 16 characters, without surrounding spaces, not one repeated "
+            "character; use a long random one (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""``Host`` header names served without a token (the port is not compared)."""
+
+
+def host_name(host_header: str) -> str:
+    """The name of a ``Host`` header without its port (``[::1]:8642`` -> ``::1``)."""
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def origin_matches(origin: str | None, host_header: str) -> bool:
+    """True when a request's ``Origin`` is absent or names the same host and port as its ``Host`` header."""
+    if origin is None or origin == "null":
+        return origin is None
+    return origin.split("://", 1)[-1].rstrip("/") == host_header
 
 
 def token_matches(given: str | None, expected: str) -> bool:

@@ -11,7 +11,8 @@ from typing import Any
 
 MASK = "**********"
 """What a masked value shows (pydantic's SecretStr text)."""
-SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|signature|^sig$|^kid$",
+SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credential|"
+                        r"auth|bearer|cookie|session|signature|^sig$|^kid$",
                         re.IGNORECASE)
 """Keys whose values are masked."""
 

@@ -15,6 +15,7 @@ the two leaves the message to come back, and the redelivery (finding SUCCESS) co
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -35,6 +36,8 @@ from sqsq.workflows.ids import (
     step_id,
 )
 
+log = logging.getLogger(__name__)
+
 
 def after_success(app: App, envelope: Envelope, result_json: str | None, *, duplicate: bool = False) -> None:
     """Go on after a step succeeded (its SUCCESS recorded): next step, chord check, or the workflow's SUCCESS.
@@ -46,7 +49,7 @@ def after_success(app: App, envelope: Envelope, result_json: str | None, *, dupl
         AwsError, SendFailed: the message should come back (all of this is safe to repeat).
     """
     flow = envelope.flow
-    if flow is None:
+    if flow is None or not _own_step(envelope, flow):
         return
     if flow.rest:
         _send_next(app, envelope, flow, None if result_json is None else json.loads(result_json), duplicate)
@@ -65,6 +68,8 @@ def after_failure(app: App, envelope: Envelope, error_type: str, error_message: 
     flow = envelope.flow
     if flow is None or (flow.chord is None and not flow.rest and not flow.final and flow.collect is None):
         return  # a group member: the group's handle reports it
+    if not _own_step(envelope, flow):
+        return
     reason = (error_type, f"step {envelope.id} ({envelope.task}) failed: {error_message}")
     chord = flow.chord
     if chord is None:
@@ -107,6 +112,23 @@ def _send_next(app: App, envelope: Envelope, flow: Flow, value: Any, duplicate: 
         return
     new_flow = Flow(root=flow.root, step=flow.step + 1, claim=True, rest=flow.rest[1:], final=len(flow.rest) == 1)
     _send(app, nxt, next_id, envelope, new_flow, value)
+
+
+def _own_step(envelope: Envelope, flow: Flow) -> bool:
+    """Whether the message is the step its flow says it is: a chain step or chord member has the id its workflow
+    gives it (``step_id(root, index)``, index within the chord). A message whose flow claims a place under another
+    id (a forgery when signing is off: signed flows cannot be altered) continues nothing: it cannot count itself
+    as a chord member, fire a callback early, or fail a workflow it is not part of."""
+    chord = flow.chord
+    if chord is not None:
+        own = 0 <= chord.index < chord.size and envelope.id == step_id(chord.id, chord.index)
+    elif flow.rest:
+        own = envelope.id == step_id(flow.root, flow.step)
+    else:
+        return True
+    if not own:
+        log.warning("task %s claims a place in workflow %s under another id; not continued", envelope.id, flow.root)
+    return own
 
 
 def _member_done(app: App, envelope: Envelope, chord: ChordRef, duplicate: bool) -> None:

@@ -60,7 +60,7 @@ def _seed(shop: Deployed) -> dict[str, str]:
                                      error_message=None if status is Status.SUCCESS else "seeded").stamped(3600, now=now + i))
     env = Envelope(id=new_task_id(), task="tests.add", args={"x": 2, "y": 3})
     app.results.put(ResultRecord(env.id, Status.FAILURE, env.task, error_type="RuntimeError", error_message="flaky",
-                                 attempts=3).stamped(3600, now=now + 10))
+                                 attempts=3, sent_at=env.sent_at).stamped(3600, now=now + 10))
     assert app.transport.send_batch(app.settings.dlq_name("default"), [OutgoingMessage("0", env.to_body())]) == []
     ids["dead"] = env.id
     return ids

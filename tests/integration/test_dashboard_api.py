@@ -23,6 +23,8 @@ from sqsq.transport import OutgoingMessage
 from sqsq.workflows.ids import TREE_TASK_NAME, WORKFLOW_TASK_NAME
 from tests.conftest import Deployed
 
+LOOPBACK = "http://127.0.0.1:8642"  # the dashboard serves loopback Host names only (DNS rebinding)
+
 TOKEN = "t" * 24
 
 
@@ -39,7 +41,7 @@ def _seed(shop: Deployed) -> dict[str, str]:
                                      result_json="3" if status is Status.SUCCESS else None).stamped(3600, now=now + i))
     env = Envelope(id=new_task_id(), task="tests.apps.shop.boom", args={"message": "m", "api_token": "hunter2"})
     app.results.put(ResultRecord(env.id, Status.FAILURE, env.task, error_type="RuntimeError", error_message="seeded",
-                                 traceback="Traceback: boom", attempts=3).stamped(3600, now=now + 10))
+                                 traceback="Traceback: boom", attempts=3, sent_at=env.sent_at).stamped(3600, now=now + 10))
     assert app.transport.send_batch(app.settings.dlq_name("default"), [OutgoingMessage("0", env.to_body())]) == []
     ids["dead"] = env.id
     return ids
@@ -47,7 +49,7 @@ def _seed(shop: Deployed) -> dict[str, str]:
 
 @pytest.fixture
 def client(shop: Deployed) -> Iterator[TestClient]:
-    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False))) as c:
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False)), base_url=LOOPBACK) as c:
         yield c
 
 
@@ -105,7 +107,7 @@ def test_retry_is_a_post_that_needs_the_csrf_token(shop: Deployed, client: TestC
 
 def test_read_only_hides_and_refuses_actions(shop: Deployed) -> None:
     ids = _seed(shop)
-    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), read_only=True)) as c:
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), read_only=True), base_url=LOOPBACK) as c:
         page = c.get("/failures").text
         assert ids["dead"] in page and "retry</button>" not in page and 'name="csrf"' not in page
         assert c.post("/api/failures/retry", data={"task_id": ids["dead"]}).status_code == 403
@@ -115,7 +117,7 @@ def test_a_token_is_required_off_loopback_and_checked_on_every_request(shop: Dep
     check_bind("127.0.0.1", None)
     with pytest.raises(ConfigError, match="token"):
         check_bind("0.0.0.0", None)
-    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), token=TOKEN)) as c:
+    with TestClient(create_app(Monitor(shop.app, read_oldest_age=False), token=TOKEN), base_url=LOOPBACK) as c:
         assert c.get("/api/queues").status_code == 401
         assert c.get("/login", params={"token": "wrong"}).status_code == 401
         assert c.get("/api/queues", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200

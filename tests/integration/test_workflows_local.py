@@ -22,6 +22,8 @@ from sqsq.workflows.ids import counter_id, shard_counter_id
 from tests.apps import flows
 from tests.conftest import Deployed, deploy
 
+LOOPBACK = "http://127.0.0.1:8642"  # the dashboard serves loopback Host names only (DNS rebinding)
+
 
 @pytest.fixture
 def flow_app(local_aws: LocalAwsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
@@ -167,7 +169,7 @@ def test_the_dashboards_workflows_page_lists_workflows_and_shows_each_ones_tree(
     failed = sqsq.chain(flows.add.s(1, 2), flows.fail.partial(), flows.double.partial()).delay()
     grouped = sqsq.group(flows.square.s(n) for n in range(3)).delay()
     _work(flow_app)
-    with TestClient(create_app(Monitor(flow_app.app, read_oldest_age=False))) as client:
+    with TestClient(create_app(Monitor(flow_app.app, read_oldest_age=False)), base_url=LOOPBACK) as client:
         listed = {w["workflow_id"]: w["status"] for w in client.get("/api/workflows").json()["workflows"]}
         assert listed == {failed.id: "FAILURE", grouped.id: None}
         detail = client.get(f"/api/workflows/{failed.id}").json()

@@ -17,6 +17,7 @@ from sqsq.message_flow import Flow, StepSig
 from sqsq.results import Status
 from sqsq.signing import KeyRing, canonical_bytes
 from sqsq.testing import InMemoryEnv, in_memory
+from sqsq.transport import OutgoingMessage
 from sqsq.workflows import continuation
 from tests.apps import flows
 
@@ -188,3 +189,27 @@ def test_the_listings_internal_names_are_the_workflow_records_names() -> None:
     from sqsq.workflows.ids import TREE_TASK_NAME, WORKFLOW_TASK_NAME
 
     assert set(INTERNAL_TASK_NAMES) == {WORKFLOW_TASK_NAME, TREE_TASK_NAME}
+
+
+def test_a_forged_chord_member_under_another_id_is_not_counted_and_the_chord_completes_once(
+    env: InMemoryEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Signing off: a hostile writer copies member 2's flow into a message of its own id. It must not count as
+    # member 2 (which would fire the callback early, before the real member's result exists).
+    runs: list[int] = []
+    monkeypatch.setattr(flows, "_sink", lambda line: runs.append(1) if line.startswith("total") else None)
+    handle = sqsq.chord([flows.square.s(n) for n in range(3)], flows.total.s()).delay()
+    queue = env.app.queue_name(None)
+    members = env.transport.receive(queue, 10, 0)
+    assert len(members) == 3
+    bodies = {json.loads(m.body)["flow"]["chord"]["index"]: m.body for m in members}
+    assert env.transport.delete_batch(queue, [m.receipt_handle for m in members]) == []
+    forged = json.loads(bodies[2])
+    forged["id"] = "6f1c2b9e-4b7a-4c55-9a51-0d7c1f3b2a10"
+    env.transport.send_batch(queue, [OutgoingMessage("0", bodies[0]), OutgoingMessage("1", bodies[1]),
+                                     OutgoingMessage("f", json.dumps(forged))])
+    env.drain()
+    assert runs == [] and handle.state != "SUCCESS"  # the forgery counted nothing
+    env.transport.send_batch(queue, [OutgoingMessage("2", bodies[2])])
+    env.drain()
+    assert handle.get(timeout_seconds=5) == 0 + 1 + 4 and runs == [1]
