@@ -42,7 +42,28 @@ class ResultSource(Protocol):
     def tasks(self) -> Mapping[str, ResultTask[Any]]: ...
 
 
-class AsyncResult(Generic[R]):
+class StatusPredicates:
+    """Celery's ``ready()``, ``successful()`` and ``failed()`` from a handle's ``status`` (each one read of it);
+    shared by :class:`AsyncResult` and :class:`sqsq.WorkflowResult`."""
+
+    @property
+    def status(self) -> Status:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """True once it is final: SUCCESS, FAILURE or REVOKED."""
+        return self.status.is_final
+
+    def successful(self) -> bool:
+        """True when it is SUCCESS."""
+        return self.status is Status.SUCCESS
+
+    def failed(self) -> bool:
+        """True when it is FAILURE."""
+        return self.status is Status.FAILURE
+
+
+class AsyncResult(StatusPredicates, Generic[R]):
     """A handle on one task's result, by task id; ``get()`` returns the task's return type.
 
     Args:
@@ -99,18 +120,6 @@ class AsyncResult(Generic[R]):
     def state(self) -> str:
         """Celery's ``state``: the status name as a string (``"PENDING"`` … ``"FAILURE"``; one read)."""
         return self.status.value
-
-    def ready(self) -> bool:
-        """True once the task is SUCCESS, FAILURE or REVOKED (one read)."""
-        return self.status.is_final
-
-    def successful(self) -> bool:
-        """True when the task is SUCCESS (one read)."""
-        return self.status is Status.SUCCESS
-
-    def failed(self) -> bool:
-        """True when the task is FAILURE (one read)."""
-        return self.status is Status.FAILURE
 
     @property
     def result(self) -> R | TaskFailed | None:

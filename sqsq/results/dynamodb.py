@@ -360,14 +360,24 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
     return item
 
 
+def item_string(item: dict[str, dict[str, str]], key: str) -> str | None:
+    """The string attribute ``key`` of a DynamoDB item (``{"S": ...}``), or None when absent."""
+    v = item.get(key)
+    return v["S"] if v else None
+
+
+def item_number(item: dict[str, dict[str, str]], key: str) -> float | None:
+    """The number attribute ``key`` of a DynamoDB item (``{"N": ...}``) as a float, or None when absent."""
+    v = item.get(key)
+    return float(v["N"]) if v else None
+
+
 def from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
     def s(key: str) -> str | None:
-        v = item.get(key)
-        return v["S"] if v else None
+        return item_string(item, key)
 
     def n(key: str) -> float | None:
-        v = item.get(key)
-        return float(v["N"]) if v else None
+        return item_number(item, key)
 
     return ResultRecord(
         task_id=item["task_id"]["S"],

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.results import Status
+from sqsq.results.dynamodb import item_number, item_string
 from sqsq.results.index import INDEX_NAME, INDEX_PARTITION_KEY, INDEX_SORT_KEY, day_of
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
@@ -86,12 +87,10 @@ class TaskFilter:
 def row_of(item: dict[str, dict[str, str]]) -> TaskRow:
     """The :class:`TaskRow` of an index item (absent attributes: None)."""
     def s(key: str) -> str | None:
-        v = item.get(key)
-        return v["S"] if v else None
+        return item_string(item, key)
 
     def n(key: str) -> float | None:
-        v = item.get(key)
-        return float(v["N"]) if v else None
+        return item_number(item, key)
 
     return TaskRow(
         task_id=item["task_id"]["S"], task_name=s("task_name") or "", status=s("status") or "",

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from sqsq.app import App
 from sqsq.errors import ResultTimeout, TaskFailed
-from sqsq.handle import AsyncResult
+from sqsq.handle import AsyncResult, StatusPredicates
 from sqsq.results import ResultRecord, Status
 from sqsq.workflows.dispatch import chord_store
 from sqsq.workflows.ids import tree_id
@@ -18,7 +18,7 @@ from sqsq.workflows.tree import StepState, load_tree, mark_not_run, planned_step
 R = TypeVar("R")
 
 
-class WorkflowResult(Generic[R]):
+class WorkflowResult(StatusPredicates, Generic[R]):
     """A handle on a workflow, by its id (``sqsq result ID`` shows the same).
 
     Args:
@@ -62,18 +62,6 @@ class WorkflowResult(Generic[R]):
     def status(self) -> Status:
         """:attr:`state` as a :class:`sqsq.Status` (as :attr:`sqsq.AsyncResult.status`)."""
         return Status(self.state)
-
-    def ready(self) -> bool:
-        """True once the workflow is SUCCESS or FAILURE (as :meth:`sqsq.AsyncResult.ready`)."""
-        return self.status.is_final
-
-    def successful(self) -> bool:
-        """True when the workflow is SUCCESS."""
-        return self.status is Status.SUCCESS
-
-    def failed(self) -> bool:
-        """True when the workflow is FAILURE."""
-        return self.status is Status.FAILURE
 
     @property
     def result(self) -> R | TaskFailed | None:
