@@ -184,9 +184,13 @@ class Executor:
         if wait_seconds is not None:
             log.info("task %s %s arrived %d s early; put back", envelope.id, envelope.task, wait_seconds)
             return Release(float(wait_seconds), f"due at {envelope.due_at}", deferred=True)
-        if not self._revocations.is_revoked(envelope.id):
+        # A workflow's steps are revoked with it (issue 13): the steps not yet started never run.
+        workflow = envelope.flow.root if envelope.flow is not None else None
+        if not (self._revocations.is_revoked(envelope.id)
+                or (workflow is not None and self._revocations.is_revoked(workflow))):
             return None
-        revoked = replace(prepared.base, status=Status.REVOKED, error_type="TaskRevoked", error_message="revoked")
+        why = "revoked" if workflow is None or self._revocations.is_revoked(envelope.id) else f"workflow {workflow} revoked"
+        revoked = replace(prepared.base, status=Status.REVOKED, error_type="TaskRevoked", error_message=why)
         try:
             self._record.put_final(revoked)
         except AwsError as exc:

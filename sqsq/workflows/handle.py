@@ -58,6 +58,21 @@ class WorkflowResult(StatusPredicates, Generic[R]):
         records = chord_store(self.app).get_many([self.id, *(p[0] for p in planned)])
         return mark_not_run(self.tree["kind"], step_states(planned, records), records.get(self.id))
 
+    def cancel(self) -> str:
+        """Revoke the workflow (see :mod:`sqsq.scheduling.cancel`): its record becomes REVOKED and its id joins the
+        revocation marker, so consumers that check revocations skip every step of it not yet started (a running
+        step is not interrupted; what it would send next is skipped in turn).
+
+        Returns:
+            ``"revoked"``, or ``"finished"`` when the workflow had already ended.
+
+        Raises:
+            AwsError: a request failed. ConfigError: the app cannot revoke.
+        """
+        from sqsq.scheduling.cancel import cancel
+
+        return cancel(self.app, self.id)
+
     @property
     def status(self) -> Status:
         """:attr:`state` as a :class:`sqsq.Status` (as :attr:`sqsq.AsyncResult.status`)."""

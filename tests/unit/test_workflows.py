@@ -213,3 +213,13 @@ def test_a_forged_chord_member_under_another_id_is_not_counted_and_the_chord_com
     env.transport.send_batch(queue, [OutgoingMessage("2", bodies[2])])
     env.drain()
     assert handle.get(timeout_seconds=5) == 0 + 1 + 4 and runs == [1]
+
+
+def test_revoking_a_workflow_stops_its_steps_not_yet_started(env: InMemoryEnv) -> None:
+    handle = sqsq.chain(flows.add.s(1, 2), flows.double.partial(), flows.double.partial()).delay()
+    assert handle.cancel() == "revoked"
+    env.drain()
+    assert handle.state == "REVOKED"
+    first = env.record(handle.steps()[0].id)
+    assert first is not None and first.status is Status.REVOKED and first.error_message == f"workflow {handle.id} revoked"
+    assert [env.record(s.id) for s in handle.steps()[1:]] == [None, None]  # never sent: the chain stopped at step 0
