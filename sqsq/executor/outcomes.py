@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from sqsq.attributes import decode_attributes
 from sqsq.context import TaskContext
+from sqsq.masking import args_preview
 from sqsq.message import Envelope, undecodable_id
 from sqsq.results import ResultRecord, Status
 from sqsq.task import Task
@@ -122,7 +123,13 @@ class Prepared:
             # A body without sent_at gets a new one at every decode: record it as unknown, or the message's own
             # retries would not be the same message (sqsq.results.same_message).
             sent_at=envelope.sent_at if "sent_at" in envelope.model_fields_set else None,
+            args_preview=self.args_preview,
         )
+
+    @cached_property
+    def args_preview(self) -> str:
+        """The masked, cut arguments the record keeps for the dashboard (:func:`sqsq.masking.args_preview`)."""
+        return args_preview(self.envelope.args)
 
     @cached_property
     def body_id(self) -> str:

@@ -3,6 +3,7 @@ all read through it)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -55,11 +56,13 @@ class Monitor:
         return list_tasks(self.clients, self.table_name, query)
 
     def task(self, task_id: str) -> TaskDetail:
-        """One task's page: its record (GetItem) and, when its message is in a DLQ, its masked arguments."""
+        """One task's page: its record (GetItem) with the masked arguments preview it keeps, or, when its message
+        is in a DLQ, the dead letter's whole masked arguments."""
         record = self.store.get(task_id)
         dead = self.failures.find(task_id)
         if dead is None or dead.entry.envelope is None:
-            return TaskDetail(task_id, record)
+            preview = record.args_preview if record is not None else None
+            return TaskDetail(task_id, record, args=_preview_value(preview))
         return TaskDetail(task_id, record, args=mask(dead.entry.envelope.args), in_dlq=dead.queue)
 
     def workflows(self, limit: int = 50) -> list[WorkflowRow]:
@@ -93,3 +96,13 @@ class Monitor:
                 rows += [row_of(item) for item in items]
         return rows
 
+
+
+def _preview_value(preview: str | None) -> Any:
+    """A record's arguments preview as JSON data (a preview cut at its length limit stays text)."""
+    if preview is None:
+        return None
+    try:
+        return json.loads(preview)
+    except ValueError:
+        return preview

@@ -16,7 +16,8 @@ class TaskDetail:
 
     Attributes:
         record: the stored record (None: no record, i.e. PENDING, unknown or expired).
-        args: the arguments, masked (from its dead letter when it is in a DLQ), or None when not stored.
+        args: the arguments, masked: the record's preview (cut at 512 characters), or the dead letter's whole
+            arguments while its message is in a DLQ; None when not known.
         in_dlq: the DLQ holding its message, or None.
     """
 

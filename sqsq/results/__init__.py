@@ -65,6 +65,8 @@ class ResultRecord:
             the task for the run that wrote it (``None``: no lease; any other record).
         due_at: epoch seconds a SCHEDULED task is due (``None``: any other record).
         runtime_seconds: how long the run took (monitoring, issue 15; SUCCESS/RETRY/FAILURE of a run), or None.
+        args_preview: the arguments, masked and cut to 512 characters (:func:`sqsq.masking.args_preview`), for the
+            dashboard's task page; None when not known (records written without a message, older records).
     """
 
     task_id: str
@@ -83,6 +85,7 @@ class ResultRecord:
     due_at: float | None = None
     # monitoring (issue 15): shown by the dashboard, summed by /metrics
     runtime_seconds: float | None = None
+    args_preview: str | None = None
 
     def stamped(self, ttl_seconds: int, now: float | None = None) -> ResultRecord:
         """A copy with ``updated_at`` = now and ``expires_at`` = now + ttl_seconds."""

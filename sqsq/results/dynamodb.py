@@ -4,12 +4,13 @@ Item shape (attribute: type): ``task_id: S`` (partition key), ``status: S``, ``t
 (JSON text, so floats, Decimals and big ints keep their exact digits), ``error_type``/``error_message``/
 ``traceback: S``, ``attempts: N``, ``generation: N``, ``sent_at``/``updated_at: N`` (epoch seconds),
 ``expires_at: N`` (epoch seconds; the table's TTL attribute), ``lease_expires_at: N`` (epoch seconds;
-claims only), ``due_at: N`` (epoch seconds; SCHEDULED records only), ``result_s3: S`` (a result past the item size,
-stored in S3 when a payload bucket is set: the pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of
-``result``; see :mod:`sqsq.payloads`), ``runtime_seconds: N`` and the task index's key ``state_day: S`` (see
-:mod:`sqsq.results.index`). The app's revocation marker (:mod:`sqsq.results.revocations`) is one more item, keyed
-``sqsq-revocations:<app>``. DynamoDB deletes expired items only eventually (and moto never does), so readers treat
-``expires_at <= now`` as absent.
+claims only), ``args_preview: S`` (the masked arguments, at most 512 characters), ``due_at: N`` (epoch seconds;
+SCHEDULED records only), ``result_s3: S`` (a result past the item size, stored in S3 when a payload bucket is
+set: the pointer's ``{"s3BucketName", "s3Key"}`` as JSON, in place of ``result``; see :mod:`sqsq.payloads`),
+``runtime_seconds: N`` and the task index's key ``state_day: S`` (see :mod:`sqsq.results.index`). The app's
+revocation marker (:mod:`sqsq.results.revocations`) is one more item, keyed ``sqsq-revocations:<app>``.
+DynamoDB deletes expired items only eventually (and moto never does), so readers treat ``expires_at <= now`` as
+absent.
 """
 
 from __future__ import annotations
@@ -357,6 +358,8 @@ def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
         item["due_at"] = {"N": repr(round(r.due_at, 6))}
     if r.runtime_seconds is not None:
         item["runtime_seconds"] = {"N": repr(round(r.runtime_seconds, 6))}
+    if r.args_preview is not None:
+        item["args_preview"] = {"S": _storable(r.args_preview)}
     return item
 
 
@@ -395,4 +398,5 @@ def from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
         lease_expires_at=n("lease_expires_at"),
         due_at=n("due_at"),
         runtime_seconds=n("runtime_seconds"),
+        args_preview=s("args_preview"),
     )
