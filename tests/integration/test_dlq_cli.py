@@ -47,7 +47,7 @@ def seed_dlq(shop: Deployed, n: int, task: str = "tests.apps.shop.boom", error_t
         ids.append(env.id)
         batch.append(OutgoingMessage(str(len(batch)), env.to_body()))
         app.results.put(ResultRecord(env.id, Status.FAILURE, task, error_type=error_type, error_message="seeded",
-                                     attempts=3).stamped(3600))
+                                     attempts=3, sent_at=env.sent_at).stamped(3600))
         if len(batch) == 10 or sum(body_size_bytes(m.body) for m in batch) > 150 * KIB:
             assert app.transport.send_batch(dlq_name(shop), batch) == []
             batch = []

@@ -29,10 +29,11 @@ def _seed(shop: Deployed) -> tuple[list[str], list[str]]:
         if i < N_FAILED:
             failed.append(env.id)
             record = ResultRecord(env.id, Status.FAILURE, env.task, error_type="RuntimeError", error_message="down",
-                                  attempts=3)
+                                  attempts=3, sent_at=env.sent_at)  # the message's own record (same sent_at)
         else:
             succeeded.append(env.id)
-            record = ResultRecord(env.id, Status.SUCCESS, env.task, result_json=f'"t{i}"', attempts=1)
+            record = ResultRecord(env.id, Status.SUCCESS, env.task, result_json=f'"t{i}"', attempts=1,
+                                  sent_at=env.sent_at)
         app.results.put(record.stamped(3600))
         batch.append(OutgoingMessage(str(len(batch)), env.to_body()))
         if len(batch) == 10:

@@ -4,7 +4,6 @@ counting under duplicate delivery, failure and on_error, and a DLQ redrive resum
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,7 +97,9 @@ def test_chord_with_a_failed_member_runs_on_error_once_and_never_the_callback(fl
     assert roles["callback"] is Status.PENDING and roles["on_error"] is Status.SUCCESS
 
 
-def test_failed_step_stops_the_chain_and_a_dlq_redrive_resumes_it(flow_app: Deployed) -> None:
+def test_failed_step_stops_the_chain_and_a_dlq_redrive_resumes_it(
+    flow_app: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = flow_app.app
     handle = sqsq.chain(flows.add.s(1, 2), flows.fail.s(), flows.double.s()).delay()
     _work(flow_app)
@@ -106,7 +107,7 @@ def test_failed_step_stops_the_chain_and_a_dlq_redrive_resumes_it(flow_app: Depl
         handle.get(timeout_seconds=10)
     assert [s.status for s in handle.steps()] == [Status.SUCCESS, Status.FAILURE, Status.PENDING]
 
-    os.environ["FLOW_FAIL_FIXED"] = "1"  # the bug is fixed; redrive the failed step (monkeypatch restores it)
+    monkeypatch.setenv("FLOW_FAIL_FIXED", "1")  # the bug is fixed; redrive the failed step (restored after the test)
     report = DeadLetterQueue(app, "default").redrive(Selection(everything=True))
     assert report.ok and len(report.moved) == 1
     _work(flow_app)
@@ -146,13 +147,15 @@ def test_sqsq_result_shows_the_workflow_tree_with_each_steps_state(flow_app: Dep
     assert tree["steps"][-1]["not_run"] is True
 
 
-def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(flow_app: Deployed) -> None:
+def test_a_dlq_redrive_of_the_failed_member_resumes_the_chord(
+    flow_app: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
     handle = sqsq.chord([flows.fail_member.s(n) for n in range(6)], flows.total.partial()).delay()
     _work(flow_app)
     with pytest.raises(sqsq.TaskFailed, match="member 3 fails"):
         handle.get(timeout_seconds=10)
 
-    os.environ["FLOW_FAIL_FIXED"] = "1"  # monkeypatch (in the fixture) restores it
+    monkeypatch.setenv("FLOW_FAIL_FIXED", "1")  # restored after the test
     report = DeadLetterQueue(flow_app.app, "default").redrive(Selection(everything=True))
     assert report.ok and report.moved == [f"{handle.id}-3"]
     _work(flow_app)
