@@ -33,7 +33,7 @@ N_INNOCENT, N_POISON, N_HANG = 970, 10, 20
 THREAD_WORKER = ("worker", "tests.apps.chaos:app", "--wait-time-seconds", "1", "-c", "8", "--prefetch", "4",
                  "--dlq-sweep-interval-seconds", "0", "--shutdown-grace-seconds", "1")
 PROCESS_WORKER = (*THREAD_WORKER, "--pool", "process")
-RUN_SECONDS = 120
+RUN_SECONDS = 90
 """Chaos (faults and SIGKILLs) lasts this long at most; then the workers go on without either until every task is
 final (up to FINISH_SECONDS), as a deployment recovers after an incident."""
 FINISH_SECONDS = 150
