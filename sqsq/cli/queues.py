@@ -25,7 +25,7 @@ def queues(app_spec: str, as_json: bool) -> None:
         name = app.queue_name(logical)
         d = app.transport.depth(name)
         info = app.transport.queue_info(name)
-        dlq = info.dead_letter_target_arn.rsplit(":", 1)[1] if info.dead_letter_target_arn else None
+        dlq = info.dead_letter_queue_name
         dlq_depth = app.transport.depth(dlq).visible if dlq else None
         rows.append({"queue": name, "visible": d.visible, "in_flight": d.in_flight, "delayed": d.delayed,
                      "dlq": dlq, "dlq_visible": dlq_depth, "max_receive_count": info.max_receive_count,

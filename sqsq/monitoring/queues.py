@@ -71,7 +71,7 @@ def queue_stats(app: App, age: Callable[[str], float | None] | None = None) -> l
         name = app.queue_name(logical)
         d = app.transport.depth(name)
         info = app.transport.queue_info(name)
-        dlq = info.dead_letter_target_arn.rsplit(":", 1)[1] if info.dead_letter_target_arn else None
+        dlq = info.dead_letter_queue_name
         rows.append(QueueStats(
             queue=name, visible=d.visible, in_flight=d.in_flight, delayed=d.delayed, dlq=dlq,
             dlq_visible=app.transport.depth(dlq).visible if dlq else None, max_receive_count=info.max_receive_count,

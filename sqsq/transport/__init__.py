@@ -132,6 +132,13 @@ class QueueInfo:
     deduplication_scope: str | None = None
     fifo_throughput_limit: str | None = None
 
+    @property
+    def dead_letter_queue_name(self) -> str | None:
+        """The DLQ's queue name (the last part of :attr:`dead_letter_target_arn`), or ``None`` without a redrive
+        policy."""
+        arn = self.dead_letter_target_arn
+        return arn.rsplit(":", 1)[1] if arn else None
+
 
 @dataclass(frozen=True)
 class QueueDepth:
