@@ -53,7 +53,7 @@ import boto3  # noqa: E402
 import psutil  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from bench import scaling, startup, workload  # noqa: E402
+from bench import peers, scaling, startup, workload  # noqa: E402
 
 # -- prices (list prices, us-east-1, as given in issue #5; free tiers ignored) ---------------------------------------
 SQS_USD_PER_MILLION_REQUESTS = 0.40
@@ -789,6 +789,8 @@ class Report:
     import_note: str = ""
     scaled: scaling.Scaling | None = None
     startup_rows: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    peer_sets: list[peers.PeerSet] = field(default_factory=list)
+    peers_dir: Path | None = None
     seconds: float = 0.0
 
     def add(self, wl: Workload, r: RunResult) -> None:
@@ -937,6 +939,8 @@ class Report:
             for label, values in self.startup_rows.items():
                 lines.append(f"| {label} | {med([v[0] for v in values]):.0f} | {med([v[1] for v in values]):.0f} |")
             lines.append("")
+        if self.peer_sets and self.peers_dir is not None:
+            lines += [peers.markdown(self.peer_sets, self.peers_dir)]
         lines += self.targets()
         return "\n".join(lines) + "\n"
 
@@ -1032,7 +1036,7 @@ class Report:
             cpu_ratio = med([v[1] for v in spawn_rows[0]]) / med([v[1] for v in plain])
             rows.append(("#11: worker spawn -> first ReceiveMessage <= 1.2x plain",
                          f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU", ratio <= 1.2))
-        return rows
+        return rows + peers.target_rows(self.peer_sets)
 
 
 def span_x(ratios: list[float]) -> str:
@@ -1096,6 +1100,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="drain workloads to run, e.g. 'ac'; s: the --processes scaling of (a) and (d) "
                              "(default abcds)")
     parser.add_argument("--skip-extras", action="store_true", help="drain workloads only (no producers/idle/imports)")
+    parser.add_argument("--peers", type=Path, default=peers.DEFAULT_DIR,
+                        help="the peer harness's folder, run for its sqsq figures (default ../shared/bench/peers; "
+                             "skipped when absent)")
+    parser.add_argument("--no-peers", action="store_true", help="do not run the peer harness")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md", help="markdown file to write")
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick, args.reps)
@@ -1134,6 +1142,9 @@ def main(argv: list[str] | None = None) -> int:
                                            lambda: startup.measure(server, plan.import_reps))
         if not args.skip_extras:
             report.imports, report.import_note = step("import cost", lambda: run_imports(plan.import_reps))
+        if not args.no_peers and (args.peers / "harness.py").is_file():
+            report.peers_dir = args.peers
+            report.peer_sets = peers.measure(args.peers, plan.reps, step)
     except KeyboardInterrupt:
         print("# interrupted: stopping everything", file=sys.stderr)
         return 130
