@@ -1,8 +1,10 @@
 """The app: a named set of tasks and the AWS resources they use; the entry points for sending.
 
 Decorators only register; connections open lazily on first use. The parts live beside it: argument schemas in
-:mod:`sqsq.args_model`, the task in :mod:`sqsq.task`, message preparation and batching in :mod:`sqsq.sending`, the
-result handle in :mod:`sqsq.handle` (``AsyncResult`` is re-exported here).
+:mod:`sqsq.args_model`, the task in :mod:`sqsq.task`, the backends in :mod:`sqsq.backends`, queue declarations and
+names in :mod:`sqsq.app_queues`, the send options in :mod:`sqsq.send_options`, what ``send``/``send_many``/``batch``
+do in :mod:`sqsq.app_sending` (message preparation and batching in :mod:`sqsq.sending`), periodic declarations in
+:mod:`sqsq.scheduling.periodic`, the result handle in :mod:`sqsq.handle` (``AsyncResult`` is re-exported here).
 """
 
 from __future__ import annotations
