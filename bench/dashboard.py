@@ -42,7 +42,7 @@ PAGES = ["/tasks", "/tasks?state=FAILURE", "/tasks?name=bench.task_07", "/tasks?
 
 
 def _records(n: int, now: float) -> list[dict[str, dict[str, str]]]:
-    from sqsq.results.dynamodb import _to_item
+    from sqsq.results.items import to_item
 
     rng = random.Random(15)
     states = [s for s, weight in STATES for _ in range(weight)]
@@ -54,7 +54,7 @@ def _records(n: int, now: float) -> list[dict[str, dict[str, str]]]:
                               sent_at=at - 1, runtime_seconds=rng.uniform(0.001, 2), result_json=None if failed else "1",
                               error_type="RuntimeError" if failed else None,
                               error_message="bench failure" if failed else None).stamped(86_400 * 2, now=at)
-        item = _to_item(record)
+        item = to_item(record)
         item[INDEX_PARTITION_KEY] = {"S": partition(status.value, at)}
         items.append(item)
     return items

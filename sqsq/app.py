@@ -1,8 +1,10 @@
 """The app: a named set of tasks and the AWS resources they use; the entry points for sending.
 
 Decorators only register; connections open lazily on first use. The parts live beside it: argument schemas in
-:mod:`sqsq.args_model`, the task in :mod:`sqsq.task`, message preparation and batching in :mod:`sqsq.sending`, the
-result handle in :mod:`sqsq.handle` (``AsyncResult`` is re-exported here).
+:mod:`sqsq.args_model`, the task in :mod:`sqsq.task`, the backends in :mod:`sqsq.backends`, queue declarations and
+names in :mod:`sqsq.app_queues`, the send options in :mod:`sqsq.send_options`, what ``send``/``send_many``/``batch``
+do in :mod:`sqsq.app_sending` (message preparation and batching in :mod:`sqsq.sending`), periodic declarations in
+:mod:`sqsq.scheduling.periodic`, the result handle in :mod:`sqsq.handle` (``AsyncResult`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -11,27 +13,21 @@ import contextlib
 import importlib
 import os
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
-from sqsq import limits
-from sqsq.backends import AppBackends
+from sqsq.app_queues import AppQueues
+from sqsq.app_sending import Sender
 from sqsq.calls import send, send_many
 from sqsq.config import Settings
 from sqsq.errors import ConfigError, TaskNotRegistered
-from sqsq.grouping import NO_GROUP, GroupOptions
 from sqsq.handle import AsyncResult
-from sqsq.queue_config import Consumer, DeduplicationScope, FifoThroughputLimit, QueueConfig
+from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
 from sqsq.scheduling.expressions import Cron, Every
-from sqsq.scheduling.one_time import schedule_send
 from sqsq.scheduling.periodic import PeriodicTask, declare
-from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
-from sqsq.sending import BatchBuffer, Prepared, check_size, prepare, send_prepared
+from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
 from sqsq.transport.schedules import Scheduler
@@ -45,7 +41,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class App(AppBackends):
+class App(AppQueues):
     """A sqsq application: a named set of tasks and the AWS resources they use.
 
     Args:
@@ -59,6 +55,10 @@ class App(AppBackends):
 
     Raises:
         ConfigError: an unknown setting or a bad value.
+
+    Queue naming and declarations (``queue_name``, ``dlq_name``, ``declare_queue``, ``queue_config``) are inherited
+    from :class:`sqsq.app_queues.AppQueues`, the backends from :class:`sqsq.backends.AppBackends`; sending is done
+    by :class:`sqsq.app_sending.Sender`.
 
     Example:
         >>> app = App("shop")
@@ -85,21 +85,7 @@ class App(AppBackends):
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
         self.periodic_tasks: dict[str, PeriodicTask] = {}  # issue 12: app.schedule(...), by schedule name
-        self._batch = threading.local()
-
-    def queue_name(self, logical: str | None) -> str:
-        """Physical SQS queue name of a logical queue (``None`` = the default queue); ``.fifo`` ends a FIFO queue's."""
-        name = logical or self.settings.default_queue
-        return self.settings.physical_queue_name(name) + self._fifo_suffix(name)
-
-    def dlq_name(self, logical: str | None) -> str:
-        """Physical SQS name of a logical queue's dead-letter queue (a FIFO queue's DLQ is FIFO, ``.fifo`` last)."""
-        name = logical or self.settings.default_queue
-        return self.settings.dlq_name(name) + self._fifo_suffix(name)
-
-    def _fifo_suffix(self, logical: str) -> str:
-        config = self.queue_configs.get(logical)
-        return limits.SQS_FIFO_SUFFIX if config is not None and config.fifo else ""
+        self._sender = Sender(self)
 
     def logical_queues(self) -> list[str]:
         """Logical queue names the registered tasks use, plus declared queues and the default queue, sorted."""
@@ -108,65 +94,6 @@ class App(AppBackends):
         names.update(self.queue_configs)
         names.update(p.queue for p in self.periodic_tasks.values() if p.queue)
         return sorted(names)
-
-    def declare_queue(
-        self,
-        name: str,
-        *,
-        consumer: Consumer = "lambda",
-        memory_size_mb: int | None = None,
-        batch_size: int | None = None,
-        batching_window_seconds: int | None = None,
-        maximum_concurrency: int | None = None,
-        fifo: bool = False,
-        deduplication_scope: DeduplicationScope | None = None,
-        fifo_throughput_limit: FifoThroughputLimit | None = None,
-    ) -> QueueConfig:
-        """Declare how a logical queue is consumed when deployed (``sqsq template``). Does no I/O.
-
-        Args:
-            name: logical queue name, as tasks name it in ``queue=``.
-            consumer: ``"lambda"`` (default) or ``"worker"`` (``sqsq worker`` pollers, e.g. ``--fargate``).
-            memory_size_mb: the queue's function MemorySize, 128-10,240 MB (default: the template command's).
-            batch_size: records per invocation, 1-10.
-            batching_window_seconds: MaximumBatchingWindowInSeconds, 0-300.
-            maximum_concurrency: ScalingConfig.MaximumConcurrency, 2-1,000.
-            fifo: a FIFO queue, named ``<app>-<name>.fifo`` with a FIFO DLQ: messages of one message group run in
-                order, one at a time. Every send then needs a group: ``group_id=`` or the task's ``group_key``.
-            deduplication_scope: FIFO only: ``"queue"`` (default) or ``"messageGroup"``.
-            fifo_throughput_limit: FIFO only: ``"perQueue"`` (default) or ``"perMessageGroupId"`` (with
-                ``deduplication_scope="messageGroup"``: SQS's high throughput mode).
-
-        Returns:
-            The :class:`sqsq.queue_config.QueueConfig` (a second call for the same name replaces it).
-
-        Raises:
-            ConfigError: a value outside AWS's range, or FIFO settings SQS refuses.
-
-        Example:
-            >>> app = App("shop")
-            >>> app.declare_queue("orders", fifo=True).fifo
-            True
-            >>> app.declare_queue("images", memory_size_mb=1024, maximum_concurrency=20).memory_size_mb
-            1024
-        """
-        config = QueueConfig(
-            name=name,
-            consumer=consumer,
-            memory_size_mb=memory_size_mb,
-            batch_size=batch_size,
-            batching_window_seconds=batching_window_seconds,
-            maximum_concurrency=maximum_concurrency,
-            fifo=fifo,
-            deduplication_scope=deduplication_scope,
-            fifo_throughput_limit=fifo_throughput_limit,
-        )
-        self.queue_configs[name] = config
-        return config
-
-    def queue_config(self, name: str) -> QueueConfig:
-        """The declared config of a logical queue, or the defaults (a Lambda consumer) when none was declared."""
-        return self.queue_configs.get(name) or QueueConfig(name=name)
 
     # -- registration ---------------------------------------------------------------------------------------
 
@@ -240,15 +167,9 @@ class App(AppBackends):
             retry_on=tuple(retry_on), time_limit_seconds=time_limit_seconds, track_started=track_started, claim=claim,
             group_key=group_key,
         )
-        if isinstance(name, Task):
-            raise TypeError(f"@app.task was applied to {name.name!r}, which is already a task; decorate it once")
-        if callable(name):
+        if callable(name):  # a bare @app.task (a task given again is refused by _register)
             return self._register(name, None, options)
-        if name is not None and not isinstance(name, str):
-            raise TypeError(
-                f"app.task takes a task name (str) or, as a bare @app.task, a function; got {type(name).__name__} "
-                f"{name!r}. Options are keywords: @app.task(queue=..., max_retries=...)"
-            )
+        _check_task_name(name)
 
         def decorate(fn: Callable[P, R]) -> Task[P, R]:
             return self._register(fn, name, options)
@@ -321,51 +242,15 @@ class App(AppBackends):
         except KeyError:
             raise TaskNotRegistered(name, list(self.tasks)) from None
 
-    # -- sending (the mechanics are in sqsq.sending) ------------------------------------------------------
-
-    def _prepare(
-        self, task: Task[Any, Any] | str, args: Args, plan: DeliveryPlan, queue: str | None,
-        group: GroupOptions = NO_GROUP,
-        attributes: Mapping[str, object] | None = None,
-    ) -> Prepared:
-        t = self.get_task(task) if isinstance(task, str) else task
-        check_send_queue(queue)
-        due_at = plan.due_at if plan.scheduled else None
-        return prepare(
-            t, args, plan.delay_seconds, self.queue_name(queue or t.queue), self.keyring, group, attributes, due_at
-        )
-
-    def _plan(self, task: Task[Any, Any] | str, delay_seconds: int, eta: datetime | None) -> DeliveryPlan:
-        """When the send is due and how it gets there (:mod:`sqsq.scheduling.plan`)."""
-        now = time.time()
-        name = task if isinstance(task, str) else task.name
-        return plan_delivery(due_time(name, delay_seconds=delay_seconds, eta=eta, now=now), now)
-
-    def _schedule(self, prepared: Prepared, plan: DeliveryPlan) -> AsyncResult[Any]:
-        """A send due past 900 s: its one-time schedule and SCHEDULED record (:mod:`sqsq.scheduling.one_time`)."""
-        prepared = check_size(self.transport, prepared, self.payloads)
-        schedule_send(self, prepared.envelope, prepared.body, prepared.queue_name, plan)
-        return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
+    # -- sending (the mechanics are in sqsq.app_sending and sqsq.sending) ------------------------------------
 
     @overload
-    def send(
-        self, task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
-    ) -> AsyncResult[R]: ...
+    def send(self, task: Task[P, R], args: Args, **options: Unpack[SendKwargs]) -> AsyncResult[R]: ...
 
     @overload
-    def send(
-        self, task: str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
-    ) -> AsyncResult[Any]: ...
+    def send(self, task: str, args: Args, **options: Unpack[SendKwargs]) -> AsyncResult[Any]: ...
 
-    def send(
-        self, task: Task[Any, Any] | str, args: Args, *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
-    ) -> AsyncResult[Any]:
+    def send(self, task: Task[Any, Any] | str, args: Args, **options: Unpack[SendKwargs]) -> AsyncResult[Any]:
         """Validate and enqueue one task. Every way of sending (``task.delay``, ``sqsq.send``...) ends here.
 
         Args:
@@ -398,37 +283,20 @@ class App(AppBackends):
             ConfigError: a send past 900 s without a scheduler role on AWS (SQSQ_SCHEDULER_ROLE_ARN).
             SendFailed / AwsError: SQS (or EventBridge Scheduler) rejected the message.
         """
-        plan = self._plan(task, delay_seconds, eta)
-        group = GroupOptions(group_id=group_id, deduplication_id=deduplication_id, tenant=tenant)
-        prepared = self._prepare(task, args, plan, queue, group, attributes)
-        if plan.scheduled:
-            return self._schedule(prepared, plan)
-        buffer: BatchBuffer | None = getattr(self._batch, "buffer", None)
-        if buffer is not None:
-            buffer.add(prepared)
-        else:
-            prepared = check_size(self.transport, prepared, self.payloads)
-            send_prepared(self.transport, [prepared])
-        return AsyncResult(prepared.envelope.id, app=self, task=prepared.task)
+        return self._sender.send(task, args, send_options_of("send", options))
 
     @overload
     def send_many(
-        self, task: Task[P, R], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
+        self, task: Task[P, R], args_list: Iterable[Args], **options: Unpack[SendManyKwargs]
     ) -> list[AsyncResult[R]]: ...
 
     @overload
     def send_many(
-        self, task: str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
+        self, task: str, args_list: Iterable[Args], **options: Unpack[SendManyKwargs]
     ) -> list[AsyncResult[Any]]: ...
 
     def send_many(
-        self, task: Task[Any, Any] | str, args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
+        self, task: Task[Any, Any] | str, args_list: Iterable[Args], **options: Unpack[SendManyKwargs]
     ) -> list[AsyncResult[Any]]:
         """Validate every call, then enqueue them with SendMessageBatch (10 per request, within the size limit).
 
@@ -444,14 +312,7 @@ class App(AppBackends):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
-        plan = self._plan(task, delay_seconds, eta)
-        group = GroupOptions(group_id=group_id, tenant=tenant)
-        prepared = [self._prepare(task, a, plan, queue, group, attributes) for a in args_list]
-        if plan.scheduled:
-            return [self._schedule(p, plan) for p in prepared]
-        prepared = [check_size(self.transport, p, self.payloads) for p in prepared]
-        send_prepared(self.transport, prepared)
-        return [AsyncResult(p.envelope.id, app=self, task=p.task) for p in prepared]
+        return self._sender.send_many(task, args_list, send_options_of("send_many", options, many=True))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -467,16 +328,16 @@ class App(AppBackends):
             ...     for i in range(100):
             ...         add.delay(x=i, y=i)
         """
-        if getattr(self._batch, "buffer", None) is not None:
-            yield  # nested: the outer block flushes
-            return
-        buffer = BatchBuffer(lambda: self.transport, lambda: self.payloads)
-        self._batch.buffer = buffer
-        try:
+        with self._sender.batch():
             yield
-        finally:
-            self._batch.buffer = None
-        buffer.flush_all()
+
+
+def _check_task_name(name: object) -> None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"app.task takes a task name (str) or, as a bare @app.task, a function; got {type(name).__name__} "
+            f"{name!r}. Options are keywords: @app.task(queue=..., max_retries=...)"
+        )
 
 
 def import_app(spec: str) -> App:

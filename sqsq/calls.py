@@ -7,12 +7,12 @@ Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the tas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Iterable
+from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from sqsq.errors import ValidationError
 from sqsq.handle import AsyncResult
+from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
 from sqsq.task import Args, Sendable, Task, TaskCall, WaitableResult
 
 P = ParamSpec("P")
@@ -31,11 +31,7 @@ def _task_of(task: object, function: str) -> Task[Any, Any]:
 
 
 @overload
-def send(
-    task: TaskCall[R], /, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-    deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
-    eta: datetime | None = None,
-) -> AsyncResult[R]: ...
+def send(task: TaskCall[R], /, **options: Unpack[SendKwargs]) -> AsyncResult[R]: ...
 
 
 @overload
@@ -43,24 +39,11 @@ def send(task: Sendable[R], /) -> WaitableResult[R]: ...
 
 
 @overload
-def send(
-    task: Task[P, R], args: Args, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-    deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
-    eta: datetime | None = None,
-) -> AsyncResult[R]: ...
+def send(task: Task[P, R], args: Args, **options: Unpack[SendKwargs]) -> AsyncResult[R]: ...
 
 
 def send(
-    task: Task[Any, Any] | TaskCall[Any] | Sendable[Any],
-    args: Args | None = None,
-    *,
-    delay_seconds: int = 0,
-    queue: str | None = None,
-    group_id: str | None = None,
-    deduplication_id: str | None = None,
-    tenant: str | None = None,
-    attributes: Mapping[str, object] | None = None,
-    eta: datetime | None = None,
+    task: Task[Any, Any] | TaskCall[Any] | Sendable[Any], args: Args | None = None, **options: Unpack[SendKwargs]
 ) -> AsyncResult[Any] | WaitableResult[Any]:
     """Validate and enqueue one task on its app. See :meth:`App.send`.
 
@@ -73,10 +56,7 @@ def send(
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
     """
-    options: dict[str, Any] = {
-        "delay_seconds": delay_seconds, "queue": queue, "group_id": group_id, "deduplication_id": deduplication_id,
-        "tenant": tenant, "attributes": attributes, "eta": eta,
-    }
+    send_options_of("send", options)  # an unknown option is a TypeError, whatever is sent
     if getattr(task, "__sqsq_workflow__", False):  # issue 13: a chain, group or chord (sqsq.workflows)
         given = sorted(name for name, value in options.items() if value)
         if args is not None or given:
@@ -96,17 +76,8 @@ def send(
 
 
 def send_many(
-    task: Task[P, R],
-    args_list: Iterable[Args],
-    *,
-    delay_seconds: int = 0,
-    queue: str | None = None,
-    group_id: str | None = None,
-    tenant: str | None = None,
-    attributes: Mapping[str, object] | None = None,
-    eta: datetime | None = None,
+    task: Task[P, R], args_list: Iterable[Args], **options: Unpack[SendManyKwargs]
 ) -> list[AsyncResult[R]]:
     """Validate and enqueue many calls of one task with SendMessageBatch. See :meth:`App.send_many`."""
     t = _task_of(task, "send_many")
-    return t.app.send_many(t, args_list, delay_seconds=delay_seconds, queue=queue, group_id=group_id, tenant=tenant,
-                           attributes=attributes, eta=eta)
+    return t.app.send_many(t, args_list, **options)

@@ -20,18 +20,18 @@ import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, Unpack
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
 
-from sqsq import codec
 from sqsq.args_model import build_args_model, refuse_secrets
-from sqsq.errors import ConfigError, MessageDecodeError, ResultNotReadable, ValidationError, describe_errors
+from sqsq.errors import ConfigError, ValidationError
 from sqsq.handle import AsyncResult
-from sqsq.message import Envelope
 from sqsq.retry import Backoff
+from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions, check_send_queue, send_options_of
+from sqsq.task_data import TaskData
+
+__all__ = ["Args", "Options", "SendOptions", "Task", "TaskCall", "TaskOwner", "check_send_queue"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,55 +47,11 @@ class TaskOwner(Protocol):
     @property
     def name(self) -> str: ...
 
-    def send(
-        self, task: Task[Any, Any], args: Args, *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, deduplication_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
-    ) -> AsyncResult[Any]: ...
+    def send(self, task: Task[Any, Any], args: Args, **options: Unpack[SendKwargs]) -> AsyncResult[Any]: ...
 
     def send_many(
-        self, task: Task[Any, Any], args_list: Iterable[Args], *, delay_seconds: int = 0, queue: str | None = None,
-        group_id: str | None = None, tenant: str | None = None,
-        attributes: Mapping[str, object] | None = None, eta: datetime | None = None,
+        self, task: Task[Any, Any], args_list: Iterable[Args], **options: Unpack[SendManyKwargs]
     ) -> list[AsyncResult[Any]]: ...
-
-
-def check_send_queue(queue: object) -> None:
-    """Refuse a send's ``queue`` that is given but not a non-empty string (``""`` would silently mean the default
-    queue, ``5`` the queue ``<prefix>5``).
-
-    Raises:
-        ConfigError: ``queue`` is neither ``None`` nor a non-empty ``str``.
-    """
-    if queue is not None and (not isinstance(queue, str) or not queue):
-        raise ConfigError(
-            f"queue={queue!r}: a send's queue must be a non-empty logical queue name (a str such as \"slow\"); "
-            "leave it out (None) to send to the task's own queue"
-        )
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """Options of one send, apart from the task's arguments (keyword-only wherever they are given).
-
-    Attributes:
-        delay_seconds: seconds before the task may run, 0 to 365 days (past 900 s: through a one-time
-            EventBridge schedule, see :mod:`sqsq.scheduling`; checked at send).
-        queue: logical queue to send to instead of the task's own (``None`` = the task's).
-        group_id: FIFO queues: the message group (``None`` = the task's ``group_key``); see :mod:`sqsq.grouping`.
-        deduplication_id: FIFO queues: MessageDeduplicationId (``None`` = the task id).
-        tenant: standard queues: the fair-queue tenant, sent as MessageGroupId.
-        attributes: SQS message attributes (:mod:`sqsq.attributes`; checked at send), or ``None``.
-        eta: an aware datetime before which the task does not run (instead of ``delay_seconds``).
-    """
-
-    delay_seconds: int = 0
-    queue: str | None = None
-    group_id: str | None = None
-    deduplication_id: str | None = None
-    tenant: str | None = None
-    attributes: Mapping[str, object] | None = None
-    eta: datetime | None = None
 
 
 class WaitableResult(Protocol[R_co]):
@@ -140,27 +96,27 @@ class Options(Generic[P, R]):
     Made by :meth:`Task.options`; ``delay``/``send`` take the task's own parameters, checked by type checkers.
     """
 
-    def __init__(self, task: Task[P, R], options: SendOptions):
+    def __init__(self, task: Task[P, R], options: SendKwargs):
         self.task = task
-        self.send_options = options
+        self.send_options = send_options_of("options", options)
+        self._options = options
 
     def __repr__(self) -> str:
         return f"<Options of {self.task.name}: {self.send_options}>"
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
         """Validate and enqueue one call with these options. Same errors as :meth:`sqsq.App.send`."""
-        bound = self.task.bind(args, kwargs)
-        o = self.send_options
-        return self.task.app.send(self.task, bound, delay_seconds=o.delay_seconds, queue=o.queue, group_id=o.group_id,
-                                  deduplication_id=o.deduplication_id, tenant=o.tenant, attributes=o.attributes,
-                                  eta=o.eta)
+        return self.task.app.send(self.task, self.task.bind(args, kwargs), **self._options)
 
     send = delay
 
 
 @dataclass(eq=False)
-class Task(Generic[P, R]):
+class Task(TaskData[R], Generic[P, R]):
     """A registered task. Calling it runs the function here, synchronously (no queue).
+
+    Validating and encoding its arguments and result (``validate_args``, ``load_args``, ``dump_args``,
+    ``check_arrival``, ``dump_result``, ``load_result``) are inherited from :class:`sqsq.task_data.TaskData`.
 
     Attributes:
         app: the app it is registered in.
@@ -229,11 +185,7 @@ class Task(Generic[P, R]):
 
     send = delay
 
-    def options(
-        self, *, delay_seconds: int = 0, queue: str | None = None, group_id: str | None = None,
-        deduplication_id: str | None = None, tenant: str | None = None, attributes: Mapping[str, object] | None = None,
-        eta: datetime | None = None,
-    ) -> Options[P, R]:
+    def options(self, **options: Unpack[SendKwargs]) -> Options[P, R]:
         """Bind send options, keyword-only, apart from the task's arguments: ``add.options(queue="slow").delay(...)``.
 
         Args:
@@ -250,10 +202,8 @@ class Task(Generic[P, R]):
         Raises:
             ConfigError: ``queue`` is not a non-empty string.
         """
-        check_send_queue(queue)
-        return Options(self, SendOptions(delay_seconds=delay_seconds, queue=queue, group_id=group_id,
-                                         deduplication_id=deduplication_id, tenant=tenant, attributes=attributes,
-                                         eta=eta))
+        check_send_queue(options.get("queue"))
+        return Options(self, options)
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[R]:
         """This call as a :class:`TaskCall` for :func:`sqsq.send` / :func:`sqsq.send_many` (checked, not sent)."""
@@ -309,84 +259,6 @@ class Task(Generic[P, R]):
         """True for ``async def`` tasks."""
         return inspect.iscoroutinefunction(self.fn)
 
-    def validate_args(self, args: BaseModel | Mapping[str, Any]) -> BaseModel:
-        """Validate arguments as given to ``send`` (a mapping of parameter name to value, or the task's model).
-
-        Raises:
-            ValidationError: naming each field and problem (never the value); nothing has been sent.
-        """
-        if isinstance(args, BaseModel):
-            if isinstance(args, self.args_model):
-                return args  # already a model; send checks that it arrives as it is (check_arrival)
-            raise ValidationError(self.name, f"expected {self.args_model.__name__}, got {type(args).__name__}")
-        if not isinstance(args, Mapping):
-            raise ValidationError(
-                self.name, f"arguments must be a mapping of parameter name to value, got {type(args).__name__}"
-            )
-        try:
-            return self.args_model.model_validate(dict(args))
-        except PydanticValidationError as exc:
-            # from None: pydantic's own text (in a chained traceback) would show the rejected values.
-            raise ValidationError(self.name, "", _errors(exc)) from None
-
-    def load_args(self, args: Mapping[str, Any]) -> BaseModel:
-        """Validate arguments as they arrive in a message: the worker's side, also run by ``send`` before sending.
-
-        The same limits as :meth:`dump_args` (:func:`sqsq.codec.json_problem`), then pydantic's JSON validation
-        of the task's signature (what pydantic does for JSON input: strict models, aliases, constraints).
-
-        Raises:
-            ValidationError: naming each field and problem (never the value).
-        """
-        for name, value in args.items():
-            problem = codec.json_problem(value, str(name))
-            if problem:
-                raise ValidationError(self.name, problem)
-        try:
-            return self.args_model.model_validate_json(codec.dumps(dict(args)))
-        except PydanticValidationError as exc:
-            raise ValidationError(self.name, "", _errors(exc)) from None
-
-    def dump_args(self, model: BaseModel) -> dict[str, Any]:
-        """Arguments in pydantic's JSON mode (by alias), ready for the envelope.
-
-        Raises:
-            ValidationError: a value cannot be represented as JSON within :mod:`sqsq.codec`'s limits.
-        """
-        try:
-            bad = codec.non_finite_path(model.model_dump(mode="python"))
-            dumped = model.model_dump(mode="json", by_alias=True)
-        except Exception as exc:  # pydantic raises PydanticSerializationError and others
-            raise ValidationError(self.name, f"arguments cannot be encoded as JSON: {exc}") from None
-        if bad is not None:
-            # JSON has no NaN or infinity: pydantic would send null and the task would see None.
-            raise ValidationError(self.name, f"{bad}: NaN and infinite floats cannot travel as JSON; send a finite value")
-        for name, value in dumped.items():
-            problem = codec.json_problem(value, name)
-            if problem:
-                raise ValidationError(self.name, problem)
-        return dumped
-
-    def check_arrival(self, model: BaseModel, body: str) -> None:
-        """Decode ``body`` as a worker will and check the task would get exactly ``model`` (``send`` calls this).
-
-        Raises:
-            ValidationError: the worker would refuse the arguments, or they would arrive changed (a tuple as a
-                list, an ``int`` key as a string, a Decimal under ``Any`` as a string...); names where.
-        """
-        try:
-            arrived = self.load_args(Envelope.from_body(body).args)
-        except (ValidationError, MessageDecodeError) as exc:
-            detail = str(exc).removeprefix(f"invalid arguments for task {self.name!r}: ")
-            raise ValidationError(self.name, f"the worker would refuse these arguments after JSON: {detail}") from None
-        diff = codec.first_difference(model, arrived)
-        if diff is not None:
-            raise ValidationError(
-                self.name,
-                f"{diff} at the worker (JSON cannot carry it as it is); send a value of the parameter's "
-                "annotated type, or annotate the parameter with the type you send",
-            )
-
     def call(self, model: BaseModel) -> Any:
         """Call the function with validated arguments; for an ``async def`` task, return its coroutine unawaited.
 
@@ -413,53 +285,3 @@ class Task(Generic[P, R]):
 
             result = asyncio.run(result)
         return typing.cast(R, result)
-
-    def dump_result(self, value: Any) -> str:
-        """The return value as JSON text, checked to come back from :meth:`load_result` as it was returned.
-
-        Same limits as arguments (:mod:`sqsq.codec`). A value that comes back changed is refused, unless it comes
-        back as pydantic's own validation of it by the return annotation (a tuple for ``-> list[int]``) or, under
-        a loose annotation (``Any``, ``dict[str, object]``), as its JSON form (a Decimal as its string).
-
-        Raises:
-            ResultNotReadable: NaN/infinity, too deep, a lone surrogate, not encodable by the return annotation,
-                not readable back by it (``-> int`` returning 1.5), or coming back as another value of its type
-                (``-> datetime`` with a UTC offset in seconds). The worker records it as the task's FAILURE.
-        """
-        try:
-            bad = codec.non_finite_path(self.return_adapter.dump_python(value), "result")
-            data = self.return_adapter.dump_python(value, mode="json", by_alias=True)
-        except Exception as exc:  # PydanticSerializationError and others
-            raise ResultNotReadable(self.name, f"it cannot be encoded as JSON: {exc}") from None
-        if bad is not None:
-            raise ResultNotReadable(self.name, f"{bad}: NaN and infinite floats cannot be stored as JSON; "
-                                    "return a finite value or None")
-        problem = codec.json_problem(data, "result")
-        if problem:
-            raise ResultNotReadable(self.name, problem)
-        text = codec.dumps(data)
-        try:
-            loaded = self.load_result(text)
-        except PydanticValidationError as exc:
-            raise ResultNotReadable(
-                self.name, f"it does not match the return annotation: {describe_errors(_errors(exc), root='result')}"
-            ) from None
-        diff = codec.first_difference(value, loaded, "result", json_form_ok=True)
-        if diff is not None:
-            try:
-                expected = self.return_adapter.validate_python(value)
-            except PydanticValidationError:
-                expected = value
-            if codec.first_difference(expected, loaded, "result", json_form_ok=True) is not None:
-                raise ResultNotReadable(
-                    self.name, f"{diff} from get(); return a value of the annotated return type"
-                )
-        return text
-
-    def load_result(self, text: str) -> R:
-        """Rebuild the return value from its JSON text."""
-        return typing.cast(R, self.return_adapter.validate_json(text))
-
-
-def _errors(exc: PydanticValidationError) -> list[dict[str, object]]:
-    return typing.cast(list[dict[str, object]], exc.errors(include_url=False))

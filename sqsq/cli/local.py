@@ -8,13 +8,16 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sqsq.cli.options import Finite, app_argument, load_app, parse_parameters
 from sqsq.cli.output import EXIT_CONFIG, fail
 from sqsq.extras import require
+
+if TYPE_CHECKING:
+    from sqsq.app import App
 
 
 @click.command()
@@ -41,7 +44,6 @@ def local(
         if run_lambdas:
             feature, needs = f"{feature} --run-lambdas", [*needs, "aws_lambda_powertools"]
     require(feature, *needs)
-    from sqsq.local.provision import provision
     from sqsq.local.server import LOCAL_CREDENTIALS, LocalAwsServer
 
     app = load_app(app_spec)
@@ -57,29 +59,7 @@ def local(
         for key in LOCAL_CREDENTIALS:
             os.environ.setdefault(key, local_env[key])
         app.configure(endpoint_url=endpoint)
-        if app.settings.payload_bucket is None and not template_path:  # large payloads work locally out of the box
-            app.configure(payload_bucket=f"{app.name}-payloads")
-            local_env = {**local_env, "SQSQ_PAYLOAD_BUCKET": f"{app.name}-payloads"}
-        exports: dict[str, str] = {}
-        if template_path:
-            from sqsq.local.cloudformation import deploy_template, settings_exports
-
-            stack = deploy_template(template_path, endpoint, parameters={"Stage": stage} if stage else None)
-            exports = settings_exports(stack)
-            click.echo(f"# sqsq local AWS at {endpoint}: stack {stack.stack_name} from {template_path}")
-            for line in stack.applied:
-                click.echo(f"#   applied: {line}")
-        else:
-            done = provision(app)
-            click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}; "
-                       f"payload bucket {done.payload_bucket}")
-        click.echo("# in another shell:")
-        for key, value in exports.items():
-            click.echo(f"export {key}={value}")
-        for key, value in local_env.items():
-            click.echo(f"export {key}={value}")
-        if "SQSQ_APP_NAME" not in exports:
-            click.echo(f"export SQSQ_APP_NAME={app.name}  # lets `sqsq result ID` find the results table")
+        _provision_and_announce(app, endpoint, local_env, template_path, stage)
         sys.stdout.flush()
         if template_path and run_lambdas:
             from sqsq.local.esm import run_local_esm
@@ -92,6 +72,36 @@ def local(
         pass
     finally:
         server.stop()
+
+
+def _provision_and_announce(
+    app: App, endpoint: str, local_env: dict[str, str], template_path: str | None, stage: str | None
+) -> None:
+    """Create APP's resources (or deploy the template) on the local AWS and print the exports for another shell."""
+    from sqsq.local.provision import provision
+    if app.settings.payload_bucket is None and not template_path:  # large payloads work locally out of the box
+        app.configure(payload_bucket=f"{app.name}-payloads")
+        local_env = {**local_env, "SQSQ_PAYLOAD_BUCKET": f"{app.name}-payloads"}
+    exports: dict[str, str] = {}
+    if template_path:
+        from sqsq.local.cloudformation import deploy_template, settings_exports
+
+        stack = deploy_template(template_path, endpoint, parameters={"Stage": stage} if stage else None)
+        exports = settings_exports(stack)
+        click.echo(f"# sqsq local AWS at {endpoint}: stack {stack.stack_name} from {template_path}")
+        for line in stack.applied:
+            click.echo(f"#   applied: {line}")
+    else:
+        done = provision(app)
+        click.echo(f"# sqsq local AWS at {endpoint}: queues {', '.join(done.queue_urls)}; table {done.table_name}; "
+                   f"payload bucket {done.payload_bucket}")
+    click.echo("# in another shell:")
+    for key, value in exports.items():
+        click.echo(f"export {key}={value}")
+    for key, value in local_env.items():
+        click.echo(f"export {key}={value}")
+    if "SQSQ_APP_NAME" not in exports:
+        click.echo(f"export SQSQ_APP_NAME={app.name}  # lets `sqsq result ID` find the results table")
 
 
 @click.command()
@@ -107,6 +117,7 @@ def provision(app_spec: str) -> None:
     click.echo(f"table {done.table_name}")
     if done.payload_bucket is not None:
         click.echo(f"payload bucket {done.payload_bucket}")
+
 
 @click.command("lambda-local")
 @click.option("--template", "template_path", default="template.yaml", show_default=True,
@@ -174,11 +185,16 @@ def lambda_local(
     except KeyboardInterrupt:
         stop.set()
         return
-    counters: dict[str, Any] = {**stats.as_dict(), **({"functions": pools} if built else {})}
+    _print_counters(stats.as_dict(), pools, built, as_json)
+
+
+def _print_counters(stats: dict[str, Any], pools: dict[str, Any], built: bool, as_json: bool) -> None:
+    """The run's counters (and, built, each function's runtime pool) as one JSON line or as key=value text."""
+    counters: dict[str, Any] = {**stats, **({"functions": pools} if built else {})}
     if as_json:
         click.echo(json.dumps(counters))
     else:
-        click.echo(" ".join(f"{k}={v}" for k, v in stats.as_dict().items()))
+        click.echo(" ".join(f"{k}={v}" for k, v in stats.items()))
         for function_id, pool in pools.items():
             init = ", ".join(f"{s:.3f}" for s in pool["init_seconds"])
             click.echo(f"{function_id}: " + " ".join(f"{k}={v}" for k, v in pool.items() if k != "init_seconds")

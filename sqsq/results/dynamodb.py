@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -29,6 +29,7 @@ from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.results.dynamodb_chords import DynamoChords
 from sqsq.results.index import INDEX_PARTITION_KEY, partition
+from sqsq.results.items import from_item, storable, to_item
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ _CLAIM_CONDITION = (
 
 def _same_message(record: ResultRecord) -> tuple[str, dict[str, dict[str, str]]]:
     """The same-message clause for ``record`` and its expression values."""
-    values = {":task_name": {"S": _storable(record.task_name)}}
+    values = {":task_name": {"S": storable(record.task_name)}}
     sent_at = stored_sent_at(record.sent_at)
     if sent_at is None:
         return _SAME_NAME_NO_SENT_AT, values
@@ -106,7 +107,7 @@ class DynamoResults(DynamoChords):
         return self._clients
 
     def _item(self, record: ResultRecord) -> dict[str, dict[str, str]]:
-        item = _to_item(record)
+        item = to_item(record)
         if self.index:
             item[INDEX_PARTITION_KEY] = {"S": partition(record.status.value, record.updated_at)}
         return item
@@ -319,84 +320,3 @@ class DynamoResults(DynamoChords):
         if float(item.get("expires_at", {}).get("N", "0")) <= time.time():
             return frozenset()
         return frozenset(item.get("revoked", {}).get("SS", []))
-
-
-def _storable(text: str) -> str:
-    """``text`` as DynamoDB accepts it: lone surrogates (e.g. from surrogateescape file names) are escaped."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _to_item(r: ResultRecord) -> dict[str, dict[str, str]]:
-    item: dict[str, dict[str, str]] = {
-        "task_id": {"S": r.task_id},
-        "status": {"S": r.status.value},
-        "task_name": {"S": _storable(r.task_name)},
-        "attempts": {"N": str(r.attempts)},
-        "generation": {"N": str(r.generation)},
-        "updated_at": {"N": repr(round(r.updated_at, 6))},
-        "expires_at": {"N": str(r.expires_at)},
-    }
-    optional: dict[str, Any] = {
-        "result": r.result_json,
-        "error_type": r.error_type,
-        "error_message": r.error_message,
-        "traceback": r.traceback,
-    }
-    for key, value in optional.items():
-        if value is not None:
-            item[key] = {"S": _storable(value)}
-    sent_at = stored_sent_at(r.sent_at)
-    if sent_at is not None:
-        item["sent_at"] = {"N": repr(sent_at)}
-    if r.lease_expires_at is not None:
-        item["lease_expires_at"] = {"N": repr(round(r.lease_expires_at, 6))}
-    if r.due_at is not None:
-        item["due_at"] = {"N": repr(round(r.due_at, 6))}
-    if r.runtime_seconds is not None:
-        item["runtime_seconds"] = {"N": repr(round(r.runtime_seconds, 6))}
-    if r.args_preview is not None:
-        item["args_preview"] = {"S": _storable(r.args_preview)}
-    return item
-
-
-def item_string(item: dict[str, dict[str, str]], key: str) -> str | None:
-    """The string attribute ``key`` of a DynamoDB item (``{"S": ...}``), or None when absent."""
-    v = item.get(key)
-    return v["S"] if v else None
-
-
-def item_number(item: dict[str, dict[str, str]], key: str) -> float | None:
-    """The number attribute ``key`` of a DynamoDB item (``{"N": ...}``) as a float, or None when absent."""
-    v = item.get(key)
-    return float(v["N"]) if v else None
-
-
-def from_item(item: dict[str, dict[str, str]]) -> ResultRecord:
-    def s(key: str) -> str | None:
-        return item_string(item, key)
-
-    def n(key: str) -> float | None:
-        return item_number(item, key)
-
-    return ResultRecord(
-        task_id=item["task_id"]["S"],
-        status=Status(item["status"]["S"]),
-        task_name=s("task_name") or "",
-        result_json=s("result"),
-        error_type=s("error_type"),
-        error_message=s("error_message"),
-        traceback=s("traceback"),
-        attempts=int(n("attempts") or 0),
-        generation=int(n("generation") or 0),
-        sent_at=n("sent_at"),
-        updated_at=n("updated_at") or 0.0,
-        expires_at=int(n("expires_at") or 0),
-        lease_expires_at=n("lease_expires_at"),
-        due_at=n("due_at"),
-        runtime_seconds=n("runtime_seconds"),
-        args_preview=s("args_preview"),
-    )

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.results import ResultRecord, Status
 from sqsq.results.chords import CHORD_TASK_NAME, ChordState, Transition
+from sqsq.results.items import from_item
 
 if TYPE_CHECKING:
     from sqsq.transport.aws import AwsClients
@@ -118,8 +119,6 @@ class DynamoChords:
 
     def get_many(self, task_ids: Sequence[str]) -> dict[str, ResultRecord]:
         """BatchGetItem (consistent, 100 keys a request, unprocessed keys asked again). Raises AwsError."""
-        from sqsq.results.dynamodb import from_item  # the module imports this one
-
         found: dict[str, ResultRecord] = {}
         now = time.time()
         unique = list(dict.fromkeys(task_ids))

@@ -17,8 +17,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.results import Status
-from sqsq.results.dynamodb import item_number, item_string
 from sqsq.results.index import INDEX_NAME, INDEX_PARTITION_KEY, INDEX_SORT_KEY, day_of
+from sqsq.results.items import item_number, item_string
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 LISTED_STATES = tuple(s for s in Status if s is not Status.PENDING)

@@ -319,39 +319,7 @@ def sqs_functions(
         for eid, event in (props.get("Events") or {}).items():
             if event.get("Type") != "SQS":
                 continue
-            ep = event.get("Properties") or {}
-            queue = ep.get("Queue")
-            queue_rid: str | None = None
-            if isinstance(queue, dict) and "Fn::GetAtt" in queue:
-                att = queue["Fn::GetAtt"]
-                queue_rid = att.split(".", 1)[0] if isinstance(att, str) else att[0]
-            if queue_rid is not None and queue_rid in r.resources:
-                qprops = r.resources[queue_rid].get("Properties") or {}
-                queue_name = r.queue_name(queue_rid)
-                vt = int(r.resolve(qprops.get("VisibilityTimeout", 30)))
-                redrive = r.resolve(qprops.get("RedrivePolicy") or {})
-                mrc = int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None
-            else:
-                arn = r.resolve(queue)
-                if not isinstance(arn, str):
-                    raise ConfigError(f"function {rid} event {eid}: cannot resolve its Queue {queue!r}")
-                queue_name, vt, mrc = arn.rsplit(":", 1)[1], 30, None
-            types = r.resolve(ep.get("FunctionResponseTypes") or [])
-            scaling = r.resolve(ep.get("ScalingConfig") or {})
-            events.append(
-                SqsEventSpec(
-                    event_id=eid,
-                    queue_resource_id=queue_rid,
-                    queue_name=queue_name,
-                    visibility_timeout_seconds=vt,
-                    max_receive_count=mrc,
-                    batch_size=int(r.resolve(ep.get("BatchSize", 10))),
-                    batching_window_seconds=int(r.resolve(ep.get("MaximumBatchingWindowInSeconds", 0))),
-                    report_batch_item_failures="ReportBatchItemFailures" in types,
-                    maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
-                    enabled=bool(r.resolve(ep.get("Enabled", True))),
-                )
-            )
+            events.append(_sqs_event(r, rid, eid, event.get("Properties") or {}))
         if not events:
             continue
         env = r.resolve((props.get("Environment") or {}).get("Variables") or {})
@@ -371,3 +339,41 @@ def sqs_functions(
             )
         )
     return out
+
+
+def _sqs_event(r: Resolver, rid: str, eid: str, ep: Mapping[str, Any]) -> SqsEventSpec:
+    """One SQS event of function ``rid``, its queue's name, visibility timeout and maxReceiveCount resolved.
+
+    Raises:
+        ConfigError: the event's queue resolves to no queue name.
+    """
+    queue = ep.get("Queue")
+    queue_rid: str | None = None
+    if isinstance(queue, dict) and "Fn::GetAtt" in queue:
+        att = queue["Fn::GetAtt"]
+        queue_rid = att.split(".", 1)[0] if isinstance(att, str) else att[0]
+    if queue_rid is not None and queue_rid in r.resources:
+        qprops = r.resources[queue_rid].get("Properties") or {}
+        queue_name = r.queue_name(queue_rid)
+        vt = int(r.resolve(qprops.get("VisibilityTimeout", 30)))
+        redrive = r.resolve(qprops.get("RedrivePolicy") or {})
+        mrc = int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None
+    else:
+        arn = r.resolve(queue)
+        if not isinstance(arn, str):
+            raise ConfigError(f"function {rid} event {eid}: cannot resolve its Queue {queue!r}")
+        queue_name, vt, mrc = arn.rsplit(":", 1)[1], 30, None
+    types = r.resolve(ep.get("FunctionResponseTypes") or [])
+    scaling = r.resolve(ep.get("ScalingConfig") or {})
+    return SqsEventSpec(
+        event_id=eid,
+        queue_resource_id=queue_rid,
+        queue_name=queue_name,
+        visibility_timeout_seconds=vt,
+        max_receive_count=mrc,
+        batch_size=int(r.resolve(ep.get("BatchSize", 10))),
+        batching_window_seconds=int(r.resolve(ep.get("MaximumBatchingWindowInSeconds", 0))),
+        report_batch_item_failures="ReportBatchItemFailures" in types,
+        maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
+        enabled=bool(r.resolve(ep.get("Enabled", True))),
+    )

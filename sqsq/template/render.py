@@ -191,18 +191,7 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
     prefix = f"{name}-${{Stage}}-"
     plans = plan_queues(app, opts)
     lambda_plans = [p for p in plans if p.consumer == "lambda"]
-    worker_plans = [p for p in plans if p.consumer == "worker"]
-
-    resources: dict[str, Any] = {}
-    for plan in plans:
-        resources.update(res.queue_resources(plan, prefix, app.settings.dlq_suffix))
-    resources["ResultsTable"] = res.results_table(f"{name}-${{Stage}}-results")
-    resources["PayloadBucket"] = res.payload_bucket(expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
-    resources["PayloadBucketPolicy"] = res.payload_bucket_policy()
-    resources.update(monitoring_resources(plans, prefix, app.settings.dlq_suffix))  # issue 15
-    if lambda_plans:
-        resources.update(_lambda_resources(app, lambda_plans, opts))
-    resources.update(schedule_resources(app, {p.logical: p.resource_id for p in plans}))  # issue 12
+    resources = _resources(app, plans, lambda_plans, prefix, opts)
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -220,12 +209,36 @@ def render_template(app: App, options: TemplateOptions | None = None) -> dict[st
             "Value": res.get_att("SchedulerRole", "Arn"),
         }
     _check_quotas(template)
+    return _with_fargate(app, template, [p for p in plans if p.consumer == "worker"], opts)
+
+
+def _resources(
+    app: App, plans: list[QueuePlan], lambda_plans: list[QueuePlan], prefix: str, opts: TemplateOptions
+) -> dict[str, Any]:
+    """The Resources section without Fargate: queues and DLQs, table, payload bucket, alarms, functions, schedules."""
+    resources: dict[str, Any] = {}
+    for plan in plans:
+        resources.update(res.queue_resources(plan, prefix, app.settings.dlq_suffix))
+    resources["ResultsTable"] = res.results_table(f"{app.name}-${{Stage}}-results")
+    resources["PayloadBucket"] = res.payload_bucket(expiry_days(DLQ_RETENTION_SECONDS, app.settings.result_ttl_seconds))
+    resources["PayloadBucketPolicy"] = res.payload_bucket_policy()
+    resources.update(monitoring_resources(plans, prefix, app.settings.dlq_suffix))  # issue 15
+    if lambda_plans:
+        resources.update(_lambda_resources(app, lambda_plans, opts))
+    resources.update(schedule_resources(app, {p.logical: p.resource_id for p in plans}))  # issue 12
+    return resources
+
+
+def _with_fargate(
+    app: App, template: dict[str, Any], worker_plans: list[QueuePlan], opts: TemplateOptions
+) -> dict[str, Any]:
+    """``template`` with the ECS Fargate service of the worker queues merged in (``--fargate``), else as it is."""
     if opts.fargate is None:
         return template
     if not worker_plans:
         raise ConfigError("--fargate needs a worker queue; no queue is left for workers")
     section = fargate_resources(
-        app_name=name,
+        app_name=app.name,
         app_spec=opts.app_spec or "",
         queues=[p.logical for p in worker_plans],
         environment=consumer_environment(app, opts),
