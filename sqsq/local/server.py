@@ -121,7 +121,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, patched: bool =
         app: WSGIApplication = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app), services)
     else:
         app = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app))  # counter and faults only
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    handler: type[MotoRequestHandler] = MotoRequestHandler
+    if patched:
+        from sqsq.local.keepalive import KeepAliveRequestHandler
+
+        handler = KeepAliveRequestHandler  # HTTP/1.1 keep-alive, as AWS's endpoints
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
     real_port = server.server_port
     # moto builds some URLs (S3, SQS QueueUrl fallbacks) from MOTO_PORT
     os.environ["MOTO_PORT"] = str(real_port)
