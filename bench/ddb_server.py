@@ -12,7 +12,8 @@ the ``by_state_day`` index), then sends sequential requests from one boto3 clien
 * ``SendMessageBatch`` / ``ReceiveMessage`` / ``DeleteMessageBatch``: 10 messages per call.
 
 For each operation it prints the server process's CPU time per request (user + system, read from the kernel
-before and after; the client's own CPU is not in it) and the client's wall time per round trip, as medians
+before and after; the client's own CPU is not in it), the client's wall time per round trip and the client's own
+CPU time per request (boto3: building, signing, sending, parsing), as medians
 [min-max] over the repetitions, the systems interleaved within each repetition so the machine's load hits them
 alike. Each ``--tree`` is a source tree (``git archive REV | tar -x -C DIR``) put first on PYTHONPATH of its
 server, so an older sqsq is measured by the same interpreter in the same run. Figures, not pass/fail.
@@ -190,16 +191,16 @@ class Workbench:
         return receive, delete
 
 
-def measure(bench: Workbench, call: Callable[[], None], n: int) -> tuple[float, float]:
-    """(server CPU ms, client wall ms) per request over ``n`` calls."""
-    cpu0, t0 = bench.server.cpu_seconds(), time.perf_counter()
+def measure(bench: Workbench, call: Callable[[], None], n: int) -> tuple[float, float, float]:
+    """(server CPU ms, client wall ms, client CPU ms) per request over ``n`` calls."""
+    cpu0, t0, own0 = bench.server.cpu_seconds(), time.perf_counter(), time.process_time()
     for _ in range(n):
         call()
     wall, cpu = time.perf_counter() - t0, bench.server.cpu_seconds() - cpu0
-    return cpu / n * 1000, wall / n * 1000
+    return cpu / n * 1000, wall / n * 1000, (time.process_time() - own0) / n * 1000
 
 
-def rep(bench: Workbench, n: int) -> dict[str, tuple[float, float]]:
+def rep(bench: Workbench, n: int) -> dict[str, tuple[float, float, float]]:
     out = {
         "PutItem": measure(bench, bench.put(False), n),
         "PutItem cond": measure(bench, bench.put(True), n),
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         benches = [Workbench(s) for s in servers]
         for b in benches:  # warm up: first requests import and build moto's backends
             rep(b, 20)
-        results: dict[str, dict[str, list[tuple[float, float]]]] = {s.label: {} for s in servers}
+        results: dict[str, dict[str, list[tuple[float, float, float]]]] = {s.label: {} for s in servers}
         load = []
         for r in range(args.reps):
             order = benches if r % 2 == 0 else benches[::-1]
@@ -243,16 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     base = "moto_server" if not args.no_moto else None
     print(f"# local AWS cost per request ({args.requests} sequential requests per operation, {args.reps} reps; "
           f"load average after each rep: {', '.join(load)}; {os.cpu_count()} CPUs)\n")
-    print("| operation | server | server CPU ms/request | wall ms/request | CPU vs moto_server |")
-    print("|---|---|---|---|---|")
+    print("| operation | server | server CPU ms/request | CPU vs moto_server | wall ms/request | client CPU ms/request |")
+    print("|---|---|---|---|---|---|")
     for op in results[servers[0].label]:
         for s in servers:
             figures = results[s.label][op]
-            cpu = [c for c, _ in figures]
+            cpu = [f[0] for f in figures]
             ratio = ""
             if base and s.label != base:
-                ratio = f"{statistics.median(cpu) / statistics.median([c for c, _ in results[base][op]]):.2f}x"
-            print(f"| {op} | {s.label} | {fmt(cpu)} | {fmt([w for _, w in figures])} | {ratio} |")
+                ratio = f"{statistics.median(cpu) / statistics.median([f[0] for f in results[base][op]]):.2f}x"
+            print(f"| {op} | {s.label} | {fmt(cpu)} | {ratio} | {fmt([f[1] for f in figures])} | "
+                  f"{fmt([f[2] for f in figures])} |")
     return 0
 
 

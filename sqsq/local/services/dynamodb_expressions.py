@@ -74,9 +74,20 @@ def _structure(parser_class: Any, text: str) -> Any:
         nodes = parser._apply_parens_and_booleans(nodes)
         node = nodes[0]
         parser._assert_no_redundant_parentheses(node)
-    except Exception:
+    except Exception:  # any failure: moto's own parse runs for this text, and raises it
         return _UNCACHEABLE
-    return node, tuple(lookups)
+    slotted: set[int] = set()
+    _mark_slotted(node, slotted)
+    return node, tuple(lookups), frozenset(slotted)
+
+
+def _mark_slotted(node: Any, slotted: set[int]) -> bool:
+    """Add to ``slotted`` the ids of the nodes that hold a slot or have one below them; True for such a node."""
+    below = [_mark_slotted(child, slotted) for child in node.children]
+    if isinstance(node.value, _Slot) or any(below):
+        slotted.add(id(node))
+        return True
+    return False
 
 
 def cached_structure(parser_class: Any, text: str) -> Any:
@@ -90,12 +101,15 @@ def cached_structure(parser_class: Any, text: str) -> Any:
     return entry
 
 
-def _fill(node: Any, resolved: list[Any]) -> Any:
-    """A copy of ``node`` with every slot replaced by its looked-up name or value."""
+def _fill(node: Any, resolved: list[Any], slotted: frozenset[int]) -> Any:
+    """``node`` with every slot replaced by its looked-up name or value: new nodes on the paths to slots, the
+    cached ones elsewhere (moto only reads the tree)."""
+    if id(node) not in slotted:
+        return node
     value = node.value
     if isinstance(value, _Slot):
         value = resolved[value.index]
-    return node._replace(value=value, children=[_fill(child, resolved) for child in node.children])
+    return node._replace(value=value, children=[_fill(child, resolved, slotted) for child in node.children])
 
 
 def patch_condition_parser() -> None:
@@ -114,13 +128,13 @@ def patch_condition_parser() -> None:
             entry = cached_structure(ConditionExpressionParser, text)
             if entry is _UNCACHEABLE:
                 return original(self)
-            node, lookups = entry
+            node, lookups, slotted = entry
             resolved = [  # the same lookups moto's parse makes, in its order: a missing one raises as there
                 self._lookup_expression_attribute_name(name) if kind == "name"
                 else self._lookup_expression_attribute_value(name)
                 for kind, name in lookups
             ]
-            node = _fill(node, resolved)
+            node = _fill(node, resolved, slotted)
             self.expr_attr_names_found.extend(self._find_literals(node))
             self.expr_attr_values_found.extend(self._find_expr_attr_values(node))
             return self._make_op_condition(node)
