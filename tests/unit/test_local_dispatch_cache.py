@@ -28,3 +28,17 @@ def test_remembered_backends_and_action_names_are_the_ones_moto_computes() -> No
         for clazz in (DynamoHandler, SQSResponse):
             assert responses.method_names_from_class(clazz) == method_names_from_class(clazz)
     assert expected["dynamodb"] == "dynamodb" and expected["sqs.us-east-1.amazonaws.com"] == "sqs"
+
+
+def test_remembered_snake_case_names_are_moto_s() -> None:
+    import moto.core.utils as core_utils
+    import moto.sqs.models as sqs_models
+
+    MotoDispatch().patch()
+    original = core_utils.camelcase_to_underscores.__wrapped__  # moto's own
+    names = ["ReceiveMessage", "ApproximateNumberOfMessagesNotVisible", "KmsMasterKeyId", "DBInstanceIdentifier",
+             "theNewAttribute", "", "SendMessageBatch"]
+    for _ in range(2):
+        assert [sqs_models.camelcase_to_underscores(n) for n in names] == [original(n) for n in names]
+    assert sqs_models.camelcase_to_underscores is core_utils.camelcase_to_underscores  # the remembering one
+    assert sqs_models.camelcase_to_underscores is not original
