@@ -24,7 +24,7 @@ def test_patches_are_written_for_the_pinned_moto_and_it_is_installed() -> None:
     assert moto_version.installed_moto_version() == SUPPORTED_MOTO_VERSION
     patching = {s.name for s in default_services() if s.moto_version == SUPPORTED_MOTO_VERSION}
     # issue 12: SQS delays on the clock, the scheduler reads moto's model; issue 15: the dashboard's index Queries
-    assert patching == {"sqs", "dynamodb", "dynamodb-index-query", "clock", "scheduler"}
+    assert patching == {"sqs", "dynamodb", "dynamodb-index-query", "clock", "scheduler", "dispatch"}
 
 
 @pytest.mark.usefixtures("other_moto")

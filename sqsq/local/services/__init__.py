@@ -6,7 +6,8 @@
 * :class:`DynamoDbService`: moto's DynamoDB, locked per table and per item so conditional writes stay atomic;
 * :class:`ClockService`: the controllable clock of SQS delays and the scheduler (``/_sqsq/clock``);
 * :class:`SchedulerService`: fires the EventBridge Scheduler schedules moto stores (issue 12);
-* :class:`DynamoDbIndexQuery`: GSI Queries that do not compare and sort the whole table (the dashboard's index).
+* :class:`DynamoDbIndexQuery`: GSI Queries that do not compare and sort the whole table (the dashboard's index);
+* :class:`MotoDispatch`: moto's request dispatch without the lookups it repeats per request.
 
 A new service (EventBridge Scheduler with a controllable clock, S3, ...) is a :class:`LocalService` subclass in
 its own module, added to :func:`default_services`; the middleware routes its endpoints and calls its hook, and
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from sqsq.local.services.base import AwsRequest, ControlHandler, LocalService
 from sqsq.local.services.clock import ClockService
 from sqsq.local.services.counter import RequestCounter
+from sqsq.local.services.dispatch import MotoDispatch
 from sqsq.local.services.dynamodb import DynamoDbService
 from sqsq.local.services.dynamodb_index import DynamoDbIndexQuery
 from sqsq.local.services.faults import FAULT_KINDS, FaultInjector
@@ -37,6 +39,7 @@ __all__ = [
     "DynamoDbService",
     "FaultInjector",
     "LocalService",
+    "MotoDispatch",
     "RequestCounter",
     "SchedulerService",
     "SqsService",
@@ -51,11 +54,11 @@ def default_services() -> list[LocalService]:
 
     Returns:
         ``[RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery(), ClockService(),
-        SchedulerService()]``.
+        SchedulerService(), MotoDispatch()]``.
     """
     return [
         RequestCounter(), FaultInjector(), SqsService(), DynamoDbService(), DynamoDbIndexQuery(), ClockService(),
-        SchedulerService(),
+        SchedulerService(), MotoDispatch(),
     ]
 
 

@@ -1,5 +1,8 @@
 """DynamoDB in the local AWS: moto 5.2.5's DynamoDB backend, locked per table and per item.
 
+(It also parses each condition expression text once, see :mod:`sqsq.local.services.dynamodb_expressions`, and
+sums an item's size once, see :mod:`sqsq.local.services.dynamodb_items`.)
+
 moto's DynamoDB backend has no locking and serves each request on its own thread: a ConditionExpression check and
 the write that follows it can interleave with another request's, so two conditional writes could both win. Each
 request now runs under the locks :func:`plan_locks` picks for it:
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqsq.local.services.base import LocalService
+from sqsq.local.services.dynamodb_expressions import patch_condition_parser
+from sqsq.local.services.dynamodb_items import patch_item_init
 from sqsq.local.services.locks import SharedExclusiveLock, StripedLocks
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION
 
@@ -174,8 +179,13 @@ class DynamoDbService(LocalService):
         return LOCKS
 
     def patch(self) -> None:
-        """Wrap moto's DynamoDB request handler in this process with the locks. Idempotent."""
+        """Wrap moto's DynamoDB request handler with the locks; cache parsed conditions; sum item sizes once.
+
+        Idempotent; in this process only."""
         from moto.dynamodb.responses import DynamoHandler
+
+        patch_condition_parser()
+        patch_item_init()
 
         with _patch_lock:
             if getattr(DynamoHandler, _PATCHED_MARK, False):
