@@ -3,7 +3,7 @@
 werkzeug's development server (which moto's server runs) answers every request with ``Connection: close`` and then
 waits up to 10 ms for the client to hang up, so every boto3 call opens a TCP connection and the server starts a
 thread for it: a third of a millisecond of CPU per request on each side, and most of a DynamoDB request's cost
-on a no-op task. :class:`KeepAliveRequestHandler` keeps the connection open when it can tell where the request
+on a no-op task. :class:`KeepAlive` keeps the connection open when it can tell where the request
 ends, which is the case for every AWS SDK call of sqsq (a body with ``Content-Length``):
 
 * the request body is read whole before the application sees it, so the next request starts where it ends;
@@ -19,19 +19,29 @@ from __future__ import annotations
 
 import io
 import traceback
-from typing import Any, ClassVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
+if TYPE_CHECKING:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-__all__ = ["IDLE_TIMEOUT_SECONDS", "KeepAliveRequestHandler"]
+    _Handler = MotoRequestHandler
+else:
+    _Handler = object  # moto is the local extra: the real base is joined in keep_alive_handler()
+
+__all__ = ["IDLE_TIMEOUT_SECONDS", "KeepAlive", "keep_alive_handler"]
 
 IDLE_TIMEOUT_SECONDS = 75.0
 """How long an idle kept-alive connection stays open (longer than an SQS long poll, 20 s)."""
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
-class KeepAliveRequestHandler(MotoRequestHandler):
-    """moto's request handler, keeping HTTP/1.1 connections open between requests (see the module docstring)."""
+class KeepAlive(_Handler):
+    """Keep-alive for moto's request handler, as a mixin (see the module docstring and :func:`keep_alive_handler`).
+
+    It names no moto base at run time, so this module imports without the ``local`` extra, as all of sqsq does
+    (tests/integration/test_missing_extras.py).
+    """
 
     protocol_version: ClassVar[str] = "HTTP/1.1"  # type: ignore[misc]
     timeout: ClassVar[float] = IDLE_TIMEOUT_SECONDS
@@ -95,3 +105,15 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         else:
             lines.append(f"Content-Length: {len(body)}")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict") + body)
+
+
+@cache
+def keep_alive_handler() -> type[MotoRequestHandler]:
+    """moto's request handler with :class:`KeepAlive` (the class is made once).
+
+    Raises:
+        ModuleNotFoundError: moto's server is not installed (callers check with :func:`sqsq.extras.require`).
+    """
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return type("KeepAliveRequestHandler", (KeepAlive, MotoRequestHandler), {})

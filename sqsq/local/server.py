@@ -128,9 +128,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, patched: bool =
         app = AwsRequestMiddleware(DomainDispatcherApplication(create_backend_app))  # counter and faults only
     handler: type[MotoRequestHandler] = MotoRequestHandler
     if patched:
-        from sqsq.local.keepalive import KeepAliveRequestHandler
+        from sqsq.local.keepalive import keep_alive_handler
 
-        handler = KeepAliveRequestHandler  # HTTP/1.1 keep-alive, as AWS's endpoints
+        handler = keep_alive_handler()  # HTTP/1.1 keep-alive, as AWS's endpoints
     server = make_server(host, port, app, threaded=True, request_handler=handler)
     real_port = server.server_port
     # moto builds some URLs (S3, SQS QueueUrl fallbacks) from MOTO_PORT
