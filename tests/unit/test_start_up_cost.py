@@ -100,3 +100,53 @@ def test_worker_command_that_fails_at_start_up_leaves_the_collector_enabled() ->
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def _modules_after(code: str) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
+    env.update(SQSQ_APP="tests.apps.lambda_app:app", AWS_LAMBDA_FUNCTION_NAME="fn", PYTHONPATH=str(ROOT))
+    full = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", full], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+_CRON_MODULES = ("sqsq.scheduling.expressions", "sqsq.scheduling.cron_fields", "sqsq.scheduling.periodic")
+
+
+def test_worker_command_imports_no_other_cli_command_module() -> None:
+    modules = _modules_after(
+        "from click.testing import CliRunner\nfrom sqsq.cli import main\n"
+        "assert CliRunner().invoke(main, ['worker', '--help']).exit_code == 0"
+    )
+    assert sorted(m for m in modules if m.startswith("sqsq.cli.")) == [
+        "sqsq.cli.group", "sqsq.cli.options", "sqsq.cli.output", "sqsq.cli.worker"]
+
+
+def test_cli_help_still_lists_every_command() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in ("cancel", "dashboard", "dlq", "lambda-local", "local", "provision", "queues", "result",
+                 "schedules", "schema", "send", "template", "top", "worker"):
+        assert f"  {name} " in result.output, name
+
+
+def test_worker_and_lambda_paths_load_no_cron_parsing_until_a_schedule_is_declared() -> None:
+    worker = _modules_after("import sqsq.worker, sqsq.cli.worker, sqsq.executor, sqsq.transport.sqs\n"
+                            "import tests.apps.lambda_app")
+    lambda_init = _modules_after("import sqsq.lambda_entry")
+    assert [m for m in _CRON_MODULES if m in worker or m in lambda_init] == []
+    declared = _modules_after("import sqsq\napp = sqsq.App('t')\n"
+                              "@app.task(name='t.r')\ndef r() -> None: ...\n"
+                              "app.schedule(r, sqsq.every(seconds=3600))")
+    assert all(m in declared for m in _CRON_MODULES)
+
+
+def test_sqs_string_attribute_check_refuses_exactly_what_sqs_refuses() -> None:
+    from sqsq.attributes import _SQS_TEXT_FORBIDDEN
+
+    def allowed(cp: int) -> bool:  # SQS: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
+        return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or cp >= 0x10000
+
+    every = "".join(map(chr, range(0x110000)))
+    assert [m.start() for m in _SQS_TEXT_FORBIDDEN.finditer(every)] == [cp for cp in range(0x110000) if not allowed(cp)]
