@@ -25,14 +25,14 @@ from sqsq.handle import AsyncResult
 from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
-from sqsq.scheduling.expressions import Cron, Every
-from sqsq.scheduling.periodic import PeriodicTask, declare
 from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
 from sqsq.transport.schedules import Scheduler
 
 if TYPE_CHECKING:
+    from sqsq.scheduling.expressions import Cron, Every
+    from sqsq.scheduling.periodic import PeriodicTask
     from sqsq.transport.payloads import PayloadStore
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
@@ -230,6 +230,8 @@ class App(AppQueues):
         Example:
             >>> app.schedule(report, sqsq.cron("0 3 * * *", timezone="Europe/Berlin"), args={"day": "today"})
         """
+        from sqsq.scheduling.periodic import declare  # periodic tasks' cron/rate parsing: loaded when declared
+
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
         return declare(self.periodic_tasks, t, schedule, args=args, name=name, queue=queue,

@@ -46,7 +46,11 @@ NUMBER_MAX_DIGITS = 38
 RESERVED_PREFIXES = ("aws.", "amazon.", "sqsq.")
 """Name prefixes refused (case-insensitive): AWS's two, and sqsq's own for later use."""
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
-_SQS_TEXT_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The characters SQS refuses in a String value: everything outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+# #x10000-#x10FFFF. Written as the (small) set it refuses, not as the negation of what it allows: the same matches
+# over every code point, but compiled in ~0.1 ms instead of ~3-12 ms (a negated class over the whole Unicode range
+# makes re build a large charset when sqsq is imported).
+_SQS_TEXT_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _name_problem(name: object) -> str | None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqsq import startup_gc
 from sqsq.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -87,9 +88,14 @@ def _build() -> Any:
     # module is imported before the app brings pydantic in. (Powertools' batch types import all its pydantic
     # parser models when pydantic is already in sys.modules: aws_lambda_powertools/utilities/batch/types.py,
     # ~30 ms of a cold start that sqsq does not use; see bench/lambda_imports.py.)
-    from sqsq.lambda_handler.handler import SqsLambdaHandler
+    # The init phase runs with the cyclic collector paused, then freezes what it built (sqsq.startup_gc).
+    startup_gc.pause()
+    try:
+        from sqsq.lambda_handler.handler import SqsLambdaHandler
 
-    return SqsLambdaHandler(load_app_from_environment())
+        return SqsLambdaHandler(load_app_from_environment())
+    finally:
+        startup_gc.finish()
 
 
 handler = _build()

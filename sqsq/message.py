@@ -81,7 +81,8 @@ class Envelope(BaseModel):
         flow: the workflow continuation (:class:`sqsq.message_flow.Flow`), or ``None`` outside a workflow.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: the validator is built on the first send or receive, not when sqsq is imported (start-up).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     v: int = SCHEMA_VERSION
     id: str = Field(min_length=1, max_length=128)

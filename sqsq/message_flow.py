@@ -10,6 +10,9 @@ envelope; a message outside a workflow has no ``flow`` and its body is unchanged
              "collect": {"id": "<chord id>", "size": 100, "pass_as": "values"}} # a chord callback
 
 When signing is on, ``flow`` is covered by the signature (it decides what runs next); see :mod:`sqsq.signing`.
+
+The models are ``defer_build``: each builds its validator on first use, and the envelope's validator includes
+their schemas, so a consumer that never handles a workflow message never builds these models' own validators.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class StepSig(BaseModel):
         queue: logical queue to send to instead of the task's own.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     task: str = Field(min_length=1, max_length=256)
     args: dict[str, Any]
@@ -41,7 +44,7 @@ class StepSig(BaseModel):
 class ChordRef(BaseModel):
     """A chord member's place: the chord's id, the member's index, the chord's size and what runs after it."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1, max_length=100)
     index: int = Field(ge=0)
@@ -53,7 +56,7 @@ class ChordRef(BaseModel):
 class CollectRef(BaseModel):
     """A chord callback's inputs: the member results of chord ``id`` (``size`` members), passed as ``pass_as``."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1, max_length=100)
     size: int = Field(ge=1)
@@ -73,7 +76,7 @@ class Flow(BaseModel):
         collect: set on a chord callback.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     root: str = Field(min_length=1, max_length=100)
     step: int = Field(default=0, ge=0)

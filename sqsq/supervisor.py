@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from sqsq import startup_gc
 from sqsq.retry import Backoff
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def run_worker(
     env = os.environ if environ is None else environ
     count = default_processes() if processes is None else processes
     if count > 1:
+        startup_gc.finish()  # the supervisor's start-up ends here (its children have their own)
         supervisor = Supervisor([sys.executable, "-m", "sqsq.cli", *child_args], count, burst=burst)
         supervisor.install_signal_handlers()
         return supervisor.run()

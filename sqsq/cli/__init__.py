@@ -8,14 +8,15 @@ lambda-local), :mod:`~sqsq.cli.schedules` (schedules, cancel: issue 12), :mod:`~
 :mod:`~sqsq.cli.options`.
 Exit codes: see :mod:`sqsq.cli.output`.
 
-Start-up: ``sqsq --help`` imports click and these modules only. Each command imports what it needs when it runs
-(the app layer, boto3 through it, rich, PyYAML, the template renderer, the local AWS), so keep module-level
-imports here to the standard library, click, :mod:`sqsq.errors` and :mod:`sqsq.extras`.
+Start-up: a command's module is imported when the command is looked up (``sqsq worker`` imports
+:mod:`sqsq.cli.worker` and none of the others; ``sqsq --help`` imports them all, to list them). Each command
+imports what it needs when it runs (the app layer, boto3 through it, rich, PyYAML, the template renderer, the
+local AWS), so keep module-level imports in these modules to the standard library, click, :mod:`sqsq.errors` and
+:mod:`sqsq.extras`.
 """
 
 from __future__ import annotations
 
-from sqsq.cli import dashboard, dlq, local, queues, schedules, schema, tasks, template, top, worker
 from sqsq.cli.group import main
 from sqsq.cli.options import load_app
 from sqsq.cli.output import (
@@ -28,13 +29,14 @@ from sqsq.cli.output import (
     EXIT_USAGE,
 )
 
-for _command in (local.local, local.provision, worker.worker, tasks.send, tasks.result, queues.queues, dlq.dlq,
-                 template.template, local.lambda_local, schema.schema_command,
-                 schedules.schedules):  # issue 12
-    main.add_command(_command)
-main.add_command(schedules.cancel)  # issue 12's send path
-main.add_command(dashboard.dashboard)  # monitoring (issue 15)
-main.add_command(top.top)
+main.lazy_commands.update({  # command name -> "module:attribute", imported on first lookup
+    "local": "sqsq.cli.local:local", "provision": "sqsq.cli.local:provision", "worker": "sqsq.cli.worker:worker",
+    "send": "sqsq.cli.tasks:send", "result": "sqsq.cli.tasks:result", "queues": "sqsq.cli.queues:queues",
+    "dlq": "sqsq.cli.dlq:dlq", "template": "sqsq.cli.template:template",
+    "lambda-local": "sqsq.cli.local:lambda_local", "schema": "sqsq.cli.schema:schema_command",
+    "schedules": "sqsq.cli.schedules:schedules", "cancel": "sqsq.cli.schedules:cancel",  # issue 12
+    "dashboard": "sqsq.cli.dashboard:dashboard", "top": "sqsq.cli.top:top",  # monitoring (issue 15)
+})
 
 __all__ = [
     "EXIT_AWS",

@@ -6,6 +6,7 @@ closes stdout early (``sqsq result ID | head -1``) ends the command quietly with
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any, NoReturn
@@ -20,7 +21,26 @@ LOG_LEVEL_KEY = "log_level"
 
 
 class _Errors(click.Group):
-    """Turns sqsq errors (and OSError) into one line on stderr and a named exit code, never a traceback."""
+    """Turns sqsq errors (and OSError) into one line on stderr and a named exit code, never a traceback.
+
+    Commands listed in :attr:`lazy_commands` (name -> ``"module:attribute"``) are imported when first looked up,
+    so running one command does not import the others (start-up time and memory of ``sqsq worker``).
+    """
+
+    lazy_commands: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -78,8 +78,11 @@ def worker(
         from sqsq.cli.reload import run_with_reload
 
         sys.exit(run_with_reload(sys.argv[1:], Path.cwd()))
+    from sqsq import startup_gc
     from sqsq.supervisor import run_worker
 
+    startup_gc.pause()  # until the first receive (sqsq.worker.startup), the supervisor's start, or an error
+    ctx.call_on_close(startup_gc.finish)
     app = load_app(app_spec)  # a bad APP fails here, once, before any worker process starts
     child_args = [  # one supervised child: this command with --processes 1
         "worker", app_spec, *[arg for q in queues for arg in ("-Q", q)], "-c", str(concurrency),

@@ -162,7 +162,7 @@ class Worker:
         )
         registry = threading.Thread(target=self._registry.run, args=(self._closed,), name="sqsq-registry",
                                     daemon=True)
-        for t in [acker, heart, registry, *receivers, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
+        for t in [*receivers, acker, heart, registry, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
             t.start()
         while not self._stopping.is_set():
             self._stopping.wait(MAIN_LOOP_TICK_SECONDS)

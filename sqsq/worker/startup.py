@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqsq import limits
+from sqsq import limits, startup_gc
 from sqsq.app import App
 from sqsq.executor import CLAIM_LEASE_DEFAULT_SECONDS, attempts_allowed
 from sqsq.task import Task
@@ -23,6 +23,7 @@ def report_startup(app: App, infos: dict[str, QueueInfo], settings: str, async_c
         settings: the worker's settings, as one line.
         async_concurrency: ``async def`` tasks awaited at once, or None when no task is async.
     """
+    startup_gc.finish()  # the worker's start-up ends here: its clients and queue infos are built
     log.info("worker: %s", settings)
     if async_concurrency is not None:
         log.info("async tasks: awaited on one event loop, up to %d at once", async_concurrency)
