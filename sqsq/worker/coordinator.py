@@ -104,7 +104,7 @@ class Worker:
         self._groups = GroupGate(submit=lambda held: self._dispatcher.submit(held), release=self._acks.release)
         self._dispatcher = Dispatcher(
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,
-            app_spec=app_spec, after_done=self._groups.finished,
+            app_spec=app_spec, after_done=self._groups.finished, writers=concurrency + prefetch,
         )
         self._receiver = Receiver(
             app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
