@@ -60,6 +60,13 @@ class _Write:
     record: Callable[[], Outcome]
 
 
+def _hands_off(prepared: Prepared) -> bool:
+    """Whether a thread-pool run's write goes to the writer pool: not for claimed runs (``claim=True`` tasks, workflow
+    steps, redriven copies), whose lease would stay live while the write waits, deferring their duplicates."""
+    envelope = prepared.envelope
+    return not (prepared.task.claim or envelope.flow is not None or envelope.generation > 0)
+
+
 class Dispatcher:
     """Runs held messages on the pool threads, a process pool or the event loop; hands outcomes on.
 
@@ -275,6 +282,10 @@ class Dispatcher:
                     return None
                 held.finishing = True
         duration_seconds = time.monotonic() - started
+        if not _hands_off(prepared):  # a claimed run finishes here: its lease must not outlive the run
+            if error is not None:
+                return self._executor.finish(prepared, error=error, duration_seconds=duration_seconds)
+            return self._finish_value(prepared, value, duration_seconds)
         if error is not None:
             return _Write(partial(self._executor.finish, prepared, error=error, duration_seconds=duration_seconds))
         if not self._executor.writes_on_success(prepared):
