@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 
 from sqsq.app import App
-from sqsq.errors import AwsError, MessageDecodeError
-from sqsq.message import Envelope
+from sqsq.errors import AwsError, MessageDecodeError, PayloadMissing
+from sqsq.executor.outcomes import Ack, Outcome, Release
+from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
+from sqsq.message import Envelope, undecodable_id
 from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, deletable_message_key, parse_pointer, resolve_body
+from sqsq.results import Status
 from sqsq.transport import ReceivedMessage
 
 log = logging.getLogger("sqsq.executor")
@@ -31,6 +34,39 @@ def read_envelope(app: App, message: ReceivedMessage) -> Envelope:
     payloads = app.payloads if parse_pointer(message.body) is not None else None
     body, _ = resolve_body(message.body, None if payloads is None else payloads.get)
     return Envelope.from_body(body)
+
+
+def read_or_outcome(app: App, record: Recorder, message: ReceivedMessage) -> Envelope | Outcome:
+    """``message``'s envelope (:func:`read_envelope`), or the outcome when it cannot be read: a Release while S3
+    is unreadable, a dead letter for a body that is not an envelope (recorded under an id derived from the body,
+    :func:`sqsq.message.undecodable_id`), and for a payload gone missing (:func:`_payload_missing`)."""
+    try:
+        return read_envelope(app, message)
+    except PayloadMissing as exc:
+        return _payload_missing(app, record, message, exc)
+    except AwsError as exc:  # S3 unreadable for now: the message comes back
+        log.warning("message %s: reading its payload failed (%s); it comes back", message.message_id, exc)
+        return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
+    except MessageDecodeError as exc:
+        return record.dead_letter(
+            undecodable_id(message.body), "<undecodable>", message.receive_count, 0, None, exc, "MessageDecodeError"
+        )
+
+
+def _payload_missing(app: App, record: Recorder, message: ReceivedMessage, exc: PayloadMissing) -> Outcome:
+    """A pointer whose object is gone: a duplicate of a task that finished (its object deleted with its
+    acknowledgement, whose SQS delete then failed) is acknowledged; anything else is dead-lettered."""
+    task_id = task_id_of_missing(exc.where)
+    try:
+        existing = None if task_id is None else app.results.get(task_id)
+    except AwsError as store_exc:
+        return record.store_down(task_id or "?", "reading the record of a message whose payload is gone", store_exc)
+    if existing is not None and existing.status is Status.SUCCESS:
+        log.info("task %s: payload already deleted and the task succeeded: duplicate acknowledged", task_id)
+        return Ack(duplicate=True)
+    return record.dead_letter(
+        undecodable_id(message.body), "<undecodable>", message.receive_count, 0, None, exc, "PayloadMissing"
+    )
 
 
 def task_id_of_missing(pointer_text: str) -> str | None:

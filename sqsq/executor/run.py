@@ -12,8 +12,6 @@ from sqsq.app import App
 from sqsq.context import task_context
 from sqsq.errors import (
     AwsError,
-    MessageDecodeError,
-    PayloadMissing,
     SignatureError,
     TaskNotRegistered,
     ValidationError,
@@ -22,8 +20,8 @@ from sqsq.errors import (
 from sqsq.executor.flows import FlowHooks
 from sqsq.executor.long_retry import schedule_long_retry
 from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
-from sqsq.executor.payload import read_envelope, task_id_of_missing
-from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
+from sqsq.executor.payload import read_or_outcome
+from sqsq.executor.recording import Recorder
 from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
@@ -119,18 +117,10 @@ class Executor:
             A :class:`Prepared` to run, or the outcome when the message must not run (it was recorded if needed).
         """
         attempt = message.receive_count
-        if envelope is None:
-            try:
-                envelope = read_envelope(self.app, message)
-            except PayloadMissing as exc:
-                return self._payload_missing(message, exc)
-            except AwsError as exc:  # S3 unreadable for now: the message comes back
-                log.warning("message %s: reading its payload failed (%s); it comes back", message.message_id, exc)
-                return Release(STORE_UNAVAILABLE_RETRY_SECONDS, str(exc))
-            except MessageDecodeError as exc:
-                # No task id to file it under: an id derived from the body names the record (see undecodable_id).
-                body_id = undecodable_id(message.body)
-                return self._record.dead_letter(body_id, "<undecodable>", attempt, 0, None, exc, "MessageDecodeError")
+        read = read_or_outcome(self.app, self._record, message) if envelope is None else envelope
+        if not isinstance(read, Envelope):
+            return read
+        envelope = read
         if self._keyring is not None:
             try:
                 self._keyring.verify(envelope)
@@ -161,20 +151,6 @@ class Executor:
             # A step found final already: go on from it (its continuation may not have been sent).
             blocked = self._flows.after(envelope, blocked, duplicate=True)
         return prepared if blocked is None else acknowledging(blocked, envelope.id)
-
-    def _payload_missing(self, message: ReceivedMessage, exc: PayloadMissing) -> Outcome:
-        """A pointer whose object is gone: a duplicate of a task that finished (its object deleted with its
-        acknowledgement, whose SQS delete then failed) is acknowledged; anything else is dead-lettered."""
-        task_id = task_id_of_missing(exc.where)
-        try:
-            existing = None if task_id is None else self.app.results.get(task_id)
-        except AwsError as store_exc:
-            return self._record.store_down(task_id or "?", "reading the record of a message whose payload is gone", store_exc)
-        if existing is not None and existing.status is Status.SUCCESS:
-            log.info("task %s: payload already deleted and the task succeeded: duplicate acknowledged", task_id)
-            return Ack(duplicate=True)
-        body_id = undecodable_id(message.body)
-        return self._record.dead_letter(body_id, "<undecodable>", message.receive_count, 0, None, exc, "PayloadMissing")
 
     def _held_back(self, prepared: Prepared, sent_at_seconds: float | None) -> Outcome | None:
         """Issue 12: an early message goes back unrun (:mod:`sqsq.scheduling.guard`); a revoked one is recorded

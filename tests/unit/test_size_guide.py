@@ -12,8 +12,6 @@ ALLOWED = {
     # A click command: its signature is 16 parameters (the options and the context) and its docstring is the --help text;
     # the body (about 40 lines) is the child process's argument list and the Worker it builds.
     "FUNC sqsq/cli/worker.py:worker": "click command; signature and help text, body ~40 lines",
-    # The executor's hot path is being reworked for speed (issue 11, speed half); split it there, not in parallel.
-    "FUNC sqsq/executor/run.py:Executor.prepare": "hot path under rework for speed (issue 11)",
 }
 
 
