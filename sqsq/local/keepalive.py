@@ -45,6 +45,9 @@ class KeepAlive(_Handler):
 
     protocol_version: ClassVar[str] = "HTTP/1.1"  # type: ignore[misc]
     timeout: ClassVar[float] = IDLE_TIMEOUT_SECONDS
+    connection_dropped_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError, TimeoutError)
+    """What werkzeug counts as a dropped connection (a module global there, not a handler attribute:
+    :func:`keep_alive_handler` sets werkzeug's own tuple)."""
 
     def _can_keep_alive(self) -> bool:
         headers = self.headers
@@ -86,8 +89,8 @@ class KeepAlive(_Handler):
             return
         except Exception:  # as werkzeug does: log it, answer 500, close
             self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            self.close_connection = True  # before the answer, which then says so
             self._send(500, "INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"Internal Server Error")
-            self.close_connection = True
             return
         code_text, _, reason = str(answer["status"]).partition(" ")
         self._send(int(code_text), reason, answer["headers"], body)
@@ -104,6 +107,8 @@ class KeepAlive(_Handler):
             body = b""
         else:
             lines.append(f"Content-Length: {len(body)}")
+            if self.close_connection:
+                lines.append("Connection: close")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict") + body)
 
 
@@ -115,5 +120,7 @@ def keep_alive_handler() -> type[MotoRequestHandler]:
         ModuleNotFoundError: moto's server is not installed (callers check with :func:`sqsq.extras.require`).
     """
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import connection_dropped_errors
 
-    return type("KeepAliveRequestHandler", (KeepAlive, MotoRequestHandler), {})
+    return type("KeepAliveRequestHandler", (KeepAlive, MotoRequestHandler),
+                {"connection_dropped_errors": connection_dropped_errors})

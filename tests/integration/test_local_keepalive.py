@@ -71,3 +71,19 @@ def test_a_chunked_request_is_served_by_werkzeug_and_closed(local_aws: LocalAwsS
         assert response.getheader("Connection") == "close"
     finally:
         conn.close()
+
+
+def test_a_request_the_service_fails_on_is_answered_500_on_a_kept_alive_connection(local_aws: LocalAwsServer) -> None:
+    # moto raises on this body; werkzeug answers 500 (and so must the keep-alive path), not a dropped connection.
+    conn = connect(local_aws)
+    try:
+        body = b"not json"
+        conn.request("POST", "/", body=body, headers={
+            "X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": AUTH, "Content-Length": str(len(body))})
+        response = conn.getresponse()
+        assert response.status == 500
+        response.read()
+        assert response.will_close
+    finally:
+        conn.close()
