@@ -58,7 +58,7 @@ class KeepAlive(_Handler):
         length = headers.get("Content-Length")
         if length is None:
             return self.command in ("GET", "DELETE", "OPTIONS")
-        return length.isdigit()
+        return length.isascii() and length.isdigit()  # "²".isdigit() is True, int("²") raises
 
     def run_wsgi(self) -> None:
         """Serve one request; keep the connection open after it when its end is known."""

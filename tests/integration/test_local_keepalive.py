@@ -87,3 +87,20 @@ def test_a_request_the_service_fails_on_is_answered_500_on_a_kept_alive_connecti
         assert response.will_close
     finally:
         conn.close()
+
+
+def test_a_request_with_a_non_ascii_digit_content_length_is_answered_as_werkzeug_answers_it(
+    local_aws: LocalAwsServer,
+) -> None:
+    # "²" (latin-1 0xB2) passes str.isdigit() but not int(): the keep-alive path must leave it to werkzeug, which
+    # answers, rather than fail and close the connection with no response.
+    import socket
+
+    url = urlparse(local_aws.endpoint_url)
+    request = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+               b"Content-Type: application/x-amz-json-1.0\r\nAuthorization: " + AUTH.encode() +
+               b"\r\nContent-Length: \xb2\r\n\r\n{}")
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 ")
