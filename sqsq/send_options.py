@@ -10,7 +10,7 @@ written out (``def send(..., *, delay_seconds: int = ..., queue: str | None = ..
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -66,8 +66,10 @@ class SendOptions:
     eta: datetime | None = None
 
 
-_ONE = frozenset(f.name for f in fields(SendOptions))
-_MANY = _ONE - {"deduplication_id"}
+# The runtime check takes its names from the typed lists, so what mypy accepts and what runs cannot drift apart;
+# tests/unit/test_send_options.py pins that SendKwargs names exactly SendOptions' fields.
+_ONE = SendKwargs.__optional_keys__
+_MANY = SendManyKwargs.__optional_keys__
 
 
 def send_options_of(where: str, given: Mapping[str, Any], *, many: bool = False) -> SendOptions:

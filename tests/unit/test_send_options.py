@@ -45,3 +45,12 @@ def test_options_given_once_reach_the_message(mem: MemoryApp, add: Any) -> None:
     bodies = [m.body for m in mem.transport.receive("unit-images", 10, 0)]
     assert len(bodies) == 2 and any(h.id in b for b in bodies)
     assert _queued(mem) == 0
+
+
+def test_the_typed_send_options_name_exactly_the_fields_of_send_options() -> None:
+    from dataclasses import fields
+
+    from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions
+
+    assert list(SendKwargs.__annotations__) == [f.name for f in fields(SendOptions)]
+    assert set(SendManyKwargs.__annotations__) == set(SendKwargs.__annotations__) - {"deduplication_id"}
