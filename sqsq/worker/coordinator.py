@@ -44,7 +44,9 @@ class Worker:
         queues: logical queue names; default: every queue the app's tasks use.
         concurrency: tasks run at once, >= 1: threads (or child processes with ``pool="process"``) for ``def``
             tasks, and as many ``async def`` tasks on the event loop.
-        prefetch: messages held beyond ``concurrency`` (received ahead while tasks run), 0-100.
+        prefetch: messages held beyond ``concurrency`` (received ahead while tasks run), 0-100. Messages whose task
+            ran and whose result write is in flight take no slot: up to ``concurrency + prefetch`` more of them are
+            held until written and deleted (:mod:`sqsq.worker.writers`).
         wait_time_seconds: ReceiveMessage WaitTimeSeconds (long poll), 0-20; default from settings (20).
         burst: exit once every queue is empty (nothing visible, in flight or delayed) and nothing is held.
         shutdown_grace_seconds: how long running tasks may finish after SIGTERM before their messages are released.
@@ -104,7 +106,7 @@ class Worker:
         self._groups = GroupGate(submit=lambda held: self._dispatcher.submit(held), release=self._acks.release)
         self._dispatcher = Dispatcher(
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,
-            app_spec=app_spec, after_done=self._groups.finished,
+            app_spec=app_spec, after_done=self._groups.finished, writers=concurrency + prefetch,
         )
         self._receiver = Receiver(
             app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,

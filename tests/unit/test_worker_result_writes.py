@@ -1,0 +1,107 @@
+"""The worker's result writes run off the task threads and off the slots (:mod:`sqsq.worker.writers`): while the
+outcome of one message is being written, the worker receives and runs the next, and the written message is held,
+not deleted, until its write is done. The writer pool has a bound of its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import sqsq
+from sqsq.results import ResultRecord
+from sqsq.worker import Worker
+from sqsq.worker.writers import WriterPool
+from tests.unit.conftest import MemoryApp
+
+Q = "unit-default"
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_a_message_waiting_for_its_result_write_leaves_its_slot_to_the_next(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One slot (concurrency 1, prefetch 0): the second message can only be received and run if the first one,
+    # whose write is blocked, no longer takes the slot.
+    ran: list[str] = []
+    second_ran = threading.Event()
+    write_may_finish = threading.Event()
+    original = mem.results.put
+
+    def put(record: ResultRecord) -> bool:
+        if record.task_name.endswith("first"):
+            assert write_may_finish.wait(timeout=30), "the test never let the first write finish"
+        return original(record)
+
+    monkeypatch.setattr(mem.results, "put", put)
+
+    @mem.app.task
+    def first() -> str:
+        ran.append("first")
+        return "one"
+
+    @mem.app.task
+    def second() -> str:
+        ran.append("second")
+        second_ran.set()
+        return "two"
+
+    a = sqsq.send(first, {})
+    worker = Worker(mem.app, ["default"], concurrency=1, prefetch=0, wait_time_seconds=0, dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: ran == ["first"])
+        b = sqsq.send(second, {})
+        assert second_ran.wait(timeout=10), "the second message did not run while the first outcome was written"
+        assert mem.results.get(a.id) is None
+        depth = mem.transport.depth(Q)
+        assert depth.in_flight + depth.visible >= 1  # the first message is not deleted before its write
+        write_may_finish.set()
+        _wait_for(lambda: mem.transport.depth(Q) == type(depth)(0, 0, 0))
+        for handle, value in ((a, "one"), (b, "two")):
+            record = mem.results.get(handle.id)
+            assert record is not None and record.result_json is not None and value in record.result_json
+    finally:
+        write_may_finish.set()
+        worker.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive() and codes == [0]
+
+
+def test_writer_pool_accepts_no_more_than_its_size_of_writes_not_done() -> None:
+    pool = WriterPool(1)
+    pool.start()
+    first_may_finish = threading.Event()
+    accepted: list[str] = []
+    done: list[str] = []
+
+    def job(name: str) -> Callable[[], None]:
+        def run() -> None:
+            if name == "first":
+                first_may_finish.wait(timeout=30)
+            done.append(name)
+        return run
+
+    pool.submit(job("first"), lambda: accepted.append("first"))
+    submitter = threading.Thread(target=lambda: pool.submit(job("second"), lambda: accepted.append("second")))
+    submitter.start()
+    try:
+        submitter.join(timeout=0.3)
+        assert submitter.is_alive() and accepted == ["first"]  # blocked: the one write accepted is not done
+        first_may_finish.set()
+        submitter.join(timeout=10)
+        _wait_for(lambda: done == ["first", "second"])
+        assert accepted == ["first", "second"]
+    finally:
+        first_may_finish.set()
+        pool.close()
