@@ -4,6 +4,7 @@ not deleted, until its write is done. The writer pool has a bound of its own."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -11,8 +12,12 @@ from collections.abc import Callable
 import pytest
 
 import sqsq
+from sqsq.executor import LogThrottle
 from sqsq.results import ResultRecord
+from sqsq.transport import OutgoingMessage
 from sqsq.worker import Worker
+from sqsq.worker.heartbeat import TIME_LIMIT_GRACE_SECONDS, Heartbeat
+from sqsq.worker.slots import Held, Slots
 from sqsq.worker.writers import WriterPool
 from tests.unit.conftest import MemoryApp
 
@@ -105,3 +110,21 @@ def test_writer_pool_accepts_no_more_than_its_size_of_writes_not_done() -> None:
     finally:
         first_may_finish.set()
         pool.close()
+
+
+def test_a_time_limited_message_whose_result_write_is_slow_stays_hidden_past_its_time_limit(mem: MemoryApp) -> None:
+    # Its run ended (the outcome is being written: ``finishing``, the watchdog keeps off), long after the start, past
+    # its time limit and the heartbeat's grace after it. Should its visibility lapse now, another consumer would
+    # receive it and run it a second time while this write is still in flight.
+    mem.transport.send_batch(Q, [OutgoingMessage("m1", "{}")])
+    (message,) = mem.transport.receive(Q, 1, 0)
+    slots = Slots(1, threading.Event())
+    now = time.monotonic()
+    held = Held(message, mem.transport.queue_info(Q), message.receipt_handle, received_at=now - 30,
+                visible_until=now + 0.2, time_limit_seconds=1.0, started_at=now - 30 + 0.1,
+                finishing=True, writing=True)
+    assert now - held.started_at > 1.0 + TIME_LIMIT_GRACE_SECONDS
+    slots.held[message.message_id] = held
+    heartbeat = Heartbeat(mem.app, slots, threading.Event(), lambda: None, LogThrottle(logging.getLogger("test")))
+    heartbeat.beat()
+    assert held.visible_until > now + 0.2, "the heartbeat let the visibility of a message being written lapse"
