@@ -282,7 +282,10 @@ class Dispatcher:
                     return None
                 held.finishing = True
         duration_seconds = time.monotonic() - started
-        if not _hands_off(prepared):  # a claimed run finishes here: its lease must not outlive the run
+        # A claimed run finishes here: its lease must not outlive the run. So does a last-receive run: it runs alone
+        # (Slots.start) until its outcome is recorded, or a task started beside it could kill the process mid-write
+        # and leave it dead-lettered as ConsumerDied for a death it did not cause.
+        if not _hands_off(prepared) or is_last_receive(held.message.receive_count, held.info.max_receive_count):
             if error is not None:
                 return self._executor.finish(prepared, error=error, duration_seconds=duration_seconds)
             return self._finish_value(prepared, value, duration_seconds)

@@ -145,9 +145,9 @@ class Slots:
             return True
 
     def hand_off(self, held: Held) -> None:
-        """``held``'s task ran and its outcome's write was handed to the writer pool: free its slot and end its run
-        (a last-receive message running alone lets the others start), and wake the waiters. It stays held (and
-        :attr:`Held.running`, so shutdown waits for the write) until :meth:`finish`."""
+        """``held``'s task ran and its outcome's write was handed to the writer pool: free its slot and end its run,
+        and wake the waiters (a last-receive run is never handed off: it runs alone until its outcome is recorded).
+        It stays held (and :attr:`Held.running`, so shutdown waits for the write) until :meth:`finish`."""
         with self.cond:
             held.writing = True
             self._end_run(held)

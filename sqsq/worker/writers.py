@@ -14,6 +14,8 @@ Where the write happens, and what stays ordered (issue 11, "results on >= 1.0x a
   blocks the task thread beyond that, which keeps its slot taken, so receiving stops too). A message waiting for its
   write stays held: the heartbeat extends its visibility, shutdown waits for it within the grace period like a
   running task, and the time-limit watchdog keeps off (``Held.finishing`` is set before the hand-off).
+- Claimed runs and runs on a message's last receive (which run alone, :meth:`sqsq.worker.slots.Slots.start`, until
+  their outcome is recorded) finish on the task thread too (:mod:`sqsq.worker.dispatch`).
 - Runs whose finish writes nothing (``ignore_result`` successes of fresh, unclaimed sends) finish on the task
   thread: a hand-off would cost more than it saves.
 """

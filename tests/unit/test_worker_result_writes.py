@@ -128,3 +128,52 @@ def test_a_time_limited_message_whose_result_write_is_slow_stays_hidden_past_its
     heartbeat = Heartbeat(mem.app, slots, threading.Event(), lambda: None, LogThrottle(logging.getLogger("test")))
     heartbeat.beat()
     assert held.visible_until > now + 0.2, "the heartbeat let the visibility of a message being written lapse"
+
+
+def test_nothing_starts_beside_a_last_receive_message_while_its_result_write_is_in_flight(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A message on its last receive runs alone so that, should the worker die meanwhile, the ConsumerDied marker
+    # blames it alone. Its write is part of that: were another task to start (and kill the process) while the write
+    # is in flight, the last-receive message would go to the DLQ blamed for a death it did not cause.
+    events: list[str] = []
+    second_ran = threading.Event()
+    original = mem.results.put
+
+    def put(record: ResultRecord) -> bool:
+        if record.task_name.endswith("last") and record.status == "SUCCESS":
+            second_ran.wait(timeout=3)  # long enough for the second to start, were it allowed to
+            events.append("last written")
+        return original(record)
+
+    monkeypatch.setattr(mem.results, "put", put)
+
+    @mem.app.task
+    def last() -> str:
+        events.append("last ran")
+        return "one"
+
+    @mem.app.task
+    def second() -> str:
+        events.append("second ran")
+        second_ran.set()
+        return "two"
+
+    sqsq.send(last, {})
+    for _ in range(2):  # two receives spent: the worker's is the last (maxReceiveCount 3)
+        (m,) = mem.transport.receive(Q, 1, 0)
+        assert not mem.transport.change_visibility_batch(Q, [(m.receipt_handle, 0)])
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: "last ran" in events)
+        sqsq.send(second, {})
+        _wait_for(lambda: "second ran" in events and "last written" in events)
+        assert events == ["last ran", "last written", "second ran"]
+    finally:
+        second_ran.set()
+        worker.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive() and codes == [0]
