@@ -221,13 +221,26 @@ class Executor:
         Returns:
             As :meth:`finish`.
         """
-        if prepared.task.ignore_result and prepared.envelope.flow is None:  # a workflow step passes its result on
-            return self.finish(prepared, duration_seconds=duration_seconds)
-        try:
-            result_json = encode_result(prepared.task, value, offload=self.app.payloads is not None)
-        except Exception as exc:
-            return self.finish(prepared, encode_error=exc)
+        result_json, encode_error = self.encode_value(prepared, value)
+        if encode_error is not None:
+            return self.finish(prepared, encode_error=encode_error)
         return self.finish(prepared, result_json=result_json, duration_seconds=duration_seconds)
+
+    def encode_value(self, prepared: Prepared, value: Any) -> tuple[str | None, Exception | None]:
+        """The first half of :meth:`finish_value`, no I/O: ``(result_json, None)``; ``(None, None)`` when the task
+        ignores its result (nothing is encoded); ``(None, error)`` when :func:`encode_result` raised ``error``."""
+        if prepared.task.ignore_result and prepared.envelope.flow is None:  # a workflow step passes its result on
+            return None, None
+        try:
+            return encode_result(prepared.task, value, offload=self.app.payloads is not None), None
+        except Exception as exc:
+            return None, exc
+
+    @staticmethod
+    def writes_on_success(prepared: Prepared) -> bool:
+        """Whether :meth:`finish` of a successful run writes the results store (False: it makes no request)."""
+        task = prepared.task
+        return not task.ignore_result or task.claim or prepared.envelope.generation > 0 or prepared.envelope.flow is not None
 
     def finish(
         self,
@@ -282,7 +295,7 @@ class Executor:
             ))
         flow = prepared.envelope.flow
         written = True
-        if not task.ignore_result or task.claim or prepared.envelope.generation > 0 or flow is not None:
+        if self.writes_on_success(prepared):
             # A claimed task (and every redriven copy, which is claimed too) always records SUCCESS (without the
             # value when ignore_result): it ends the lease and lets a racing duplicate be acknowledged.
             base = prepared.base

@@ -10,7 +10,10 @@ order:
 - :mod:`~sqsq.worker.dispatch`: the pools. ``concurrency`` threads run :class:`sqsq.executor.Executor` on each
   message, or with ``pool="process"`` its task body runs in a child process (:class:`sqsq.pools.ProcessPool`);
   ``async def`` tasks are awaited on one event loop. The results store is written and every SQS call is made from
-  this process either way;
+  this process either way. Between the receiver and the pool, :mod:`~sqsq.worker.groups` runs a FIFO group's
+  messages one at a time, in order, and :mod:`~sqsq.worker.duplicates` runs two deliveries of one task id one
+  after the other (never side by side, where the second's claim would defer it for the first one's whole lease);
+  :mod:`~sqsq.worker.writers` makes thread-pool runs' result writes off the task threads;
 - :mod:`~sqsq.worker.acknowledger`: turns outcomes into SQS calls in batches of 10 (DeleteMessageBatch,
   ChangeMessageVisibilityBatch, and DLQ moves: send the copy first, delete the original second), retrying failed
   entries on later turns, never by sleeping on its thread;

@@ -9,18 +9,19 @@ from typing import TYPE_CHECKING, Literal
 
 from sqsq import limits
 from sqsq.app import App
-from sqsq.executor import Executor, LogThrottle
+from sqsq.executor import Executor, LogThrottle, Outcome
 from sqsq.pools import app_spec_of
 from sqsq.transport import QueueInfo
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.dispatch import Dispatcher
+from sqsq.worker.duplicates import DuplicateGate
 from sqsq.worker.emf import EmfEmitter, metrics_namespace
 from sqsq.worker.groups import GroupGate
 from sqsq.worker.heartbeat import Heartbeat
 from sqsq.worker.receiver import Receiver
 from sqsq.worker.registry import REGISTRY_INTERVAL_SECONDS, Registry
 from sqsq.worker.shutdown import install_signal_handlers, shut_down
-from sqsq.worker.slots import Slots
+from sqsq.worker.slots import Held, Slots
 from sqsq.worker.startup import report_startup
 from sqsq.worker.stats import WorkerStats
 from sqsq.worker.sweeper import DLQ_SWEEP_INTERVAL_SECONDS, sweep_loop
@@ -44,7 +45,9 @@ class Worker:
         queues: logical queue names; default: every queue the app's tasks use.
         concurrency: tasks run at once, >= 1: threads (or child processes with ``pool="process"``) for ``def``
             tasks, and as many ``async def`` tasks on the event loop.
-        prefetch: messages held beyond ``concurrency`` (received ahead while tasks run), 0-100.
+        prefetch: messages held beyond ``concurrency`` (received ahead while tasks run), 0-100. Messages whose task
+            ran and whose result write is in flight take no slot: up to ``concurrency + prefetch`` more of them are
+            held until written and deleted (:mod:`sqsq.worker.writers`).
         wait_time_seconds: ReceiveMessage WaitTimeSeconds (long poll), 0-20; default from settings (20).
         burst: exit once every queue is empty (nothing visible, in flight or delayed) and nothing is held.
         shutdown_grace_seconds: how long running tasks may finish after SIGTERM before their messages are released.
@@ -100,11 +103,13 @@ class Worker:
         self._slots = Slots(concurrency + prefetch, self._stopping)
         self._acks = Acknowledger(app, self._slots, self.stats, self._throttle,
                                   after_move=lambda held, moved: self._groups.moved(held, moved))
-        # FIFO queues: one message per message group at a time, in order (sqsq.worker.groups)
-        self._groups = GroupGate(submit=lambda held: self._dispatcher.submit(held), release=self._acks.release)
+        # One delivery per task id at a time (sqsq.worker.duplicates), behind the FIFO gate: one message per message
+        # group at a time, in order (sqsq.worker.groups)
+        self._same_task = DuplicateGate(submit=lambda held: self._dispatcher.submit(held), stats=self.stats)
+        self._groups = GroupGate(submit=self._same_task.dispatch, release=self._acks.release)
         self._dispatcher = Dispatcher(
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,
-            app_spec=app_spec, after_done=self._groups.finished,
+            app_spec=app_spec, after_done=self._after_done, writers=concurrency + prefetch,
         )
         self._receiver = Receiver(
             app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
@@ -116,6 +121,11 @@ class Worker:
             lambda: len(self._slots.held), registry_interval_seconds, self._throttle, emf,
         )
         self._heartbeat = Heartbeat(app, self._slots, self._closed, self._dispatcher.enforce_time_limits, self._throttle)
+
+    def _after_done(self, held: Held, outcome: Outcome) -> None:
+        """``held`` has its recorded outcome: the next delivery of its task id, then of its FIFO group, may start."""
+        self._same_task.finished(held, outcome)
+        self._groups.finished(held, outcome)
 
     @property
     def _procs(self) -> ProcessPool | None:

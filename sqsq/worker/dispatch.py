@@ -8,6 +8,9 @@
 - ``async def`` tasks are awaited on one long-lived event loop (:class:`sqsq.pools.EventLoopThread`), up to
   ``concurrency`` at once, none holding a thread while it awaits.
 
+A thread-pool run hands its outcome's write to the writer pool (:mod:`sqsq.worker.writers`, which says what stays
+ordered) and takes the next message; the hand-off frees its slot, so receiving goes on while writes are in flight.
+
 Thread-pool runs past their task's ``time_limit_seconds`` are recorded as TimeLimitExceeded by a watchdog
 (:meth:`Dispatcher.enforce_time_limits`, on the heartbeat's tick): a thread cannot be stopped, so it runs on and
 its late outcome is discarded. The process pool and the event loop stop their runs themselves.
@@ -20,18 +23,21 @@ import queue as queue_mod
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqsq.app import App
 from sqsq.context import task_context
 from sqsq.errors import TimeLimitExceeded
 from sqsq.executor import Executor, Outcome, Prepared, Release
-from sqsq.logs import task_log_context
+from sqsq.logs import TaskLog, task_log_context
 from sqsq.pools import ChildProcessDied
 from sqsq.rescue import is_last_receive
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
+from sqsq.worker.writers import WriterPool
 
 if TYPE_CHECKING:
     import asyncio
@@ -45,6 +51,20 @@ CHILD_DIED_RELEASE_SECONDS = 1
 """Visibility given back to a message whose pool process died under it (``--pool process``): it comes back soon."""
 EXECUTOR_BUG_RELEASE_SECONDS = 10
 """Visibility given back to a message when handling it raised unexpectedly (a bug, logged with its traceback)."""
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A finished thread-pool run whose outcome is still to be recorded: ``record()`` writes, returns the outcome."""
+
+    record: Callable[[], Outcome]
+
+
+def _hands_off(prepared: Prepared) -> bool:
+    """Whether a thread-pool run's write goes to the writer pool: not for claimed runs (``claim=True`` tasks, workflow
+    steps, redriven copies), whose lease would stay live while the write waits, deferring their duplicates."""
+    envelope = prepared.envelope
+    return not (prepared.task.claim or envelope.flow is not None or envelope.generation > 0)
 
 
 class Dispatcher:
@@ -61,6 +81,8 @@ class Dispatcher:
         app_spec: the app's ``module:attribute`` (``pool="process"`` only).
         after_done: called with each message and its outcome once handed on (the FIFO group gate,
             :class:`sqsq.worker.groups.GroupGate`), or None.
+        writers: result writes of thread-pool runs in flight at most (:class:`sqsq.worker.writers.WriterPool`);
+            default ``concurrency`` (the worker passes ``concurrency + prefetch``).
     """
 
     def __init__(
@@ -75,6 +97,7 @@ class Dispatcher:
         pool: Literal["thread", "process"],
         app_spec: str | None,
         after_done: Callable[[Held, Outcome], None] | None = None,
+        writers: int | None = None,
     ):
         self._after_done = after_done
         self._app = app
@@ -87,6 +110,7 @@ class Dispatcher:
         self._app_spec = app_spec
         self._work: queue_mod.Queue[Held | None] = queue_mod.Queue()
         self._threads: list[threading.Thread] = []
+        self._writers = WriterPool(concurrency if writers is None else writers)
         self._async_slots: asyncio.Semaphore | None = None  # made with the event loop: asyncio loads only then
         self.procs: ProcessPool | None = None
         self.loop: EventLoopThread | None = None
@@ -112,6 +136,8 @@ class Dispatcher:
 
             self.loop = EventLoopThread(io_threads=max(4, min(32, self._concurrency)))
             self.loop.start()
+        if self._pool == "thread":
+            self._writers.start()
         self._threads = [
             threading.Thread(target=self._pool_loop, name=f"sqsq-task-{i}", daemon=True) for i in range(self._concurrency)
         ]
@@ -130,6 +156,7 @@ class Dispatcher:
         """End idle threads (one still running a task ends with it); stop the pool processes and the event loop."""
         for _ in self._threads:
             self._work.put(None)
+        self._writers.close()
         if self.procs is not None:
             self.procs.close(kill=self._slots.any_busy())  # kills any still running a released task
         if self.loop is not None:
@@ -178,7 +205,8 @@ class Dispatcher:
 
     def _execute(self, held: Held) -> Outcome | None:
         """Run one message here (thread pool) or its task body in a pool process; record; return the outcome
-        (None: the time-limit watchdog already recorded and returned it).
+        (None: the time-limit watchdog already recorded and returned it, or the write went to the writer pool,
+        which calls :meth:`done`).
 
         Raises:
             ChildProcessDied: the pool process running it died.
@@ -187,9 +215,23 @@ class Dispatcher:
         if not isinstance(prepared, Prepared):
             return prepared
         with task_log_context(prepared.task.name, prepared.task_id) as task_log, task_context(prepared.context):
-            return task_log.finished(self._run_prepared(held, prepared))  # the one INFO line per finished task
+            ended = self._run_prepared(held, prepared)
+            if isinstance(ended, _Write):  # made on a writer thread, which calls done(); this thread goes on
+                self._writers.submit(partial(self._write, held, task_log, ended), lambda: self._slots.hand_off(held))
+                return None
+            return task_log.finished(ended)  # the one INFO line per finished task
 
-    def _run_prepared(self, held: Held, prepared: Prepared) -> Outcome | None:
+    def _write(self, held: Held, task_log: TaskLog, write: _Write) -> None:
+        """On a writer thread: record a thread-pool run's outcome as its task thread would have, then :meth:`done`."""
+        try:
+            with task_log_context(task_log.task_name, task_log.task_id):
+                outcome = task_log.finished(write.record())
+        except Exception as exc:  # as in _run_one: the executor never raises for task errors; this is a bug
+            log.exception("executor error on message %s: %s", held.message.message_id, exc)
+            outcome = Release(EXECUTOR_BUG_RELEASE_SECONDS, f"{type(exc).__name__}: {exc}")
+        self.done(held, outcome)
+
+    def _run_prepared(self, held: Held, prepared: Prepared) -> Outcome | _Write | None:
         if self.procs is None:
             return self._run_on_thread(held, prepared)
         started = time.monotonic()
@@ -215,8 +257,12 @@ class Dispatcher:
             duration_seconds=time.monotonic() - started,
         )
 
-    def _run_on_thread(self, held: Held, prepared: Prepared) -> Outcome | None:
-        """Run the task body on this pool thread; None when the time-limit watchdog finished it meanwhile."""
+    def _run_on_thread(self, held: Held, prepared: Prepared) -> Outcome | _Write | None:
+        """Run the task body on this pool thread; None when the time-limit watchdog finished it meanwhile.
+
+        The outcome when recording it makes no request; else the write to make (:class:`_Write`, the value already
+        encoded here) for the writer pool. ``held.finishing`` is set first either way.
+        """
         if held.time_limit_seconds is not None:
             with self._slots.cond:
                 held.prepared = prepared
@@ -235,9 +281,23 @@ class Dispatcher:
                                 time.monotonic() - started - (prepared.task.time_limit_seconds or 0))
                     return None
                 held.finishing = True
+        duration_seconds = time.monotonic() - started
+        # A claimed run finishes here: its lease must not outlive the run. So does a last-receive run: it runs alone
+        # (Slots.start) until its outcome is recorded, or a task started beside it could kill the process mid-write
+        # and leave it dead-lettered as ConsumerDied for a death it did not cause.
+        if not _hands_off(prepared) or is_last_receive(held.message.receive_count, held.info.max_receive_count):
+            if error is not None:
+                return self._executor.finish(prepared, error=error, duration_seconds=duration_seconds)
+            return self._finish_value(prepared, value, duration_seconds)
         if error is not None:
-            return self._executor.finish(prepared, error=error, duration_seconds=time.monotonic() - started)
-        return self._finish_value(prepared, value, time.monotonic() - started)
+            return _Write(partial(self._executor.finish, prepared, error=error, duration_seconds=duration_seconds))
+        if not self._executor.writes_on_success(prepared):
+            return self._finish_value(prepared, value, duration_seconds)  # no request: no hand-off
+        result_json, encode_error = self._executor.encode_value(prepared, value)
+        if encode_error is not None:
+            return _Write(partial(self._executor.finish, prepared, encode_error=encode_error))
+        return _Write(partial(self._executor.finish, prepared, result_json=result_json,
+                              duration_seconds=duration_seconds))
 
     def enforce_time_limits(self) -> None:
         """Record TimeLimitExceeded for thread-pool runs past their task's limit and act on their messages."""

@@ -2,7 +2,8 @@
 
 Every :data:`HEARTBEAT_TICK_SECONDS` it extends, in batches of 10 (ChangeMessageVisibilityBatch), the held
 messages whose visibility is running out (:func:`heartbeat_extension_seconds`), bounded by the task's
-``time_limit_seconds`` (counted from the start of the run) and SQS's 12 hours from the receive. So a message is
+``time_limit_seconds`` (counted from the start of the run; not once the run ended and its outcome is being
+written) and SQS's 12 hours from the receive. So a message is
 not run by two workers because its visibility lapsed while it was held. A failed extension is tried again on the
 next tick; should the visibility lapse anyway, the receiver absorbs the redelivery (:mod:`sqsq.worker.receiver`).
 """
@@ -124,7 +125,9 @@ class Heartbeat:
                     visible_until=h.visible_until,
                     visibility_timeout_seconds=h.info.visibility_timeout_seconds,
                     started_at=h.started_at,
-                    time_limit_seconds=h.time_limit_seconds,
+                    # Once its outcome is being recorded (maybe a slow write in the writer pool) the watchdog keeps
+                    # off, so the time limit no longer bounds it: a lapse now would let another consumer run it again.
+                    time_limit_seconds=None if h.finishing else h.time_limit_seconds,
                 )
                 if extend is None:
                     continue

@@ -1,8 +1,10 @@
 """The slots: the messages a worker holds (received, not yet acknowledged) and who may start running.
 
 At most ``concurrency + prefetch`` held messages are *unfinished* (waiting or running); a finished message waiting
-for its batched delete no longer takes a slot (its outcome is durable). One condition variable guards the lot, and
-every part of the worker waits on it: the receiver for room, the pool for its turn, shutdown for running tasks.
+for its batched delete no longer takes a slot (its outcome is durable), nor does one whose task ran and whose
+outcome's write was handed to the writer pool (:mod:`sqsq.worker.writers`, which bounds those on its own). One
+condition variable guards the lot, and every part of the worker waits on it: the receiver for room, the pool for its
+turn, shutdown for running tasks.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class Held:
     """The watchdog recorded TimeLimitExceeded: the thread's late outcome is discarded."""
     counted: bool = False
     """Counted among the pool runs in progress (for running last-receive messages alone)."""
+    writing: bool = False
+    """Its task ran and the writer pool makes its outcome's write: it takes no slot (:meth:`Slots.hand_off`)."""
     acknowledged: bool = False
     """Deleted because it succeeded (not moved or rescued): its offloaded payload is deleted with it."""
 
@@ -91,7 +95,7 @@ class Slots:
 
     def unfinished(self) -> int:
         """Held messages that still take a slot: waiting or running. Caller holds :attr:`cond`."""
-        return sum(1 for h in self.held.values() if not h.finished and not h.released)
+        return sum(1 for h in self.held.values() if not (h.finished or h.released or h.writing))
 
     def wait_for_room(self, want: int) -> int:
         """Block until ``want`` slots are free (or stopping); returns the free slots."""
@@ -140,15 +144,27 @@ class Slots:
                 self._exclusive_running = self._exclusive_running or exclusive
             return True
 
+    def hand_off(self, held: Held) -> None:
+        """``held``'s task ran and its outcome's write was handed to the writer pool: free its slot and end its run,
+        and wake the waiters (a last-receive run is never handed off: it runs alone until its outcome is recorded).
+        It stays held (and :attr:`Held.running`, so shutdown waits for the write) until :meth:`finish`."""
+        with self.cond:
+            held.writing = True
+            self._end_run(held)
+            self.cond.notify_all()
+
+    def _end_run(self, held: Held) -> None:
+        if held.counted:
+            held.counted = False
+            self._running -= 1
+            if self._running == 0:
+                self._exclusive_running = False
+
     def finish(self, held: Held) -> None:
         """Mark ``held`` finished (its outcome was handed to the acknowledger) and wake the waiters."""
         with self.cond:
             held.finished = True
-            if held.counted:
-                held.counted = False
-                self._running -= 1
-                if self._running == 0:
-                    self._exclusive_running = False
+            self._end_run(held)
             self.cond.notify_all()
 
     def take_unstarted(self) -> list[Held]:

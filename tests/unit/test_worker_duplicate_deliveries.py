@@ -1,0 +1,117 @@
+"""Two deliveries of one task id held by one worker run one after the other (:mod:`sqsq.worker.duplicates`).
+
+Side by side, the second one's claim found the first one's live lease and was deferred for the whole lease (15
+minutes for a task without a time limit), although the first one was done moments later in the same process: the
+duplicate stayed in flight and a burst worker never found its queue drained. That is how the chord test of
+tests/integration/test_workflows_local.py hung: every duplicate member delivery re-sends the chord callback while it
+has no record, and two copies of the callback started at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import sqsq
+from sqsq.executor import Ack
+from sqsq.message import Envelope
+from sqsq.results import ResultRecord
+from sqsq.transport import OutgoingMessage
+from sqsq.worker import Worker
+from sqsq.worker.duplicates import DuplicateGate
+from sqsq.worker.slots import Held
+from sqsq.worker.stats import WorkerStats
+from tests.unit.conftest import MemoryApp
+
+Q = "unit-default"
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def _deliver_twice(mem: MemoryApp, handle_id: str) -> None:
+    """Put the message of ``handle_id`` back as two messages with the same body (two deliveries of one task id)."""
+    (m,) = mem.transport.receive(Q, 1, 0)
+    assert handle_id in m.body
+    mem.transport.delete_batch(Q, [m.receipt_handle])
+    mem.transport.send_batch(Q, [OutgoingMessage("a", m.body), OutgoingMessage("b", m.body)])
+
+
+def test_a_second_delivery_of_a_claimed_task_held_beside_the_first_is_acknowledged_not_deferred(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims: list[str] = []
+    original_claim = mem.results.claim
+
+    def claim(record: ResultRecord) -> ResultRecord | None:
+        claims.append(record.task_id)
+        return original_claim(record)
+
+    monkeypatch.setattr(mem.results, "claim", claim)
+    ran: list[int] = []
+
+    @mem.app.task(claim=True)
+    def once(n: int) -> int:
+        ran.append(n)
+        # Both deliveries are held (one receive, two free slots). Go on once the second one has either claimed
+        # beside this run (what the defect did) or been held back behind it (the fix).
+        _wait_for(lambda: len(claims) >= 2 or worker.stats.waited_for_same_task >= 1)
+        return n
+
+    handle = sqsq.send(once, {"n": 7})
+    _deliver_twice(mem, handle.id)
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: worker.stats.duplicates + worker.stats.deferred >= 1)
+        assert worker.stats.deferred == 0, "the second delivery was deferred for the first one's lease"
+        assert ran == [7] and worker.stats.duplicates == 1 and worker.stats.waited_for_same_task == 1
+        thread.join(timeout=30)  # burst mode: ends once the queue is drained, nothing left in flight
+        assert not thread.is_alive() and codes == [0]
+        assert handle.get(timeout_seconds=1) == 7
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
+def _held(mem: MemoryApp, task_id: str) -> Held:
+    """A held delivery of task ``task_id`` (its message's body is another id's: the gate reads the envelope)."""
+    sqsq.send(mem.app.tasks["gate.t"], {})
+    (m,) = mem.transport.receive(Q, 1, 0)
+    envelope = Envelope.from_body(m.body).model_copy(update={"id": task_id})
+    return Held(m, mem.transport.queue_info(Q), m.receipt_handle, received_at=0.0, visible_until=1.0,
+                envelope=envelope)
+
+
+def test_deliveries_of_one_task_id_are_submitted_one_at_a_time_in_receive_order_and_others_pass(
+    mem: MemoryApp,
+) -> None:
+    @mem.app.task(name="gate.t")
+    def t() -> None:
+        return None
+
+    submitted: list[Held] = []
+    stats = WorkerStats()
+    gate = DuplicateGate(submitted.append, stats)
+    first, second, third, other = (_held(mem, tid) for tid in ("same", "same", "same", "other"))
+    for held in (first, second, third, other):
+        gate.dispatch(held)
+    assert submitted == [first, other] and gate.waiting() == 2 and stats.waited_for_same_task == 2
+    gate.finished(other, Ack())
+    gate.finished(first, Ack())
+    assert submitted == [first, other, second]
+    gate.finished(second, Ack())
+    gate.finished(third, Ack())
+    assert submitted == [first, other, second, third] and gate.waiting() == 0
+    gate.dispatch(first)  # the task id is free again once the last one finished
+    assert submitted[-1] is first
