@@ -54,6 +54,7 @@ class DuplicateGate:
         if key is not None:
             with self._lock:
                 if key in self._active:
+                    held.behind_same_task = True
                     self._waiting.setdefault(key, deque()).append(held)
                     self._stats.waited_for_same_task += 1
                     return

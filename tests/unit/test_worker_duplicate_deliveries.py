@@ -115,3 +115,34 @@ def test_deliveries_of_one_task_id_are_submitted_one_at_a_time_in_receive_order_
     assert submitted == [first, other, second, third] and gate.waiting() == 0
     gate.dispatch(first)  # the task id is free again once the last one finished
     assert submitted[-1] is first
+
+
+def test_a_second_delivery_of_a_plain_task_held_behind_the_first_is_acknowledged_not_run_again(mem: MemoryApp) -> None:
+    # A plain task (claim=False) on its first receive reads no record: the delivery that waited behind the first one
+    # ran the task body a second time although the first one's SUCCESS was recorded (the README says it is
+    # acknowledged as a duplicate).
+    ran: list[int] = []
+
+    @mem.app.task
+    def plain(n: int) -> int:
+        ran.append(n)
+        _wait_for(lambda: worker.stats.waited_for_same_task >= 1)  # the second delivery is held behind this run
+        return n
+
+    handle = sqsq.send(plain, {"n": 3})
+    _deliver_twice(mem, handle.id)
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=30)
+        assert not thread.is_alive() and codes == [0]
+        assert ran == [3], "the delivery held behind the first one ran the task again"
+        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+        assert handle.get(timeout_seconds=1) == 3
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
