@@ -146,3 +146,37 @@ def test_a_second_delivery_of_a_plain_task_held_behind_the_first_is_acknowledged
         worker.stop()
         thread.join(timeout=30)
 
+
+def test_a_delivery_waiting_behind_its_task_ids_first_one_leaves_the_other_pool_threads_to_other_tasks(
+    mem: MemoryApp,
+) -> None:
+    # Two deliveries of task id X and one of task Y, concurrency 2, prefetch 0: the delivery waiting behind X's first
+    # one takes the second slot, so Y is not received while X runs and one of the two pool threads idles. Here X's
+    # run waits for Y to start: the worker would never get there (the wait's timeout ends it).
+    y_started = threading.Event()
+    saw_y: list[bool] = []
+
+    @mem.app.task
+    def x(n: int) -> int:
+        saw_y.append(y_started.wait(10))
+        return n
+
+    @mem.app.task
+    def y() -> None:
+        y_started.set()
+
+    handle = sqsq.send(x, {"n": 1})
+    _deliver_twice(mem, handle.id)
+    sqsq.send(y, {})
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=60)
+        assert not thread.is_alive() and codes == [0]
+        assert saw_y[:1] == [True], "task y did not start while x ran: the waiting duplicate held the free slot"
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
