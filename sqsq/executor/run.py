@@ -99,8 +99,7 @@ class Executor:
         max_receive_count: int | None,
         *,
         remaining_time_seconds: float | None = None,
-        envelope: Envelope | None = None,
-        behind_same_task: bool = False,
+        envelope: Envelope | None = None, behind_same_task: bool = False,
     ) -> Prepared | Outcome:
         """The first half of :meth:`execute`: decode, look up, validate, claim or check for a finished duplicate.
 
@@ -113,9 +112,8 @@ class Executor:
             remaining_time_seconds: as for :meth:`execute`.
             envelope: ``message``'s body already decoded (by the worker's receiver), so it is parsed once; None:
                 decoded here.
-            behind_same_task: this delivery waited in this worker behind another delivery of its task id
-                (:mod:`sqsq.worker.duplicates`): the record is read as for a redelivery, so one the first delivery
-                left final is acknowledged as a duplicate instead of run again.
+            behind_same_task: it waited behind another delivery of its task id (:mod:`sqsq.worker.duplicates`):
+                the record is read as for a redelivery (a final one is not run again).
 
         Returns:
             A :class:`Prepared` to run, or the outcome when the message must not run (it was recorded if needed).
