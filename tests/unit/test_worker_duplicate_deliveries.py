@@ -180,3 +180,40 @@ def test_a_delivery_waiting_behind_its_task_ids_first_one_leaves_the_other_pool_
     finally:
         worker.stop()
         thread.join(timeout=30)
+
+
+def test_a_second_delivery_of_a_task_id_behind_the_first_in_its_fifo_group_is_acknowledged_not_run_again(
+    mem: MemoryApp,
+) -> None:
+    # In one FIFO message group the group gate holds the second delivery back (the duplicate gate never sees it
+    # wait), then submits it after the first one's outcome: a plain task on its first receive read no record and ran
+    # the task body again.
+    mem.app.declare_queue("orders", fifo=True, consumer="worker")
+    orders = mem.app.queue_name("orders")
+    assert orders.endswith(".fifo")
+    mem.transport.create_queue(orders, visibility_timeout_seconds=1)
+    ran: list[int] = []
+
+    @mem.app.task(queue="orders", group_key=lambda args: "g")
+    def step(n: int) -> int:
+        ran.append(n)
+        return n
+
+    handle = sqsq.send(step, {"n": 5})
+    (m,) = mem.transport.receive(orders, 1, 0)
+    mem.transport.delete_batch(orders, [m.receipt_handle])
+    mem.transport.send_batch(orders, [OutgoingMessage(i, m.body, group_id="g", deduplication_id=i) for i in "ab"])
+    worker = Worker(mem.app, ["orders"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=30)
+        assert not thread.is_alive() and codes == [0]
+        assert ran == [5], "the delivery held behind the first one of its group ran the task again"
+        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+        assert handle.get(timeout_seconds=1) == 5
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
