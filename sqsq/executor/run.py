@@ -99,7 +99,7 @@ class Executor:
         max_receive_count: int | None,
         *,
         remaining_time_seconds: float | None = None,
-        envelope: Envelope | None = None,
+        envelope: Envelope | None = None, behind_same_task: bool = False,
     ) -> Prepared | Outcome:
         """The first half of :meth:`execute`: decode, look up, validate, claim or check for a finished duplicate.
 
@@ -112,6 +112,8 @@ class Executor:
             remaining_time_seconds: as for :meth:`execute`.
             envelope: ``message``'s body already decoded (by the worker's receiver), so it is parsed once; None:
                 decoded here.
+            behind_same_task: it waited behind another delivery of its task id (:mod:`sqsq.worker.duplicates`):
+                the record is read as for a redelivery (a final one is not run again).
 
         Returns:
             A :class:`Prepared` to run, or the outcome when the message must not run (it was recorded if needed).
@@ -146,7 +148,7 @@ class Executor:
         held = self._held_back(prepared, message.sent_timestamp_seconds or None)
         if held is not None:
             return acknowledging(held, envelope.id)
-        blocked = self._before_run(prepared, remaining_time_seconds)
+        blocked = self._before_run(prepared, remaining_time_seconds, behind_same_task)
         if blocked is not None and envelope.flow is not None:
             # A step found final already: go on from it (its continuation may not have been sent).
             blocked = self._flows.after(envelope, blocked, duplicate=True)
@@ -174,7 +176,9 @@ class Executor:
         log.info("task %s %s was revoked; deleted without running", envelope.id, envelope.task)
         return Ack()
 
-    def _before_run(self, prepared: Prepared, remaining_time_seconds: float | None) -> Outcome | None:
+    def _before_run(
+        self, prepared: Prepared, remaining_time_seconds: float | None, behind_same_task: bool = False
+    ) -> Outcome | None:
         """Read the record where a copy may have run already, then claim or mark the run; None: run it.
 
         A first delivery of a fresh send of a plain task does none of this and builds no record.
@@ -182,8 +186,9 @@ class Executor:
         task, envelope, max_receive_count = prepared.task, prepared.envelope, prepared.max_receive_count
         last_receive = is_last_receive(prepared.attempt, max_receive_count)
         redriven = envelope.generation > 0
-        if redriven or envelope.rescues > 0 or (prepared.attempt > 1 and not task.claim):
-            # A redelivery, a rescued or a redriven copy: the results table is the record of what already ran.
+        if redriven or envelope.rescues > 0 or ((prepared.attempt > 1 or behind_same_task) and not task.claim):
+            # A redelivery, a rescued or a redriven copy, or a delivery that waited here behind another of its task
+            # id: the results table is the record of what already ran.
             # First deliveries of fresh sends read nothing; a redriven copy is read even at receive count 1, because
             # a redrive may have sent it twice (see the module docstring).
             try:

@@ -201,7 +201,9 @@ class Dispatcher:
             self._after_done(held, outcome)
 
     def _prepare(self, held: Held) -> Prepared | Outcome:
-        return self._executor.prepare(held.message, held.info.max_receive_count, envelope=held.envelope)
+        return self._executor.prepare(
+            held.message, held.info.max_receive_count, envelope=held.envelope, behind_same_task=held.behind_same_task
+        )
 
     def _execute(self, held: Held) -> Outcome | None:
         """Run one message here (thread pool) or its task body in a pool process; record; return the outcome

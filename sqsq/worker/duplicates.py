@@ -11,10 +11,17 @@ later, and a burst worker (``--burst``) never finds its queue drained.
 The gate between the FIFO group gate (:mod:`sqsq.worker.groups`) and the pool keeps them apart: a delivery whose
 task id already has one submitted here waits, held (it keeps its slot and its visibility is extended like any held
 message's), and is submitted when the one before has its outcome, which is recorded by then
-(:meth:`sqsq.worker.dispatch.Dispatcher.done`): it finds the record final and is acknowledged as a duplicate, or runs
+(:meth:`sqsq.worker.dispatch.Dispatcher.done`): it reads the record (:attr:`Held.behind_same_task`, even for a plain
+task on its first receive, which otherwise reads none) and finds it final and is acknowledged as a duplicate, or runs
 if the one before was released or retried. Deliveries of distinct task ids, and bodies that could not be decoded,
-pass straight through. At shutdown a waiting delivery is unstarted and is released like any other. Between two
-workers nothing changes: the claim's lease decides, and the loser is deferred.
+pass straight through (so does a body whose payload could not be fetched from S3 on receive). At shutdown a
+waiting delivery is unstarted and is released like any other. Between two workers nothing changes: the claim's
+lease decides, and the loser is deferred.
+
+Not covered: a thread-pool run past its time limit is recorded by the watchdog and its thread runs on
+(:mod:`sqsq.worker.dispatch`); when that outcome is a retry, the next delivery of its task id starts beside it. A
+waiting delivery keeps its slot, so deliveries of one task id held behind a long run leave pool threads idle once
+they fill the prefetch (tests/unit/test_worker_duplicate_deliveries.py pins it, failing).
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class DuplicateGate:
         if key is not None:
             with self._lock:
                 if key in self._active:
+                    held.behind_same_task = True
                     self._waiting.setdefault(key, deque()).append(held)
                     self._stats.waited_for_same_task += 1
                     return

@@ -5,7 +5,8 @@ messages of one group, in order (https://repost.aws/knowledge-center/sqs-fifo-me
 between the receiver and the pool keeps that order here:
 
 * a message of a FIFO queue (its queue name ends with ``.fifo``) whose group has a message running waits, held
-  (its visibility is extended like any held message's), and starts when the one before it is done;
+  (its visibility is extended like any held message's), and starts when the one before it is done (behind a
+  delivery of its own task id it reads the record first, as :mod:`sqsq.worker.duplicates` has it);
 * the next starts only when the one before *succeeded or was dead-lettered* (outcome Ack, or DeadLetter once the
   acknowledger has its copy in the DLQ: :meth:`GroupGate.moved`). If it is to be retried or was released
   (RetryAfter, Release), or its copy to the DLQ failed (it stays in its queue and comes back), the group's waiting
@@ -67,7 +68,13 @@ class GroupGate:
         if key is not None:
             with self._lock:
                 if key in self._active:
-                    self._waiting.setdefault(key, deque()).append(held)
+                    waiting = self._waiting.setdefault(key, deque())
+                    task_id = None if held.envelope is None else held.envelope.id
+                    # Behind a delivery of its own task id: its record is read first (sqsq.worker.duplicates).
+                    held.behind_same_task = held.behind_same_task or (task_id is not None and any(
+                        h.envelope is not None and h.envelope.id == task_id for h in (self._active[key], *waiting)
+                    ))
+                    waiting.append(held)
                     return
                 self._active[key] = held
         self._submit(held)

@@ -58,6 +58,8 @@ class Held:
     """Counted among the pool runs in progress (for running last-receive messages alone)."""
     writing: bool = False
     """Its task ran and the writer pool makes its outcome's write: it takes no slot (:meth:`Slots.hand_off`)."""
+    behind_same_task: bool = False
+    """It waited behind another delivery of its task id (:mod:`sqsq.worker.duplicates`): its record is read first."""
     acknowledged: bool = False
     """Deleted because it succeeded (not moved or rescued): its offloaded payload is deleted with it."""
 

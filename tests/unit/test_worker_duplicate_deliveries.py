@@ -115,3 +115,105 @@ def test_deliveries_of_one_task_id_are_submitted_one_at_a_time_in_receive_order_
     assert submitted == [first, other, second, third] and gate.waiting() == 0
     gate.dispatch(first)  # the task id is free again once the last one finished
     assert submitted[-1] is first
+
+
+def test_a_second_delivery_of_a_plain_task_held_behind_the_first_is_acknowledged_not_run_again(mem: MemoryApp) -> None:
+    # A plain task (claim=False) on its first receive reads no record: the delivery that waited behind the first one
+    # ran the task body a second time although the first one's SUCCESS was recorded (the README says it is
+    # acknowledged as a duplicate).
+    ran: list[int] = []
+
+    @mem.app.task
+    def plain(n: int) -> int:
+        ran.append(n)
+        _wait_for(lambda: worker.stats.waited_for_same_task >= 1)  # the second delivery is held behind this run
+        return n
+
+    handle = sqsq.send(plain, {"n": 3})
+    _deliver_twice(mem, handle.id)
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=30)
+        assert not thread.is_alive() and codes == [0]
+        assert ran == [3], "the delivery held behind the first one ran the task again"
+        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+        assert handle.get(timeout_seconds=1) == 3
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
+def test_a_delivery_waiting_behind_its_task_ids_first_one_leaves_the_other_pool_threads_to_other_tasks(
+    mem: MemoryApp,
+) -> None:
+    # Two deliveries of task id X and one of task Y, concurrency 2, prefetch 0: the delivery waiting behind X's first
+    # one takes the second slot, so Y is not received while X runs and one of the two pool threads idles. Here X's
+    # run waits for Y to start: the worker would never get there (the wait's timeout ends it).
+    y_started = threading.Event()
+    saw_y: list[bool] = []
+
+    @mem.app.task
+    def x(n: int) -> int:
+        saw_y.append(y_started.wait(10))
+        return n
+
+    @mem.app.task
+    def y() -> None:
+        y_started.set()
+
+    handle = sqsq.send(x, {"n": 1})
+    _deliver_twice(mem, handle.id)
+    sqsq.send(y, {})
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=60)
+        assert not thread.is_alive() and codes == [0]
+        assert saw_y[:1] == [True], "task y did not start while x ran: the waiting duplicate held the free slot"
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
+def test_a_second_delivery_of_a_task_id_behind_the_first_in_its_fifo_group_is_acknowledged_not_run_again(
+    mem: MemoryApp,
+) -> None:
+    # In one FIFO message group the group gate holds the second delivery back (the duplicate gate never sees it
+    # wait), then submits it after the first one's outcome: a plain task on its first receive read no record and ran
+    # the task body again.
+    mem.app.declare_queue("orders", fifo=True, consumer="worker")
+    orders = mem.app.queue_name("orders")
+    assert orders.endswith(".fifo")
+    mem.transport.create_queue(orders, visibility_timeout_seconds=1)
+    ran: list[int] = []
+
+    @mem.app.task(queue="orders", group_key=lambda args: "g")
+    def step(n: int) -> int:
+        ran.append(n)
+        return n
+
+    handle = sqsq.send(step, {"n": 5})
+    (m,) = mem.transport.receive(orders, 1, 0)
+    mem.transport.delete_batch(orders, [m.receipt_handle])
+    mem.transport.send_batch(orders, [OutgoingMessage(i, m.body, group_id="g", deduplication_id=i) for i in "ab"])
+    worker = Worker(mem.app, ["orders"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+                    dlq_sweep_interval_seconds=0)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=30)
+        assert not thread.is_alive() and codes == [0]
+        assert ran == [5], "the delivery held behind the first one of its group ran the task again"
+        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+        assert handle.get(timeout_seconds=1) == 5
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
