@@ -13,11 +13,11 @@ import contextlib
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
 from sqsq.app_queues import AppQueues
-from sqsq.app_sending import Sender
 from sqsq.calls import send, send_many
 from sqsq.config import Settings
 from sqsq.errors import ConfigError, TaskNotRegistered
@@ -28,12 +28,13 @@ from sqsq.retry import Backoff
 from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
 from sqsq.task import Args, Task, check_send_queue
 from sqsq.transport import Transport
-from sqsq.transport.schedules import Scheduler
 
 if TYPE_CHECKING:
+    from sqsq.app_sending import Sender
     from sqsq.scheduling.expressions import Cron, Every
     from sqsq.scheduling.periodic import PeriodicTask
     from sqsq.transport.payloads import PayloadStore
+    from sqsq.transport.schedules import Scheduler
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
 
@@ -85,7 +86,16 @@ class App(AppQueues):
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.queue_configs: dict[str, QueueConfig] = {}
         self.periodic_tasks: dict[str, PeriodicTask] = {}  # issue 12: app.schedule(...), by schedule name
-        self._sender = Sender(self)
+        self._sender_lock = threading.Lock()
+        self._sender_built: Sender | None = None
+
+    @property
+    def _sender(self) -> Sender:
+        """The :class:`~sqsq.app_sending.Sender`, built on the first send (a consumer never imports sending)."""
+        with self._sender_lock:
+            if self._sender_built is None:
+                self._sender_built = importlib.import_module("sqsq.app_sending").Sender(self)
+            return self._sender_built
 
     def logical_queues(self) -> list[str]:
         """Logical queue names the registered tasks use, plus declared queues and the default queue, sorted."""

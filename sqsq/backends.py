@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 from sqsq.config import Settings, load_settings
 from sqsq.results import ResultStore
-from sqsq.signing import KeyRing
 from sqsq.transport import Transport
-from sqsq.transport.schedules import Scheduler
 
 if TYPE_CHECKING:
+    from sqsq.signing import KeyRing
     from sqsq.transport.payloads import PayloadStore
+    from sqsq.transport.schedules import Scheduler
 
 # What AppBackends.using() swaps and puts back (besides _setting_overrides, which it copies).
 _SWAPPABLE = (
@@ -165,6 +165,8 @@ class AppBackends:
 
         spec = read_signing_keys(self._aws(), parameter=parameter, secret=secret)
         source = f"SSM parameter {parameter!r}" if parameter is not None else f"Secrets Manager secret {secret!r}"
+        from sqsq.signing import KeyRing
+
         return KeyRing.parse(spec, source=source)
 
     @property

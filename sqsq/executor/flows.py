@@ -5,7 +5,8 @@ it is validated; a step a continuation may send twice runs claimed; and after th
 :mod:`sqsq.workflows.continuation` goes on (next step, chord count and callback, the workflow's record). If that
 fails (store or SQS unavailable) the message is released and comes back: its redelivery finds the step final and
 goes on from there (every action is idempotent).
-Messages without a ``flow`` are untouched.
+Messages without a ``flow`` are untouched, and :mod:`sqsq.workflows` is imported only when a message needs it
+(a Lambda function or worker whose messages have no flow never loads it: start-up cost, issue 11).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from sqsq.errors import AwsError, SqsqError
 from sqsq.executor.outcomes import Ack, DeadLetter, Outcome, Release
 from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
 from sqsq.message import Envelope
-from sqsq.workflows import continuation
-from sqsq.workflows.chunks import CHUNK_TASK_NAME, chunk_task
 
 log = logging.getLogger("sqsq.executor")
 
@@ -42,6 +41,11 @@ class FlowHooks:
             AwsError: the store could not be read (release the message).
             WorkflowError: the members' results are missing (a permanent failure).
         """
+        if envelope.flow is None and envelope.task in self.app.tasks:
+            return envelope  # what the two calls below would do: the task is registered, there is no chord
+        from sqsq.workflows import continuation
+        from sqsq.workflows.chunks import CHUNK_TASK_NAME, chunk_task
+
         if envelope.task == CHUNK_TASK_NAME:
             chunk_task(self.app)
         return continuation.collect_args(self.app, envelope)
@@ -63,6 +67,8 @@ class FlowHooks:
         if isinstance(outcome, DeadLetter) and outcome.error_type == "TaskIdConflict":
             return outcome  # another message's record holds this id: not this workflow's step to fail
         duplicate = duplicate or (isinstance(outcome, Ack) and outcome.duplicate)
+        from sqsq.workflows import continuation
+
         try:
             if isinstance(outcome, DeadLetter):
                 continuation.after_failure(self.app, envelope, outcome.error_type, outcome.error_message,

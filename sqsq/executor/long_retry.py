@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqsq import limits
 from sqsq.errors import AwsError, ConfigError, LimitExceeded
 from sqsq.executor.outcomes import Ack, Outcome, RetryAfter
 from sqsq.message import Envelope
-from sqsq.scheduling.one_time import Components, schedule_send
-from sqsq.scheduling.plan import plan_delivery
+
+if TYPE_CHECKING:
+    from sqsq.scheduling.one_time import Components
 
 log = logging.getLogger("sqsq.executor")
 
@@ -42,6 +43,9 @@ def schedule_long_retry(app: Any, envelope: Envelope, queue_name: str, attempts:
         return outcome
     if outcome.delay_seconds <= limits.SQS_MAX_VISIBILITY_TIMEOUT_SECONDS or not queue_name:
         return outcome
+    from sqsq.scheduling.one_time import schedule_send  # only a retry past 12 hours needs these (start-up cost)
+    from sqsq.scheduling.plan import plan_delivery
+
     components: Components = app
     now = time.time()
     due_at = now + outcome.delay_seconds

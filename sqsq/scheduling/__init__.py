@@ -13,6 +13,17 @@ locally, :mod:`sqsq.local.scheduler`) fires.
 
 from __future__ import annotations
 
-from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqsq.scheduling.plan import DeliveryPlan, due_time, plan_delivery
 
 __all__ = ["DeliveryPlan", "due_time", "plan_delivery"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: a consumer imports sqsq.scheduling.cancel/guard/revocation, and needs no plan until it sends.
+    if name in __all__:
+        return getattr(import_module("sqsq.scheduling.plan"), name)
+    raise AttributeError(f"module 'sqsq.scheduling' has no attribute {name!r}")

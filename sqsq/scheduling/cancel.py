@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from sqsq.config import Settings
 from sqsq.errors import ConfigError
 from sqsq.results import ResultRecord, ResultStore, Status
 from sqsq.results.revocations import RevocationStore, marker_key
-from sqsq.scheduling.one_time import schedule_name
-from sqsq.transport.schedules import Scheduler
+
+if TYPE_CHECKING:
+    from sqsq.transport.schedules import Scheduler
 
 CancelResult = Literal["cancelled", "revoked", "finished"]
 CANCELLED: CancelResult = "cancelled"
@@ -117,6 +118,8 @@ def cancel_explained(
         )
     # A retry scheduled past 12 hours is named after the attempts its SCHEDULED record keeps.
     attempts = existing.attempts if existing is not None and existing.status is Status.SCHEDULED else 0
+    from sqsq.scheduling.one_time import schedule_name  # only a cancel needs it (consumers import this module)
+
     deleted = app.scheduler.delete(app.settings.schedule_group_name, schedule_name(task_id, attempts))
     name = existing.task_name if existing is not None else (task_name or UNNAMED)
     if not deleted:

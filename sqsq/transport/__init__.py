@@ -152,6 +152,10 @@ class QueueDepth:
 class Transport(Protocol):
     """What sqsq needs from a queue service. Every method may raise :class:`sqsq.errors.AwsError`."""
 
+    def queue_url(self, queue_name: str) -> str:
+        """The queue's URL, cached after the first call: all that receiving from it needs. Raises QueueNotFound."""
+        ...
+
     def queue_info(self, queue_name: str) -> QueueInfo:
         """Attributes of a queue, cached after the first call. Raises QueueNotFound."""
         ...

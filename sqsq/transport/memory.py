@@ -91,6 +91,11 @@ class MemoryTransport:
                 code="AWS.SimpleQueueService.NonExistentQueue",
             ) from None
 
+    def queue_url(self, queue_name: str) -> str:
+        """The queue's URL. Raises QueueNotFound."""
+        with self._cond:
+            return self._queue(queue_name).info.url
+
     def queue_info(self, queue_name: str) -> QueueInfo:
         """The queue's attributes. Raises QueueNotFound."""
         with self._cond:

@@ -33,10 +33,44 @@ class SqsTransport:
     def __init__(self, clients: AwsClients):
         self._clients = clients
         self._info: dict[str, QueueInfo] = {}
+        self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def _where(self) -> str:
         return self._clients.describe_endpoint()
+
+    def queue_url(self, queue_name: str) -> str:
+        """The queue's URL (GetQueueUrl), fetched once and cached: all a receive, send or delete needs.
+
+        Kept apart from :meth:`queue_info` so a worker's first receive does not wait for GetQueueAttributes. The
+        URL is asked for rather than built: it holds the account id and the endpoint's own host form, which sqsq
+        cannot know without a request.
+
+        Raises:
+            QueueNotFound: no such queue at this endpoint and region; the message says what to run.
+            AwsError: any other AWS failure.
+        """
+        url = self._urls.get(queue_name)
+        if url is not None:
+            return url
+        try:
+            url = str(self._clients.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._reading_error(queue_name, exc) from exc
+        with self._lock:
+            self._urls[queue_name] = url
+        return url
+
+    def _reading_error(self, queue_name: str, exc: ClientError | BotoCoreError) -> AwsError:
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _NOT_FOUND_CODES:
+                return QueueNotFound(
+                    f"queue {queue_name!r} does not exist at {self._where()}; create it with "
+                    "`sqsq provision APP` (or `sqsq local APP` for the local AWS), or deploy template.yaml",
+                    code=code,
+                )
+        return wrap_boto_error(exc, f"reading queue {queue_name!r}", self._where())
 
     def queue_info(self, queue_name: str) -> QueueInfo:
         """Queue URL and attributes, fetched once (GetQueueUrl + GetQueueAttributes) and cached.
@@ -48,21 +82,11 @@ class SqsTransport:
         cached = self._info.get(queue_name)
         if cached is not None:
             return cached
-        sqs = self._clients.sqs
+        url = self.queue_url(queue_name)
         try:
-            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _NOT_FOUND_CODES:
-                raise QueueNotFound(
-                    f"queue {queue_name!r} does not exist at {self._where()}; create it with "
-                    "`sqsq provision APP` (or `sqsq local APP` for the local AWS), or deploy template.yaml",
-                    code=code,
-                ) from exc
-            raise wrap_boto_error(exc, f"reading queue {queue_name!r}", self._where()) from exc
-        except BotoCoreError as exc:
-            raise wrap_boto_error(exc, f"reading queue {queue_name!r}", self._where()) from exc
+            attrs = self._clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._reading_error(queue_name, exc) from exc
         redrive = json.loads(attrs["RedrivePolicy"]) if attrs.get("RedrivePolicy") else {}
         info = QueueInfo(
             url=url,
@@ -81,12 +105,13 @@ class SqsTransport:
 
     def _call(self, what: str, queue_name: str, fn: Any, **kwargs: Any) -> Any:
         try:
-            return fn(QueueUrl=self.queue_info(queue_name).url, **kwargs)
+            return fn(QueueUrl=self.queue_url(queue_name), **kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _NOT_FOUND_CODES:
                 with self._lock:
                     self._info.pop(queue_name, None)
+                    self._urls.pop(queue_name, None)
                 raise QueueNotFound(f"queue {queue_name!r} no longer exists at {self._where()}", code=code) from exc
             raise wrap_boto_error(exc, f"{what} on queue {queue_name!r}", self._where()) from exc
         except BotoCoreError as exc:

@@ -16,6 +16,7 @@ from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.dispatch import Dispatcher
 from sqsq.worker.duplicates import DuplicateGate
 from sqsq.worker.emf import EmfEmitter, metrics_namespace
+from sqsq.worker.gate import StartGate
 from sqsq.worker.groups import GroupGate
 from sqsq.worker.heartbeat import Heartbeat
 from sqsq.worker.receiver import Receiver
@@ -35,6 +36,8 @@ MAIN_LOOP_TICK_SECONDS = 0.1
 """How often the main thread checks for a stop request or (burst mode) drained queues."""
 ACKNOWLEDGER_JOIN_SECONDS = 60.0
 """Longest the main thread waits at the end for the acknowledger to flush."""
+GATE_RELEASE_JOIN_SECONDS = 10.0
+"""After a failed start, longest the main thread waits for a receiver to make what it got visible again."""
 
 
 class Worker:
@@ -111,9 +114,10 @@ class Worker:
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,
             app_spec=app_spec, after_done=self._after_done, writers=concurrency + prefetch,
         )
+        self._gate = StartGate()
         self._receiver = Receiver(
             app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
-            wait_time_seconds=self.wait_time_seconds, burst=burst, throttle=self._throttle,
+            wait_time_seconds=self.wait_time_seconds, burst=burst, throttle=self._throttle, gate=self._gate,
         )
         emf = EmfEmitter(metrics_namespace(), app.name, self.stats) if emf_metrics else None
         self._registry = Registry(
@@ -154,26 +158,26 @@ class Worker:
             QueueNotFound, ResultsTableNotFound, EndpointUnreachable: at start-up, with what to run.
             ConfigError: ``pool="process"`` and a pool process could not import the app.
         """
-        infos = {name: self.app.transport.queue_info(self.app.queue_name(name)) for name in self.logical_queues}
-        self._dispatcher.start()
-        async_concurrency = self.concurrency if self._dispatcher.loop is not None else None
-        report_startup(self.app, infos, self._settings_line(infos), async_concurrency)
+        for name in self.logical_queues:  # QueueNotFound here, before anything is received
+            self.app.transport.queue_url(self.app.queue_name(name))
+        # The first receive goes out now; what it returns waits at the gate until the rest has started
+        # (sqsq.worker.gate): the queues' attributes, the pool, the acknowledger and the heartbeat.
         receivers = [
-            threading.Thread(target=self._receiver.run, args=(name, info), name=f"sqsq-recv-{name}", daemon=True)
-            for name, info in infos.items()
+            threading.Thread(target=self._receiver.run, args=(name,), name=f"sqsq-recv-{name}", daemon=True)
+            for name in self.logical_queues
         ]
-        # Daemon threads: a task still running after the grace period must not keep the process alive.
-        acker = threading.Thread(target=self._acks.run, name="sqsq-ack", daemon=True)
-        heart = threading.Thread(target=self._heartbeat.run, name="sqsq-heartbeat", daemon=True)
-        sweeper = threading.Thread(
-            target=sweep_loop, name="sqsq-dlq-sweep", daemon=True,
-            args=(self.app, infos, self.dlq_sweep_interval_seconds, self._closed, self._stopping, self.stats,
-                  self._throttle),
-        )
-        registry = threading.Thread(target=self._registry.run, args=(self._closed,), name="sqsq-registry",
-                                    daemon=True)
-        for t in [*receivers, acker, heart, registry, *([sweeper] if self.dlq_sweep_interval_seconds else [])]:
+        for t in receivers:
             t.start()
+        try:
+            infos, threads = self._start_the_rest()
+        except BaseException:
+            self.stop()
+            self._gate.fail()
+            for name, t in zip(self.logical_queues, receivers, strict=True):
+                if name in self._receiver.at_gate:
+                    t.join(timeout=GATE_RELEASE_JOIN_SECONDS)
+            raise
+        self._gate.open(infos)
         while not self._stopping.is_set():
             self._stopping.wait(MAIN_LOOP_TICK_SECONDS)
             if self.burst and len(self._receiver.drained) == len(infos) and self._slots.empty():
@@ -181,12 +185,35 @@ class Worker:
         self.stop()
         shut_down(self._slots, self._acks, receivers, self.shutdown_grace_seconds)
         self._acks.close()
-        acker.join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
+        threads["acker"].join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
         self._closed.set()
         self._dispatcher.close()
-        registry.join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
+        threads["registry"].join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
         log.info("worker stopped: %s", self.stats.summary())
         return 0
+
+    def _start_the_rest(self) -> tuple[dict[str, QueueInfo], dict[str, threading.Thread]]:
+        """Read the queues' attributes, start the pool and the other threads; (infos, threads by role)."""
+        infos = {name: self.app.transport.queue_info(self.app.queue_name(name)) for name in self.logical_queues}
+        self._dispatcher.start()
+        async_concurrency = self.concurrency if self._dispatcher.loop is not None else None
+        report_startup(self.app, infos, self._settings_line(infos), async_concurrency)
+        # Daemon threads: a task still running after the grace period must not keep the process alive.
+        threads = {
+            "acker": threading.Thread(target=self._acks.run, name="sqsq-ack", daemon=True),
+            "heart": threading.Thread(target=self._heartbeat.run, name="sqsq-heartbeat", daemon=True),
+            "registry": threading.Thread(target=self._registry.run, args=(self._closed,), name="sqsq-registry",
+                                         daemon=True),
+        }
+        if self.dlq_sweep_interval_seconds:
+            threads["sweeper"] = threading.Thread(
+                target=sweep_loop, name="sqsq-dlq-sweep", daemon=True,
+                args=(self.app, infos, self.dlq_sweep_interval_seconds, self._closed, self._stopping, self.stats,
+                      self._throttle),
+            )
+        for t in threads.values():
+            t.start()
+        return infos, threads
 
     def _settings_line(self, infos: dict[str, QueueInfo]) -> str:
         procs = f" ({self.concurrency} processes running {self.app_spec})" if self.pool == "process" else ""

@@ -15,6 +15,9 @@ and nothing of it held. Every receive in burst mode is a short poll (at most 1 s
 while messages are visible, so the short wait costs nothing then, and once the queue is empty the run ends within
 about a second instead of after a 20 s poll. The queue's counts are asked for before the first receive and after
 an empty one only (never per full receive).
+
+The first receive is sent as soon as the queue's URL is known; what it returns waits at the worker's
+:class:`~sqsq.worker.gate.StartGate` until the start-up has read the queue's attributes and started the pool.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqsq.executor.payload import read_envelope
 from sqsq.message import Envelope
 from sqsq.transport import QueueInfo, ReceivedMessage
 from sqsq.worker.acknowledger import AWS_ERROR_BACKOFF_BASE_SECONDS, AWS_ERROR_BACKOFF_MAX_SECONDS, Acknowledger
+from sqsq.worker.gate import StartGate
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
 
@@ -55,6 +59,7 @@ class Receiver:
         wait_time_seconds: ReceiveMessage WaitTimeSeconds, 0-20.
         burst: end a queue's loop once it is drained.
         throttle: where recurring failures are logged.
+        gate: what received messages wait for before they are held (the worker's start-up).
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class Receiver:
         wait_time_seconds: int,
         burst: bool,
         throttle: LogThrottle,
+        gate: StartGate,
     ):
         self._app = app
         self._slots = slots
@@ -79,12 +85,16 @@ class Receiver:
         self._wait_time_seconds = wait_time_seconds
         self._burst = burst
         self._throttle = throttle
+        self._gate = gate
         self.drained: set[str] = set()
         """Logical queues found drained (burst mode)."""
+        self.at_gate: set[str] = set()
+        """Logical queues whose received messages wait at the start gate (or are being released after a failed start)."""
 
-    def run(self, logical: str, info: QueueInfo) -> None:
-        """Receive from ``logical`` until stopping (or, in burst mode, until it is drained)."""
+    def run(self, logical: str) -> None:
+        """Receive from ``logical`` until stopping (or, in burst mode, until it is drained, or the start fails)."""
         queue_name = self._app.queue_name(logical)
+        info: QueueInfo | None = None
         failures = 0
         last_empty = True
         while not self._stopping.is_set():
@@ -111,7 +121,11 @@ class Receiver:
                 return
             self.drained.discard(logical)
             if messages:
-                self.take(messages, info)
+                received_at = time.monotonic()
+                info = info or self._wait_at_gate(logical, queue_name, messages)
+                if info is None:  # the worker's start failed: none of these may run (released)
+                    return
+                self.take(messages, info, received_at)
 
     def _receive(self, queue_name: str, room: int) -> list[ReceivedMessage]:
         wait = min(BURST_WAIT_TIME_SECONDS, self._wait_time_seconds) if self._burst else self._wait_time_seconds
@@ -128,9 +142,27 @@ class Receiver:
         )
         self._stopping.wait(delay)
 
-    def take(self, messages: list[ReceivedMessage], info: QueueInfo) -> None:
-        """Hold and dispatch received messages; absorb those already held; release them when stopping."""
-        now = time.monotonic()
+    def _wait_at_gate(self, logical: str, queue_name: str, messages: list[ReceivedMessage]) -> QueueInfo | None:
+        """The queue's attributes once the start-up is done; None (``messages`` made visible again) if it failed."""
+        self.at_gate.add(logical)
+        try:
+            info = self._gate.wait(logical)
+            if info is None:
+                self._app.transport.change_visibility_batch(queue_name, [(m.receipt_handle, 0) for m in messages])
+            return info
+        except Exception as exc:  # they come back after the queue's visibility timeout instead
+            log.warning("could not release %d message(s) received before the worker failed to start: %s",
+                        len(messages), exc)
+            return None
+        finally:
+            self.at_gate.discard(logical)
+
+    def take(self, messages: list[ReceivedMessage], info: QueueInfo, received_at: float | None = None) -> None:
+        """Hold and dispatch received messages; absorb those already held; release them when stopping.
+
+        ``received_at``: monotonic seconds when the receive returned (default: now); their visibility counts from it.
+        """
+        now = time.monotonic() if received_at is None else received_at
         fresh = [self._hold(m, info, now) for m in messages]  # decoded outside the lock the pool threads take
         release: list[Held] = []
         with self._slots.cond:

@@ -26,6 +26,15 @@ def test_queue_info_reads_size_limit_visibility_and_redrive(queues: QueueFactory
     assert info.dead_letter_target_arn is not None and info.dead_letter_target_arn.endswith("-dlq")
 
 
+def test_queue_url_is_the_url_queue_info_reads_and_a_missing_queue_is_queue_not_found(queues: QueueFactory) -> None:
+    from sqsq.errors import QueueNotFound
+
+    info = queues.create()
+    assert queues.transport.queue_url(name_of(info)) == info.url
+    with pytest.raises(QueueNotFound):
+        queues.transport.queue_url(f"{name_of(info)}-missing")
+
+
 def test_received_message_is_invisible_until_its_visibility_timeout(queues: QueueFactory) -> None:
     name = name_of(queues.create(vt=1))
     _send(queues, name, "a")

@@ -118,7 +118,8 @@ def _attribute_calls(path: Path, owner: str) -> set[str]:
 
 def test_task_role_actions_cover_every_transport_and_results_call_of_the_worker() -> None:
     # The role was written from these calls; a new one must come with its IAM action, or workers fail AccessDenied.
-    iam = {"queue_info": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}, "receive": {"sqs:ReceiveMessage"},
+    iam = {"queue_info": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}, "queue_url": {"sqs:GetQueueUrl"},
+           "receive": {"sqs:ReceiveMessage"},
            "delete_batch": {"sqs:DeleteMessage"}, "change_visibility_batch": {"sqs:ChangeMessageVisibility"},
            "depth": {"sqs:GetQueueAttributes"}, "send_batch": {"sqs:SendMessage"},
            "put": {"dynamodb:PutItem"}, "claim": {"dynamodb:PutItem", "dynamodb:GetItem"}, "get": {"dynamodb:GetItem"}}
