@@ -108,7 +108,8 @@ class Worker:
                                   after_move=lambda held, moved: self._groups.moved(held, moved))
         # One delivery per task id at a time (sqsq.worker.duplicates), behind the FIFO gate: one message per message
         # group at a time, in order (sqsq.worker.groups)
-        self._same_task = DuplicateGate(submit=lambda held: self._dispatcher.submit(held), stats=self.stats)
+        self._same_task = DuplicateGate(submit=lambda held: self._dispatcher.submit(held), stats=self.stats,
+                                        room_changed=self._slots.room_changed)
         self._groups = GroupGate(submit=self._same_task.dispatch, release=self._acks.release)
         self._dispatcher = Dispatcher(
             app, self.executor, self._slots, self._acks, self.stats, concurrency=concurrency, pool=pool,

@@ -9,8 +9,9 @@ finishes moments later in this same process. Until then the duplicate stays in f
 later, and a burst worker (``--burst``) never finds its queue drained.
 
 The gate between the FIFO group gate (:mod:`sqsq.worker.groups`) and the pool keeps them apart: a delivery whose
-task id already has one submitted here waits, held (it keeps its slot and its visibility is extended like any held
-message's), and is submitted when the one before has its outcome, which is recorded by then
+task id already has one submitted here waits, held (its visibility is extended like any held message's; it takes no
+slot, up to ``concurrency + prefetch`` such waiters, so other tasks use the pool threads meanwhile:
+:meth:`sqsq.worker.slots.Slots.unfinished`), and is submitted when the one before has its outcome, which is recorded by then
 (:meth:`sqsq.worker.dispatch.Dispatcher.done`): it reads the record (:attr:`Held.behind_same_task`, even for a plain
 task on its first receive, which otherwise reads none) and finds it final and is acknowledged as a duplicate, or runs
 if the one before was released or retried. Deliveries of distinct task ids, and bodies that could not be decoded,
@@ -20,8 +21,8 @@ lease decides, and the loser is deferred.
 
 Not covered: a thread-pool run past its time limit is recorded by the watchdog and its thread runs on
 (:mod:`sqsq.worker.dispatch`); when that outcome is a retry, the next delivery of its task id starts beside it. A
-waiting delivery keeps its slot, so deliveries of one task id held behind a long run leave pool threads idle once
-they fill the prefetch (tests/unit/test_worker_duplicate_deliveries.py pins it, failing).
+flood of one task id beyond ``concurrency + prefetch`` waiters takes slots again, so it holds at most twice that
+many messages and the rest stay in the queue.
 """
 
 from __future__ import annotations
@@ -46,11 +47,15 @@ class DuplicateGate:
     Args:
         submit: hands a message to the pool (:meth:`sqsq.worker.dispatch.Dispatcher.submit`; must not block).
         stats: counts the deliveries that waited (:attr:`WorkerStats.waited_for_same_task`).
+        room_changed: called (without the gate's lock) when a delivery starts waiting and so gives up its slot
+            (:meth:`sqsq.worker.slots.Slots.room_changed`).
     """
 
-    def __init__(self, submit: Callable[[Held], None], stats: WorkerStats):
+    def __init__(self, submit: Callable[[Held], None], stats: WorkerStats,
+                 room_changed: Callable[[], None] = lambda: None):
         self._submit = submit
         self._stats = stats
+        self._room_changed = room_changed
         self._lock = threading.Lock()
         self._active: dict[str, Held] = {}
         self._waiting: dict[str, deque[Held]] = {}
@@ -60,12 +65,16 @@ class DuplicateGate:
         key = task_id_of(held)
         if key is not None:
             with self._lock:
-                if key in self._active:
-                    held.behind_same_task = True
+                waits = key in self._active
+                if waits:
+                    held.behind_same_task = held.waiting_for_same_task = True
                     self._waiting.setdefault(key, deque()).append(held)
                     self._stats.waited_for_same_task += 1
-                    return
-                self._active[key] = held
+                else:
+                    self._active[key] = held
+            if waits:
+                self._room_changed()
+                return
         self._submit(held)
 
     def finished(self, held: Held, outcome: Outcome) -> None:
@@ -84,6 +93,7 @@ class DuplicateGate:
             if not waiting:
                 del self._waiting[key]
             self._active[key] = nxt
+            nxt.waiting_for_same_task = False  # it takes its slot again (the receiver may briefly hold one more)
         self._submit(nxt)
 
     def waiting(self) -> int:

@@ -2,7 +2,9 @@
 
 At most ``concurrency + prefetch`` held messages are *unfinished* (waiting or running); a finished message waiting
 for its batched delete no longer takes a slot (its outcome is durable), nor does one whose task ran and whose
-outcome's write was handed to the writer pool (:mod:`sqsq.worker.writers`, which bounds those on its own). One
+outcome's write was handed to the writer pool (:mod:`sqsq.worker.writers`, which bounds those on its own), nor, up
+to ``concurrency + prefetch`` of them, a delivery waiting behind another delivery of its task id
+(:mod:`sqsq.worker.duplicates`): it cannot run before that one ends, so its slot would leave a pool thread idle. One
 condition variable guards the lot, and every part of the worker waits on it: the receiver for room, the pool for its
 turn, shutdown for running tasks.
 """
@@ -60,6 +62,8 @@ class Held:
     """Its task ran and the writer pool makes its outcome's write: it takes no slot (:meth:`Slots.hand_off`)."""
     behind_same_task: bool = False
     """It waited behind another delivery of its task id (:mod:`sqsq.worker.duplicates`): its record is read first."""
+    waiting_for_same_task: bool = False
+    """It waits now behind another delivery of its task id: up to ``size`` such waiters take no slot."""
     acknowledged: bool = False
     """Deleted because it succeeded (not moved or rescued): its offloaded payload is deleted with it."""
 
@@ -96,8 +100,23 @@ class Slots:
         self._exclusive_running = False
 
     def unfinished(self) -> int:
-        """Held messages that still take a slot: waiting or running. Caller holds :attr:`cond`."""
-        return sum(1 for h in self.held.values() if not (h.finished or h.released or h.writing))
+        """Held messages that still take a slot: waiting or running, and the waiters behind a delivery of their own
+        task id past the first ``size`` of them (so a flood of one task id holds at most twice ``size``). Caller
+        holds :attr:`cond`."""
+        taking, waiters = 0, 0
+        for h in self.held.values():
+            if h.finished or h.released or h.writing:
+                continue
+            if h.waiting_for_same_task:
+                waiters += 1
+            else:
+                taking += 1
+        return taking + max(0, waiters - self.size)
+
+    def room_changed(self) -> None:
+        """Wake whoever waits for room (a held message stopped taking a slot)."""
+        with self.cond:
+            self.cond.notify_all()
 
     def wait_for_room(self, want: int) -> int:
         """Block until ``want`` slots are free (or stopping); returns the free slots."""

@@ -18,11 +18,11 @@ import pytest
 import sqsq
 from sqsq.executor import Ack
 from sqsq.message import Envelope
-from sqsq.results import ResultRecord
-from sqsq.transport import OutgoingMessage
+from sqsq.results import ResultRecord, Status
+from sqsq.transport import OutgoingMessage, QueueInfo, ReceivedMessage
 from sqsq.worker import Worker
 from sqsq.worker.duplicates import DuplicateGate
-from sqsq.worker.slots import Held
+from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
 from tests.unit.conftest import MemoryApp
 
@@ -147,28 +147,33 @@ def test_a_second_delivery_of_a_plain_task_held_behind_the_first_is_acknowledged
         thread.join(timeout=30)
 
 
-def test_a_delivery_waiting_behind_its_task_ids_first_one_leaves_the_other_pool_threads_to_other_tasks(
+def test_deliveries_waiting_behind_their_task_ids_first_one_leave_the_other_pool_threads_to_other_tasks(
     mem: MemoryApp,
 ) -> None:
-    # Two deliveries of task id X and one of task Y, concurrency 2, prefetch 0: the delivery waiting behind X's first
-    # one takes the second slot, so Y is not received while X runs and one of the two pool threads idles. Here X's
-    # run waits for Y to start: the worker would never get there (the wait's timeout ends it).
+    # A flood of one task id: four deliveries of X, concurrency 2, prefetch 10. One X runs and three wait behind it.
+    # Had the waiters kept their slots, 4 of the 12 would be taken and the receiver (which waits for room for a full
+    # batch of 10) would not receive again until X ended, so Y, sent while X runs, would wait beside an idle pool
+    # thread. X's run waits for Y to start (the wait's timeout ends it when Y never does).
     y_started = threading.Event()
     saw_y: list[bool] = []
-
-    @mem.app.task
-    def x(n: int) -> int:
-        saw_y.append(y_started.wait(10))
-        return n
 
     @mem.app.task
     def y() -> None:
         y_started.set()
 
+    @mem.app.task
+    def x(n: int) -> int:
+        if not saw_y:
+            sqsq.send(y, {})
+            saw_y.append(y_started.wait(5))
+        return n
+
     handle = sqsq.send(x, {"n": 1})
-    _deliver_twice(mem, handle.id)
-    sqsq.send(y, {})
-    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
+    (m,) = mem.transport.receive(Q, 1, 0)
+    assert handle.id in m.body
+    mem.transport.delete_batch(Q, [m.receipt_handle])
+    mem.transport.send_batch(Q, [OutgoingMessage(i, m.body) for i in "abcd"])
+    worker = Worker(mem.app, ["default"], concurrency=2, prefetch=10, wait_time_seconds=0, burst=True,
                     dlq_sweep_interval_seconds=0)
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
@@ -176,7 +181,9 @@ def test_a_delivery_waiting_behind_its_task_ids_first_one_leaves_the_other_pool_
     try:
         thread.join(timeout=60)
         assert not thread.is_alive() and codes == [0]
-        assert saw_y[:1] == [True], "task y did not start while x ran: the waiting duplicate held the free slot"
+        assert saw_y == [True], "task y did not start while x ran: the deliveries waiting behind x held the slots"
+        assert worker.stats.waited_for_same_task == 3
+        assert mem.results.get(handle.id).status is Status.SUCCESS  # type: ignore[union-attr]
     finally:
         worker.stop()
         thread.join(timeout=30)
@@ -217,3 +224,19 @@ def test_a_second_delivery_of_a_task_id_behind_the_first_in_its_fifo_group_is_ac
     finally:
         worker.stop()
         thread.join(timeout=30)
+
+
+def test_waiters_behind_their_task_id_take_no_slot_up_to_the_slot_count_then_take_slots_again() -> None:
+    # A flood of one task id cannot make a worker hold without bound: past ``size`` waiters, each takes a slot.
+    info = QueueInfo(url="http://q/unit-default", arn="arn:aws:sqs:us-east-1:0:unit-default",
+                     max_message_size_bytes=262_144, visibility_timeout_seconds=30, max_receive_count=3,
+                     dead_letter_target_arn=None, fifo=False)
+    slots = Slots(2, threading.Event())
+    for n in range(5):
+        m = ReceivedMessage(Q, f"m{n}", f"r{n}", "{}", 1, 0.0, {})
+        slots.held[m.message_id] = Held(m, info, m.receipt_handle, 0.0, 30.0, waiting_for_same_task=n > 0)
+    with slots.cond:
+        assert slots.unfinished() == 1 + (4 - 2)  # the first delivery, and the two waiters past the slot count
+    slots.held["m4"].waiting_for_same_task = False  # submitted: it takes its slot again
+    with slots.cond:
+        assert slots.unfinished() == 2 + (3 - 2)
