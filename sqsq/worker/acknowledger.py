@@ -20,7 +20,6 @@ delay (:attr:`Acknowledger.paused_until`), so messages wait in SQS rather than s
 from __future__ import annotations
 
 import logging
-import queue as queue_mod
 import time
 from collections.abc import Callable, Sequence
 
@@ -34,6 +33,7 @@ from sqsq.retry import Backoff, clamp_visibility_seconds
 from sqsq.transport import BatchFailure
 from sqsq.transport.batch_retry import BatchRetry
 from sqsq.transport.copies import copy_of
+from sqsq.worker.inbox import OutcomeInbox
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
 
@@ -83,7 +83,7 @@ class Acknowledger:
         self._slots = slots
         self._stats = stats
         self._throttle = throttle
-        self._inbox: queue_mod.Queue[tuple[Held, Outcome] | None] = queue_mod.Queue()
+        self._inbox = OutcomeInbox()
         self._retrying: list[_Pending] = []
         self._store_failures = 0
         self.paused_until = 0.0
@@ -91,11 +91,11 @@ class Acknowledger:
 
     def put(self, held: Held, outcome: Outcome) -> None:
         """Hand over one outcome (thread-safe)."""
-        self._inbox.put((held, outcome))
+        self._inbox.put(held, outcome)
 
     def close(self) -> None:
         """Flush what is buffered, finish the retries in progress, then end :meth:`run`."""
-        self._inbox.put(None)
+        self._inbox.close()
 
     def run(self) -> None:
         """Acknowledge until :meth:`close` (the thread's target)."""
@@ -104,17 +104,15 @@ class Acknowledger:
         oldest: float | None = None
         done = False
         while not done or self._retrying:
-            try:
-                item = self._inbox.get(timeout=self._next_wait(oldest))
-            except queue_mod.Empty:
-                item = ()  # type: ignore[assignment]
-            try:
-                if item is None:
-                    done = True
-                elif item:
-                    held, outcome = item
-                    oldest = oldest or time.monotonic()
+            held_entries = sum(map(len, deletes.values())) + sum(map(len, visibility.values()))
+            items, done = self._inbox.take(self._next_wait(oldest), held_entries)
+            for held, outcome in items:
+                oldest = oldest or time.monotonic()
+                try:
                     self._route(held, outcome, deletes, visibility)
+                except Exception:  # never lose the acknowledger; what it did not delete comes back (deduplicated)
+                    log.exception("unexpected error acknowledging message %s", held.message.message_id)
+            try:
                 flush_all = done or (oldest is not None and time.monotonic() - oldest >= ACK_FLUSH_SECONDS)
                 self._flush(deletes, visibility, flush_all)
                 if flush_all or (not deletes and not visibility):
