@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqsq import limits
 from sqsq.app import App
@@ -51,8 +52,24 @@ AWS_ERROR_BACKOFF_BASE_SECONDS = 1.0
 AWS_ERROR_BACKOFF_MAX_SECONDS = 30.0
 """Longest pause between receives that keep failing (and after results-store failures)."""
 
+_T = TypeVar("_T")
 _Call = Callable[[list[Held]], list[BatchFailure]]
 _Pending = tuple[BatchRetry[Held], _Call, Callable[[BatchRetry[Held]], None]]
+
+
+def _batches(pending: dict[str, list[_T]], all_: bool) -> list[tuple[str, list[_T]]]:
+    """Take the full batches of 10 (``all_``: also the partial ones) out of ``pending``, by queue."""
+    step = limits.SQS_MAX_BATCH_ENTRIES
+    out: list[tuple[str, list[_T]]] = []
+    for queue_name in list(pending):
+        entries = pending[queue_name]
+        cut = len(entries) if all_ else len(entries) - len(entries) % step
+        out.extend((queue_name, entries[i : i + step]) for i in range(0, cut, step))
+        if cut == len(entries):
+            del pending[queue_name]
+        else:
+            pending[queue_name] = entries[cut:]
+    return out
 
 
 def acked_task_id(held: Held) -> str | None:
@@ -129,12 +146,11 @@ class Acknowledger:
         return wait
 
     def _flush(self, deletes: dict[str, list[Held]], visibility: dict[str, list[tuple[Held, int]]], all_: bool) -> None:
-        for queue_name in list(deletes):
-            if all_ or len(deletes[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                self._delete(queue_name, deletes.pop(queue_name))
-        for queue_name in list(visibility):
-            if all_ or len(visibility[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                self._change_visibility(queue_name, visibility.pop(queue_name))
+        """Send every full batch of 10 (``all_``: every entry) per queue; a partial batch waits for its deadline."""
+        for queue_name, batch in _batches(deletes, all_):
+            self._delete(queue_name, batch)
+        for queue_name, changes in _batches(visibility, all_):
+            self._change_visibility(queue_name, changes)
 
     def _retry_due(self) -> None:
         now = time.monotonic()
