@@ -40,6 +40,7 @@ __all__ = [
     "TaskLog",
     "configure_logging",
     "current_task",
+    "flush_logs",
     "log_task_finished",
     "outcome_name",
     "task_log_context",
@@ -89,13 +90,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str | int = "INFO", fmt: LogFormat = "text", stream: IO[str] | None = None) -> None:
+def configure_logging(
+    level: str | int = "INFO", fmt: LogFormat = "text", stream: IO[str] | None = None, *, batched: bool = False
+) -> None:
     """Log to ``stream`` (default stderr) at ``level``, as text lines or JSON objects.
 
     Args:
         level: a logging level name (``"DEBUG"``, ``"info"``...) or number; an unknown name means INFO.
         fmt: ``"text"`` (``time LEVEL logger: message``) or ``"json"`` (one object per line).
         stream: where to write; default ``sys.stderr`` at the time of the call.
+        batched: write INFO/DEBUG lines in batches, at most :data:`sqsq.log_buffer.LOG_FLUSH_SECONDS` late
+            (:class:`sqsq.log_buffer.BatchedStreamHandler`; the worker's one line per task); WARNING and worse are
+            written at once either way.
 
     Raises:
         ValueError: ``fmt`` is neither ``"text"`` nor ``"json"``.
@@ -107,9 +113,16 @@ def configure_logging(level: str | int = "INFO", fmt: LogFormat = "text", stream
     ours = [h for h in root.handlers if h.get_name() == _HANDLER_NAME]
     if root.handlers and not ours:  # configured by someone else: leave it, as logging.basicConfig does
         return
-    for handler in ours:
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    for old in ours:
+        root.removeHandler(old)
+        old.close()  # a batched handler writes what it kept
+    out = stream if stream is not None else sys.stderr
+    if batched:
+        from sqsq.log_buffer import BatchedStreamHandler
+
+        handler: logging.Handler = BatchedStreamHandler(out)
+    else:
+        handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
@@ -180,3 +193,9 @@ def log_task_finished(task_name: str, task_id: str, duration_seconds: float, out
     log.info("task %s[%s] %s in %.3f s", task_name, task_id, word, duration_seconds,
              extra={"task_name": task_name, "task_id": task_id, "duration_seconds": round(duration_seconds, 6),
                     "outcome": word})
+
+
+def flush_logs() -> None:
+    """Write what the root logger's handlers keep (a batched handler's lines) now."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()

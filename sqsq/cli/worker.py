@@ -69,15 +69,17 @@ def worker(
 
     APP may also be given as -A APP (Celery's form).
     """
-    from sqsq.logs import configure_logging
+    from sqsq.logs import configure_logging, flush_logs
 
     level = log_level or ctx.meta.get(LOG_LEVEL_KEY) or "INFO"
-    if log_level or log_format != "text":
-        configure_logging(level, log_format)
     if reload:
+        if log_level or log_format != "text":
+            configure_logging(level, log_format)
         from sqsq.cli.reload import run_with_reload
 
         sys.exit(run_with_reload(sys.argv[1:], Path.cwd()))
+    configure_logging(level, log_format, batched=True)  # the one line per task, written in batches
+    ctx.call_on_close(flush_logs)
     from sqsq import startup_gc
     from sqsq.supervisor import run_worker
 

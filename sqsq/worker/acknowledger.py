@@ -20,9 +20,9 @@ delay (:attr:`Acknowledger.paused_until`), so messages wait in SQS rather than s
 from __future__ import annotations
 
 import logging
-import queue as queue_mod
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqsq import limits
 from sqsq.app import App
@@ -34,6 +34,7 @@ from sqsq.retry import Backoff, clamp_visibility_seconds
 from sqsq.transport import BatchFailure
 from sqsq.transport.batch_retry import BatchRetry
 from sqsq.transport.copies import copy_of
+from sqsq.worker.inbox import OutcomeInbox
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
 
@@ -51,8 +52,24 @@ AWS_ERROR_BACKOFF_BASE_SECONDS = 1.0
 AWS_ERROR_BACKOFF_MAX_SECONDS = 30.0
 """Longest pause between receives that keep failing (and after results-store failures)."""
 
+_T = TypeVar("_T")
 _Call = Callable[[list[Held]], list[BatchFailure]]
 _Pending = tuple[BatchRetry[Held], _Call, Callable[[BatchRetry[Held]], None]]
+
+
+def _batches(pending: dict[str, list[_T]], all_: bool) -> list[tuple[str, list[_T]]]:
+    """Take the full batches of 10 (``all_``: also the partial ones) out of ``pending``, by queue."""
+    step = limits.SQS_MAX_BATCH_ENTRIES
+    out: list[tuple[str, list[_T]]] = []
+    for queue_name in list(pending):
+        entries = pending[queue_name]
+        cut = len(entries) if all_ else len(entries) - len(entries) % step
+        out.extend((queue_name, entries[i : i + step]) for i in range(0, cut, step))
+        if cut == len(entries):
+            del pending[queue_name]
+        else:
+            pending[queue_name] = entries[cut:]
+    return out
 
 
 def acked_task_id(held: Held) -> str | None:
@@ -83,7 +100,7 @@ class Acknowledger:
         self._slots = slots
         self._stats = stats
         self._throttle = throttle
-        self._inbox: queue_mod.Queue[tuple[Held, Outcome] | None] = queue_mod.Queue()
+        self._inbox = OutcomeInbox()
         self._retrying: list[_Pending] = []
         self._store_failures = 0
         self.paused_until = 0.0
@@ -91,11 +108,11 @@ class Acknowledger:
 
     def put(self, held: Held, outcome: Outcome) -> None:
         """Hand over one outcome (thread-safe)."""
-        self._inbox.put((held, outcome))
+        self._inbox.put(held, outcome)
 
     def close(self) -> None:
         """Flush what is buffered, finish the retries in progress, then end :meth:`run`."""
-        self._inbox.put(None)
+        self._inbox.close()
 
     def run(self) -> None:
         """Acknowledge until :meth:`close` (the thread's target)."""
@@ -104,17 +121,15 @@ class Acknowledger:
         oldest: float | None = None
         done = False
         while not done or self._retrying:
-            try:
-                item = self._inbox.get(timeout=self._next_wait(oldest))
-            except queue_mod.Empty:
-                item = ()  # type: ignore[assignment]
-            try:
-                if item is None:
-                    done = True
-                elif item:
-                    held, outcome = item
-                    oldest = oldest or time.monotonic()
+            held_entries = sum(map(len, deletes.values())) + sum(map(len, visibility.values()))
+            items, done = self._inbox.take(self._next_wait(oldest), held_entries)
+            for held, outcome in items:
+                oldest = oldest or time.monotonic()
+                try:
                     self._route(held, outcome, deletes, visibility)
+                except Exception:  # never lose the acknowledger; what it did not delete comes back (deduplicated)
+                    log.exception("unexpected error acknowledging message %s", held.message.message_id)
+            try:
                 flush_all = done or (oldest is not None and time.monotonic() - oldest >= ACK_FLUSH_SECONDS)
                 self._flush(deletes, visibility, flush_all)
                 if flush_all or (not deletes and not visibility):
@@ -131,12 +146,11 @@ class Acknowledger:
         return wait
 
     def _flush(self, deletes: dict[str, list[Held]], visibility: dict[str, list[tuple[Held, int]]], all_: bool) -> None:
-        for queue_name in list(deletes):
-            if all_ or len(deletes[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                self._delete(queue_name, deletes.pop(queue_name))
-        for queue_name in list(visibility):
-            if all_ or len(visibility[queue_name]) >= limits.SQS_MAX_BATCH_ENTRIES:
-                self._change_visibility(queue_name, visibility.pop(queue_name))
+        """Send every full batch of 10 (``all_``: every entry) per queue; a partial batch waits for its deadline."""
+        for queue_name, batch in _batches(deletes, all_):
+            self._delete(queue_name, batch)
+        for queue_name, changes in _batches(visibility, all_):
+            self._change_visibility(queue_name, changes)
 
     def _retry_due(self) -> None:
         now = time.monotonic()

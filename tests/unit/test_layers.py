@@ -8,7 +8,7 @@ from pathlib import Path
 SQSQ = Path(__file__).resolve().parents[2] / "sqsq"
 
 LAYERS = {
-    "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0, "sqsq.logs": 0, "sqsq.startup_gc": 0,
+    "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0, "sqsq.logs": 0, "sqsq.log_buffer": 0, "sqsq.startup_gc": 0,
     "sqsq.config": 1, "sqsq.codec": 1, "sqsq.message": 1, "sqsq.signing": 1, "sqsq.retry": 1, "sqsq.queue_config": 1,
     "sqsq.payloads": 1, "sqsq.attributes": 1, "sqsq.masking": 1, "sqsq.context": 1, "sqsq.message_flow": 1,
     "sqsq.transport": 2, "sqsq.results": 2,

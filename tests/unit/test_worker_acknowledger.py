@@ -62,3 +62,37 @@ def test_a_failed_delete_is_retried_later_while_the_next_batch_is_acknowledged(
     assert not thread.is_alive()
     assert deletes == [first.message_id, second.message_id, first.message_id]  # not blocked behind the retry
     assert slots.held == {} and mem.transport.depth(Q).in_flight == 0
+
+
+def test_outcomes_taken_together_are_deleted_in_batches_of_at_most_ten(mem: MemoryApp) -> None:
+    @mem.app.task()
+    def t(i: int) -> None: ...
+
+    sqsq.send_many(t, [{"i": i} for i in range(25)])
+    received = [m for _ in range(3) for m in mem.transport.receive(Q, 10, 0)]
+    info = mem.transport.queue_info(Q)
+    sizes: list[int] = []
+    real_delete = mem.transport.delete_batch
+
+    def delete_batch(queue_name: str, handles: Sequence[str]) -> list[BatchFailure]:
+        sizes.append(len(handles))
+        return real_delete(queue_name, handles)
+
+    mem.transport.delete_batch = delete_batch  # type: ignore[method-assign]
+    slots = Slots(30, threading.Event())
+    acks = Acknowledger(mem.app, slots, WorkerStats(), LogThrottle(logging.getLogger("test")))
+    now = time.monotonic()
+    for m in received:  # all 25 wait in the inbox before the acknowledger's first turn
+        h = Held(m, info, m.receipt_handle, now, now + 30, finished=True)
+        slots.held[m.message_id] = h
+        acks.put(h, Ack())
+    thread = threading.Thread(target=acks.run, daemon=True)
+    thread.start()
+    try:
+        while sum(sizes) < 20:  # the two full batches go without waiting for the flush deadline
+            time.sleep(0.01)
+    finally:
+        acks.close()
+        thread.join(timeout=10)
+    assert sizes == [10, 10, 5]  # SQS refuses more than 10 entries (TooManyEntriesInBatchRequest)
+    assert slots.held == {} and mem.transport.depth(Q).in_flight == 0
