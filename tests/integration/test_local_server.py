@@ -365,3 +365,23 @@ def test_server_exits_cleanly_on_sigterm() -> None:
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     server.stop()
+
+
+@pytest.mark.parametrize("action", ["delete_message_batch", "change_message_visibility_batch"])
+def test_a_batch_of_more_than_ten_entries_is_refused_as_sqs_refuses_it(aws: LocalAwsServer, action: str) -> None:
+    sqs = client(aws, "sqs")
+    url = new_queue(sqs)
+    for i in range(0, 11, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": "x"} for n in range(i, min(i + 10, 11))])
+    handles: list[str] = []
+    while len(handles) < 11:
+        handles += [m["ReceiptHandle"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    entries: list[dict[str, Any]] = [{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(handles)]
+    if action == "change_message_visibility_batch":
+        entries = [{**e, "VisibilityTimeout": 0} for e in entries]
+    with pytest.raises(ClientError) as refused:
+        getattr(sqs, action)(QueueUrl=url, Entries=entries)
+    assert refused.value.response["Error"]["Code"] in ("TooManyEntriesInBatchRequest",
+                                                       "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
+    assert not getattr(sqs, action)(QueueUrl=url, Entries=entries[:10]).get("Failed")  # ten are taken
+    assert queue_depths(sqs, url) == ((0 if action == "delete_message_batch" else 10), 1)  # (visible, in flight)

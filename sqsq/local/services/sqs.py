@@ -14,6 +14,9 @@ moto 5.2.5's SQS backend has two problems a task queue trips over, both measured
 * ReceiveMessage scans only until it has enough messages, with one clock read per scan; SendMessage no longer
   computes the queue's message counts; the clock moto's SQS model reads is ``time.time()``;
 * redrive is unchanged: a message moves to the DLQ on the receive after its ``maxReceiveCount``-th;
+* DeleteMessageBatch and ChangeMessageVisibilityBatch with more than 10 entries are refused with
+  ``TooManyEntriesInBatchRequest``, as SQS refuses them (moto checks this for SendMessageBatch only, so a client
+  bug that batches too much passed locally and failed on AWS);
 * message delays are compared with the controllable clock (:mod:`sqsq.local.services.clock`), visibility with
   real time;
 * a receipt handle (185 random lowercase letters) is drawn with one ``random.choices`` call of moto's random
@@ -42,6 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from sqsq.limits import SQS_MAX_BATCH_ENTRIES
 from sqsq.local.services import clock
 from sqsq.local.services.base import LocalService
 from sqsq.local.services.moto_version import SUPPORTED_MOTO_VERSION
@@ -196,7 +200,24 @@ def _patch_sqs_backend(sqs_models: Any) -> None:
         locked(name)
     for name in ("change_message_visibility", "change_message_visibility_batch"):
         locked(name, notify=True)
+    for name in ("delete_message_batch", "change_message_visibility_batch"):
+        _refuse_oversized_batches(backend_cls, name, sqs_models)
     backend_cls.receive_message = _receive_message
+
+
+def _refuse_oversized_batches(backend_cls: Any, name: str, sqs_models: Any) -> None:
+    # SQS takes at most 10 entries per batch call and refuses more with TooManyEntriesInBatchRequest (the
+    # DeleteMessageBatch and ChangeMessageVisibilityBatch API references); moto 5.2.5 checks SendMessageBatch only.
+    original = getattr(backend_cls, name)
+
+    def wrapper(self: Any, queue_name: str, entries: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(entries) > SQS_MAX_BATCH_ENTRIES:
+            raise sqs_models.TooManyEntriesInBatchRequest(len(entries))
+        return original(self, queue_name, entries, *args, **kwargs)
+
+    wrapper.__name__ = name
+    wrapper.__doc__ = original.__doc__
+    setattr(backend_cls, name, wrapper)
 
 
 def _receive_message(
