@@ -57,9 +57,10 @@ def _widget(title: str, metric: str, queues: list[tuple[str, str]], y: int) -> d
 
 
 def dashboard(plans: Sequence[QueuePlan], prefix: str, dlq_suffix: str) -> dict[str, Any]:
-    """An AWS::CloudWatch::Dashboard: depth, oldest age and DLQ depth of every queue."""
-    queues = [(p.logical, f"{prefix}{p.logical}") for p in plans]
-    dlqs = [(p.logical, f"{prefix}{p.logical}{dlq_suffix}") for p in plans]
+    """An AWS::CloudWatch::Dashboard: depth, oldest age and DLQ depth of every queue (by the queues' physical names,
+    ``.fifo`` ending a FIFO queue's and its DLQ's, as :func:`sqsq.template.resources.queue_resources` names them)."""
+    queues = [(p.logical, f"{prefix}{p.logical}{p.name_suffix}") for p in plans]
+    dlqs = [(p.logical, f"{prefix}{p.logical}{dlq_suffix}{p.name_suffix}") for p in plans]
     body = {"widgets": [
         _widget("Messages visible", "ApproximateNumberOfMessagesVisible", queues, 0),
         _widget("Age of oldest message (s)", "ApproximateAgeOfOldestMessage", queues, 6),

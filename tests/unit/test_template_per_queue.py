@@ -134,3 +134,23 @@ def test_a_time_limit_must_be_a_finite_positive_number(limit: float) -> None:
     app = sqsq.App("x")
     with pytest.raises(ConfigError, match="finite number of seconds > 0"):
         app.task(name="t", time_limit_seconds=limit)(lambda: None)
+
+
+def test_the_dashboard_graphs_each_queue_and_dlq_by_the_physical_name_its_resource_gets_fifo_included() -> None:
+    import json
+
+    app = _app()
+    app.declare_queue("orders", fifo=True)
+
+    @app.task(name="pay", queue="orders", group_key=lambda args: "g")
+    def pay() -> None: ...
+
+    resources = render_template(app)["Resources"]
+    names = {
+        props["QueueName"]["Fn::Sub"] for r in resources.values()  # type: ignore[union-attr]
+        if r["Type"] == "AWS::SQS::Queue" and isinstance(props := r["Properties"], dict)
+    }
+    assert any(n.endswith("orders.fifo") for n in names) and any(n.endswith("orders-dlq.fifo") for n in names)
+    body = json.loads(resources["QueuesDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])  # type: ignore[index]
+    graphed = {m[3] for w in body["widgets"] for m in w["properties"]["metrics"]}
+    assert graphed == names
