@@ -36,6 +36,19 @@ def _wait_for(predicate: Callable[[], bool], timeout_seconds: float = 10.0) -> N
         time.sleep(0.01)
 
 
+def _run_to_the_end(worker: Worker, timeout_seconds: float = 30) -> None:
+    """Run a burst worker on a thread until it ends (exit code 0), then stop it whatever happened."""
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout=timeout_seconds)
+        assert not thread.is_alive() and codes == [0]
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
 def _deliver_twice(mem: MemoryApp, handle_id: str) -> None:
     """Put the message of ``handle_id`` back as two messages with the same body (two deliveries of one task id)."""
     (m,) = mem.transport.receive(Q, 1, 0)
@@ -133,18 +146,10 @@ def test_a_second_delivery_of_a_plain_task_held_behind_the_first_is_acknowledged
     _deliver_twice(mem, handle.id)
     worker = Worker(mem.app, ["default"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
                     dlq_sweep_interval_seconds=0)
-    codes: list[int] = []
-    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
-    thread.start()
-    try:
-        thread.join(timeout=30)
-        assert not thread.is_alive() and codes == [0]
-        assert ran == [3], "the delivery held behind the first one ran the task again"
-        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
-        assert handle.get(timeout_seconds=1) == 3
-    finally:
-        worker.stop()
-        thread.join(timeout=30)
+    _run_to_the_end(worker, timeout_seconds=30)
+    assert ran == [3], "the delivery held behind the first one ran the task again"
+    assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+    assert handle.get(timeout_seconds=1) == 3
 
 
 def test_deliveries_waiting_behind_their_task_ids_first_one_leave_the_other_pool_threads_to_other_tasks(
@@ -175,18 +180,10 @@ def test_deliveries_waiting_behind_their_task_ids_first_one_leave_the_other_pool
     mem.transport.send_batch(Q, [OutgoingMessage(i, m.body) for i in "abcd"])
     worker = Worker(mem.app, ["default"], concurrency=2, prefetch=10, wait_time_seconds=0, burst=True,
                     dlq_sweep_interval_seconds=0)
-    codes: list[int] = []
-    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
-    thread.start()
-    try:
-        thread.join(timeout=60)
-        assert not thread.is_alive() and codes == [0]
-        assert saw_y == [True], "task y did not start while x ran: the deliveries waiting behind x held the slots"
-        assert worker.stats.waited_for_same_task == 3
-        assert mem.results.get(handle.id).status is Status.SUCCESS  # type: ignore[union-attr]
-    finally:
-        worker.stop()
-        thread.join(timeout=30)
+    _run_to_the_end(worker, timeout_seconds=60)
+    assert saw_y == [True], "task y did not start while x ran: the deliveries waiting behind x held the slots"
+    assert worker.stats.waited_for_same_task == 3
+    assert mem.results.get(handle.id).status is Status.SUCCESS  # type: ignore[union-attr]
 
 
 def test_a_second_delivery_of_a_task_id_behind_the_first_in_its_fifo_group_is_acknowledged_not_run_again(
@@ -212,18 +209,10 @@ def test_a_second_delivery_of_a_task_id_behind_the_first_in_its_fifo_group_is_ac
     mem.transport.send_batch(orders, [OutgoingMessage(i, m.body, group_id="g", deduplication_id=i) for i in "ab"])
     worker = Worker(mem.app, ["orders"], concurrency=2, prefetch=0, wait_time_seconds=0, burst=True,
                     dlq_sweep_interval_seconds=0)
-    codes: list[int] = []
-    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
-    thread.start()
-    try:
-        thread.join(timeout=30)
-        assert not thread.is_alive() and codes == [0]
-        assert ran == [5], "the delivery held behind the first one of its group ran the task again"
-        assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
-        assert handle.get(timeout_seconds=1) == 5
-    finally:
-        worker.stop()
-        thread.join(timeout=30)
+    _run_to_the_end(worker, timeout_seconds=30)
+    assert ran == [5], "the delivery held behind the first one of its group ran the task again"
+    assert worker.stats.succeeded == 1 and worker.stats.duplicates == 1
+    assert handle.get(timeout_seconds=1) == 5
 
 
 def test_waiters_behind_their_task_id_take_no_slot_up_to_the_slot_count_then_take_slots_again() -> None:
