@@ -159,3 +159,33 @@ def test_a_failed_start_waits_for_a_long_poll_in_flight_and_releases_what_it_ret
     assert not returned_while_polling, "run() raised with a long poll in flight; its messages would be stranded"
     assert ran == []
     assert [m.receive_count for m in mem.transport.receive(Q, 10, 0)] == [2]  # released at once by the receiver
+
+
+def test_a_message_whose_visibility_ran_out_at_the_gate_is_not_run_beside_the_consumer_that_holds_it_now(
+    mem: MemoryApp,
+) -> None:
+    # The queue's visibility timeout (1 s here) is shorter than the start-up: the first receive's message becomes
+    # visible again while it waits at the gate (no heartbeat runs yet) and another consumer receives it.
+    ran: list[int] = []
+
+    @mem.app.task()
+    def record(i: int) -> None:
+        ran.append(i)
+
+    sqsq.send(record, {"i": 1})
+    spy = _Spy(mem)
+    worker = Worker(mem.app, ["default"], concurrency=2, wait_time_seconds=0, burst=True, dlq_sweep_interval_seconds=0)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert spy.received.wait(WAIT_SECONDS)
+        other: list[ReceivedMessage] = []
+        while not other:  # polls until the visibility timeout has run out: no duration is asserted
+            other = mem.transport.receive(Q, 10, 0)
+        mem.transport.delete_batch(Q, [m.receipt_handle for m in other])  # it ran it there and deleted it
+    finally:
+        spy.info_release.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert [m.receive_count for m in other] == [2]  # the other consumer received it again (and ran it)
+    assert ran == [], "the worker ran a message another consumer holds (its visibility lapsed at the gate)"
