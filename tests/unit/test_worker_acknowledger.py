@@ -131,5 +131,5 @@ def test_ten_held_entries_of_two_queues_wait_for_the_flush_deadline_without_spin
     finally:
         acks.close()
         thread.join(timeout=10)
-    # one take with the outcomes, one waiting out the deadline; it spun on take() (tens of thousands of calls)
-    assert len([n for n in takes if n == 10]) <= 2
+    # one take waiting out the deadline (a few if a wait returns a hair early); it spun on take() (tens of thousands)
+    assert len([n for n in takes if n == 10]) < 10
