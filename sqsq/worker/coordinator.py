@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -37,7 +38,8 @@ MAIN_LOOP_TICK_SECONDS = 0.1
 ACKNOWLEDGER_JOIN_SECONDS = 60.0
 """Longest the main thread waits at the end for the acknowledger to flush."""
 GATE_RELEASE_JOIN_SECONDS = 10.0
-"""After a failed start, longest the main thread waits for a receiver to make what it got visible again."""
+"""After a failed start, longest the main thread waits (past a long poll's WaitTimeSeconds) for the receivers to make
+what they got visible again."""
 
 
 class Worker:
@@ -172,11 +174,7 @@ class Worker:
         try:
             infos, threads = self._start_the_rest()
         except BaseException:
-            self.stop()
-            self._gate.fail()
-            for name, t in zip(self.logical_queues, receivers, strict=True):
-                if name in self._receiver.at_gate:
-                    t.join(timeout=GATE_RELEASE_JOIN_SECONDS)
+            self._end_failed_start(receivers)
             raise
         self._gate.open(infos)
         while not self._stopping.is_set():
@@ -192,6 +190,20 @@ class Worker:
         threads["registry"].join(timeout=ACKNOWLEDGER_JOIN_SECONDS)
         log.info("worker stopped: %s", self.stats.summary())
         return 0
+
+    def _end_failed_start(self, receivers: list[threading.Thread]) -> None:
+        """Fail the gate and wait for every receiver: one at the gate makes its messages visible again, one whose
+        long poll is in flight does so when the poll returns (abandoned, the poll would take a message sent
+        meanwhile and strand it, invisible, for the queue's visibility timeout once this process exits)."""
+        self.stop()
+        self._gate.fail()
+        if any(t.is_alive() and name not in self._receiver.at_gate
+               for name, t in zip(self.logical_queues, receivers, strict=True)):
+            log.info("start failed: waiting for the long poll in flight (at most %d s) to release what it returns",
+                     self.wait_time_seconds)
+        deadline = time.monotonic() + self.wait_time_seconds + GATE_RELEASE_JOIN_SECONDS
+        for t in receivers:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _start_the_rest(self) -> tuple[dict[str, QueueInfo], dict[str, threading.Thread]]:
         """Read the queues' attributes, start the pool and the other threads; (infos, threads by role)."""

@@ -5,7 +5,9 @@ acknowledger that only sends once it has a batch of 10 (or its oldest entry wait
 :data:`sqsq.worker.acknowledger.ACK_FLUSH_SECONDS`). :class:`OutcomeInbox` wakes it only when that can matter:
 
 - the first outcome while the acknowledger holds nothing (it starts the flush clock);
-- when what waits here plus what the acknowledger holds reaches a batch of 10 entries;
+- when a new outcome brings what waits here plus what the acknowledger holds to a batch of 10 entries (10 held
+  entries with nothing new is no reason to wake: those of two queues, or deletes and visibility changes, may hold
+  no full batch);
 - for every outcome that is not a plain :class:`sqsq.executor.Ack` (retries, releases, dead letters: a store
   failure pauses receiving, a FIFO group waits for its DLQ copy), and for :meth:`OutcomeInbox.close`.
 
@@ -74,4 +76,6 @@ class OutcomeInbox:
         if self._urgent or (self._closed and not self._close_told):
             return True
         waiting = len(self._items)
-        return (waiting > 0 and self._held == 0) or waiting + self._held >= limits.SQS_MAX_BATCH_ENTRIES
+        # Only something new can change what the acknowledger sends before its deadline: with 10 entries held but
+        # no full batch (two queues, or deletes and visibility changes) and nothing new, it would spin here.
+        return waiting > 0 and (self._held == 0 or waiting + self._held >= limits.SQS_MAX_BATCH_ENTRIES)

@@ -122,9 +122,11 @@ class Receiver:
             self.drained.discard(logical)
             if messages:
                 received_at = time.monotonic()
-                info = info or self._wait_at_gate(logical, queue_name, messages)
-                if info is None:  # the worker's start failed: none of these may run (released)
-                    return
+                if info is None:
+                    info = self._wait_at_gate(logical, queue_name, messages)
+                    if info is None:  # the worker's start failed: none of these may run (released)
+                        return
+                    messages = self._not_lapsed(queue_name, messages, info, received_at)
                 self.take(messages, info, received_at)
 
     def _receive(self, queue_name: str, room: int) -> list[ReceivedMessage]:
@@ -156,6 +158,20 @@ class Receiver:
             return None
         finally:
             self.at_gate.discard(logical)
+
+    def _not_lapsed(
+        self, queue_name: str, messages: list[ReceivedMessage], info: QueueInfo, received_at: float
+    ) -> list[ReceivedMessage]:
+        """Those of ``messages`` (held at the gate) still invisible: one whose VisibilityTimeout ran out during the
+        start-up may be held and run by another consumer now, so it is not run here (it is received again)."""
+        if time.monotonic() < received_at + info.visibility_timeout_seconds:
+            return messages
+        log.warning(
+            "%d message(s) from %s became visible again while the worker started (VisibilityTimeout=%d s is shorter "
+            "than the start-up): not run here, they are received again", len(messages), queue_name,
+            info.visibility_timeout_seconds,
+        )
+        return []
 
     def take(self, messages: list[ReceivedMessage], info: QueueInfo, received_at: float | None = None) -> None:
         """Hold and dispatch received messages; absorb those already held; release them when stopping.

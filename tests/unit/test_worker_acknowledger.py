@@ -96,3 +96,40 @@ def test_outcomes_taken_together_are_deleted_in_batches_of_at_most_ten(mem: Memo
         thread.join(timeout=10)
     assert sizes == [10, 10, 5]  # SQS refuses more than 10 entries (TooManyEntriesInBatchRequest)
     assert slots.held == {} and mem.transport.depth(Q).in_flight == 0
+
+
+def test_ten_held_entries_of_two_queues_wait_for_the_flush_deadline_without_spinning(mem: MemoryApp) -> None:
+    @mem.app.task()
+    def t(i: int) -> None: ...
+
+    @mem.app.task(queue="images")
+    def u(i: int) -> None: ...
+
+    sqsq.send_many(t, [{"i": i} for i in range(5)])
+    sqsq.send_many(u, [{"i": i} for i in range(5)])
+    received = mem.transport.receive(Q, 10, 0) + mem.transport.receive("unit-images", 10, 0)
+    slots = Slots(30, threading.Event())
+    acks = Acknowledger(mem.app, slots, WorkerStats(), LogThrottle(logging.getLogger("test")))
+    takes: list[int] = []
+    real_take = acks._inbox.take
+
+    def take(timeout_seconds: float, held_entries: int) -> tuple[list[tuple[Held, Ack]], bool]:
+        takes.append(held_entries)
+        return real_take(timeout_seconds, held_entries)  # type: ignore[return-value]
+
+    acks._inbox.take = take  # type: ignore[assignment, method-assign]
+    now = time.monotonic()
+    for m in received:  # 5 + 5: ten entries held, no full batch for either queue
+        h = Held(m, mem.transport.queue_info(m.queue_name), m.receipt_handle, now, now + 30, finished=True)
+        slots.held[m.message_id] = h
+        acks.put(h, Ack())
+    thread = threading.Thread(target=acks.run, daemon=True)
+    thread.start()
+    try:
+        while slots.held:  # both partial batches go at the flush deadline
+            time.sleep(0.01)
+    finally:
+        acks.close()
+        thread.join(timeout=10)
+    # one take waiting out the deadline (a few if a wait returns a hair early); it spun on take() (tens of thousands)
+    assert len([n for n in takes if n == 10]) < 10

@@ -61,3 +61,18 @@ def test_close_is_reported_once_and_outcomes_keep_their_order() -> None:
     assert closed and [h.message.message_id for h, _ in items] == ["m0", "m1"]
     items, closed = inbox.take(0, held_entries=0)  # waits out its timeout (0) instead of spinning
     assert closed and items == []
+
+
+def test_take_waits_when_the_acknowledger_holds_ten_entries_and_nothing_new_came(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 5 deletes for one queue and 5 for another (or 6 deletes and 4 visibility changes): 10 entries held, no full
+    # batch to send. take() returned at once here, and the acknowledger spun on it until its flush deadline.
+    inbox = OutcomeInbox()
+    waits: list[float | None] = []
+    monkeypatch.setattr(inbox._cond, "wait", lambda timeout=None: (waits.append(timeout), False)[1])
+    assert inbox.take(0.2, held_entries=10) == ([], False)
+    assert waits == [0.2]
+    inbox.put(_held(0), Ack())  # a new outcome on top of 10 held: a batch may be full now, so no wait
+    items, _ = inbox.take(0.2, held_entries=10)
+    assert [h.message.message_id for h, _ in items] == ["m0"] and waits == [0.2]
