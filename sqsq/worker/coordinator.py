@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from sqsq import limits
 from sqsq.app import App
 from sqsq.executor import Executor, LogThrottle, Outcome
+from sqsq.logs import flush_logs
 from sqsq.pools import app_spec_of
 from sqsq.transport import QueueInfo
 from sqsq.worker.acknowledger import Acknowledger
@@ -211,6 +212,9 @@ class Worker:
         self._dispatcher.start()
         async_concurrency = self.concurrency if self._dispatcher.loop is not None else None
         report_startup(self.app, infos, self._settings_line(infos), async_concurrency)
+        # INFO lines are written in batches (sqsq.log_buffer): write the start-up's now, so a worker that a task
+        # kills at once (os._exit, out of memory) still shows how it started, once per restart of a crash loop.
+        flush_logs()
         # Daemon threads: a task still running after the grace period must not keep the process alive.
         threads = {
             "acker": threading.Thread(target=self._acks.run, name="sqsq-ack", daemon=True),

@@ -145,3 +145,20 @@ def test_ctrl_c_on_a_reloading_worker_stops_it_gracefully_letting_the_running_ta
     assert f"task chatty.nap[{handle.id}] success in " in text
     assert "worker stopped:" in text
     assert handle.get(timeout_seconds=10) == "rested"
+
+
+def test_a_worker_whose_first_task_kills_it_has_still_written_how_it_started(local_aws: LocalAwsServer,
+                                                                              tmp_path: Path) -> None:
+    # INFO lines are written in batches (sqsq.log_buffer); a task calling os._exit is no orderly exit, so nothing
+    # kept is written then. The start-up lines are written when the start-up ends: a worker in a crash loop on a
+    # poison task still shows its settings line each time.
+    from tests.apps import chaos
+
+    d = deploy(chaos.app, local_aws, tmp_path)
+    try:
+        d.app.send(chaos.poison, {"tag": "first"})
+        done = d.cli("worker", "tests.apps.chaos:app", "--burst", "--wait-time-seconds", "1")
+        assert done.returncode == 13, done.stderr
+        assert "worker: " in done.stderr and "queues " in done.stderr, done.stderr
+    finally:
+        d.close()
