@@ -79,10 +79,10 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _write_kept(self, record: logging.LogRecord | None) -> None:
         """Write the kept lines in one call and flush the stream (caller holds the handler's lock)."""
-        if not self._kept:
+        kept, self._kept = self._kept, []  # one step: a signal handler logging here (re-entering) finds none
+        if not kept:
             return
-        text = "".join(self._kept)
-        self._kept.clear()
+        text = "".join(kept)
         try:
             self.stream.write(text)
             self.stream.flush()
