@@ -25,14 +25,14 @@ from sqsq.handle import AsyncResult
 from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
-from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
-from sqsq.task import Args, Task, check_send_queue
+from sqsq.task import Args, Task
 from sqsq.transport import Transport
 
 if TYPE_CHECKING:
     from sqsq.app_sending import Sender
     from sqsq.scheduling.expressions import Cron, Every
     from sqsq.scheduling.periodic import PeriodicTask
+    from sqsq.send_options import SendKwargs, SendManyKwargs  # loaded on the first send (issue 11, start-up)
     from sqsq.transport.payloads import PayloadStore
     from sqsq.transport.schedules import Scheduler
 
@@ -241,6 +241,7 @@ class App(AppQueues):
             >>> app.schedule(report, sqsq.cron("0 3 * * *", timezone="Europe/Berlin"), args={"day": "today"})
         """
         from sqsq.scheduling.periodic import declare  # periodic tasks' cron/rate parsing: loaded when declared
+        from sqsq.send_options import check_send_queue
 
         t = self.get_task(task) if isinstance(task, str) else task
         check_send_queue(queue)
@@ -295,6 +296,8 @@ class App(AppQueues):
             ConfigError: a send past 900 s without a scheduler role on AWS (SQSQ_SCHEDULER_ROLE_ARN).
             SendFailed / AwsError: SQS (or EventBridge Scheduler) rejected the message.
         """
+        from sqsq.send_options import send_options_of
+
         return self._sender.send(task, args, send_options_of("send", options))
 
     @overload
@@ -324,6 +327,8 @@ class App(AppQueues):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
+        from sqsq.send_options import send_options_of
+
         return self._sender.send_many(task, args_list, send_options_of("send_many", options, many=True))
 
     @contextlib.contextmanager
