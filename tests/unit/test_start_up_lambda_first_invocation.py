@@ -2,8 +2,8 @@
 
 Each check runs a fresh interpreter through ``sqsq.lambda_handler(app)`` on a real-shaped SQS event and reads
 ``sys.modules``: signing (no key set), sending (``sqsq.send_options``, the transport's sending types), queue depth,
-copies of a message (dead letters, rescues), revocation by id and long retries are imported on first use. The other
-tests here pin that each lazily loaded name still resolves, and loads when it is used.
+copies of a message (dead letters, rescues), revocation by id, long retries and chord counters are imported on
+first use. The other tests here pin that each lazily loaded name still resolves, and loads when it is used.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ LAZY_ON_FIRST_INVOCATION = (
     "sqsq.transport.copies",
     "sqsq.scheduling.cancel",
     "sqsq.executor.long_retry",
+    "sqsq.results.chords",
 )
 
 _APP = """
