@@ -28,7 +28,7 @@ _ACCOUNT = "000000000000"
 _REGION = "memory"
 
 
-@dataclass
+@dataclass(eq=False)  # never compared: no generated __eq__ (issue 11, start-up)
 class _Stored:
     message_id: str
     body: str
@@ -41,7 +41,7 @@ class _Stored:
     group_id: str | None = None  # MessageGroupId, passed through (FIFO ordering itself is not modelled)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Queue:
     info: QueueInfo
     messages: dict[str, _Stored] = field(default_factory=dict)
