@@ -16,21 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqsq.extras import require
+try:  # Powertools installed: sqsq.extras (the table of optional dependencies) is not loaded (issue 11, start-up)
+    import aws_lambda_powertools  # noqa: F401
+except ImportError:  # without it: sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+    from sqsq.extras import require
 
-# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`.
-require("sqsq.lambda_handler", "aws_lambda_powertools")
+    require("sqsq.lambda_handler", "aws_lambda_powertools")
+    raise
 
 # Powertools' batch module before sqsq's modules (which import pydantic): see POWERTOOLS_BEFORE_PYDANTIC.
-from aws_lambda_powertools.utilities.batch import (  # noqa: E402
+from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     SqsFifoPartialProcessor,
 )
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError  # noqa: E402
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from sqsq.lambda_handler.records import is_fifo_record  # noqa: E402
+from sqsq.lambda_handler.records import is_fifo_record
 
 __all__ = ["POWERTOOLS_BEFORE_PYDANTIC", "RecordHandler", "process_batch"]
 

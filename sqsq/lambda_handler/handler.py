@@ -15,24 +15,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqsq.extras import require
+try:  # Powertools installed: sqsq.extras (the table of optional dependencies) is not loaded (issue 11, start-up)
+    import aws_lambda_powertools
+except ImportError:  # without it: sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+    from sqsq.extras import require
 
-# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`.
-require("sqsq.lambda_handler", "aws_lambda_powertools")
+    require("sqsq.lambda_handler", "aws_lambda_powertools")
+    raise
 
 # Powertools' batch module before sqsq's modules that import pydantic: see
 # sqsq.lambda_handler.batch.POWERTOOLS_BEFORE_PYDANTIC.
-import aws_lambda_powertools.utilities.batch  # noqa: E402, F401
-from aws_lambda_powertools import Logger  # noqa: E402
+import aws_lambda_powertools.utilities.batch  # noqa: F401
+from aws_lambda_powertools import Logger
 
-from sqsq.app import App  # noqa: E402
-from sqsq.errors import AwsError, SqsqError  # noqa: E402
-from sqsq.executor import Executor, Outcome, Release  # noqa: E402
-from sqsq.lambda_handler.batch import process_batch  # noqa: E402
-from sqsq.lambda_handler.deadline import RunTimes, needed_seconds, remaining_seconds  # noqa: E402
-from sqsq.lambda_handler.invocation import Invocation, LambdaContextLike  # noqa: E402
-from sqsq.lambda_handler.outcomes import flush_visibility, report  # noqa: E402
-from sqsq.lambda_handler.records import (  # noqa: E402
+from sqsq.app import App
+from sqsq.errors import AwsError, SqsqError
+from sqsq.executor import Executor, Outcome, Release
+from sqsq.lambda_handler.batch import process_batch
+from sqsq.lambda_handler.deadline import RunTimes, needed_seconds, remaining_seconds
+from sqsq.lambda_handler.invocation import Invocation, LambdaContextLike
+from sqsq.lambda_handler.outcomes import flush_visibility, report
+from sqsq.lambda_handler.records import (
     RecordFailed,
     describe,
     group_of,
@@ -42,7 +45,7 @@ from sqsq.lambda_handler.records import (  # noqa: E402
     sqs_records,
     to_received_message,
 )
-from sqsq.transport import QueueInfo  # noqa: E402
+from sqsq.transport import QueueInfo
 
 __all__ = ["DEFAULT_SAFETY_MARGIN_SECONDS", "EXECUTOR_ERROR_RELEASE_SECONDS", "SWEEP_EVENT", "SqsLambdaHandler"]
 

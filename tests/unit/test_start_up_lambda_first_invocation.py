@@ -35,6 +35,7 @@ LAZY_ON_FIRST_INVOCATION = (
     "sqsq.scheduling.cancel",
     "sqsq.executor.long_retry",
     "sqsq.results.chords",
+    "sqsq.extras",  # the optional-dependency table: read only when Powertools does not import
 )
 
 _APP = """
