@@ -16,24 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-try:  # Powertools installed: sqsq.extras (the table of optional dependencies) is not loaded (issue 11, start-up)
-    import aws_lambda_powertools  # noqa: F401
-except ImportError:  # without it: sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
-    from sqsq.extras import require
+from sqsq.lambda_handler import require_powertools
 
-    require("sqsq.lambda_handler", "aws_lambda_powertools")
-    raise
+# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+# (sqsq.extras, the table of optional dependencies, is loaded only then: issue 11, start-up).
+require_powertools()
 
 # Powertools' batch module before sqsq's modules (which import pydantic): see POWERTOOLS_BEFORE_PYDANTIC.
-from aws_lambda_powertools.utilities.batch import (
+from aws_lambda_powertools.utilities.batch import (  # noqa: E402
     BatchProcessor,
     EventType,
     SqsFifoPartialProcessor,
 )
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError  # noqa: E402
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
 
-from sqsq.lambda_handler.records import is_fifo_record
+from sqsq.lambda_handler.records import is_fifo_record  # noqa: E402
 
 __all__ = ["POWERTOOLS_BEFORE_PYDANTIC", "RecordHandler", "process_batch"]
 

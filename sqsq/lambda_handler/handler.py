@@ -15,27 +15,25 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-try:  # Powertools installed: sqsq.extras (the table of optional dependencies) is not loaded (issue 11, start-up)
-    import aws_lambda_powertools
-except ImportError:  # without it: sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
-    from sqsq.extras import require
+from sqsq.lambda_handler import require_powertools
 
-    require("sqsq.lambda_handler", "aws_lambda_powertools")
-    raise
+# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+# (sqsq.extras, the table of optional dependencies, is loaded only then: issue 11, start-up).
+require_powertools()
 
 # Powertools' batch module before sqsq's modules that import pydantic: see
 # sqsq.lambda_handler.batch.POWERTOOLS_BEFORE_PYDANTIC.
-import aws_lambda_powertools.utilities.batch  # noqa: F401
-from aws_lambda_powertools import Logger
+import aws_lambda_powertools.utilities.batch  # noqa: E402, F401
+from aws_lambda_powertools import Logger  # noqa: E402
 
-from sqsq.app import App
-from sqsq.errors import AwsError, SqsqError
-from sqsq.executor import Executor, Outcome, Release
-from sqsq.lambda_handler.batch import process_batch
-from sqsq.lambda_handler.deadline import RunTimes, needed_seconds, remaining_seconds
-from sqsq.lambda_handler.invocation import Invocation, LambdaContextLike
-from sqsq.lambda_handler.outcomes import flush_visibility, report
-from sqsq.lambda_handler.records import (
+from sqsq.app import App  # noqa: E402
+from sqsq.errors import AwsError, SqsqError  # noqa: E402
+from sqsq.executor import Executor, Outcome, Release  # noqa: E402
+from sqsq.lambda_handler.batch import process_batch  # noqa: E402
+from sqsq.lambda_handler.deadline import RunTimes, needed_seconds, remaining_seconds  # noqa: E402
+from sqsq.lambda_handler.invocation import Invocation, LambdaContextLike  # noqa: E402
+from sqsq.lambda_handler.outcomes import flush_visibility, report  # noqa: E402
+from sqsq.lambda_handler.records import (  # noqa: E402
     RecordFailed,
     describe,
     group_of,
@@ -45,7 +43,7 @@ from sqsq.lambda_handler.records import (
     sqs_records,
     to_received_message,
 )
-from sqsq.transport import QueueInfo
+from sqsq.transport import QueueInfo  # noqa: E402
 
 __all__ = ["DEFAULT_SAFETY_MARGIN_SECONDS", "EXECUTOR_ERROR_RELEASE_SECONDS", "SWEEP_EVENT", "SqsLambdaHandler"]
 

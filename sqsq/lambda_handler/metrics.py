@@ -8,17 +8,12 @@ value per record that ran, at most 100: EMF's limit of values per metric per lin
 
 from __future__ import annotations
 
-try:  # Powertools installed: sqsq.extras (the table of optional dependencies) is not loaded (issue 11, start-up)
-    import aws_lambda_powertools  # noqa: F401
-except ImportError:  # without it: sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
-    from sqsq.extras import require
-
-    require("sqsq.lambda_handler", "aws_lambda_powertools")
-    raise
-
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
+from sqsq.lambda_handler import require_powertools
 from sqsq.lambda_handler.invocation import Invocation
+
+require_powertools()
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
 
 __all__ = ["emit_metrics"]
 
