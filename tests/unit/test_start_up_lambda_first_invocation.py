@@ -86,7 +86,10 @@ def test_first_invocation_that_succeeds_loads_no_signing_sending_depth_copy_canc
         "response = handler(event, None)\n"
         "assert response == {'batchItemFailures': []}, response\n"
         "tok = sys.modules.get('tokenize')\n"
-        "print(json.dumps({'modules': sorted(sys.modules),\n"
+        "import sqsq.attributes, sqsq.message\n"
+        "send_regexes = [f.cache_info().currsize for f in (sqsq.attributes._sqs_text_forbidden,\n"
+        "                                                  sqsq.message._sqs_forbidden)]\n"
+        "print(json.dumps({'modules': sorted(sys.modules), 'send_regexes': send_regexes,\n"
         "                  'tokenize_regexes': tok._compile.cache_info().currsize if tok else 0}))"
     )
     loaded = set(out["modules"])  # type: ignore[call-overload]
@@ -95,6 +98,7 @@ def test_first_invocation_that_succeeds_loads_no_signing_sending_depth_copy_canc
     # Building the envelope's validator compiles no tokenize regex (a ``default_factory=list`` made pydantic parse
     # list's text signature with tokenize: ~1.5 ms of the first invocation).
     assert out["tokenize_regexes"] == 0
+    assert out["send_regexes"] == [0, 0]  # the checks of what a send encodes compile their regexes on first use
 
 
 def test_a_send_after_the_first_invocation_loads_the_sending_modules_and_is_received() -> None:
@@ -103,9 +107,11 @@ def test_a_send_after_the_first_invocation_loads_the_sending_modules_and_is_rece
         "before = set(sys.modules)\n"
         "sqsq.send(add, {'x': 2, 'y': 3})\n"
         "(m,) = transport.receive('t-default', 1, 0)\n"
-        "print(json.dumps({'loaded': sorted(set(sys.modules) - before), 'body': m.body}))"
+        "print(json.dumps({'loaded': sorted(set(sys.modules) - before), 'body': m.body,\n"
+        "                  'compiled': sqsq.message._sqs_forbidden.cache_info().currsize}))"
     )
     assert {"sqsq.send_options", "sqsq.transport.outgoing"} <= set(out["loaded"])  # type: ignore[call-overload]
+    assert out["compiled"] == 1
     assert json.loads(str(out["body"]))["args"] == {"x": 2, "y": 3}
 
 
