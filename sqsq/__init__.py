@@ -93,10 +93,9 @@ def __getattr__(name: str) -> Any:
     elif name == "context":  # sqsq.context.current(): the running task's id, attempt and message attributes
         value = import_module("sqsq.context")
     elif name == "lambda_handler":
-        from sqsq.extras import require
-
-        require("sqsq.lambda_handler", "aws_lambda_powertools")
-        value = import_module("sqsq.lambda_handler").lambda_handler
+        package = import_module("sqsq.lambda_handler")
+        package.require_powertools()  # MissingExtra without Powertools (sqsq.extras is loaded only then)
+        value = package.lambda_handler
     elif name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

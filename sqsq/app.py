@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
 from sqsq.app_queues import AppQueues
@@ -25,14 +25,14 @@ from sqsq.handle import AsyncResult
 from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
-from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
-from sqsq.task import Args, Task, check_send_queue
+from sqsq.task import Args, Task
 from sqsq.transport import Transport
 
 if TYPE_CHECKING:
     from sqsq.app_sending import Sender
     from sqsq.scheduling.expressions import Cron, Every
     from sqsq.scheduling.periodic import PeriodicTask
+    from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions  # loaded on the first send (issue 11)
     from sqsq.transport.payloads import PayloadStore
     from sqsq.transport.schedules import Scheduler
 
@@ -243,7 +243,7 @@ class App(AppQueues):
         from sqsq.scheduling.periodic import declare  # periodic tasks' cron/rate parsing: loaded when declared
 
         t = self.get_task(task) if isinstance(task, str) else task
-        check_send_queue(queue)
+        _check_send_queue(queue)
         return declare(self.periodic_tasks, t, schedule, args=args, name=name, queue=queue,
                        flexible_window_minutes=flexible_window_minutes)
 
@@ -295,7 +295,7 @@ class App(AppQueues):
             ConfigError: a send past 900 s without a scheduler role on AWS (SQSQ_SCHEDULER_ROLE_ARN).
             SendFailed / AwsError: SQS (or EventBridge Scheduler) rejected the message.
         """
-        return self._sender.send(task, args, send_options_of("send", options))
+        return self._sender.send(task, args, _send_options_of("send", options))
 
     @overload
     def send_many(
@@ -324,7 +324,7 @@ class App(AppQueues):
             ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge: nothing was sent.
             SendFailed: some entries were rejected after retries (``.failures`` by task id); the rest were sent once.
         """
-        return self._sender.send_many(task, args_list, send_options_of("send_many", options, many=True))
+        return self._sender.send_many(task, args_list, _send_options_of("send_many", options, many=True))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -342,6 +342,20 @@ class App(AppQueues):
         """
         with self._sender.batch():
             yield
+
+
+def _check_send_queue(queue: object) -> None:
+    """:func:`sqsq.send_options.check_send_queue`, imported when a schedule is declared (issue 11)."""
+    from sqsq.send_options import check_send_queue
+
+    check_send_queue(queue)
+
+
+def _send_options_of(where: str, given: Mapping[str, Any], *, many: bool = False) -> SendOptions:
+    """:func:`sqsq.send_options.send_options_of`, imported on the first send (a consumer sends nothing; issue 11)."""
+    from sqsq.send_options import send_options_of
+
+    return send_options_of(where, given, many=many)
 
 
 def _check_task_name(name: object) -> None:

@@ -8,12 +8,14 @@ Every form ends in :meth:`sqsq.App.send` / :meth:`sqsq.App.send_many` of the tas
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ParamSpec, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
 from sqsq.errors import ValidationError
 from sqsq.handle import AsyncResult
-from sqsq.send_options import SendKwargs, SendManyKwargs, send_options_of
 from sqsq.task import Args, Sendable, Task, TaskCall, WaitableResult
+
+if TYPE_CHECKING:
+    from sqsq.send_options import SendKwargs, SendManyKwargs  # loaded on the first send (issue 11, start-up)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,6 +58,8 @@ def send(
     Raises:
         ValidationError, TaskNotRegistered, LimitExceeded, PayloadTooLarge, SendFailed, AwsError.
     """
+    from sqsq.send_options import send_options_of
+
     send_options_of("send", options)  # an unknown option is a TypeError, whatever is sent
     if getattr(task, "__sqsq_workflow__", False):  # issue 13: a chain, group or chord (sqsq.workflows)
         given = sorted(name for name, value in options.items() if value)

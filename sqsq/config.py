@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from sqsq import limits
 from sqsq.errors import ConfigError
-from sqsq.signing import KeyRing
+
+if TYPE_CHECKING:
+    from sqsq.signing import KeyRing  # imported where used: signing is off unless a key setting is given
 
 NON_SETTING_VARIABLES = frozenset({"SQSQ_APP", "SQSQ_PROCESSES", "SQSQ_SUPERVISOR_PID"})
 """``SQSQ_*`` variables that are not settings but are known: ``SQSQ_APP`` names the app (``module:attribute``) for
@@ -109,6 +111,8 @@ class Settings(BaseModel):
     def _check_signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
         # KeyRing.parse raises ConfigError, which pydantic does not catch: its own errors would echo the input.
         if value is not None:
+            from sqsq.signing import KeyRing
+
             KeyRing.parse(value.get_secret_value())
         return value
 
@@ -116,6 +120,8 @@ class Settings(BaseModel):
         """The keys of ``signing_keys`` (``None`` when not set; the parameter/secret ones are read by the App)."""
         if self.signing_keys is None:
             return None
+        from sqsq.signing import KeyRing
+
         return KeyRing.parse(self.signing_keys.get_secret_value())
 
     @model_validator(mode="after")

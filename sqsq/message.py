@@ -17,6 +17,7 @@ only makes a copy read the record first. ``kid`` and ``sig`` are present when th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -36,7 +37,13 @@ SCHEMA_VERSION = 1
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
 # json.dumps already escapes control characters; these are the others SQS refuses. They can only occur inside
 # JSON strings, where a \\uXXXX escape means the same character, so escaping them keeps the JSON equal.
-_SQS_FORBIDDEN = re.compile("[\ud800-\udfff\ufffe\uffff]")
+_SQS_FORBIDDEN = "[\ud800-\udfff\ufffe\uffff]"
+
+
+@functools.cache
+def _sqs_forbidden() -> re.Pattern[str]:
+    # Compiled on the first body encoded (a send), not at import: a consumer's start-up does not need it (issue 11).
+    return re.compile(_SQS_FORBIDDEN)
 
 
 def _escape_forbidden(match: re.Match[str]) -> str:
@@ -114,7 +121,7 @@ class Envelope(BaseModel):
         if self.flow is not None:  # defaults left out: the body stays small (a chain's rest travels in it)
             data["flow"] = self.flow.model_dump(mode="json", exclude_defaults=True)
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return _SQS_FORBIDDEN.sub(_escape_forbidden, text)
+        return _sqs_forbidden().sub(_escape_forbidden, text)
 
     @classmethod
     def from_body(cls, body: str) -> Envelope:

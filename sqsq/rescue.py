@@ -19,7 +19,6 @@ from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError
 from sqsq.message import Envelope
 from sqsq.transport import ReceivedMessage
-from sqsq.transport.copies import copy_of
 
 MAX_RESCUES = 3
 """Copies sqsq sends of one generation of a task before it lets SQS's redrive policy take it."""
@@ -54,6 +53,8 @@ def send_rescue(app: App, queue_name: str, message: ReceivedMessage, max_rescues
     body = rescued_body(message.body, max_rescues)
     if body is None:
         return False
+    from sqsq.transport.copies import copy_of  # only a last receive sends a copy
+
     copy = copy_of(message, queue_name, "rescue", body=body)  # a FIFO copy keeps its group (at the group's end)
     try:
         return not app.transport.send_batch(queue_name, [copy])

@@ -20,7 +20,8 @@ import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, Unpack
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, Unpack
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -28,10 +29,24 @@ from sqsq.args_model import build_args_model, refuse_secrets
 from sqsq.errors import ConfigError, ValidationError
 from sqsq.handle import AsyncResult
 from sqsq.retry import Backoff
-from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions, check_send_queue, send_options_of
 from sqsq.task_data import TaskData
 
+if TYPE_CHECKING:
+    from sqsq.send_options import SendKwargs, SendManyKwargs
+    from sqsq.send_options import SendOptions as SendOptions
+    from sqsq.send_options import check_send_queue as check_send_queue
+
 __all__ = ["Args", "Options", "SendOptions", "Task", "TaskCall", "TaskOwner", "check_send_queue"]
+
+
+def __getattr__(name: str) -> Any:
+    # SendOptions and check_send_queue are re-exported from sqsq.send_options, loaded on first use: a consumer
+    # (a Lambda function's first invocation) sends nothing (issue 11, start-up).
+    if name not in ("SendOptions", "check_send_queue"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module("sqsq.send_options"), name)
+    globals()[name] = value
+    return value
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,6 +112,8 @@ class Options(Generic[P, R]):
     """
 
     def __init__(self, task: Task[P, R], options: SendKwargs):
+        from sqsq.send_options import send_options_of
+
         self.task = task
         self.send_options = send_options_of("options", options)
         self._options = options
@@ -202,6 +219,8 @@ class Task(TaskData[R], Generic[P, R]):
         Raises:
             ConfigError: ``queue`` is not a non-empty string.
         """
+        from sqsq.send_options import check_send_queue
+
         check_send_queue(options.get("queue"))
         return Options(self, options)
 

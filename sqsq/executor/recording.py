@@ -21,8 +21,15 @@ from sqsq.executor.outcomes import Ack, DeadLetter, Outcome, Release, RetryAfter
 from sqsq.executor.rules import attempts_allowed, claim_lease_seconds, error_fields, finished
 from sqsq.executor.throttle import LogThrottle
 from sqsq.results import ResultRecord, Status, same_message
-from sqsq.scheduling.cancel import revoked_by_id
 from sqsq.task import Task
+
+
+def revoked_by_id(record: ResultRecord) -> bool:
+    """:func:`sqsq.scheduling.cancel.revoked_by_id`, imported when a record is read (a redelivery or a refused
+    write): a first delivery that succeeds reads none (issue 11, start-up)."""
+    from sqsq.scheduling.cancel import revoked_by_id as revoked
+
+    return revoked(record)
 
 log = logging.getLogger("sqsq.executor")
 

@@ -18,15 +18,13 @@ from sqsq.errors import (
     WorkflowError,
 )
 from sqsq.executor.flows import FlowHooks
-from sqsq.executor.long_retry import schedule_long_retry
 from sqsq.executor.outcomes import Ack, Outcome, Prepared, Release
 from sqsq.executor.payload import read_or_outcome
-from sqsq.executor.recording import Recorder
+from sqsq.executor.recording import Recorder, revoked_by_id
 from sqsq.executor.rules import encode_result, finished, last_receive_marker
 from sqsq.message import Envelope, undecodable_id
 from sqsq.rescue import is_last_receive
 from sqsq.results import ResultRecord, Status, same_message
-from sqsq.scheduling.cancel import revoked_by_id
 from sqsq.scheduling.guard import early_by_seconds
 from sqsq.scheduling.revocation import RevocationCheck
 from sqsq.transport import ReceivedMessage
@@ -290,6 +288,8 @@ class Executor:
             ran = replace(prepared.base, runtime_seconds=duration_seconds) if duration_seconds else prepared.base
             outcome = self._record.failed(task, ran, error, prepared.max_receive_count, prepared.body_id)
             # A long retry (past SQS's 12 h) becomes a one-time schedule and an Ack: after the flow saw the retry.
+            from sqsq.executor.long_retry import schedule_long_retry  # only a failed run needs it
+
             return schedule_long_retry(self.app, prepared.envelope, prepared.queue_name, prepared.base.attempts,
                                        self._flows.after(prepared.envelope, outcome))
         if encode_error is not None:

@@ -71,6 +71,22 @@ _LAZY = {
 """Names of this package loaded on first use, by the submodule that defines them."""
 
 
+def require_powertools() -> None:
+    """Check that aws-lambda-powertools imports, loading :mod:`sqsq.extras` only when it does not (issue 11).
+
+    Raises:
+        sqsq.errors.MissingExtra: it is not installed (``pip install "sqsq[lambda]"``).
+        ImportError: it is installed but does not import (the error of that import).
+    """
+    try:
+        import aws_lambda_powertools  # noqa: F401
+    except ImportError:
+        from sqsq.extras import require
+
+        require("sqsq.lambda_handler", "aws_lambda_powertools")
+        raise
+
+
 def lambda_handler(app: App, **options: Any) -> SqsLambdaHandler:
     """A Lambda handler for SQS events that runs ``app``'s tasks, with partial batch responses.
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqsq.extras import require
+from sqsq.lambda_handler import require_powertools
 
-# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`.
-require("sqsq.lambda_handler", "aws_lambda_powertools")
+# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+# (sqsq.extras, the table of optional dependencies, is loaded only then: issue 11, start-up).
+require_powertools()
 
 # Powertools' batch module before sqsq's modules (which import pydantic): see POWERTOOLS_BEFORE_PYDANTIC.
 from aws_lambda_powertools.utilities.batch import (  # noqa: E402

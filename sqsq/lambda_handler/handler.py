@@ -15,10 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqsq.extras import require
+from sqsq.lambda_handler import require_powertools
 
-# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`.
-require("sqsq.lambda_handler", "aws_lambda_powertools")
+# Without Powertools this raises sqsq.errors.MissingExtra, one line naming `pip install "sqsq[lambda]"`
+# (sqsq.extras, the table of optional dependencies, is loaded only then: issue 11, start-up).
+require_powertools()
 
 # Powertools' batch module before sqsq's modules that import pydantic: see
 # sqsq.lambda_handler.batch.POWERTOOLS_BEFORE_PYDANTIC.

@@ -16,7 +16,7 @@ class LambdaContextLike(Protocol):
         ...
 
 
-@dataclass
+@dataclass(eq=False)  # per-invocation state, never compared: no generated __eq__ (issue 11, start-up)
 class Invocation:
     """Per-invocation state (a handler may serve several invocations at once when run locally).
 

@@ -8,10 +8,10 @@ value per record that ran, at most 100: EMF's limit of values per metric per lin
 
 from __future__ import annotations
 
-from sqsq.extras import require
+from sqsq.lambda_handler import require_powertools
 from sqsq.lambda_handler.invocation import Invocation
 
-require("sqsq.lambda_handler", "aws_lambda_powertools")
+require_powertools()
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
 

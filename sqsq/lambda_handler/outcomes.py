@@ -34,7 +34,6 @@ from sqsq.lambda_handler.records import RecordFailed, queue_name_of
 from sqsq.rescue import is_last_receive, send_rescue
 from sqsq.retry import clamp_visibility_seconds
 from sqsq.transport import QueueInfo, ReceivedMessage
-from sqsq.transport.copies import copy_of
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -96,6 +95,8 @@ def _dead_letter(app: App, logger: Logger, inv: Invocation, message: ReceivedMes
         logger.warning("failed for good; the queue has no DLQ, so it is deleted", extra={"error": error})
         return "dead-lettered (no DLQ)"
     dlq_name = queue_name_of(info.dead_letter_target_arn)
+    from sqsq.transport.copies import copy_of  # only a dead letter is copied
+
     copy = copy_of(message, dlq_name, "dlq")  # keeps its MessageGroupId; a FIFO DLQ gets a dedup id
     try:
         failures = app.transport.send_batch(dlq_name, [copy])

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq.results import ResultRecord, Status
-from sqsq.results.chords import CHORD_TASK_NAME, ChordState, Transition
 from sqsq.results.items import from_item
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # sqsq.results.chords is imported where a chord is counted (issue 11: consumers load it then)
+    from sqsq.results.chords import ChordState, Transition
     from sqsq.transport.aws import AwsClients
 
 _BATCH_GET_KEYS = 100
@@ -49,6 +49,8 @@ class DynamoChords:
         raise NotImplementedError  # DynamoResults._error
 
     def _counter_values(self, expires_at: int) -> dict[str, dict[str, Any]]:
+        from sqsq.results.chords import CHORD_TASK_NAME
+
         return {
             ":started": {"S": Status.STARTED.value}, ":name": {"S": CHORD_TASK_NAME}, ":zero": {"N": "0"},
             ":now": {"N": repr(round(time.time(), 6))}, ":exp": {"N": str(expires_at)},
@@ -90,6 +92,8 @@ class DynamoChords:
             raise self._error(exc, f"reading chord counter {counter_id}") from exc
         if not item:
             return None
+        from sqsq.results.chords import ChordState
+
         return ChordState(
             counter_id=counter_id,
             done=int(item.get("n", {}).get("N", "0")),

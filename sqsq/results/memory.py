@@ -6,9 +6,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sqsq.results import ResultRecord, may_claim, may_overwrite
-from sqsq.results.chords import ChordState, Transition
+
+if TYPE_CHECKING:  # imported where a chord is counted, as in sqsq.results.dynamodb_chords
+    from sqsq.results.chords import ChordState, Transition
 
 
 class MemoryResults:
@@ -78,6 +81,8 @@ class MemoryResults:
         with self._lock:
             members = self._members.setdefault(counter_id, set())
             if member not in members:
+                from sqsq.results.chords import ChordState
+
                 members.add(member)
                 state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
                 self._chords[counter_id] = replace(state, done=len(members))
@@ -91,6 +96,8 @@ class MemoryResults:
 
     def chord_transition(self, counter_id: str, flag: Transition, target: int, expires_at: int) -> bool:
         """Set ``flag`` once (see :class:`sqsq.results.chords.ChordStore`)."""
+        from sqsq.results.chords import ChordState
+
         with self._lock:
             state = self._chords.get(counter_id) or ChordState(counter_id, 0, False, False)
             allowed = (state.done >= target and not state.fired) if flag == "fired" else not (state.fired or state.failed)

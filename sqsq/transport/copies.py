@@ -11,10 +11,13 @@ so SQS enqueues a retried copy once within its 5-minute window
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqsq import limits
-from sqsq.transport import OutgoingMessage, ReceivedMessage
+
+if TYPE_CHECKING:  # consumers import this module; a copy is made only on a dead letter, a rescue or a redrive
+    from sqsq.transport import ReceivedMessage
+    from sqsq.transport.outgoing import OutgoingMessage
 
 
 def group_of(message: ReceivedMessage) -> str | None:
@@ -44,6 +47,8 @@ def copy_of(
     """
     fifo = target_queue_name.endswith(limits.SQS_FIFO_SUFFIX)
     dedup = f"{purpose}-{message.message_id}"[: limits.SQS_MAX_DEDUPLICATION_ID_LENGTH] if fifo else None
+    from sqsq.transport.outgoing import OutgoingMessage
+
     return OutgoingMessage(
         id=entry_id,
         body=message.body if body is None else body,

@@ -13,17 +13,22 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqsq import limits
 from sqsq.errors import AwsError, QueueNotFound
 from sqsq.message import body_size_bytes
-from sqsq.transport import BatchFailure, OutgoingMessage, QueueDepth, QueueInfo, ReceivedMessage
+from sqsq.transport import QueueInfo, ReceivedMessage
+
+if TYPE_CHECKING:  # imported where used, as in sqsq.transport.sqs
+    from sqsq.transport.depth import QueueDepth
+    from sqsq.transport.outgoing import BatchFailure, OutgoingMessage
 
 _ACCOUNT = "000000000000"
 _REGION = "memory"
 
 
-@dataclass
+@dataclass(eq=False)  # never compared: no generated __eq__ (issue 11, start-up)
 class _Stored:
     message_id: str
     body: str
@@ -36,7 +41,7 @@ class _Stored:
     group_id: str | None = None  # MessageGroupId, passed through (FIFO ordering itself is not modelled)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Queue:
     info: QueueInfo
     messages: dict[str, _Stored] = field(default_factory=dict)
@@ -105,6 +110,8 @@ class MemoryTransport:
         """Enqueue up to 10 messages; oversize entries are rejected one by one, like SQS."""
         if len(messages) > limits.SQS_MAX_BATCH_ENTRIES:
             raise AwsError("too many entries in one batch request", code="AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
+        from sqsq.transport.outgoing import BatchFailure
+
         now = time.time()
         failures = []
         with self._cond:
@@ -205,6 +212,8 @@ class MemoryTransport:
 
     def change_visibility_batch(self, queue_name: str, changes: Sequence[tuple[str, int]]) -> list[BatchFailure]:
         """Set visibility of received messages; an unknown or stale handle fails that entry."""
+        from sqsq.transport.outgoing import BatchFailure
+
         failures = []
         now = time.time()
         with self._cond:
@@ -226,6 +235,8 @@ class MemoryTransport:
             visible = sum(1 for s in queue.messages.values() if s.visible_at <= now)
             in_flight = sum(1 for s in queue.messages.values() if s.visible_at > now and s.receive_count)
             delayed = sum(1 for s in queue.messages.values() if s.visible_at > now and not s.receive_count)
+        from sqsq.transport.depth import QueueDepth
+
         return QueueDepth(visible=visible, in_flight=in_flight, delayed=delayed)
 
     def purge(self, queue_name: str) -> None:

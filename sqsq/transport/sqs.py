@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
 from sqsq.errors import AwsError, QueueNotFound
-from sqsq.transport import BatchFailure, OutgoingMessage, QueueDepth, QueueInfo, ReceivedMessage
+from sqsq.transport import QueueInfo, ReceivedMessage
 from sqsq.transport.aws import AwsClients, wrap_boto_error
+
+if TYPE_CHECKING:  # imported where used: receiving needs neither (issue 11, Lambda start-up)
+    from sqsq.transport.depth import QueueDepth
+    from sqsq.transport.outgoing import BatchFailure, OutgoingMessage
 
 _NOT_FOUND_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
@@ -199,6 +203,8 @@ class SqsTransport:
             ],
         )
         a = response.get("Attributes", {})
+        from sqsq.transport.depth import QueueDepth
+
         return QueueDepth(
             visible=int(a.get("ApproximateNumberOfMessages", 0)),
             in_flight=int(a.get("ApproximateNumberOfMessagesNotVisible", 0)),
@@ -251,11 +257,16 @@ class SqsTransport:
 
 
 def _failures(response: dict[str, Any]) -> list[BatchFailure]:
+    failed = response.get("Failed")
+    if not failed:
+        return []
+    from sqsq.transport.outgoing import BatchFailure
+
     return [
         BatchFailure(
             id=f["Id"], code=f.get("Code", ""), message=f.get("Message", ""), sender_fault=bool(f.get("SenderFault"))
         )
-        for f in response.get("Failed", [])
+        for f in failed
     ]
 
 

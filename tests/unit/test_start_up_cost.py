@@ -143,10 +143,10 @@ def test_worker_and_lambda_paths_load_no_cron_parsing_until_a_schedule_is_declar
 
 
 def test_sqs_string_attribute_check_refuses_exactly_what_sqs_refuses() -> None:
-    from sqsq.attributes import _SQS_TEXT_FORBIDDEN
+    from sqsq.attributes import _sqs_text_forbidden
 
     def allowed(cp: int) -> bool:  # SQS: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
         return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or cp >= 0x10000
 
     every = "".join(map(chr, range(0x110000)))
-    assert [m.start() for m in _SQS_TEXT_FORBIDDEN.finditer(every)] == [cp for cp in range(0x110000) if not allowed(cp)]
+    assert [m.start() for m in _sqs_text_forbidden().finditer(every)] == [cp for cp in range(0x110000) if not allowed(cp)]
