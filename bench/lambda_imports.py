@@ -2,8 +2,9 @@
 
 Run ``python bench/lambda_imports.py`` (about half a minute; ``--reps N``, default 15). Figures, not pass/fail.
 
-Each figure is the median over ``--reps`` fresh interpreters (``python -X importtime -c ...``), timed inside the
-child from its first statement to the end of its code, so interpreter start-up is left out: CPU time
+Each figure is the median over ``--reps`` fresh interpreters (``python -c ...``; the three children interleaved, and
+sqsq minus baseline paired per repetition), timed inside the child from its first statement to the end of its code,
+so interpreter start-up is left out: CPU time
 (``time.process_time``, the steadier figure on a shared machine) and wall time. Three children:
 
 ``baseline``
@@ -46,6 +47,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -163,25 +165,74 @@ def _importtime_sum_ms(stderr: str) -> float:
     return total_us / 1000.0
 
 
-def measure(label: str, code: str, event: str, reps: int, app_dir: Path) -> Figure:
-    """Median in-child time and ``-X importtime`` sum of ``code`` over ``reps`` fresh interpreters."""
+def _child_env(app_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SQSQ_", "POWERTOOLS_", "AWS_"))}
     env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(app_dir)]), AWS_LAMBDA_FUNCTION_NAME="bench",
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", SQSQ_APP="lambda_bench_app:app",
                LAMBDA_TASK_ROOT=str(app_dir))
-    in_child, cpu, sums, modules = [], [], [], []
-    for _ in range(reps):
-        done = subprocess.run([sys.executable, "-X", "importtime", "-c", _PRELUDE + code + _EPILOGUE], input=event,
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"{label} failed:\n{done.stderr[-3000:]}")
-        line = next(ln for ln in done.stdout.splitlines() if ln.startswith(_RESULT_MARK))
-        data = json.loads(line[len(_RESULT_MARK):])
-        in_child.append(data["ms"])
-        cpu.append(data["cpu_ms"])
-        modules = data["modules"]
-        sums.append(_importtime_sum_ms(done.stderr))
-    return Figure(label, statistics.median(in_child), statistics.median(cpu), statistics.median(sums), modules)
+    return env
+
+
+def _run_child(label: str, code: str, event: str, env: dict[str, str], importtime: bool) -> tuple[dict[str, Any], str]:
+    """One fresh interpreter running ``code``: its result line (ms, cpu_ms, modules) and its stderr."""
+    command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", _PRELUDE + code + _EPILOGUE]
+    done = subprocess.run(command, input=event, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{label} failed:\n{done.stderr[-3000:]}")
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith(_RESULT_MARK))
+    return json.loads(line[len(_RESULT_MARK):]), done.stderr
+
+
+@dataclass
+class FirstInvocation:
+    """The three children's medians, and sqsq minus baseline paired per repetition (ms)."""
+
+    floor: Figure
+    base: Figure
+    ours: Figure
+    paired_cpu_ms: list[float]
+    paired_wall_ms: list[float]
+
+
+def measure_first_invocation(reps: int, importtime_reps: int = 3) -> FirstInvocation:
+    """The children of the module docstring, interleaved: each repetition runs pass, baseline and sqsq one after
+    the other (rotating which goes first), timed without ``-X importtime`` (its per-import overhead would count
+    against the child that loads more modules); ``importtime_reps`` more runs of each give the import-time sums."""
+    handler_src = ROOT / "sqsq" / "lambda_handler"
+    if not handler_src.exists():
+        handler_src = ROOT / "sqsq" / "lambda_handler.py"
+    powertools = "\n".join(powertools_imports(handler_src))
+    from bench.startup import compile_tree
+
+    compile_tree(ROOT)  # as an installed sqsq is (its dependencies in site-packages are compiled)
+    event = sqs_event()
+    children = [
+        ("python -c pass", "pass\n"),
+        ("baseline: boto3 + Powertools modules + a plain Powertools invocation",
+         "import boto3\n" + _BASELINE.format(powertools=powertools)),
+        ("sqsq: sqsq.lambda_entry + first invocation (in-memory twins)", _SQSQ),
+    ]
+    timed: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in children}
+    sums: dict[str, list[float]] = {label: [] for label, _ in children}
+    with tempfile.TemporaryDirectory() as app_dir:
+        (Path(app_dir) / "lambda_bench_app.py").write_text(APP_MODULE)
+        env = _child_env(Path(app_dir))
+        for rep in range(reps):
+            for label, code in children[rep % 3:] + children[: rep % 3]:
+                timed[label].append(_run_child(label, code, event, env, importtime=False)[0])
+        for _ in range(importtime_reps):
+            for label, code in children:
+                sums[label].append(_importtime_sum_ms(_run_child(label, code, event, env, importtime=True)[1]))
+
+    def figure(label: str) -> Figure:
+        data = timed[label]
+        return Figure(label, statistics.median(d["ms"] for d in data), statistics.median(d["cpu_ms"] for d in data),
+                      statistics.median(sums[label]), data[-1]["modules"])
+
+    base_label, ours_label = children[1][0], children[2][0]
+    pairs = list(zip(timed[base_label], timed[ours_label], strict=True))
+    return FirstInvocation(figure(children[0][0]), figure(base_label), figure(ours_label),
+                           [o["cpu_ms"] - b["cpu_ms"] for b, o in pairs], [o["ms"] - b["ms"] for b, o in pairs])
 
 
 def cli_modules_loaded(modules: list[str]) -> list[str]:
@@ -191,34 +242,24 @@ def cli_modules_loaded(modules: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=15, help="fresh interpreters per figure (median)")
+    parser.add_argument("--reps", type=int, default=15, help="fresh interpreters per child (median)")
     args = parser.parse_args(argv)
-    handler_src = ROOT / "sqsq" / "lambda_handler"
-    if not handler_src.exists():
-        handler_src = ROOT / "sqsq" / "lambda_handler.py"
-    powertools = "\n".join(powertools_imports(handler_src))
-    from bench.startup import compile_tree
-
-    compile_tree(ROOT)  # as an installed sqsq is (its dependencies in site-packages are compiled)
-    event = sqs_event()
-    with tempfile.TemporaryDirectory() as app_dir:
-        (Path(app_dir) / "lambda_bench_app.py").write_text(APP_MODULE)
-        floor = measure("python -c pass", "pass\n", event, args.reps, Path(app_dir))
-        base = measure("baseline: boto3 + Powertools modules + a plain Powertools invocation",
-                       "import boto3\n" + _BASELINE.format(powertools=powertools), event, args.reps, Path(app_dir))
-        ours = measure("sqsq: sqsq.lambda_entry + first invocation (in-memory twins)", _SQSQ, event, args.reps,
-                       Path(app_dir))
+    result = measure_first_invocation(args.reps)
+    floor, base, ours = result.floor, result.base, result.ours
     import sqsq
 
     print(f"sqsq measured from {Path(sqsq.__file__).parent}")
-    print(f"Lambda first invocation, median of {args.reps} fresh interpreters each (Python {sys.version.split()[0]})")
+    print(f"Lambda first invocation, median of {args.reps} fresh interpreters each, interleaved "
+          f"(Python {sys.version.split()[0]})")
     print("| child | CPU ms | wall ms | -X importtime sum ms (minus pass) | modules loaded |")
     print("|---|---|---|---|---|")
     for f in (base, ours):
         print(f"| {f.label} | {f.cpu_ms:.0f} | {f.in_child_ms:.0f} | {f.importtime_ms - floor.importtime_ms:.0f} "
               f"| {len(f.modules)} |")
-    print(f"\nsqsq over baseline: {ours.cpu_ms - base.cpu_ms:+.0f} ms CPU, {ours.in_child_ms - base.in_child_ms:+.0f} ms "
-          f"wall, {ours.importtime_ms - base.importtime_ms:+.0f} ms by import-time sums; target <= +50 ms")
+    cpu, wall = result.paired_cpu_ms, result.paired_wall_ms
+    print(f"\nsqsq over baseline, paired per repetition: {statistics.median(cpu):+.0f} ms CPU "
+          f"[{min(cpu):+.0f}..{max(cpu):+.0f}], {statistics.median(wall):+.0f} ms wall; "
+          f"{ours.importtime_ms - base.importtime_ms:+.0f} ms by import-time sums; target <= +50 ms")
     extra = sorted({m.split(".")[0] for m in set(ours.modules) - set(base.modules)})
     print(f"top-level packages sqsq loads beyond the baseline: {', '.join(extra) or 'none'}")
     bad = cli_modules_loaded(ours.modules)

@@ -53,7 +53,7 @@ import boto3  # noqa: E402
 import psutil  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from bench import peers, scaling, startup, workload  # noqa: E402
+from bench import lambda_imports, peers, scaling, startup, workload  # noqa: E402
 
 # -- prices (list prices, us-east-1, as given in issue #5; free tiers ignored) ---------------------------------------
 SQS_USD_PER_MILLION_REQUESTS = 0.40
@@ -789,6 +789,7 @@ class Report:
     import_note: str = ""
     scaled: scaling.Scaling | None = None
     startup_rows: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    first_invocation: lambda_imports.FirstInvocation | None = None
     peer_sets: list[peers.PeerSet] = field(default_factory=list)
     peers_dir: Path | None = None
     seconds: float = 0.0
@@ -939,6 +940,8 @@ class Report:
             for label, values in self.startup_rows.items():
                 lines.append(f"| {label} | {med([v[0] for v in values]):.0f} | {med([v[1] for v in values]):.0f} |")
             lines.append("")
+        if self.first_invocation is not None:
+            lines += self._first_invocation_lines(self.first_invocation)
         if self.peer_sets and self.peers_dir is not None:
             lines += [peers.markdown(self.peer_sets, self.peers_dir)]
         lines += self.targets()
@@ -1009,6 +1012,21 @@ class Report:
         return [*out, ""]
 
 
+    @staticmethod
+    def _first_invocation_lines(fi: lambda_imports.FirstInvocation) -> list[str]:
+        lines = ["## Lambda first invocation", "",
+                 f"`bench/lambda_imports.py`: {len(fi.paired_cpu_ms)} fresh interpreters per child, interleaved, timed "
+                 "inside the child (imports and one invocation through `sqsq.lambda_entry` on the in-memory twins; "
+                 "the baseline is boto3, the Powertools modules sqsq's handler imports and a plain Powertools "
+                 "invocation). sqsq minus baseline is paired per repetition.", "",
+                 "| child | CPU ms | wall ms | modules loaded |", "|---|---|---|---|"]
+        for f in (fi.base, fi.ours):
+            lines.append(f"| {f.label} | {f.cpu_ms:.0f} | {f.in_child_ms:.0f} | {len(f.modules)} |")
+        cpu = fi.paired_cpu_ms
+        lines += ["", f"sqsq over baseline: {med(cpu):+.0f} ms CPU [{min(cpu):+.0f}..{max(cpu):+.0f}], "
+                  f"{med(fi.paired_wall_ms):+.0f} ms wall.", ""]
+        return lines
+
     def issue11_rows(self) -> list[tuple[str, str, bool | None]]:
         """Issue #11's table: the figures it names, against its targets."""
         rows: list[tuple[str, str, bool | None]] = []
@@ -1036,6 +1054,11 @@ class Report:
             cpu_ratio = med([v[1] for v in spawn_rows[0]]) / med([v[1] for v in plain])
             rows.append(("#11: worker spawn -> first ReceiveMessage <= 1.2x plain",
                          f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU", ratio <= 1.2))
+        if self.first_invocation is not None:
+            cpu = self.first_invocation.paired_cpu_ms
+            rows.append(("#11: Lambda first invocation over boto3 + Powertools <= +50 ms",
+                         f"{med(cpu):+.0f} ms CPU [{min(cpu):+.0f}..{max(cpu):+.0f}], "
+                         f"{med(self.first_invocation.paired_wall_ms):+.0f} ms wall", med(cpu) <= 50))
         return rows + peers.target_rows(self.peer_sets)
 
 
@@ -1142,6 +1165,8 @@ def main(argv: list[str] | None = None) -> int:
                                            lambda: startup.measure(server, plan.import_reps))
         if not args.skip_extras:
             report.imports, report.import_note = step("import cost", lambda: run_imports(plan.import_reps))
+            report.first_invocation = step("Lambda first invocation",
+                                           lambda: lambda_imports.measure_first_invocation(max(plan.import_reps, 15)))
         if not args.no_peers and (args.peers / "harness.py").is_file():
             report.peers_dir = args.peers
             report.peer_sets = peers.measure(args.peers, plan.reps, step)
