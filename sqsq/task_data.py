@@ -51,7 +51,20 @@ class TaskData(Generic[R]):
             return self.args_model.model_validate(dict(args))
         except PydanticValidationError as exc:
             # from None: pydantic's own text (in a chained traceback) would show the rejected values.
-            raise ValidationError(self.name, "", _errors(exc)) from None
+            raise ValidationError(self.name, self._single_model_hint(args), _errors(exc)) from None
+
+    def _single_model_hint(self, args: Mapping[str, Any]) -> str:
+        """What to do when a task taking one model was sent keys that are not its fields (e.g. the parameter's name
+        wrapping the model's fields), or ``""``."""
+        if not getattr(self, "single_model", False):
+            return ""
+        fields = list(self.args_model.model_fields)
+        unknown = [str(k) for k in args if k not in fields]
+        if not unknown:
+            return ""
+        model = self.args_model.__name__
+        return (f"the task takes one {model}: send its fields ({', '.join(fields)}) as the arguments, or a {model} "
+                f"instance; {', '.join(unknown)} is not one of them")
 
     def load_args(self, args: Mapping[str, Any]) -> BaseModel:
         """Validate arguments as they arrive in a message: the worker's side, also run by ``send`` before sending.

@@ -21,8 +21,8 @@ class ValidationError(SqsqError):
     """
 
     def __init__(self, task_name: str, message: str, errors: list[dict[str, object]] | None = None):
-        if errors:
-            message = describe_errors(errors)
+        if errors:  # a message given beside the errors is a hint on what to do, after them
+            message = describe_errors(errors) + (f"; {message}" if message else "")
         super().__init__(f"invalid arguments for task {task_name!r}: {message}")
         self.task_name = task_name
         self.errors = [{k: v for k, v in e.items() if k != "input"} for e in errors or []]

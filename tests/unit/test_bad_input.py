@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import sqsq
 from sqsq.errors import AwsError
@@ -167,3 +168,24 @@ def test_send_whose_first_request_fails_raises_the_aws_error(mem: MemoryApp) -> 
     with pytest.raises(AwsError, match="cannot reach") as err:
         sqsq.send_many(add, [{"x": 1, "y": 1}])
     assert not isinstance(err.value, sqsq.SendFailed)
+
+
+class Plant(BaseModel):
+    name: str
+    days: int
+
+
+def test_a_model_task_sent_its_model_under_the_parameter_name_is_told_to_send_the_fields(mem: MemoryApp) -> None:
+    @mem.app.task()
+    def water(plant: Plant) -> str:
+        return plant.name
+
+    with pytest.raises(sqsq.ValidationError) as refused:
+        sqsq.send(water, {"plant": {"name": "fern", "days": 3}})
+    text = str(refused.value)
+    assert "name: Field required" in text  # pydantic's errors first, then what to do
+    assert "takes one Plant: send its fields (name, days) as the arguments, or a Plant instance" in text
+    assert "plant is not one of them" in text and "fern" not in text  # never the values
+    assert [e["loc"] for e in refused.value.errors] == [("name",), ("days",)]
+    assert sqsq.send(water, {"name": "fern", "days": 3}).id  # the fields themselves are right
+    assert mem.transport.depth("unit-default").visible == 1
