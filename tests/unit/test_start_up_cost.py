@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from sqsq import startup_gc
 from sqsq.cli import main
+from tests.unit.fresh_interpreter import modules_after
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,20 +103,11 @@ def test_worker_command_that_fails_at_start_up_leaves_the_collector_enabled() ->
         gc.enable()
 
 
-def _modules_after(code: str) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
-    env.update(SQSQ_APP="tests.apps.lambda_app:app", AWS_LAMBDA_FUNCTION_NAME="fn", PYTHONPATH=str(ROOT))
-    full = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))\n"
-    done = subprocess.run([sys.executable, "-c", full], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.splitlines()[-1]))
-
-
 _CRON_MODULES = ("sqsq.scheduling.expressions", "sqsq.scheduling.cron_fields", "sqsq.scheduling.periodic")
 
 
 def test_worker_command_imports_no_other_cli_command_module() -> None:
-    modules = _modules_after(
+    modules = modules_after(
         "from click.testing import CliRunner\nfrom sqsq.cli import main\n"
         "assert CliRunner().invoke(main, ['worker', '--help']).exit_code == 0"
     )
@@ -132,13 +124,13 @@ def test_cli_help_still_lists_every_command() -> None:
 
 
 def test_worker_and_lambda_paths_load_no_cron_parsing_until_a_schedule_is_declared() -> None:
-    worker = _modules_after("import sqsq.worker, sqsq.cli.worker, sqsq.executor, sqsq.transport.sqs\n"
-                            "import tests.apps.lambda_app")
-    lambda_init = _modules_after("import sqsq.lambda_entry")
+    worker = modules_after("import sqsq.worker, sqsq.cli.worker, sqsq.executor, sqsq.transport.sqs\n"
+                           "import tests.apps.lambda_app")
+    lambda_init = modules_after("import sqsq.lambda_entry")
     assert [m for m in _CRON_MODULES if m in worker or m in lambda_init] == []
-    declared = _modules_after("import sqsq\napp = sqsq.App('t')\n"
-                              "@app.task(name='t.r')\ndef r() -> None: ...\n"
-                              "app.schedule(r, sqsq.every(seconds=3600))")
+    declared = modules_after("import sqsq\napp = sqsq.App('t')\n"
+                             "@app.task(name='t.r')\ndef r() -> None: ...\n"
+                             "app.schedule(r, sqsq.every(seconds=3600))")
     assert all(m in declared for m in _CRON_MODULES)
 
 

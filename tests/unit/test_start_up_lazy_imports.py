@@ -7,13 +7,7 @@ one-time schedules (``sqsq.scheduling.one_time``/``plan``, ``sqsq.transport.sche
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.fresh_interpreter import modules_after
 
 SENDING = ("sqsq.app_sending", "sqsq.sending")
 SCHEDULES = ("sqsq.scheduling.one_time", "sqsq.scheduling.plan", "sqsq.transport.schedules")
@@ -43,32 +37,23 @@ assert type(outcome).__name__ == "Ack", outcome
 """
 
 
-def _modules_after(code: str) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
-    env.update(SQSQ_APP="tests.apps.lambda_app:app", AWS_LAMBDA_FUNCTION_NAME="fn", PYTHONPATH=str(ROOT))
-    full = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))\n"
-    done = subprocess.run([sys.executable, "-c", full], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.splitlines()[-1]))
-
-
 def test_lambda_init_and_worker_modules_load_no_sending_schedule_or_workflow_module() -> None:
-    lambda_init = _modules_after("import sqsq.lambda_entry")
-    worker = _modules_after("import sqsq.worker, sqsq.cli.worker, sqsq.executor, sqsq.transport.sqs, "
-                            "sqsq.results.dynamodb\nimport tests.apps.lambda_app")
+    lambda_init = modules_after("import sqsq.lambda_entry")
+    worker = modules_after("import sqsq.worker, sqsq.cli.worker, sqsq.executor, sqsq.transport.sqs, "
+                           "sqsq.results.dynamodb\nimport tests.apps.lambda_app")
     for loaded in (lambda_init, worker):
         assert [m for m in (*SENDING, *SCHEDULES, *WORKFLOWS) if m in loaded] == []
 
 
 def test_a_message_without_a_flow_runs_without_loading_workflows_and_one_with_a_flow_loads_them() -> None:
-    plain = _modules_after(_CONSUME.format(flow=""))
+    plain = modules_after(_CONSUME.format(flow=""))
     assert [m for m in (*SCHEDULES, *WORKFLOWS) if m in plain] == []
-    flowed = _modules_after(_CONSUME.format(flow=', flow={"root": "r", "rest": []}'))
+    flowed = modules_after(_CONSUME.format(flow=', flow={"root": "r", "rest": []}'))
     assert "sqsq.workflows.continuation" in flowed
 
 
 def test_the_first_send_builds_the_sender_once_and_sends() -> None:
-    sent = _modules_after(
+    sent = modules_after(
         "import sqsq\nfrom sqsq.results.memory import MemoryResults\nfrom sqsq.transport.memory import MemoryTransport\n"
         "t = MemoryTransport(); t.create_queue('s-default')\n"
         "app = sqsq.App('s', transport=t, results=MemoryResults())\n"
