@@ -21,7 +21,6 @@ from sqsq.app_queues import AppQueues
 from sqsq.calls import send, send_many
 from sqsq.config import Settings
 from sqsq.errors import ConfigError, TaskNotRegistered
-from sqsq.handle import AsyncResult
 from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
@@ -30,6 +29,7 @@ from sqsq.transport import Transport
 
 if TYPE_CHECKING:
     from sqsq.app_sending import Sender
+    from sqsq.handle import AsyncResult as AsyncResult
     from sqsq.scheduling.expressions import Cron, Every
     from sqsq.scheduling.periodic import PeriodicTask
     from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions  # loaded on the first send (issue 11)
@@ -37,6 +37,17 @@ if TYPE_CHECKING:
     from sqsq.transport.schedules import Scheduler
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncResult is re-exported from sqsq.handle, loaded on first use: a consumer (a Lambda function's first
+    # invocation) makes no handle (issue 11, start-up); the first send loads it.
+    if name != "AsyncResult":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sqsq.handle import AsyncResult
+
+    globals()[name] = AsyncResult
+    return AsyncResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
