@@ -39,15 +39,10 @@ if TYPE_CHECKING:
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
 
 
-def __getattr__(name: str) -> Any:
-    # AsyncResult is re-exported from sqsq.handle, loaded on first use: a consumer (a Lambda function's first
-    # invocation) makes no handle (issue 11, start-up); the first send loads it.
+def __getattr__(name: str) -> Any:  # AsyncResult (sqsq.handle) on first use: a consumer makes no handle (issue 11)
     if name != "AsyncResult":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from sqsq.handle import AsyncResult
-
-    globals()[name] = AsyncResult
-    return AsyncResult
+    return importlib.import_module("sqsq.handle").AsyncResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -371,10 +366,8 @@ def _send_options_of(where: str, given: Mapping[str, Any], *, many: bool = False
 
 def _check_task_name(name: object) -> None:
     if name is not None and not isinstance(name, str):
-        raise TypeError(
-            f"app.task takes a task name (str) or, as a bare @app.task, a function; got {type(name).__name__} "
-            f"{name!r}. Options are keywords: @app.task(queue=..., max_retries=...)"
-        )
+        raise TypeError(f"app.task takes a task name (str) or, as a bare @app.task, a function; got "
+                        f"{type(name).__name__} {name!r}. Options are keywords: @app.task(queue=..., max_retries=...)")
 
 
 def import_app(spec: str) -> App:

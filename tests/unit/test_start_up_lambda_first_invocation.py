@@ -36,6 +36,7 @@ LAZY_ON_FIRST_INVOCATION = (
     "sqsq.executor.long_retry",
     "sqsq.results.chords",
     "sqsq.extras",  # the optional-dependency table: read only when Powertools does not import
+    "sqsq.handle",  # AsyncResult: a consumer makes no handle (sqsq.app re-exports it lazily)
 )
 
 _APP = """
@@ -142,3 +143,13 @@ def test_settings_still_refuse_malformed_signing_keys_and_parse_good_ones() -> N
     settings = load_settings({}, signing_keys="k1:" + "A" * 44)
     keyring = settings.signing_keyring()
     assert keyring is not None and type(keyring).__module__ == "sqsq.signing"
+
+
+def test_app_module_still_exports_async_result_loaded_on_first_use() -> None:
+    import sqsq.app
+    from sqsq import handle
+
+    assert sqsq.app.AsyncResult is handle.AsyncResult
+    assert sqsq.AsyncResult is handle.AsyncResult
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sqsq.app.Nope  # noqa: B018
