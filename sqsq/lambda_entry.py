@@ -107,10 +107,11 @@ AWS_LAYER = ("sqsq.transport.sqs", "sqsq.results.dynamodb")
 def import_aws_layer() -> None:
     """Import :data:`AWS_LAYER` now, in the init phase, while the cyclic collector is paused.
 
-    A deployed app builds its clients on first use, so botocore (some 100 modules) would otherwise be imported on
-    the first invocation with the collector running: about 30 young-generation passes over what the import
-    allocates (~2-3 ms of a cold start, bench/lambda_imports.py). Only modules: no session, client or credentials
-    are made here, so a configuration error still surfaces where it did (the first message that needs AWS).
+    A deployed app builds its clients on first use, so botocore (about 100 modules) would otherwise be imported on
+    the first invocation with the collector running: some 30 collector passes while it loads, about 8 ms of CPU
+    of a cold start (measured with bench/lambda_imports.py's children). Imported whatever backends the app was
+    given (only tests give in-memory ones). Only modules: no session, client or credentials are made here, so a
+    configuration error still surfaces where it did (the first message that needs AWS).
     """
     for name in AWS_LAYER:
         importlib.import_module(name)
