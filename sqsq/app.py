@@ -21,7 +21,6 @@ from sqsq.app_queues import AppQueues
 from sqsq.calls import send, send_many
 from sqsq.config import Settings
 from sqsq.errors import ConfigError, TaskNotRegistered
-from sqsq.handle import AsyncResult
 from sqsq.queue_config import QueueConfig
 from sqsq.results import ResultStore
 from sqsq.retry import Backoff
@@ -30,6 +29,7 @@ from sqsq.transport import Transport
 
 if TYPE_CHECKING:
     from sqsq.app_sending import Sender
+    from sqsq.handle import AsyncResult as AsyncResult
     from sqsq.scheduling.expressions import Cron, Every
     from sqsq.scheduling.periodic import PeriodicTask
     from sqsq.send_options import SendKwargs, SendManyKwargs, SendOptions  # loaded on the first send (issue 11)
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from sqsq.transport.schedules import Scheduler
 
 __all__ = ["App", "AsyncResult", "import_app", "send", "send_many"]
+
+
+def __getattr__(name: str) -> Any:  # AsyncResult (sqsq.handle) on first use: a consumer makes no handle (issue 11)
+    if name != "AsyncResult":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return importlib.import_module("sqsq.handle").AsyncResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -360,10 +366,8 @@ def _send_options_of(where: str, given: Mapping[str, Any], *, many: bool = False
 
 def _check_task_name(name: object) -> None:
     if name is not None and not isinstance(name, str):
-        raise TypeError(
-            f"app.task takes a task name (str) or, as a bare @app.task, a function; got {type(name).__name__} "
-            f"{name!r}. Options are keywords: @app.task(queue=..., max_retries=...)"
-        )
+        raise TypeError(f"app.task takes a task name (str) or, as a bare @app.task, a function; got "
+                        f"{type(name).__name__} {name!r}. Options are keywords: @app.task(queue=..., max_retries=...)")
 
 
 def import_app(spec: str) -> App:

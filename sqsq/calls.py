@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack, overload
 
 from sqsq.errors import ValidationError
-from sqsq.handle import AsyncResult
 from sqsq.task import Args, Sendable, Task, TaskCall, WaitableResult
 
 if TYPE_CHECKING:
+    from sqsq.handle import AsyncResult  # in annotations only (loaded by the first send)
     from sqsq.send_options import SendKwargs, SendManyKwargs  # loaded on the first send (issue 11, start-up)
 
 P = ParamSpec("P")

@@ -21,10 +21,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqsq.errors import MessageDecodeError
+
+if TYPE_CHECKING:
+    from sqsq.payload_pointer import PayloadPointer as PayloadPointer
+
+
+def __getattr__(name: str) -> Any:
+    # PayloadPointer lives in sqsq.payload_pointer, loaded when a pointer is first made: an ordinary message makes
+    # none (a Lambda function's first invocation; issue 11, start-up).
+    if name != "PayloadPointer":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sqsq.payload_pointer import PayloadPointer
+
+    return PayloadPointer
 
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 """The pointer class both extended client libraries write today."""
@@ -44,30 +56,6 @@ MESSAGE_PREFIX = "sqsq/messages/"
 """Key prefix of offloaded message bodies (the template's lifecycle rule expires it)."""
 RESULT_PREFIX = "sqsq/results/"
 """Key prefix of offloaded results (expired after the results' TTL by the template's lifecycle rule)."""
-
-
-@dataclass(frozen=True)
-class PayloadPointer:
-    """Where an offloaded payload lives.
-
-    Attributes:
-        bucket: the S3 bucket name.
-        key: the object key.
-    """
-
-    bucket: str
-    key: str
-
-    def to_body(self) -> str:
-        """The message body the extended clients write for this pointer (JSON array, class name first)."""
-        return json.dumps([POINTER_CLASS, {"s3BucketName": self.bucket, "s3Key": self.key}])
-
-    def to_json(self) -> dict[str, str]:
-        """``{"s3BucketName": ..., "s3Key": ...}`` (the pointer's object, as stored in a result record)."""
-        return {"s3BucketName": self.bucket, "s3Key": self.key}
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 LIFECYCLE_MARGIN_DAYS = 1
@@ -129,6 +117,8 @@ def pointer_from_json(value: object) -> PayloadPointer | None:
         return None
     bucket, key = value.get("s3BucketName"), value.get("s3Key")
     if isinstance(bucket, str) and isinstance(key, str) and bucket and key:
+        from sqsq.payload_pointer import PayloadPointer
+
         return PayloadPointer(bucket, key)
     return None
 

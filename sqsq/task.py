@@ -27,11 +27,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from sqsq.args_model import build_args_model, refuse_secrets
 from sqsq.errors import ConfigError, ValidationError
-from sqsq.handle import AsyncResult
 from sqsq.retry import Backoff
 from sqsq.task_data import TaskData
 
 if TYPE_CHECKING:
+    from sqsq.handle import AsyncResult  # in annotations only: a consumer never makes a handle (issue 11, start-up)
     from sqsq.send_options import SendKwargs, SendManyKwargs
     from sqsq.send_options import SendOptions as SendOptions
     from sqsq.send_options import check_send_queue as check_send_queue

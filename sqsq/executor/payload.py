@@ -8,15 +8,19 @@ deleted only once the message is acknowledged (:func:`delete_payload`).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqsq.app import App
 from sqsq.errors import AwsError, MessageDecodeError, PayloadMissing
 from sqsq.executor.outcomes import Ack, Outcome, Release
 from sqsq.executor.recording import STORE_UNAVAILABLE_RETRY_SECONDS, Recorder
 from sqsq.message import Envelope, undecodable_id
-from sqsq.payloads import MESSAGE_PREFIX, PayloadPointer, deletable_message_key, parse_pointer, resolve_body
+from sqsq.payloads import MESSAGE_PREFIX, deletable_message_key, parse_pointer, resolve_body
 from sqsq.results import Status
 from sqsq.transport import ReceivedMessage
+
+if TYPE_CHECKING:
+    from sqsq.payload_pointer import PayloadPointer
 
 log = logging.getLogger("sqsq.executor")
 

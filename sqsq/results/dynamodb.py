@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sqsq import limits
 from sqsq.errors import AwsError, LimitExceeded, MessageDecodeError, PayloadMissing, ResultsTableNotFound, ResultTooLarge
-from sqsq.payloads import PayloadPointer, pointer_from_json, result_key
+from sqsq.payloads import pointer_from_json, result_key
 from sqsq.results import ResultRecord, Status, stored_sent_at
 from sqsq.results.dynamodb_chords import DynamoChords
 from sqsq.results.index import INDEX_PARTITION_KEY, partition
@@ -33,6 +33,7 @@ from sqsq.results.items import from_item, storable, to_item
 from sqsq.transport.aws import AwsClients, wrap_boto_error
 
 if TYPE_CHECKING:
+    from sqsq.payload_pointer import PayloadPointer
     from sqsq.transport.payloads import PayloadStore
 
 # The same-message rule of sqsq.results.same_message: a live record is only replaced by a write of the same task

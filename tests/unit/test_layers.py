@@ -10,7 +10,8 @@ SQSQ = Path(__file__).resolve().parents[2] / "sqsq"
 LAYERS = {
     "sqsq.errors": 0, "sqsq.limits": 0, "sqsq.extras": 0, "sqsq.logs": 0, "sqsq.log_buffer": 0, "sqsq.startup_gc": 0,
     "sqsq.config": 1, "sqsq.codec": 1, "sqsq.message": 1, "sqsq.signing": 1, "sqsq.retry": 1, "sqsq.queue_config": 1,
-    "sqsq.payloads": 1, "sqsq.attributes": 1, "sqsq.masking": 1, "sqsq.context": 1, "sqsq.message_flow": 1,
+    "sqsq.payloads": 1, "sqsq.payload_pointer": 1, "sqsq.attributes": 1, "sqsq.masking": 1, "sqsq.context": 1,
+    "sqsq.message_flow": 1,
     "sqsq.transport": 2, "sqsq.results": 2,
     "sqsq.args_model": 3, "sqsq.handle": 3, "sqsq.task": 3, "sqsq.sending": 3, "sqsq.calls": 3, "sqsq.backends": 3,
     "sqsq.app": 3, "sqsq.app_queues": 3, "sqsq.app_sending": 3, "sqsq.send_options": 3, "sqsq.task_data": 3,

@@ -44,6 +44,36 @@ def test_lambda_init_builds_no_envelope_or_workflow_validator_and_freezes_its_ob
     assert out["gc_enabled"] is True and isinstance(out["frozen"], int) and out["frozen"] > 0
 
 
+_AWS_LAYER_PROBE = """
+import importlib.abc, json, sys
+seen = {}
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in ("botocore", "sqsq.transport.sqs", "sqsq.results.dynamodb") and name not in seen:
+            from sqsq import startup_gc
+            seen[name] = startup_gc.paused()
+        return None
+sys.meta_path.insert(0, Probe())
+import sqsq.lambda_entry
+app = sys.modules["tests.apps.lambda_app"].app
+print(json.dumps({"paused_at_import": seen, "clients_built": app._aws_clients is not None}))
+"""
+
+
+def test_lambda_init_imports_the_aws_layer_while_the_collector_is_paused_and_builds_no_client() -> None:
+    # botocore imported on the first invocation instead ran ~30 collector passes over what it allocates (~8 ms of
+    # CPU measured by bench/lambda_imports.py's children); no session or client is made at init (credentials and
+    # region errors still surface on the first message that needs AWS, as before).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQSQ_")}
+    env.update(SQSQ_APP="tests.apps.lambda_app:app", AWS_LAMBDA_FUNCTION_NAME="fn", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", _AWS_LAYER_PROBE], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["paused_at_import"] == {"botocore": True, "sqsq.transport.sqs": True, "sqsq.results.dynamodb": True}
+    assert out["clients_built"] is False
+
+
 def test_worker_modules_build_no_envelope_or_workflow_validator_at_import() -> None:
     out = _run("import sqsq.worker, sqsq.cli.worker, sqsq.transport.sqs, sqsq.results.dynamodb, sqsq.executor")
     assert out["built"] == []

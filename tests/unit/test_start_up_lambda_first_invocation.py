@@ -36,6 +36,8 @@ LAZY_ON_FIRST_INVOCATION = (
     "sqsq.executor.long_retry",
     "sqsq.results.chords",
     "sqsq.extras",  # the optional-dependency table: read only when Powertools does not import
+    "sqsq.payload_pointer",  # PayloadPointer: an ordinary body carries no pointer (sqsq.payloads re-exports it)
+    "sqsq.handle",  # AsyncResult: a consumer makes no handle (sqsq.app re-exports it lazily)
 )
 
 _APP = """
@@ -142,3 +144,23 @@ def test_settings_still_refuse_malformed_signing_keys_and_parse_good_ones() -> N
     settings = load_settings({}, signing_keys="k1:" + "A" * 44)
     keyring = settings.signing_keyring()
     assert keyring is not None and type(keyring).__module__ == "sqsq.signing"
+
+
+def test_app_module_still_exports_async_result_loaded_on_first_use() -> None:
+    import sqsq.app
+    from sqsq import handle
+
+    assert sqsq.app.AsyncResult is handle.AsyncResult
+    assert sqsq.AsyncResult is handle.AsyncResult
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sqsq.app.Nope  # noqa: B018
+
+
+def test_payloads_module_still_exports_payload_pointer_and_parses_a_pointer_body() -> None:
+    from sqsq import payload_pointer, payloads
+
+    assert payloads.PayloadPointer is payload_pointer.PayloadPointer
+    pointer = payloads.parse_pointer(payloads.PayloadPointer("b", "k").to_body())
+    assert pointer == payload_pointer.PayloadPointer("b", "k") and str(pointer) == "s3://b/k"
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        payloads.Nope  # noqa: B018
