@@ -10,6 +10,9 @@ reads its JSON lines; nothing of it is copied here. It runs two sets, systems al
 - W1 500 tasks with 10 ms of simulated round trip per request (``--latency-ms 10``; real SQS and DynamoDB are
   10-30 ms away), the same three systems.
 
+Beside each drain rate it prints what the harness's own server spent per task (:mod:`bench.server_cpu`), and
+so the most any system could drain there.
+
 Both sqsq adapters run ``sqsq worker`` with its defaults, so ``--processes`` is the number of CPUs. The harness
 needs a venv with moto[server], boto3 and psutil (``venv``) and one with sqsq (``venv-sqsq``): this module points
 both at the interpreter running the benchmark (``.venv``, which has all of them and this tree installed editable).
@@ -28,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.server_cpu import ServerSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT.parent / "shared" / "bench" / "peers"
@@ -51,6 +56,8 @@ class PeerSet:
     latency_ms: float
     rates: dict[str, list[float | None]]
     rss_mib: dict[str, list[float]]
+    server_ms: dict[str, list[float]]
+    """The harness server's CPU ms per task in each run's drain window (:mod:`bench.server_cpu`)."""
 
     def ratios(self, system: str) -> list[float]:
         """``system``'s drain over the raw loop's, per repetition where both ran."""
@@ -87,9 +94,23 @@ def _run_set(peers_dir: Path, home: Path, n: int, latency_ms: float, reps: int) 
            "--modes", "default", "--reps", str(reps), "--n", str(n), "--interleave", "--out", str(out)]
     if latency_ms:
         cmd += ["--latency-ms", f"{latency_ms:g}"]
-    subprocess.run(cmd, cwd=peers_dir, env=env, check=True, timeout=TIMEOUT_SECONDS,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    proc = subprocess.Popen(cmd, cwd=peers_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = ServerSampler(proc.pid)
+    sampler.start()
+    try:
+        rc = proc.wait(timeout=TIMEOUT_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sampler.stop()
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, cmd)
+    runs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    for run in runs:  # read now: the next set's runs reuse these run directories
+        tag = f"{run['system']}-{run['workload']}-c{run['concurrency']}-r{run['rep']}"
+        run["server_cpu_ms_per_task"] = sampler.ms_per_task(home / "runs" / tag / "sink.txt")
+    return runs
 
 
 def measure(peers_dir: Path, reps: int, step: Callable[[str, Callable[[], Any]], Any]) -> list[PeerSet]:
@@ -101,12 +122,15 @@ def measure(peers_dir: Path, reps: int, step: Callable[[str, Callable[[], Any]],
             runs = step(f"peer harness: {label}", lambda n=n, lat=latency_ms: _run_set(peers_dir, home, n, lat, reps))
             rates: dict[str, list[float | None]] = {s: [] for s in SYSTEMS}
             rss: dict[str, list[float]] = {s: [] for s in SYSTEMS}
+            server: dict[str, list[float]] = {s: [] for s in SYSTEMS}
             for run in sorted(runs, key=lambda r: r["rep"]):
                 ok = run.get("ok") and not run.get("missing")
                 rates[run["system"]].append(run["drain_rate"] if ok else None)
                 if run.get("rss_peak_mib"):
                     rss[run["system"]].append(run["rss_peak_mib"])
-            sets.append(PeerSet(label, n, latency_ms, rates, rss))
+                if ok and run.get("server_cpu_ms_per_task"):
+                    server[run["system"]].append(run["server_cpu_ms_per_task"])
+            sets.append(PeerSet(label, n, latency_ms, rates, rss, server))
     return sets
 
 
@@ -117,10 +141,13 @@ def markdown(sets: list[PeerSet], peers_dir: Path) -> str:
         "",
         f"`{peers_dir}` run by `bench/peers.py` (its `harness.py`, its own counting moto server, "
         "`--interleave`): drain tasks/s of the raw boto3 loop and of default `sqsq worker`s (one process per CPU), "
-        "median [min-max] of the repetitions; ratios are per repetition against the raw loop of the same one.",
+        "median [min-max] of the repetitions; ratios are per repetition against the raw loop of the same one. "
+        "Server CPU: what the harness's one moto process (GIL-bound: at most one core) spent per task from the "
+        "run's first to its last task (`bench/server_cpu.py`); at `c` ms per task no system drains faster than "
+        "`1000 / c` tasks/s, the ceiling column.",
         "",
-        "| set | system | drain tasks/s | vs raw loop | peak RSS MiB |",
-        "|---|---|---|---|---|",
+        "| set | system | drain tasks/s | vs raw loop | server CPU ms/task | ceiling tasks/s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in sets:
         for system in SYSTEMS:
@@ -133,7 +160,10 @@ def markdown(sets: list[PeerSet], peers_dir: Path) -> str:
             ratio = (f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
                      if ratios and system != "raw_boto3" else "1.00x")
             rss = f"{max(s.rss_mib[system]):.0f}" if s.rss_mib.get(system) else "-"
-            lines.append(f"| {s.label} | {system} | {rate} | {ratio} | {rss} |")
+            server_ms = s.server_ms.get(system) or []
+            cpu = f"{statistics.median(server_ms):.2f} [{min(server_ms):.2f}-{max(server_ms):.2f}]" if server_ms else "-"
+            ceiling = f"{1000 / statistics.median(server_ms):.0f}" if server_ms else "-"
+            lines.append(f"| {s.label} | {system} | {rate} | {ratio} | {cpu} | {ceiling} | {rss} |")
     return "\n".join(lines) + "\n"
 
 
