@@ -125,6 +125,25 @@ def test_sigterm_to_the_supervisor_lets_every_started_task_finish_and_be_deleted
     assert log_of(proc).count("worker stopped:") == 2
 
 
+def exited(pid: int) -> bool:
+    """Gone, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_worker_processes_stop_when_their_supervisor_is_sigkilled(deployed: Deployed) -> None:
+    proc = spawn_logged(deployed, *TWO)
+    wait_for(lambda: log_of(proc).count("sqsq.worker: worker: ") == 2, "both children started", proc)
+    children = started_children(proc)
+    os.kill(proc.pid, signal.SIGKILL)  # the supervisor alone
+    proc.wait(timeout=30)
+    wait_for(lambda: all(exited(pid) for pid in children), "children to stop", proc)
+    assert log_of(proc).count(f"the supervisor (pid {proc.pid}) is gone: stopping") == 2
+    assert log_of(proc).count("worker stopped:") == 2
+
+
 def test_burst_with_worker_processes_exits_0_once_the_queues_are_drained(deployed: Deployed) -> None:
     handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
     proc = spawn_logged(deployed, *TWO, "--burst")
