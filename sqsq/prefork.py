@@ -32,6 +32,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from sqsq.errors import ConfigError
+
 START_METHOD_VARIABLE = "SQSQ_PROCESS_START"
 """``fork`` (default): start supervised children by forking the loaded supervisor; ``exec``: as fresh processes."""
 START_METHODS = ("fork", "exec")
@@ -49,11 +51,12 @@ def fork_unsafe_reason(environ: Mapping[str, str] | None = None) -> str | None:
         environ: the environment (for :data:`START_METHOD_VARIABLE`); default ``os.environ``.
 
     Raises:
-        ValueError: :data:`START_METHOD_VARIABLE` is neither ``fork`` nor ``exec``.
+        ConfigError: :data:`START_METHOD_VARIABLE` is neither ``fork`` nor ``exec``.
     """
     method = (os.environ if environ is None else environ).get(START_METHOD_VARIABLE, "fork")
     if method not in START_METHODS:
-        raise ValueError(f"{START_METHOD_VARIABLE}={method!r}: use one of {', '.join(START_METHODS)}")
+        raise ConfigError(f"{START_METHOD_VARIABLE}={method!r}: use one of {', '.join(START_METHODS)} (how `sqsq worker "
+                          "--processes N` starts its worker processes)")
     if method == "exec":
         return f"{START_METHOD_VARIABLE}=exec"
     if not hasattr(os, "fork"):

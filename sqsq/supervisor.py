@@ -95,7 +95,7 @@ def run_worker(
     """Run one worker in this process, or ``processes`` of them under a :class:`Supervisor`. Returns the exit code.
 
     Args:
-        build: makes the single-process worker (called only when ``processes`` is 1).
+        build: makes the single-process worker (here when ``processes`` is 1, else in each forked child).
         processes: worker processes, >= 1; None: :func:`default_processes`.
         child_args: the ``sqsq`` command line of one child, without the interpreter (it ends ``--processes 1``).
         burst: exit once the queues are empty (children that exit 0 are not restarted).
@@ -105,6 +105,7 @@ def run_worker(
     Raises:
         QueueNotFound, ResultsTableNotFound, EndpointUnreachable: single process, at start-up (see
             :meth:`sqsq.worker.Worker.run`); under a supervisor the children report them and exit.
+        ConfigError: ``SQSQ_PROCESS_START`` is neither ``fork`` nor ``exec``.
     """
     env = os.environ if environ is None else environ
     count = default_processes() if processes is None else processes

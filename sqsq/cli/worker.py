@@ -101,7 +101,7 @@ def worker(
         "--log-format", log_format, "--processes", "1",
     ]
 
-    def build() -> Any:  # only without a supervisor (its children build their own)
+    def build() -> Any:  # in a single worker process, or in each forked child of a supervisor
         from sqsq.worker import Worker
 
         return Worker(

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from sqsq import prefork
+from sqsq.errors import ConfigError
 from sqsq.prefork import ForkedChild
 from sqsq.retry import Backoff
 from sqsq.supervisor import Supervisor
@@ -50,7 +51,7 @@ def test_fork_is_refused_while_a_socket_is_open(monkeypatch: pytest.MonkeyPatch)
 
 def test_process_start_exec_is_honoured_and_an_unknown_method_is_an_error() -> None:
     assert prefork.fork_unsafe_reason({prefork.START_METHOD_VARIABLE: "exec"}) == "SQSQ_PROCESS_START=exec"
-    with pytest.raises(ValueError, match="SQSQ_PROCESS_START='spawn': use one of fork, exec"):
+    with pytest.raises(ConfigError, match="SQSQ_PROCESS_START='spawn': use one of fork, exec"):
         prefork.fork_unsafe_reason({prefork.START_METHOD_VARIABLE: "spawn"})
 
 
