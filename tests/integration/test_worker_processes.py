@@ -180,6 +180,16 @@ def test_with_process_start_exec_each_worker_process_is_a_fresh_interpreter(depl
     assert "as a fresh interpreter, not by fork: SQSQ_PROCESS_START=exec" in log_of(proc)
 
 
+def test_an_app_that_starts_a_thread_at_import_gets_fresh_interpreters_not_forks(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
+    proc = spawn_logged(deployed, *TWO, "--burst", extra_env={"PROCS_THREAD_AT_IMPORT": "1"})
+    assert proc.wait(timeout=120) == 0, log_of(proc)[-3000:]
+    assert all(h.status is Status.SUCCESS for h in handles)
+    assert "WARNING sqsq.supervisor: starting each worker process as a fresh interpreter, not by fork: threads are " \
+           "running in this process (procs-import-thread)" in log_of(proc)
+    assert sorted(imports_of_the_app(deployed)) == sorted([proc.pid, *started_children(proc)])
+
+
 def test_a_forked_worker_process_that_fails_at_start_up_is_restarted_then_given_up_on_with_its_exit_code(
     deployed: Deployed,
 ) -> None:
