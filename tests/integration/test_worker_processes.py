@@ -171,6 +171,15 @@ def test_worker_processes_are_forked_from_the_supervisor_and_do_not_import_the_a
     assert "not by fork" not in log_of(proc)
 
 
+def test_forked_worker_processes_run_a_process_pool_of_their_own(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(6)])
+    proc = spawn_logged(deployed, *TWO, "--burst", "--pool", "process", "-c", "1")
+    assert proc.wait(timeout=180) == 0, log_of(proc)[-3000:]
+    runners = {h.get(timeout_seconds=10) for h in handles}
+    assert not runners & {proc.pid, *started_children(proc)}  # the bodies ran in the pools' spawned processes
+    assert "not by fork" not in log_of(proc)
+
+
 def test_with_process_start_exec_each_worker_process_is_a_fresh_interpreter(deployed: Deployed) -> None:
     handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
     proc = spawn_logged(deployed, *TWO, "--burst", extra_env={"SQSQ_PROCESS_START": "exec"})
