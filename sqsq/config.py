@@ -18,11 +18,11 @@ from sqsq.errors import ConfigError
 if TYPE_CHECKING:
     from sqsq.signing import KeyRing  # imported where used: signing is off unless a key setting is given
 
-NON_SETTING_VARIABLES = frozenset({"SQSQ_APP", "SQSQ_PROCESSES", "SQSQ_SUPERVISOR_PID"})
+NON_SETTING_VARIABLES = frozenset({"SQSQ_APP", "SQSQ_PROCESSES", "SQSQ_SUPERVISOR_PID", "SQSQ_PROCESS_START"})
 """``SQSQ_*`` variables that are not settings but are known: ``SQSQ_APP`` names the app (``module:attribute``) for
 the generic Lambda entry point :mod:`sqsq.lambda_entry` and the worker image; ``SQSQ_PROCESSES`` is ``sqsq worker
 --processes`` when not given; ``SQSQ_SUPERVISOR_PID`` marks a worker process started by
-:mod:`sqsq.supervisor`."""
+:mod:`sqsq.supervisor`; ``SQSQ_PROCESS_START`` (``fork`` or ``exec``) is how it starts them (:mod:`sqsq.prefork`)."""
 
 
 class Settings(BaseModel):

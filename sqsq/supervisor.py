@@ -1,14 +1,17 @@
 """``sqsq worker --processes N``: N single-process workers under one supervisor, restarted when they die.
 
-Each child is ``python -m sqsq.cli [--log-level L] worker APP ... --processes 1``: the single-process worker,
-unchanged, with its own receivers, slots, heartbeat, acknowledger and pool. The supervisor holds no AWS client and
-no message; it starts the children, watches them, restarts one that dies and stops them all.
+Each child is the single-process worker, unchanged, with its own receivers, slots, heartbeat, acknowledger and
+pool. The supervisor holds no AWS client, no thread and no message; it starts the children, watches them, restarts
+one that dies and stops them all.
 
-Why re-execute rather than ``multiprocessing`` (spawn): start-up costs the same (spawn also starts a fresh
-interpreter that imports sqsq, click and APP, and it adds a resource-tracker process), and the child is then the
-very command the test-suite runs as a process: the same signal handlers from its main thread, the same one-line
-errors and named exit codes (the supervisor reads them: 2 usage and 3 configuration are not restarted), no
-pickled options, no re-import of the parent's ``__main__``.
+How a child starts (:mod:`sqsq.prefork`): by ``os.fork()`` of the supervisor, which has imported the app and the
+worker's modules once, so a child starts in milliseconds instead of importing them again; the forked child returns
+from the ``sqsq worker`` command as ``--processes 1`` does (same handlers installed from its main thread, same
+one-line errors and named exit codes, which the supervisor reads: 2 usage and 3 configuration are not restarted;
+no pickled options). Where forking is not safe (a thread or socket in the supervisor, no ``os.fork``, or
+``SQSQ_PROCESS_START=exec``) each child is a fresh ``python -m sqsq.cli worker APP ... --processes 1`` instead.
+Not ``multiprocessing``: spawn costs a fresh interpreter per child (and a resource-tracker process), and its fork
+start method gives nothing the plain fork does not, while pickling the options.
 
 Signals: the first SIGTERM/SIGINT to the supervisor is forwarded (SIGTERM) to every child, which stops as a single
 worker does (stops receiving, releases what has not started, lets running tasks finish within
@@ -46,7 +49,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from sqsq import startup_gc
+from sqsq import prefork, startup_gc
+from sqsq.prefork import ForkedChild, ForkedProcess
 from sqsq.retry import Backoff
 
 if TYPE_CHECKING:
@@ -86,33 +90,58 @@ def run_worker(
     child_args: Sequence[str],
     burst: bool,
     environ: Mapping[str, str] | None = None,
+    in_child: Callable[[], None] | None = None,
 ) -> int:
     """Run one worker in this process, or ``processes`` of them under a :class:`Supervisor`. Returns the exit code.
 
     Args:
-        build: makes the single-process worker (called only when ``processes`` is 1).
+        build: makes the single-process worker (here when ``processes`` is 1, else in each forked child).
         processes: worker processes, >= 1; None: :func:`default_processes`.
         child_args: the ``sqsq`` command line of one child, without the interpreter (it ends ``--processes 1``).
         burst: exit once the queues are empty (children that exit 0 are not restarted).
         environ: the environment; default ``os.environ``.
+        in_child: called first in a forked child, before ``build`` (e.g. to set up its logging).
 
     Raises:
         QueueNotFound, ResultsTableNotFound, EndpointUnreachable: single process, at start-up (see
             :meth:`sqsq.worker.Worker.run`); under a supervisor the children report them and exit.
+        ConfigError: ``SQSQ_PROCESS_START`` is neither ``fork`` nor ``exec``.
     """
     env = os.environ if environ is None else environ
     count = default_processes() if processes is None else processes
     if count > 1:
         startup_gc.finish()  # the supervisor's start-up ends here (its children have their own)
-        supervisor = Supervisor([sys.executable, "-m", "sqsq.cli", *child_args], count, burst=burst)
+        supervisor_pid = os.getpid()
+        why_not_fork = prefork.fork_unsafe_reason(env)
+        if why_not_fork is not None:
+            log.log(logging.INFO if why_not_fork.startswith(prefork.START_METHOD_VARIABLE) else logging.WARNING,
+                    "starting each worker process as a fresh interpreter, not by fork: %s", why_not_fork)
+        command = [sys.executable, "-m", "sqsq.cli", *child_args] if why_not_fork else None
+        supervisor = Supervisor(command, count, burst=burst)
         supervisor.install_signal_handlers()
-        return supervisor.run()
+        try:
+            return supervisor.run()
+        except ForkedChild:  # this process is a child the supervisor forked: it runs one worker, below
+            pass
+        return _run_forked_child(build, supervisor_pid, in_child)
     worker = build()
-    supervisor_pid = env.get(SUPERVISOR_PID_VARIABLE)
-    if supervisor_pid:
-        install_child_handlers(worker, int(supervisor_pid))
+    supervisor_pid_text = env.get(SUPERVISOR_PID_VARIABLE)
+    if supervisor_pid_text:
+        install_child_handlers(worker, int(supervisor_pid_text))
     else:
         worker.install_signal_handlers()
+    return worker.run()
+
+
+def _run_forked_child(build: Callable[[], Worker], supervisor_pid: int, in_child: Callable[[], None] | None) -> int:
+    """A forked child's worker: built here, stopped by every signal and by the supervisor's death (see the module)."""
+    os.environ[SUPERVISOR_PID_VARIABLE] = str(supervisor_pid)  # as a re-executed child has it (its own children too)
+    startup_gc.pause()  # until its first receive, as a single worker's start-up
+    if in_child is not None:
+        in_child()
+    worker = build()
+    install_child_handlers(worker, supervisor_pid)
+    prefork.unblock_signals()
     return worker.run()
 
 
@@ -154,7 +183,7 @@ class _Child:
     """One of the N places a worker process runs in, across its restarts."""
 
     number: int
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     started_at: float = 0.0
     failures_in_a_row: int = 0
     restart_at: float | None = None
@@ -167,7 +196,9 @@ class Supervisor:
 
     Args:
         command: one child's command line, e.g. ``[sys.executable, "-m", "sqsq.cli", "worker", APP, ...,
-            "--processes", "1"]``; it runs with :data:`SUPERVISOR_PID_VARIABLE` set to this process's id.
+            "--processes", "1"]``; it runs with :data:`SUPERVISOR_PID_VARIABLE` set to this process's id. None:
+            fork this process (:func:`sqsq.prefork.fork`); in the child :meth:`run` raises
+            :class:`sqsq.prefork.ForkedChild` (see :func:`run_worker`).
         processes: how many children, >= 1.
         burst: a child that exits 0 is done (not restarted); :meth:`run` returns when all are done.
         backoff: delay before a restart after the n-th failure in a row.
@@ -180,7 +211,7 @@ class Supervisor:
 
     def __init__(
         self,
-        command: Sequence[str],
+        command: Sequence[str] | None,
         processes: int,
         *,
         burst: bool = False,
@@ -190,7 +221,7 @@ class Supervisor:
     ) -> None:
         if processes < 1:
             raise ValueError(f"processes={processes}: need at least 1")
-        self.command = list(command)
+        self.command = None if command is None else list(command)
         self.burst = burst
         self.backoff = backoff
         self.give_up_after = give_up_after
@@ -257,8 +288,11 @@ class Supervisor:
         return self.exit_code
 
     def _start(self, child: _Child) -> None:
-        env = {**os.environ, SUPERVISOR_PID_VARIABLE: str(os.getpid())}
-        child.proc = subprocess.Popen(self.command, env=env)
+        if self.command is None:
+            child.proc = prefork.fork()  # raises ForkedChild in the child
+        else:
+            env = {**os.environ, SUPERVISOR_PID_VARIABLE: str(os.getpid())}
+            child.proc = subprocess.Popen(self.command, env=env)
         child.started_at = time.monotonic()
         child.restart_at = None
         child.stop_sent = False
@@ -312,7 +346,7 @@ class Supervisor:
         return code if code > 0 else 1
 
     @staticmethod
-    def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    def _signal(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
         try:
             proc.send_signal(sig)
         except ProcessLookupError:  # already gone; poll() reaps it

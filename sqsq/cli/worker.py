@@ -78,14 +78,19 @@ def worker(
         from sqsq.cli.reload import run_with_reload
 
         sys.exit(run_with_reload(sys.argv[1:], Path.cwd()))
-    configure_logging(level, log_format, batched=True)  # the one line per task, written in batches
+    from sqsq.supervisor import default_processes, run_worker
+
+    supervised = (processes or default_processes()) > 1
+    # A worker's one line per task is written in batches (a thread); a supervisor, which forks, has no thread.
+    configure_logging(level, log_format, batched=not supervised)
     ctx.call_on_close(flush_logs)
     from sqsq import startup_gc
-    from sqsq.supervisor import run_worker
 
     startup_gc.pause()  # until the first receive (sqsq.worker.startup), the supervisor's start, or an error
     ctx.call_on_close(startup_gc.finish)
     app = load_app(app_spec)  # a bad APP fails here, once, before any worker process starts
+    if supervised:
+        _preload()
     child_args = [  # one supervised child: this command with --processes 1
         "worker", app_spec, *[arg for q in queues for arg in ("-Q", q)], "-c", str(concurrency),
         "--prefetch", str(prefetch),
@@ -96,7 +101,7 @@ def worker(
         "--log-format", log_format, "--processes", "1",
     ]
 
-    def build() -> Any:  # only without a supervisor (its children build their own)
+    def build() -> Any:  # in a single worker process, or in each forked child of a supervisor
         from sqsq.worker import Worker
 
         return Worker(
@@ -114,4 +119,12 @@ def worker(
             emf_metrics=emf_metrics,
         )
 
-    sys.exit(run_worker(build, processes=processes, child_args=child_args, burst=burst))
+    sys.exit(run_worker(build, processes=processes, child_args=child_args, burst=burst,
+                        in_child=lambda: configure_logging(level, log_format, batched=True)))
+
+
+def _preload() -> None:
+    """Import what a worker imports at its start, once in the supervisor, so forked children need not (no I/O)."""
+    import sqsq.results.dynamodb
+    import sqsq.transport.sqs
+    import sqsq.worker  # noqa: F401

@@ -1,17 +1,25 @@
 """The app of the ``--processes`` tests (``tests.apps.procs:app``): tasks that say which process ran them.
 
-Each task appends ``<event> <tag> <pid>`` to the file named by ``SHOP_TEST_SINK`` and returns its pid.
+Each task appends ``<event> <tag> <pid>`` to the file named by ``SHOP_TEST_SINK`` and returns its pid. Each import
+of this module appends its process id to ``SHOP_TEST_SINK`` + ``.imports``.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import sqsq
 
 app = sqsq.App("procs")
+
+if "SHOP_TEST_SINK" in os.environ:  # a worker's import (the test process imports it without one)
+    with open(os.environ["SHOP_TEST_SINK"] + ".imports", "a", encoding="utf-8") as _imports:
+        _imports.write(f"{os.getpid()}\n")
+if os.environ.get("PROCS_THREAD_AT_IMPORT"):  # an app whose import starts a thread: its worker must not fork
+    threading.Thread(target=time.sleep, args=(3600,), name="procs-import-thread", daemon=True).start()
 
 WAIT_LIMIT_SECONDS = 90.0
 """How long a task waits for what the test arranges before it fails (a bound, not a timing)."""

@@ -125,6 +125,25 @@ def test_sigterm_to_the_supervisor_lets_every_started_task_finish_and_be_deleted
     assert log_of(proc).count("worker stopped:") == 2
 
 
+def exited(pid: int) -> bool:
+    """Gone, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_worker_processes_stop_when_their_supervisor_is_sigkilled(deployed: Deployed) -> None:
+    proc = spawn_logged(deployed, *TWO)
+    wait_for(lambda: log_of(proc).count("sqsq.worker: worker: ") == 2, "both children started", proc)
+    children = started_children(proc)
+    os.kill(proc.pid, signal.SIGKILL)  # the supervisor alone
+    proc.wait(timeout=30)
+    wait_for(lambda: all(exited(pid) for pid in children), "children to stop", proc)
+    assert log_of(proc).count(f"the supervisor (pid {proc.pid}) is gone: stopping") == 2
+    assert log_of(proc).count("worker stopped:") == 2
+
+
 def test_burst_with_worker_processes_exits_0_once_the_queues_are_drained(deployed: Deployed) -> None:
     handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
     proc = spawn_logged(deployed, *TWO, "--burst")
@@ -137,8 +156,69 @@ def test_burst_with_worker_processes_exits_0_once_the_queues_are_drained(deploye
     assert len(started_children(proc)) == 2
 
 
+def imports_of_the_app(d: Deployed) -> list[int]:
+    path = d.tmp / "sink.txt.imports"
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def test_worker_processes_are_forked_from_the_supervisor_and_do_not_import_the_app_again(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
+    proc = spawn_logged(deployed, *TWO, "--burst")
+    assert proc.wait(timeout=120) == 0, log_of(proc)[-3000:]
+    assert all(h.status is Status.SUCCESS for h in handles)
+    assert imports_of_the_app(deployed) == [proc.pid]  # once, in the supervisor; its children started from there
+    assert len(started_children(proc)) == 2
+    assert "not by fork" not in log_of(proc)
+
+
+def test_forked_worker_processes_run_a_process_pool_of_their_own(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(6)])
+    proc = spawn_logged(deployed, *TWO, "--burst", "--pool", "process", "-c", "1")
+    assert proc.wait(timeout=180) == 0, log_of(proc)[-3000:]
+    runners = {h.get(timeout_seconds=10) for h in handles}
+    assert not runners & {proc.pid, *started_children(proc)}  # the bodies ran in the pools' spawned processes
+    assert "not by fork" not in log_of(proc)
+
+
+def test_with_process_start_exec_each_worker_process_is_a_fresh_interpreter(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
+    proc = spawn_logged(deployed, *TWO, "--burst", extra_env={"SQSQ_PROCESS_START": "exec"})
+    assert proc.wait(timeout=120) == 0, log_of(proc)[-3000:]
+    assert all(h.status is Status.SUCCESS for h in handles)
+    assert sorted(imports_of_the_app(deployed)) == sorted([proc.pid, *started_children(proc)])
+    assert "as a fresh interpreter, not by fork: SQSQ_PROCESS_START=exec" in log_of(proc)
+
+
+def test_an_app_that_starts_a_thread_at_import_gets_fresh_interpreters_not_forks(deployed: Deployed) -> None:
+    handles = sqsq.send_many(procs.whoami, [{"tag": str(i)} for i in range(20)])
+    proc = spawn_logged(deployed, *TWO, "--burst", extra_env={"PROCS_THREAD_AT_IMPORT": "1"})
+    assert proc.wait(timeout=120) == 0, log_of(proc)[-3000:]
+    assert all(h.status is Status.SUCCESS for h in handles)
+    assert "WARNING sqsq.supervisor: starting each worker process as a fresh interpreter, not by fork: threads are " \
+           "running in this process (procs-import-thread)" in log_of(proc)
+    assert sorted(imports_of_the_app(deployed)) == sorted([proc.pid, *started_children(proc)])
+
+
+def test_a_forked_worker_process_that_fails_at_start_up_is_restarted_then_given_up_on_with_its_exit_code(
+    deployed: Deployed,
+) -> None:
+    # Every child fails its first call (nothing listens on port 9): exit code 4, an AWS error, which is restarted.
+    proc = spawn_logged(deployed, *TWO, extra_env={"SQSQ_ENDPOINT_URL": "http://127.0.0.1:9",
+                                                   "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert proc.wait(timeout=180) == 4, log_of(proc)[-3000:]
+    log = log_of(proc)
+    assert "error: cannot reach http://127.0.0.1:9" in log  # the child's one-line error, as the command prints it
+    assert "Traceback" not in log
+    assert re.search(r"worker process \d/2 \(pid \d+\) died 5 times in a row, each within 30 s of starting \(last: "
+                     r"exit code 4\): giving up", log), log[-3000:]
+    assert "restarting in 4.0 s (failure 4 in a row; giving up at 5)" in log
+    assert imports_of_the_app(deployed) == [proc.pid]
+
+
 def test_a_crash_looping_worker_process_makes_the_supervisor_give_up_with_a_clear_error(deployed: Deployed) -> None:
-    proc = spawn_logged(deployed, "worker", "tests.apps.crashing:app", "--processes", "2")  # children die at import
+    # children die at import: so they must import it, as fresh interpreters do (forked ones never import it)
+    proc = spawn_logged(deployed, "worker", "tests.apps.crashing:app", "--processes", "2",
+                        extra_env={"SQSQ_PROCESS_START": "exec"})
     assert proc.wait(timeout=180) == 70, log_of(proc)[-3000:]
     log = log_of(proc)
     assert re.search(r"ERROR sqsq.supervisor: worker process \d/2 \(pid \d+\) died 5 times in a row, each within 30 s "

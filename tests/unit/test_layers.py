@@ -18,7 +18,7 @@ LAYERS = {
     "sqsq.schema": 3, "sqsq.scheduling": 3, "sqsq.grouping": 3, "sqsq.workflows": 3,
     "sqsq.executor": 4, "sqsq.rescue": 4,
     "sqsq.worker": 5, "sqsq.pools": 5, "sqsq.lambda_handler": 5, "sqsq.lambda_entry": 5, "sqsq.dlq": 5, "sqsq.sweep": 5,
-    "sqsq.supervisor": 5, "sqsq.monitoring": 5, "sqsq.__main__": 6,
+    "sqsq.supervisor": 5, "sqsq.prefork": 5, "sqsq.monitoring": 5, "sqsq.__main__": 6,
     "sqsq.cli": 6, "sqsq.local": 6, "sqsq.template": 6, "sqsq.demo": 6, "sqsq.testing": 6, "sqsq.dashboard": 6,
 }
 ONLY_IN = {"boto3": ("sqsq.transport", "sqsq.results"), "botocore": ("sqsq.transport", "sqsq.results"),
