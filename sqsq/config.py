@@ -176,11 +176,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ConfigError: an unknown ``SQSQ_*`` variable or argument, or a value out of range.
     """
     env = dict(os.environ if environ is None else environ)
-    known = {f"SQSQ_{name.upper()}" for name in Settings.model_fields} | NON_SETTING_VARIABLES
-    unknown = sorted(k for k in env if k.startswith("SQSQ_") and k not in known)
+    settings = {f"SQSQ_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith("SQSQ_") and k not in settings | NON_SETTING_VARIABLES)
     if unknown:
+        others = sorted(NON_SETTING_VARIABLES - {"SQSQ_SUPERVISOR_PID"})  # that one is internal: set by the supervisor
         raise ConfigError(
-            f"unknown setting(s) {', '.join(unknown)}; known SQSQ_* settings are: {', '.join(sorted(known))}"
+            f"unknown setting(s) {', '.join(unknown)}: unset or correct it; the SQSQ_* settings are "
+            f"{', '.join(sorted(settings))} (and {', '.join(others)}, which are not settings)"
         )
     values: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():

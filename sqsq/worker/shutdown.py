@@ -47,6 +47,7 @@ def shut_down(slots: Slots, acks: Acknowledger, receivers: list[threading.Thread
     """Release what has not started, wait for running tasks and polls in flight (within the grace), then release
     what still runs. Nothing starts once stopping is set (:meth:`Slots.start`)."""
     deadline = time.monotonic() + grace_seconds
+    said_polling = False
     # Every unstarted message can be released now, and again as long polls in flight return more. A long poll in
     # flight is waited for (at most WaitTimeSeconds, within the grace period): what it returns is released at once.
     # Abandoning it would strand a message sent meanwhile for a whole visibility timeout and spend one of its receives.
@@ -57,6 +58,11 @@ def shut_down(slots: Slots, acks: Acknowledger, receivers: list[threading.Thread
             break
         if time.monotonic() >= deadline:
             break
+        if polling and not said_polling and not slots.any_running():
+            # Said once: an idle worker would otherwise look stuck for up to WaitTimeSeconds (20 s by default).
+            log.info("stopping: waiting for the long poll in flight to return (at most its WaitTimeSeconds; use "
+                     "--wait-time-seconds 1 in development); send the signal again to exit at once")
+            said_polling = True
         time.sleep(SHUTDOWN_POLL_SECONDS)
     still = slots.take_running()
     if still:

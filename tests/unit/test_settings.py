@@ -36,3 +36,13 @@ def test_misspelt_setting_is_an_error() -> None:
 def test_out_of_range_value_is_an_error() -> None:
     with pytest.raises(ConfigError):
         load_settings({"SQSQ_WAIT_TIME_SECONDS": "21"})
+
+
+def test_misspelt_setting_error_lists_the_settings_but_not_the_supervisors_internal_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"SQSQ_QUEUE_PREFX": "x"})
+    message = str(caught.value)
+    assert "SQSQ_QUEUE_PREFIX" in message and "SQSQ_PROCESSES" in message
+    assert "SQSQ_SUPERVISOR_PID" not in message
+    # the internal variable is still accepted when set (a supervised child has it)
+    assert load_settings({"SQSQ_SUPERVISOR_PID": "1"}).region
