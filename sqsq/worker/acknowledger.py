@@ -278,7 +278,7 @@ class Acknowledger:
             for h in items:
                 if h.acknowledged and id(h) not in failed:
                     delete_payload(self._app, h.message, acked_task_id(h))  # after the SQS delete (a crash before: left)
-                self._slots.forget(h)
+            self._slots.forget_all(items)  # one wake-up for the batch
 
         batch = BatchRetry(items, attempts=ACK_ENTRY_ATTEMPTS, backoff=ACK_ENTRY_BACKOFF)
         self._attempt(batch, call, finished, wait=wait)
@@ -299,8 +299,7 @@ class Acknowledger:
                     "their visibility timeout", queue_name,
                     ", ".join(h.message.message_id for h, _ in batch.failed), batch.failed[0][1],
                 )
-            for h, _ in items:
-                self._slots.forget(h)
+            self._slots.forget_all(h for h, _ in items)
 
         batch = BatchRetry([h for h, _ in items], attempts=ACK_ENTRY_ATTEMPTS, backoff=ACK_ENTRY_BACKOFF)
         self._attempt(batch, call, finished, wait=wait)

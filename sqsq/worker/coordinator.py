@@ -120,7 +120,7 @@ class Worker:
         )
         self._gate = StartGate()
         self._receiver = Receiver(
-            app, self._slots, self._acks, self.stats, self._stopping, self._groups.dispatch,
+            app, self._slots, self._acks, self.stats, self._stopping, self._dispatch_received,
             wait_time_seconds=self.wait_time_seconds, burst=burst, throttle=self._throttle, gate=self._gate,
         )
         emf = EmfEmitter(metrics_namespace(), app.name, self.stats) if emf_metrics else None
@@ -129,6 +129,12 @@ class Worker:
             lambda: len(self._slots.held), registry_interval_seconds, self._throttle, emf,
         )
         self._heartbeat = Heartbeat(app, self._slots, self._closed, self._dispatcher.enforce_time_limits, self._throttle)
+
+    def _dispatch_received(self, received: list[Held]) -> None:
+        """Pass a receive's messages through the gates (FIFO group, then task id); the pool gets them at once."""
+        with self._dispatcher.work.gathered():
+            for held in received:
+                self._groups.dispatch(held)
 
     def _after_done(self, held: Held, outcome: Outcome) -> None:
         """``held`` has its recorded outcome: the next delivery of its task id, then of its FIFO group, may start."""

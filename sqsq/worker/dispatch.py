@@ -19,7 +19,6 @@ its late outcome is discarded. The process pool and the event loop stop their ru
 from __future__ import annotations
 
 import logging
-import queue as queue_mod
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from sqsq.rescue import is_last_receive
 from sqsq.worker.acknowledger import Acknowledger
 from sqsq.worker.slots import Held, Slots
 from sqsq.worker.stats import WorkerStats
+from sqsq.worker.work import WorkQueue
 from sqsq.worker.writers import WriterPool
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Dispatcher:
         self._concurrency = concurrency
         self._pool = pool
         self._app_spec = app_spec
-        self._work: queue_mod.Queue[Held | None] = queue_mod.Queue()
+        self.work: WorkQueue[Held | None] = WorkQueue()  # what the pool threads run (see WorkQueue.gathered)
         self._threads: list[threading.Thread] = []
         self._writers = WriterPool(concurrency if writers is None else writers)
         self._async_slots: asyncio.Semaphore | None = None  # made with the event loop: asyncio loads only then
@@ -150,12 +150,12 @@ class Dispatcher:
         if task is not None and task.is_async and self.loop is not None:
             self.loop.submit(self._run_async(held))
         else:
-            self._work.put(held)
+            self.work.put(held)
 
     def close(self) -> None:
         """End idle threads (one still running a task ends with it); stop the pool processes and the event loop."""
         for _ in self._threads:
-            self._work.put(None)
+            self.work.put(None)
         self._writers.close()
         if self.procs is not None:
             self.procs.close(kill=self._slots.any_busy())  # kills any still running a released task
@@ -164,7 +164,7 @@ class Dispatcher:
 
     def _pool_loop(self) -> None:
         while True:
-            held = self._work.get()
+            held = self.work.get()
             if held is None:
                 return
             try:

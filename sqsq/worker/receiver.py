@@ -55,7 +55,7 @@ class Receiver:
         acks: the acknowledger (its pause; it releases what arrives while stopping).
         stats: counters to update.
         stopping: set when the worker stops.
-        dispatch: hands a held message to the pool (called with the slots' lock held: must not block).
+        dispatch: hands held messages to the pool, in receive order, all at once (must not block).
         wait_time_seconds: ReceiveMessage WaitTimeSeconds, 0-20.
         burst: end a queue's loop once it is drained.
         throttle: where recurring failures are logged.
@@ -69,7 +69,7 @@ class Receiver:
         acks: Acknowledger,
         stats: WorkerStats,
         stopping: threading.Event,
-        dispatch: Callable[[Held], None],
+        dispatch: Callable[[list[Held]], None],
         *,
         wait_time_seconds: int,
         burst: bool,
@@ -181,6 +181,7 @@ class Receiver:
         now = time.monotonic() if received_at is None else received_at
         fresh = [self._hold(m, info, now) for m in messages]  # decoded outside the lock the pool threads take
         release: list[Held] = []
+        start: list[Held] = []
         with self._slots.cond:
             for held in fresh:
                 m = held.message
@@ -199,7 +200,12 @@ class Receiver:
                     release.append(held)
                     continue
                 self._slots.held[m.message_id] = held
-                self._dispatch(held)
+                start.append(held)
+        # Dispatched once the lock is let go: a pool thread woken for the first message takes that lock at once
+        # (Slots.start), and would wait for it while the rest were dispatched. Held already, so a shutdown that takes
+        # them meanwhile releases them (Slots.start then refuses to run them), as it would after the dispatch.
+        if start:
+            self._dispatch(start)
         if release:
             self._acks.release(release)
 

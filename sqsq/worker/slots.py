@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqsq.executor import Ack, DeadLetter, Outcome, Prepared
@@ -98,6 +99,9 @@ class Slots:
         self._running = 0  # pool runs in progress
         self._exclusive_waiting = 0  # last-receive messages waiting to run alone
         self._exclusive_running = False
+        self._start_waiting = 0  # pool threads waiting in start() for their turn
+        self._room_waiting = 0  # receivers waiting in wait_for_room()
+        self._room_wanted = 0  # the free slots they wait for (the most any of them asked for)
 
     def unfinished(self) -> int:
         """Held messages that still take a slot: waiting or running, and the waiters behind a delivery of their own
@@ -116,21 +120,43 @@ class Slots:
     def room_changed(self) -> None:
         """Wake whoever waits for room (a held message stopped taking a slot)."""
         with self.cond:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the waiters who can go on now (caller holds :attr:`cond`): a pool thread waiting for its turn, and a
+        receiver only once the room it waits for is free. Each finished message used to wake the receiver, which
+        found one slot free of the 10 it waits for and slept again: a thread switch per message for nothing. The
+        waits keep their timeouts, so a wake-up missed here costs time, never a message."""
+        if self._start_waiting or self._stopping.is_set():
+            self.cond.notify_all()
+        elif self._room_waiting and self.size - self.unfinished() >= self._room_wanted:
             self.cond.notify_all()
 
     def wait_for_room(self, want: int) -> int:
         """Block until ``want`` slots are free (or stopping); returns the free slots."""
         with self.cond:
             while self.size - self.unfinished() < want and not self._stopping.is_set():
-                self.cond.wait(0.5)
+                self._room_waiting += 1
+                self._room_wanted = max(self._room_wanted, want)
+                try:
+                    self.cond.wait(0.5)
+                finally:
+                    self._room_waiting -= 1
+                    if not self._room_waiting:
+                        self._room_wanted = 0
             return self.size - self.unfinished()
 
     def forget(self, held: Held) -> None:
         """Drop ``held`` (acknowledged, released or left to come back) and wake whoever waits for room."""
+        self.forget_all((held,))
+
+    def forget_all(self, helds: Iterable[Held]) -> None:
+        """Drop each of ``helds`` (a batch acknowledged together) with one wake-up of whoever waits for room."""
         with self.cond:
-            if self.held.get(held.message.message_id) is held:
-                del self.held[held.message.message_id]
-            self.cond.notify_all()
+            for held in helds:
+                if self.held.get(held.message.message_id) is held:
+                    del self.held[held.message.message_id]
+            self._wake()
 
     def start(self, held: Held, *, exclusive: bool, isolate: bool = True) -> bool:
         """Mark ``held`` started unless stopping or released. False: do not run it.
@@ -154,7 +180,11 @@ class Slots:
                         break
                     if not exclusive and not (isolate and (self._exclusive_waiting or self._exclusive_running)):
                         break
-                    self.cond.wait(START_WAIT_TICK_SECONDS)
+                    self._start_waiting += 1
+                    try:
+                        self.cond.wait(START_WAIT_TICK_SECONDS)
+                    finally:
+                        self._start_waiting -= 1
             finally:
                 if exclusive:
                     self._exclusive_waiting -= 1
@@ -172,7 +202,7 @@ class Slots:
         with self.cond:
             held.writing = True
             self._end_run(held)
-            self.cond.notify_all()
+            self._wake()
 
     def _end_run(self, held: Held) -> None:
         if held.counted:
@@ -186,7 +216,7 @@ class Slots:
         with self.cond:
             held.finished = True
             self._end_run(held)
-            self.cond.notify_all()
+            self._wake()
 
     def take_unstarted(self) -> list[Held]:
         """Mark every held message not yet started as released and return them (to give back to the queue)."""
