@@ -189,6 +189,8 @@ class _Child:
     restart_at: float | None = None
     finished: bool = False
     stop_sent: bool = False
+    pending_failure: int | None = None
+    """The exit code of a failure whose restart is pending (it is the supervisor's exit code if a stop cancels it)."""
 
 
 class Supervisor:
@@ -262,6 +264,8 @@ class Supervisor:
     def _forward(self) -> None:
         """Once stopping: SIGTERM each child not yet told (SIGKILL each when killing); no restart is pending."""
         for child in self.children:
+            if child.restart_at is not None and child.pending_failure is not None:  # its last exit, not restarted
+                self.exit_code = self.exit_code or self._code_of(child.pending_failure)
             child.restart_at = None
             if child.proc is not None and (self._killing or not child.stop_sent):
                 child.stop_sent = True
@@ -295,6 +299,7 @@ class Supervisor:
             child.proc = subprocess.Popen(self.command, env=env)
         child.started_at = time.monotonic()
         child.restart_at = None
+        child.pending_failure = None
         child.stop_sent = False
         log.info("worker process %d/%d started (pid %d)", child.number, len(self.children), child.proc.pid)
 
@@ -335,6 +340,7 @@ class Supervisor:
         log.warning("%s died unexpectedly (%s) after %.1f s: restarting in %.1f s (failure %d in a row; giving up "
                     "at %d)", what, how, lived_seconds, delay, child.failures_in_a_row, self.give_up_after)
         child.restart_at = now + delay
+        child.pending_failure = code
 
     def _give_up(self, reason: str, code: int) -> None:
         log.error("%s", reason)
