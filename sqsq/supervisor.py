@@ -235,7 +235,10 @@ class Supervisor:
         self._signals = 0
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: the first stops the children gracefully, the second SIGKILLs them (main thread only)."""
+        """SIGTERM/SIGINT: the first stops the children gracefully, the second SIGKILLs them (main thread only).
+
+        SIGCHLD goes back to its default, so that the children's exit codes can be read.
+        """
 
         def handler(signum: int, frame: FrameType | None) -> None:
             self._signals += 1
@@ -249,6 +252,8 @@ class Supervisor:
 
         for sig in STOP_SIGNALS:
             signal.signal(sig, handler)
+        if hasattr(signal, "SIGCHLD"):  # an app's SIG_IGN lets the kernel reap the children: their exit codes are lost
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
     def stop(self) -> None:
         """Forward SIGTERM to every child once and restart none; :meth:`run` returns when all have exited."""
