@@ -317,6 +317,9 @@ class Supervisor:
             child.finished = True
             if code == 0 or -code in STOP_SIGNALS:
                 log.info("%s stopped (%s)", what, describe_exit(code))
+            elif code in NOT_RESTARTED:  # it failed at its start, as the one that made the supervisor give up did
+                log.error("%s exited with %s (%s, see its error above)", what, describe_exit(code), NOT_RESTARTED[code])
+                self.exit_code = self.exit_code or code
             else:
                 log.error("%s failed while stopping (%s)", what, describe_exit(code))
                 self.exit_code = self.exit_code or self._code_of(code)

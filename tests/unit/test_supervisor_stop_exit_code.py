@@ -1,10 +1,14 @@
-"""The supervisor's exit code when it is stopped while a failed child waits for its restart."""
+"""The supervisor's exit code and lines when it stops: a failed child waiting for its restart, a second child that
+failed the same way."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
+
+import pytest
 
 from sqsq.retry import Backoff
 from sqsq.supervisor import Supervisor
@@ -28,3 +32,12 @@ def test_a_failure_whose_restart_a_stop_cancelled_is_the_supervisors_exit_code()
     code = supervisor.run()
     stopper.join()
     assert code == 5
+
+
+def test_children_that_all_fail_with_a_configuration_error_are_not_said_to_fail_while_stopping(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Both children fail at once; the second exit is usually seen after the first made the supervisor stop.
+    caplog.set_level(logging.INFO, "sqsq.supervisor")
+    assert Supervisor([sys.executable, "-c", "raise SystemExit(3)"], 2).run() == 3
+    assert "failed while stopping" not in caplog.text
