@@ -9,11 +9,11 @@ Python docs give for pre-fork servers, so the children's collector passes do not
 
 A fork copies one thread and every open descriptor, so it is safe only in a process that has no other thread (one
 could hold a lock forever in the child: a logging handler's, an allocator's) and no socket (both children would
-read one connection). :func:`fork_unsafe_reason` checks both just before each fork; the supervisor holds neither
-(it logs through a plain, unbatched handler, makes no AWS client and starts no thread). When the check fails (the
-app started a thread or opened a connection at import, or the platform has no ``os.fork``), or
-:data:`START_METHOD_VARIABLE` is ``exec``, the supervisor starts each child as a fresh ``python -m sqsq.cli worker``
-instead, as before, and says why in one line.
+read one connection; the standard streams do not count: every child shares them anyway). :func:`fork_unsafe_reason`
+checks both just before each fork; the supervisor holds neither (it logs through a plain, unbatched handler, makes no
+AWS client and starts no thread). When the check fails (the app started a thread or opened a connection at import, or
+the platform has no ``os.fork``), or :data:`START_METHOD_VARIABLE` is ``exec``, the supervisor starts each child as
+a fresh ``python -m sqsq.cli worker`` instead, as before, and says why in one line.
 
 The child: SIGTERM/SIGINT are blocked across the fork, so the supervisor's own handlers can never run in a child;
 :func:`fork` then raises :class:`ForkedChild` in the child, which unwinds out of the supervisor's loop to
@@ -80,11 +80,18 @@ def _count(folder: Path) -> int | None:
         return None
 
 
+STANDARD_STREAMS = 3
+"""Descriptors 0-2 (stdin, stdout, stderr): every child shares them, forked or re-executed, so a socket there (systemd's
+journal stream, a socketpair) is no connection a fork would share by mistake."""
+
+
 def _sockets() -> int:
-    """Open sockets of this process (Linux /proc; 0 where it cannot tell)."""
+    """Open sockets of this process other than its standard streams (Linux /proc; 0 where it cannot tell)."""
     count = 0
     try:
         for fd in Path("/proc/self/fd").iterdir():
+            if fd.name.isdigit() and int(fd.name) < STANDARD_STREAMS:
+                continue
             try:
                 count += os.readlink(fd).startswith("socket:")
             except OSError:  # closed meanwhile (the descriptor of the listing itself)

@@ -189,6 +189,8 @@ class _Child:
     restart_at: float | None = None
     finished: bool = False
     stop_sent: bool = False
+    pending_failure: int | None = None
+    """The exit code of a failure whose restart is pending (it is the supervisor's exit code if a stop cancels it)."""
 
 
 class Supervisor:
@@ -233,7 +235,10 @@ class Supervisor:
         self._signals = 0
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: the first stops the children gracefully, the second SIGKILLs them (main thread only)."""
+        """SIGTERM/SIGINT: the first stops the children gracefully, the second SIGKILLs them (main thread only).
+
+        SIGCHLD goes back to its default, so that the children's exit codes can be read.
+        """
 
         def handler(signum: int, frame: FrameType | None) -> None:
             self._signals += 1
@@ -247,6 +252,8 @@ class Supervisor:
 
         for sig in STOP_SIGNALS:
             signal.signal(sig, handler)
+        if hasattr(signal, "SIGCHLD"):  # an app's SIG_IGN lets the kernel reap the children: their exit codes are lost
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
     def stop(self) -> None:
         """Forward SIGTERM to every child once and restart none; :meth:`run` returns when all have exited."""
@@ -262,6 +269,8 @@ class Supervisor:
     def _forward(self) -> None:
         """Once stopping: SIGTERM each child not yet told (SIGKILL each when killing); no restart is pending."""
         for child in self.children:
+            if child.restart_at is not None and child.pending_failure is not None:  # its last exit, not restarted
+                self.exit_code = self.exit_code or self._code_of(child.pending_failure)
             child.restart_at = None
             if child.proc is not None and (self._killing or not child.stop_sent):
                 child.stop_sent = True
@@ -295,6 +304,7 @@ class Supervisor:
             child.proc = subprocess.Popen(self.command, env=env)
         child.started_at = time.monotonic()
         child.restart_at = None
+        child.pending_failure = None
         child.stop_sent = False
         log.info("worker process %d/%d started (pid %d)", child.number, len(self.children), child.proc.pid)
 
@@ -307,6 +317,9 @@ class Supervisor:
             child.finished = True
             if code == 0 or -code in STOP_SIGNALS:
                 log.info("%s stopped (%s)", what, describe_exit(code))
+            elif code in NOT_RESTARTED:  # it failed at its start, as the one that made the supervisor give up did
+                log.error("%s exited with %s (%s, see its error above)", what, describe_exit(code), NOT_RESTARTED[code])
+                self.exit_code = self.exit_code or code
             else:
                 log.error("%s failed while stopping (%s)", what, describe_exit(code))
                 self.exit_code = self.exit_code or self._code_of(code)
@@ -335,6 +348,7 @@ class Supervisor:
         log.warning("%s died unexpectedly (%s) after %.1f s: restarting in %.1f s (failure %d in a row; giving up "
                     "at %d)", what, how, lived_seconds, delay, child.failures_in_a_row, self.give_up_after)
         child.restart_at = now + delay
+        child.pending_failure = code
 
     def _give_up(self, reason: str, code: int) -> None:
         log.error("%s", reason)
