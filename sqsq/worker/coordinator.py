@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqsq import limits
 from sqsq.app import App
+from sqsq.errors import ConfigError
 from sqsq.executor import Executor, LogThrottle, Outcome
 from sqsq.logs import flush_logs
 from sqsq.pools import app_spec_of
@@ -180,6 +181,16 @@ class Worker:
             t.start()
         try:
             infos, threads = self._start_the_rest()
+        except ConfigError as exc:
+            stopped = self._stopping.is_set()  # before _end_failed_start sets it
+            self._end_failed_start(receivers)
+            if stopped and self.pool == "process":
+                # A stop sent to the worker's process group (a service manager, Ctrl-C) also reaches pool children
+                # still starting, before they move to a group of their own: their deaths are that stop, not the app.
+                log.info("stopped while the pool processes started (the stop signal reached them too)")
+                log.debug("the pool's start ended with: %s", exc)
+                return 0
+            raise
         except BaseException:
             self._end_failed_start(receivers)
             raise
