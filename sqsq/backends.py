@@ -7,6 +7,7 @@ they are (the in-memory twins in tests); otherwise they are built from the setti
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Self
@@ -25,6 +26,24 @@ _SWAPPABLE = (
     "_settings", "_transport", "_results", "_aws_clients", "_keyring", "_keyring_loaded", "_payloads", "_payloads_given",
     "_scheduler",
 )
+
+
+AWS_BACKEND_MODULES = ("sqsq.transport.sqs", "sqsq.results.dynamodb")
+"""The modules :class:`AppBackends` imports when it first builds its SQS transport and DynamoDB results (botocore's
+clients: about 100 modules)."""
+
+
+def import_aws_backend_modules() -> None:
+    """Import :data:`AWS_BACKEND_MODULES` now, in a start-up phase, rather than when the first message needs AWS.
+
+    Only modules: no session, client or credentials are made, so a configuration error still surfaces where it did.
+    Used by the Lambda init (imported there with the cyclic collector paused instead of on the first invocation
+    with it running: some 30 collector passes, about 8 ms of CPU of a cold start, measured with
+    bench/lambda_imports.py's children) and by a forking ``sqsq worker --processes N`` supervisor (imported once,
+    before its children are forked, instead of in each child).
+    """
+    for name in AWS_BACKEND_MODULES:
+        importlib.import_module(name)
 
 
 class AppBackends:

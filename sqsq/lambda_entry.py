@@ -94,27 +94,14 @@ def _build() -> Any:
         from sqsq.lambda_handler.handler import SqsLambdaHandler
 
         built = SqsLambdaHandler(load_app_from_environment())
-        import_aws_layer()
+        from sqsq.backends import import_aws_backend_modules  # after the handler: it brings pydantic (see above)
+
+        # botocore now, with the collector paused, not on the first invocation (whatever backends the app was given;
+        # only tests give in-memory ones).
+        import_aws_backend_modules()
         return built
     finally:
         startup_gc.finish()
-
-
-AWS_LAYER = ("sqsq.transport.sqs", "sqsq.results.dynamodb")
-"""The modules a deployed app's first invocation imports to build its SQS and DynamoDB clients (botocore's)."""
-
-
-def import_aws_layer() -> None:
-    """Import :data:`AWS_LAYER` now, in the init phase, while the cyclic collector is paused.
-
-    A deployed app builds its clients on first use, so botocore (about 100 modules) would otherwise be imported on
-    the first invocation with the collector running: some 30 collector passes while it loads, about 8 ms of CPU
-    of a cold start (measured with bench/lambda_imports.py's children). Imported whatever backends the app was
-    given (only tests give in-memory ones). Only modules: no session, client or credentials are made here, so a
-    configuration error still surfaces where it did (the first message that needs AWS).
-    """
-    for name in AWS_LAYER:
-        importlib.import_module(name)
 
 
 handler = _build()

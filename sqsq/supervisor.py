@@ -269,9 +269,9 @@ class Supervisor:
     def _forward(self) -> None:
         """Once stopping: SIGTERM each child not yet told (SIGKILL each when killing); no restart is pending."""
         for child in self.children:
-            if child.restart_at is not None and child.pending_failure is not None:  # its last exit, not restarted
+            if child.pending_failure is not None:  # its last exit, now not restarted
                 self.exit_code = self.exit_code or self._code_of(child.pending_failure)
-            child.restart_at = None
+            child.restart_at, child.pending_failure = None, None
             if child.proc is not None and (self._killing or not child.stop_sent):
                 child.stop_sent = True
                 self._signal(child.proc, signal.SIGKILL if self._killing else signal.SIGTERM)

@@ -125,6 +125,7 @@ def worker(
 
 def _preload() -> None:
     """Import what a worker imports at its start, once in the supervisor, so forked children need not (no I/O)."""
-    import sqsq.results.dynamodb
-    import sqsq.transport.sqs
     import sqsq.worker  # noqa: F401
+    from sqsq.backends import import_aws_backend_modules
+
+    import_aws_backend_modules()

@@ -25,7 +25,7 @@ class WorkQueue(Generic[_T]):
         self._cond = threading.Condition(threading.Lock())
         self._items: deque[_T] = deque()
         self._idle = 0  # threads waiting in get()
-        self._woken = 0  # of those, notified and not yet back with an item
+        self._woken = 0  # 1 while one of those is notified and not yet back (at most one at a time)
         self._gathering = threading.local()  # .batch: what this thread puts within gathered()
 
     def put(self, item: _T) -> None:
@@ -37,7 +37,8 @@ class WorkQueue(Generic[_T]):
             self.put_all((item,))
 
     def put_all(self, items: Sequence[_T]) -> None:
-        """Add ``items`` in order with one lock round; wake up to ``len(items)`` idle threads, none already woken."""
+        """Add ``items`` in order with one lock round; wake one idle thread unless one is already woken (each thread
+        that takes an item wakes the next while items remain, so up to ``len(items)`` threads wake in turn)."""
         if not items:
             return
         with self._cond:
