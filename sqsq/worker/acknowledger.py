@@ -72,6 +72,24 @@ def _batches(pending: dict[str, list[_T]], all_: bool) -> list[tuple[str, list[_
     return out
 
 
+def _oldest_waiting(
+    deletes: dict[str, list[Held]], visibility: dict[str, list[tuple[Held, int]]], arrived: dict[Held, float]
+) -> float | None:
+    """When the oldest entry still waiting for its batch arrived (None: none waits); ``arrived`` is trimmed to them.
+
+    The deadline is the oldest *waiting* entry's: after a full batch is sent, what is left may have arrived later
+    than the batch's first entry (entries of two receives interleave), and timing those from the first would send
+    them as a partial batch early, one DeleteMessageBatch more than the traffic needs.
+    """
+    waiting = [h for entries in deletes.values() for h in entries]
+    waiting += [h for entries in visibility.values() for h, _ in entries]
+    if len(arrived) != len(waiting):
+        kept = {h: arrived[h] for h in waiting if h in arrived}
+        arrived.clear()
+        arrived.update(kept)
+    return min(arrived.values(), default=None)
+
+
 def acked_task_id(held: Held) -> str | None:
     """The envelope id an acknowledged message carried (its Ack's, else the receiver's decode), or None."""
     if isinstance(held.outcome, Ack) and held.outcome.task_id is not None:
@@ -118,22 +136,24 @@ class Acknowledger:
         """Acknowledge until :meth:`close` (the thread's target)."""
         deletes: dict[str, list[Held]] = {}
         visibility: dict[str, list[tuple[Held, int]]] = {}
+        arrived: dict[Held, float] = {}  # when each waiting entry's outcome arrived: the deadline is the oldest's
         oldest: float | None = None
         done = False
         while not done or self._retrying:
             held_entries = sum(map(len, deletes.values())) + sum(map(len, visibility.values()))
             items, done = self._inbox.take(self._next_wait(oldest), held_entries)
+            now = time.monotonic()
             for held, outcome in items:
-                oldest = oldest or time.monotonic()
+                arrived.setdefault(held, now)
                 try:
                     self._route(held, outcome, deletes, visibility)
                 except Exception:  # never lose the acknowledger; what it did not delete comes back (deduplicated)
                     log.exception("unexpected error acknowledging message %s", held.message.message_id)
             try:
+                oldest = _oldest_waiting(deletes, visibility, arrived)
                 flush_all = done or (oldest is not None and time.monotonic() - oldest >= ACK_FLUSH_SECONDS)
                 self._flush(deletes, visibility, flush_all)
-                if flush_all or (not deletes and not visibility):
-                    oldest = None
+                oldest = _oldest_waiting(deletes, visibility, arrived)
                 self._retry_due()
             except Exception:  # never lose the acknowledger; what it did not delete comes back and is deduplicated
                 log.exception("unexpected error acknowledging messages")

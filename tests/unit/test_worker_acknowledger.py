@@ -133,3 +133,52 @@ def test_ten_held_entries_of_two_queues_wait_for_the_flush_deadline_without_spin
         thread.join(timeout=10)
     # one take waiting out the deadline (a few if a wait returns a hair early); it spun on take() (tens of thousands)
     assert len([n for n in takes if n == 10]) < 10
+
+
+def test_what_is_left_after_a_full_batch_waits_its_own_deadline_not_the_deadline_of_the_batch_sent(
+    mem: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outcomes of two receives interleave: 5 arrive, then 8 more (a batch of 10 goes, 3 of the 8 are left), then 7
+    # more. The 3 left must wait from their own arrival: timed from the first 5 they went early as a partial batch
+    # (one DeleteMessageBatch more than the traffic needs). The deadline is wide (3 s) so that only a pause of more
+    # than a second on this machine could split the batches; each sleep can only run late, which keeps the margins.
+    monkeypatch.setattr("sqsq.worker.acknowledger.ACK_FLUSH_SECONDS", 3.0)
+
+    @mem.app.task()
+    def t(i: int) -> None: ...
+
+    sqsq.send_many(t, [{"i": i} for i in range(20)])
+    received = [m for _ in range(2) for m in mem.transport.receive(Q, 10, 0)]
+    info = mem.transport.queue_info(Q)
+    sizes: list[int] = []
+    real_delete = mem.transport.delete_batch
+
+    def delete_batch(queue_name: str, handles: Sequence[str]) -> list[BatchFailure]:
+        sizes.append(len(handles))
+        return real_delete(queue_name, handles)
+
+    mem.transport.delete_batch = delete_batch  # type: ignore[method-assign]
+    slots = Slots(30, threading.Event())
+    acks = Acknowledger(mem.app, slots, WorkerStats(), LogThrottle(logging.getLogger("test")))
+    now = time.monotonic()
+    held = [Held(m, info, m.receipt_handle, now, now + 60, finished=True) for m in received]
+    for h in held:
+        slots.held[h.message.message_id] = h
+    thread = threading.Thread(target=acks.run, daemon=True)
+    thread.start()
+    try:
+        for h in held[:5]:
+            acks.put(h, Ack())
+        time.sleep(1.5)
+        for h in held[5:13]:  # 13 waiting: a batch of 10 goes now, 3 are left (arrived 1.5 s after the first 5)
+            acks.put(h, Ack())
+        time.sleep(1.8)  # past the first 5's deadline (3.0 s), 1.2 s before the 3 left reach theirs
+        for h in held[13:]:
+            acks.put(h, Ack())
+        while sum(sizes) < 20:
+            time.sleep(0.01)
+    finally:
+        acks.close()
+        thread.join(timeout=10)
+    assert sizes == [10, 10]
+    assert slots.held == {} and mem.transport.depth(Q).in_flight == 0
